@@ -1,0 +1,23 @@
+"""The Logo DSL: grammar, AST, printer, interpreter and rasterizer.
+
+    >>> import logo
+    >>> p = logo.parse("(loop i 4 (move ul (/ ua 4)))")
+    >>> logo.render(p, size=28).shape
+    (28, 28)
+"""
+from .ast import (BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Program, Var, program,
+                  size as ast_size, walk)
+from .errors import (ArityError, CallDepthError, LimitError, LogoError, LogoSyntaxError, LoopLimitError,
+                     NumericRangeError, ProgramSizeError, SegmentLimitError, StepLimitError,
+                     UnboundNameError)
+from .syntax import parse, to_text
+from .interp import contained, render, render_batch, render_segments, run
+from .dreamcoder import from_dreamcoder
+
+__all__ = [
+    "parse", "to_text", "run", "render", "render_batch", "render_segments", "contained", "from_dreamcoder",
+    "LogoError", "LogoSyntaxError", "UnboundNameError", "ArityError", "LimitError", "StepLimitError",
+    "SegmentLimitError", "LoopLimitError", "CallDepthError", "ProgramSizeError", "NumericRangeError",
+    "Program", "Define", "Move", "Loop", "Embed", "PenUp", "Call", "Num", "Const", "Var", "BinOp",
+    "program", "walk", "ast_size",
+]

@@ -1,0 +1,188 @@
+"""Parse program text into the AST (lark, LALR) and print it back canonically.
+
+`to_text(parse(t))` is the canonical form of `t`, and `parse(to_text(p)) == p` for every AST `p`.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import lark
+
+from .ast import (CONSTANTS, BinOp, Call, Const, Define, Embed, Expr, Loop, Move, Num, PenUp, Program,
+                  Stmt, Var, KEYWORDS)
+from .errors import LogoSyntaxError, ProgramSizeError
+
+MAX_TEXT_CHARS = 200_000
+MAX_NESTING = 100
+
+
+class _ToAst(lark.Transformer):
+    """Grammar rules -> AST nodes (one method per rule alias, as in lark's own examples)."""
+
+    def start(self, items):
+        defs = tuple(i for i in items if isinstance(i, Define))
+        body = tuple(i for i in items if not isinstance(i, Define))
+        return Program(defs, body)
+
+    def define(self, items):
+        name, *rest = items
+        params = tuple(str(t) for t in rest if isinstance(t, lark.Token))
+        body = tuple(t for t in rest if not isinstance(t, lark.Token))
+        _check_name(name)
+        for p in params:
+            _check_name(p)
+        if len(set(params)) != len(params):
+            raise LogoSyntaxError(f"procedure {name} repeats a parameter name", name.line, name.column)
+        return Define(str(name), params, body)
+
+    def move(self, items):
+        return Move(items[0], items[1])
+
+    def loop(self, items):
+        var, count, *body = items
+        _check_name(var)
+        return Loop(str(var), count, tuple(body))
+
+    def embed(self, items):
+        return Embed(tuple(items))
+
+    def penup(self, items):
+        return PenUp(tuple(items))
+
+    def call(self, items):
+        name, *args = items
+        _check_name(name)
+        return Call(str(name), tuple(args))
+
+    def num(self, items):
+        tok = items[0]
+        value = int(tok)
+        if value > 9:
+            raise LogoSyntaxError(f"integer literal {tok} is out of range: literals are 0..9, "
+                                  "build larger numbers with arithmetic", tok.line, tok.column)
+        return Num(value)
+
+    def const(self, items):
+        return Const(str(items[0]))
+
+    def var(self, items):
+        _check_name(items[0])
+        return Var(str(items[0]))
+
+    def binop(self, items):
+        return BinOp(str(items[0]), items[1], items[2])
+
+
+def _check_name(tok) -> None:
+    if str(tok) in KEYWORDS:
+        raise LogoSyntaxError(f"'{tok}' is a keyword and cannot be used as a name",
+                              getattr(tok, "line", None), getattr(tok, "column", None))
+
+
+@lru_cache(maxsize=1)
+def _parser() -> lark.Lark:
+    grammar = resources.files(__package__).joinpath("grammar.lark").read_text()
+    return lark.Lark(grammar, parser="lalr")
+
+
+def _check_nesting(text: str) -> None:
+    depth = 0
+    for line_no, line in enumerate(text.split("\n"), 1):
+        for col, ch in enumerate(line, 1):
+            if ch == "(":
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise ProgramSizeError(f"line {line_no}, column {col}: parentheses nest deeper "
+                                           f"than {MAX_NESTING}")
+            elif ch == ")":
+                depth -= 1
+            elif ch == ";":
+                break
+
+
+def parse(text: str) -> Program:
+    """Parse program text; raises `LogoSyntaxError` naming line, column and what was expected."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse() takes program text, not {type(text).__name__}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ProgramSizeError(f"program text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+    _check_nesting(text)
+    try:
+        tree = _parser().parse(text)
+        return _ToAst().transform(tree)
+    except lark.exceptions.VisitError as e:
+        if isinstance(e.orig_exc, LogoSyntaxError):
+            raise e.orig_exc from None
+        raise
+    except lark.exceptions.UnexpectedToken as e:
+        expected = tuple(sorted(_pretty_terminal(t) for t in e.expected))
+        got = "end of input" if e.token.type == "$END" else repr(str(e.token))
+        raise LogoSyntaxError(f"unexpected {got}; expected one of: {', '.join(expected)}",
+                              e.line if e.line != -1 else None, e.column if e.column != -1 else None,
+                              expected) from None
+    except lark.exceptions.UnexpectedCharacters as e:
+        expected = tuple(sorted(_pretty_terminal(t) for t in (e.allowed or ())))
+        msg = f"unexpected character {text[e.pos_in_stream]!r}"
+        if expected:
+            msg += f"; expected one of: {', '.join(expected)}"
+        raise LogoSyntaxError(msg, e.line, e.column, expected) from None
+    except lark.exceptions.UnexpectedEOF as e:
+        expected = tuple(sorted(_pretty_terminal(t) for t in e.expected))
+        raise LogoSyntaxError(f"unexpected end of input; expected one of: {', '.join(expected)}",
+                              None, None, expected) from None
+
+
+_TERMINAL_NAMES = {"LPAR": "'('", "RPAR": "')'", "NAME": "a name", "INT": "an integer 0..9",
+                   "CONST": "a constant (ul ua eps_l eps_a inf)", "OP": "an operator (+ - * /)",
+                   "MOVE": "'move'", "LOOP": "'loop'", "EMBED": "'embed'", "PENUP": "'penup'",
+                   "DEFINE": "'define'", "$END": "end of input"}
+
+
+def _pretty_terminal(name: str) -> str:
+    return _TERMINAL_NAMES.get(name, name)
+
+
+# ---- printing ----------------------------------------------------------------------------------
+
+def expr_text(e: Expr) -> str:
+    if isinstance(e, Num):
+        return str(e.value)
+    if isinstance(e, (Const, Var)):
+        return e.name
+    if isinstance(e, BinOp):
+        return f"({e.op} {expr_text(e.left)} {expr_text(e.right)})"
+    raise TypeError(f"not an expression: {e!r}")
+
+
+def _body_text(body) -> str:
+    return "".join(" " + stmt_text(s) for s in body)
+
+
+def stmt_text(s: Stmt) -> str:
+    if isinstance(s, Move):
+        return f"(move {expr_text(s.length)} {expr_text(s.angle)})"
+    if isinstance(s, Loop):
+        return f"(loop {s.var} {expr_text(s.count)}{_body_text(s.body)})"
+    if isinstance(s, Embed):
+        return f"(embed{_body_text(s.body)})"
+    if isinstance(s, PenUp):
+        return f"(penup{_body_text(s.body)})"
+    if isinstance(s, Call):
+        return f"({s.name}{''.join(' ' + expr_text(a) for a in s.args)})"
+    raise TypeError(f"not a statement: {s!r}")
+
+
+def define_text(d: Define) -> str:
+    return f"(define ({' '.join((d.name, *d.params))}){_body_text(d.body)})"
+
+
+def to_text(node) -> str:
+    """Canonical one-line text of a program (or of any statement, expression or definition)."""
+    if isinstance(node, Program):
+        return " ".join([*(define_text(d) for d in node.defs), *(stmt_text(s) for s in node.body)])
+    if isinstance(node, Define):
+        return define_text(node)
+    if isinstance(node, (Move, Loop, Embed, PenUp, Call)):
+        return stmt_text(node)
+    return expr_text(node)
