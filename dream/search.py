@@ -38,6 +38,15 @@ Expand = Callable[[np.ndarray, np.ndarray, list], list]
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
 
+def _canonicalizer():
+    """The model's canonical form (loop variables renamed, commutative operands ordered) when available."""
+    try:
+        from model.tokenizer import canonical
+    except ImportError:  # the model package is optional for the search itself
+        return logo.to_text
+    return lambda p: logo.to_text(canonical(p))
+
+
 def n_tokens(text: str) -> int:
     """Program length in tokens of its canonical text (parentheses, keywords, numbers, names)."""
     return len(_TOKEN.findall(text))
@@ -112,6 +121,7 @@ class Search:
         self.max_nodes = max_nodes
         self.max_tokens = max_tokens
         self.scorer = Scorer(self.target)
+        self.canonical = _canonicalizer()
         self.seen: dict[str, Node] = {}
         self.frontier: list = []
         self._tie = itertools.count()
@@ -133,8 +143,8 @@ class Search:
         for text, parent in zip(texts, parents):
             try:
                 p = logo.parse(text) if isinstance(text, str) else text
-                c = logo.to_text(p)
-            except (LogoError, RecursionError):
+                c = self.canonical(p)
+            except (LogoError, RecursionError, TypeError, ValueError):
                 continue
             if c in self.seen or c in batch_seen or n_tokens(c) > self.max_tokens:
                 continue
@@ -196,9 +206,12 @@ class Search:
             heapq.heappush(self.frontier, (self._priority(node), next(self._tie), node))
         return len(added)
 
-    def run(self, budget_s: float = 10.0, stop_on_solve: bool = True, max_rounds: int | None = None) -> SearchResult:
+    def run(self, budget_s: float = 10.0, stop_on_solve: bool = True, max_rounds: int | None = None,
+            should_stop: Callable[[], bool] | None = None) -> SearchResult:
         rounds = 0
         while True:
+            if should_stop is not None and should_stop():
+                break
             if stop_on_solve and self.first_solve is not None:
                 break
             if time.monotonic() - self.t0 >= budget_s or len(self.seen) >= self.max_nodes:
@@ -218,6 +231,6 @@ class Search:
 
 
 def search(expand: Expand, target: np.ndarray, target28: np.ndarray | None = None, *, budget_s: float = 10.0,
-           stop_on_solve: bool = True, max_rounds: int | None = None, **kw) -> SearchResult:
+           stop_on_solve: bool = True, max_rounds: int | None = None, should_stop=None, **kw) -> SearchResult:
     """Convenience: `Search(expand, target, target28, **kw).run(budget_s, stop_on_solve, max_rounds)`."""
-    return Search(expand, target, target28, **kw).run(budget_s, stop_on_solve, max_rounds)
+    return Search(expand, target, target28, **kw).run(budget_s, stop_on_solve, max_rounds, should_stop)

@@ -1,0 +1,124 @@
+"""`dream`: the dreaming process. Runs next to `train` on the same database and checkpoint directory.
+
+    dream --db runs/x/db.sqlite --ckpt runs/x/ckpt [--targets mnist=1,tasks=1,db=1] [--time-budget 10]
+          [--max-targets N] [--max-seconds S] [--device auto] [--log DIR]
+
+Loop: reload the newest checkpoint when one appears, pick a target (weighted mix of MNIST training
+digits, DreamCoder training tasks and database images), search for it with the per-target time budget,
+insert the path to the best program into the database (source="dream"), append a JSONL record to
+LOG/dream.jsonl, and every --grid-every targets write LOG/grid_NNNNN.png (target | found).
+SIGINT/SIGTERM: finish the current target's insert, log, exit 0. Waits up to --wait seconds for the
+database and the first checkpoint to appear (train creates both).
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dream", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n".join(__doc__.split("\n")[2:]))
+    p.add_argument("--db", required=True, help="the program-image database (SQLite) that train uses")
+    p.add_argument("--ckpt", required=True, help="checkpoint directory that train writes")
+    p.add_argument("--targets", default="mnist=1,tasks=1,db=1",
+                   help="target mix as kind=weight, kinds mnist, tasks, db (default mnist=1,tasks=1,db=1)")
+    p.add_argument("--time-budget", type=float, default=10.0, help="search seconds per target (default 10)")
+    p.add_argument("--max-targets", type=int, default=None, help="stop after this many targets")
+    p.add_argument("--max-seconds", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
+    p.add_argument("--log", default=None, help="log directory (default: dream/ beside the database)")
+    p.add_argument("--k", type=int, default=8, help="database neighbours to start from (default 8)")
+    p.add_argument("--batch", type=int, default=8, help="nodes expanded per model call (default 8)")
+    p.add_argument("--samples", type=int, default=8, help="edit scripts sampled per node and temperature")
+    p.add_argument("--temperatures", default="1.0", help="comma-separated sampling temperatures (default 1.0)")
+    p.add_argument("--grid-every", type=int, default=20, help="write a PNG grid every N targets (default 20)")
+    p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
+    p.add_argument("--seed", type=int, default=None, help="random seed for target choice")
+    p.add_argument("--wait", type=float, default=600.0,
+                   help="seconds to wait for the database and a first checkpoint (default 600)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    return p
+
+
+def _open_db(path: Path):
+    from data.db import Database
+    return Database(str(path), create=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .dreamer import Dreamer
+    from .proposer import CheckpointWatcher, resolve_device
+    from .targets import TargetSampler, parse_weights
+
+    try:
+        weights = parse_weights(args.targets)
+        temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
+    except ValueError as e:
+        print(f"dream: {e}", file=sys.stderr)
+        return 2
+    stop = {"flag": False}
+    dreamer_ref: list = []
+
+    def on_signal(signum, _frame):
+        stop["flag"] = True
+        for d in dreamer_ref:
+            d.request_stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    db_path, ckpt = Path(args.db), Path(args.ckpt)
+    watcher = CheckpointWatcher(ckpt, device)
+    deadline = time.monotonic() + args.wait
+    waited = False
+    while not stop["flag"]:
+        if db_path.exists() and watcher.poll(force=True) or watcher.loaded and db_path.exists():
+            break
+        if time.monotonic() >= deadline:
+            what = f"{db_path}: database does not exist" if not db_path.exists() else \
+                f"{ckpt}: no checkpoint found"
+            print(f"dream: {what} (waited {args.wait:g} s)", file=sys.stderr)
+            return 1
+        if not waited:
+            print(f"dream: waiting for {db_path if not db_path.exists() else ckpt} ...", flush=True)
+            waited = True
+        time.sleep(1.0)
+    if stop["flag"]:
+        return 0
+    try:
+        db = _open_db(db_path)
+    except Exception as e:  # noqa: BLE001 - report any failure to open, naming the file
+        print(f"dream: {db_path}: cannot open database: {e}", file=sys.stderr)
+        return 1
+    log_dir = Path(args.log) if args.log else db_path.parent / "dream"
+    try:
+        sampler = TargetSampler(weights, db, db.image_size, args.seed, args.mnist_root)
+    except (OSError, ValueError) as e:
+        print(f"dream: {e}", file=sys.stderr)
+        return 1
+    dreamer = Dreamer(db, watcher, sampler, log_dir, budget_s=args.time_budget, k=args.k, batch=args.batch,
+                      samples=args.samples, temperatures=temperatures, grid_every=args.grid_every,
+                      echo=lambda s: print(s, flush=True))
+    dreamer_ref.append(dreamer)
+    if stop["flag"]:
+        dreamer.request_stop()
+    print(f"dream: db={db_path} ({len(db)} entries, {db.image_size}px) ckpt={ckpt} device={device} "
+          f"targets={weights} budget={args.time_budget:g}s log={log_dir}", flush=True)
+    summary = dreamer.run(args.max_targets, args.max_seconds)
+    print(f"dream: stopped after {summary['targets']} targets, {summary['solved']} solved, "
+          f"{summary['inserted']} programs inserted", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The model side of the search: turn a checkpoint into an `expand` callable, and watch for newer checkpoints.
+
+`ModelProposer(model, tokenizer, device, samples, temperatures)` is callable as the search's `expand`:
+for each (image_a, image_b, program_a) it asks `model.generate.propose` for `samples` edit scripts at each
+temperature in `temperatures`, applies them to program_a's canonical tokens (`model.edits.apply_edits`)
+and returns the resulting program texts (scripts that are not well-formed for program_a are dropped).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+class CheckpointMissing(FileNotFoundError):
+    """No loadable checkpoint in the directory (the message names it)."""
+
+
+class ModelProposer:
+    def __init__(self, model, tokenizer, device="cpu", samples: int = 8,
+                 temperatures: Sequence[float] = (1.0,)):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.samples = samples
+        self.temperatures = tuple(temperatures)
+
+    def __call__(self, images_a: np.ndarray, images_b: np.ndarray, programs_a: list[str]) -> list[list[str]]:
+        from model.edits import EditError, apply_edits
+        from model.generate import propose
+        tokens_a = [self.tokenizer.tokens(p) if p else [] for p in programs_a]
+        out: list[list[str]] = [[] for _ in programs_a]
+        for temperature in self.temperatures:
+            scripts = propose(self.model, self.tokenizer, images_a, images_b, programs_a, self.samples,
+                              temperature, self.device)
+            for k, per_input in enumerate(scripts):
+                for script in per_input:
+                    try:
+                        out[k].append(" ".join(apply_edits(tokens_a[k], script)))
+                    except (EditError, ValueError, IndexError):
+                        continue
+        return out
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    if device in (None, "", "auto"):
+        import torch
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _signature(directory: Path):
+    """Cheap fingerprint of a checkpoint directory: names, sizes and modification times of its files."""
+    try:
+        entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(directory)
+                         if not e.name.startswith("."))
+    except FileNotFoundError:
+        return None
+    return tuple(entries)
+
+
+class CheckpointWatcher:
+    """Holds the newest checkpoint of a directory and reloads it when the directory changes.
+
+    `poll()` re-reads the directory (a cheap listing) and, when it changed, calls
+    `model.checkpoint.load_latest`; it returns True when a different checkpoint was loaded.
+    `meta` identifies the loaded checkpoint (its `step`, or whatever the trainer stored).
+    """
+
+    def __init__(self, directory: str | Path, device: str = "cpu", min_interval_s: float = 2.0):
+        self.directory = Path(directory)
+        self.device = device
+        self.min_interval_s = min_interval_s
+        self.model = self.tokenizer = self.meta = None
+        self._sig = None
+        self._last_poll = -1e9
+        self.loads = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self.model is not None
+
+    def _identity(self, meta) -> object:
+        if isinstance(meta, dict):
+            for key in ("path", "step", "created"):
+                if key in meta:
+                    return (key, meta[key])
+        return id(meta)
+
+    def poll(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if not force and now - self._last_poll < self.min_interval_s:
+            return False
+        self._last_poll = now
+        sig = _signature(self.directory)
+        if sig == self._sig and not force:
+            return False
+        self._sig = sig
+        if sig is None:
+            return False
+        from model.checkpoint import load_latest
+        got = load_latest(self.directory, self.device)
+        if got is None:
+            return False
+        model, tokenizer, meta = got
+        if self.meta is not None and self._identity(meta) == self._identity(self.meta):
+            return False
+        self.model, self.tokenizer, self.meta = model, tokenizer, meta
+        if hasattr(self.model, "eval"):
+            self.model.eval()
+        self.loads += 1
+        return True
+
+    def require(self) -> None:
+        """Load now; raise `CheckpointMissing` naming the directory if there is nothing to load."""
+        if not self.loaded:
+            self.poll(force=True)
+        if not self.loaded:
+            if not self.directory.exists():
+                raise CheckpointMissing(f"{self.directory}: checkpoint directory does not exist")
+            raise CheckpointMissing(f"{self.directory}: no checkpoint found (train one with `train`)")
+
+    def proposer(self, samples: int = 8, temperatures: Sequence[float] = (1.0,)) -> ModelProposer:
+        self.require()
+        return ModelProposer(self.model, self.tokenizer, self.device, samples, temperatures)
+
+    def describe(self) -> dict:
+        meta = self.meta if isinstance(self.meta, dict) else {}
+        return {k: meta[k] for k in ("step", "path", "created") if k in meta and _jsonable(meta[k])}
+
+
+def _jsonable(x) -> bool:
+    return isinstance(x, (int, float, str, bool)) or x is None
