@@ -1,0 +1,198 @@
+"""Library learning for Logo programs: `compress(programs, iterations, max_arity) -> Result`."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import logo
+from logo.ast import Define, Program
+
+from .core import Corpus, SearchConfig, SearchStats, Store, best_abstraction, pattern_body, rewrite_roots
+from .generic import Step, count_uses, task_ids
+from .logo_mode import PARAM_NAMES, LogoDecoder, LogoEncoder, Unsupported, define_of
+
+
+@dataclass
+class Result:
+    """New procedures (`defs`, in order; later ones may call earlier ones), the programs rewritten
+    with them (aligned with the input; a program the compressor cannot read is returned as it was),
+    and a report (abstractions, uses, cost before/after, time)."""
+    defs: list[Define]
+    rewritten: list[Program]
+    report: dict
+    library: list[Define] = field(default_factory=list)   # the previous library followed by `defs`
+
+    def library_text(self) -> str:
+        return library_text(self.library)
+
+
+def _as_program(p) -> Program:
+    return p if isinstance(p, Program) else logo.parse(p)
+
+
+def _next_index(names, prefix: str) -> int:
+    pat = re.compile(re.escape(prefix) + r"(\d+)$")
+    idx = [int(m.group(1)) for n in names if (m := pat.match(n))]
+    return max(idx) + 1 if idx else 0
+
+
+def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks: Sequence | None = None,
+             library: Sequence[Define] | Mapping[str, Define] | None = None, prefix: str = "fn_",
+             allow_single_task: bool = False,
+             progress: Callable[[Step, Define], None] | None = None) -> Result:
+    """Learn up to `iterations` procedures from Logo `programs` (texts or `Program`s).
+
+    `tasks` (one label per program) groups programs so that only the cheapest program of each task
+    counts (default: every program is its own task). `library` holds procedures the programs may
+    already call; new procedures are named `{prefix}N` after the highest existing N. Cost is Stitch's
+    (100 per symbol, 1 per application) on the continuation-passing encoding (see `logo_mode`).
+    """
+    if not 0 <= max_arity <= len(PARAM_NAMES):
+        raise ValueError(f"max_arity must be in 0..{len(PARAM_NAMES)}")
+    t0 = time.perf_counter()
+    lib = list(library.values()) if isinstance(library, Mapping) else list(library or ())
+    progs = [_as_program(p) for p in programs]
+    st = Store()
+    enc = LogoEncoder(st)
+    roots, kept, labels = [], [], []
+    raw_tasks = list(tasks) if tasks is not None else list(range(len(progs)))
+    if len(raw_tasks) != len(progs):
+        raise ValueError("tasks must have one label per program")
+    skipped = 0
+    for i, p in enumerate(progs):
+        try:
+            roots.append(enc.program(p))
+        except Unsupported:
+            skipped += 1
+            continue
+        kept.append(i)
+        labels.append(raw_tasks[i])
+    tids = task_ids(labels, len(labels))
+    cfg = SearchConfig(max_arity=max_arity, logo=True, allow_single_task=allow_single_task,
+                       param_ok=enc.param_ok, chain=enc.chain, seq=enc.seq)
+    start = _next_index([d.name for d in lib], prefix)
+    corpus = Corpus(st, roots, tids) if roots else None
+    cost_before = corpus.total_cost() if corpus else 0
+    size_before = sum(logo.ast_size(progs[i]) for i in kept)
+    defs: list[Define] = []
+    steps: list[Step] = []
+    for it in range(iterations):
+        if corpus is None:
+            break
+        ts = time.perf_counter()
+        stats = SearchStats()
+        found = best_abstraction(corpus, cfg, stats)
+        if found is None:
+            break
+        name = f"{prefix}{start + it}"
+        body = pattern_body(st, found)
+        d = define_of(st, name, body, found.arity)
+        new_roots = rewrite_roots(corpus, found, name)
+        # the rewritten programs are sequences again: register the new call nodes for later steps
+        _register(enc, st, new_roots)
+        corpus = Corpus(st, new_roots, tids)
+        step = Step(name, logo.to_text(d), found.arity, found.utility,
+                    count_uses(st, new_roots, st.prim(name)), corpus.total_cost(), time.perf_counter() - ts, stats)
+        steps.append(step)
+        defs.append(d)
+        if progress:
+            progress(step, d)
+    dec = LogoDecoder(st)
+    rewritten = list(progs)
+    if corpus is not None:
+        for i, r in zip(kept, corpus.roots):
+            rewritten[i] = Program((), dec.body(r, 0))
+    cost_after = corpus.total_cost() if corpus else 0
+    size_after = sum(logo.ast_size(rewritten[i]) for i in kept)
+    report = {
+        "programs": len(progs), "skipped": skipped, "tasks": len(set(tids)),
+        "iterations": iterations, "max_arity": max_arity,
+        "cost_before": cost_before, "cost_after": cost_after,
+        "ratio": (cost_before / cost_after) if cost_after else 1.0,
+        "ast_size_before": size_before, "ast_size_after": size_after,
+        "seconds": time.perf_counter() - t0,
+        "abstractions": [{"name": s.name, "arity": s.arity, "define": s.body, "utility": s.utility,
+                          "uses": s.uses, "cost_after": s.cost_after, "seconds": round(s.seconds, 4),
+                          "search_steps": s.stats.steps} for s in steps],
+    }
+    return Result(defs, rewritten, report, lib + defs)
+
+
+def _register(enc: LogoEncoder, st: Store, roots: list[int]) -> None:
+    """Mark sequence and expression nodes of rewritten programs (new call statements) for the Logo typing."""
+    seen = set()
+
+    def walk_seq(n):
+        while n not in seen:
+            seen.add(n)
+            enc.seq.add(n)
+            if st.kind[n] != 2:      # the end of the list
+                return
+            enc.chain.add(n)
+            f = st.a[n]
+            h, args = st.spine(f)
+            name = st.symbols[st.a[h]]
+            if name == "loop":
+                mark_expr(args[0])
+                walk_seq(st.a[args[1]])
+            elif name in ("embed", "penup"):
+                walk_seq(args[0])
+            else:
+                for a in args:
+                    mark_expr(a)
+            n = st.b[n]
+
+    def mark_expr(n):
+        if enc.param_ok.get(n):
+            return
+        enc.param_ok[n] = True
+        if st.kind[n] == 2:          # (op a b): the operands are expressions, (op a) is not
+            for a in st.spine(n)[1]:
+                mark_expr(a)
+
+    for r in roots:
+        walk_seq(r)
+
+
+# ---- library files -------------------------------------------------------------------------------
+
+HEADER = "; logo-synth library v{version:03d}: {n} procedures\n"
+
+
+def library_text(defs: Sequence[Define], version: int | None = None, comments: Sequence[str] = ()) -> str:
+    lines = []
+    if version is not None:
+        lines.append(HEADER.format(version=version, n=len(defs)).rstrip("\n"))
+    lines += [f"; {c}" for c in comments]
+    lines += [logo.to_text(d) for d in defs]
+    return "\n".join(lines) + "\n"
+
+
+def save_library(defs: Sequence[Define], out_dir, comments: Sequence[str] = ()) -> Path:
+    """Write the next version `out_dir/vNNN.logo` (NNN = highest existing + 1); returns its path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    versions = [int(m.group(1)) for p in out.glob("v*.logo") if (m := re.fullmatch(r"v(\d+)\.logo", p.name))]
+    version = max(versions, default=0) + 1
+    path = out / f"v{version:03d}.logo"
+    tmp = out / f".{path.name}.tmp"
+    tmp.write_text(library_text(defs, version, comments))
+    tmp.replace(path)
+    return path
+
+
+def load_library(path_or_dir) -> list[Define]:
+    """Read a library file (or the newest `vNNN.logo` in a directory)."""
+    p = Path(path_or_dir)
+    if p.is_dir():
+        files = sorted(p.glob("v[0-9]*.logo"))
+        if not files:
+            return []
+        p = files[-1]
+    prog = logo.parse(p.read_text())
+    if prog.body:
+        raise ValueError(f"{p}: a library holds only (define ...) forms")
+    return list(prog.defs)
