@@ -366,7 +366,6 @@ def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | Non
         path, depth, flags, nodes = holes.pop()
         U = pat.U
         ivars = pat.ivars
-        sort_param = (not logo) or param_ok.get(nodes[0], False)
 
         expansions = []   # (idx or None for all, new_holes_tail, body_delta, ivar_change)
         # 1) concrete expansions, grouped by head
@@ -439,10 +438,14 @@ def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | Non
 
         # 2) parameters
         is_tail_pos = logo and bool(flags & ROOTCHAIN)
-        if not (sort_param or is_tail_pos):
-            continue
         mask = (1 << depth) - 1
-        if depth:
+        if logo and not is_tail_pos:
+            # only expressions can be parameters; the hole's locations may still disagree on that
+            # when the statement around it is not fixed yet
+            sh = [-1 if not param_ok.get(n, False) or fv[n] & mask else st.shift(n, -depth) for n in nodes]
+            if sh.count(-1) == k:
+                continue
+        elif depth:
             sh = [-1 if fv[n] & mask else st.shift(n, -depth) for n in nodes]
         else:
             sh = nodes

@@ -1,0 +1,66 @@
+"""The search finds the known best abstraction, with Stitch's utility, on small corpora."""
+import json
+from pathlib import Path
+
+import logo
+import library
+from library import sexpr
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_known_best_curried_abstraction():
+    # (foo (bar baz)) saves 202 per use (3 uses) and costs 302: utility 304, one more than (foo (bar baz) #0)
+    res = library.compress_programs(["(foo (bar baz) 1)", "(foo (bar baz) 2)", "(foo (bar baz) 3)"], 1, 3)
+    (a,) = res.abstractions
+    assert (a.body, a.arity, a.utility) == ("(foo (bar baz))", 0, 304)
+    assert res.rewritten == ["(fn_0 1)", "(fn_0 2)", "(fn_0 3)"]
+    assert (res.cost_before, res.cost_after) == (3 * 403, 3 * 201)
+
+
+def test_known_best_reuses_a_parameter():
+    progs = [f"(f (g {x} {x}) (h {x}) {y})" for x, y in (("a", "p"), ("b", "q"), ("c", "r"), ("d", "s"))]
+    res = library.compress_programs(progs, 1, 3)
+    (a,) = res.abstractions
+    assert a.body in ("(f (g #0 #0) (h #0))",)
+    assert res.rewritten == ["(fn_0 a p)", "(fn_0 b q)", "(fn_0 c r)", "(fn_0 d s)"]
+
+
+def test_tasks_count_only_the_cheapest_program():
+    progs = ["(f (g a b c))", "(x y)", "(f (g a b d))", "(z w)"]
+    # every task holds a cheap program: nothing to gain
+    res = library.compress_programs(progs, 1, 2, tasks=["t1", "t1", "t2", "t2"])
+    assert res.abstractions == [] and res.cost_before == res.cost_after == sexpr.cost("(x y)") + sexpr.cost("(z w)")
+    res = library.compress_programs(progs, 1, 2)
+    assert len(res.abstractions) == 0 or res.abstractions[0].body.startswith("(f (g a b")
+
+
+def test_same_utilities_as_stitch_on_its_logo_benchmark():
+    # stitch's golden output for this file (iterations 10, arity 3): 71510 -> 65022 -> 61454 -> 57402 ...
+    data = json.loads((ROOT / "bench/data/logo_iteration_1.json").read_text())
+    progs, tasks, _ = sexpr.from_dreamcoder_json(data)
+    res = library.compress_programs(progs, 3, 3, tasks)
+    assert res.cost_before == 71510
+    assert [s.cost_after for s in res.abstractions] == [65022, 61454, 57402]
+    assert res.abstractions[0].body == \
+        "(lam (logo_forLoop #0 (lam (lam (logo_FWRT (logo_MULL logo_UL #1) (logo_DIVA logo_UA #0) $0))) $0))"
+
+
+def test_logo_known_best_square():
+    progs = [f"(loop i 4 (move (* ul {k}) (/ ua 4)))" for k in range(2, 7)] + \
+            ["(move ul (/ ua 3)) (move 0 eps_a)", "(embed (move eps_l 0))"]
+    res = library.compress(progs, iterations=1, max_arity=3)
+    (d,) = res.defs
+    assert d == logo.parse("(define (fn_0 a) (loop i 4 (move (* ul a) (/ ua 4))))").defs[0]
+    assert [logo.to_text(p) for p in res.rewritten[:5]] == [f"(fn_0 {k})" for k in range(2, 7)]
+    assert res.rewritten[5:] == [logo.parse(p) for p in progs[5:]]
+
+
+def test_logo_sequence_abstraction_keeps_the_rest_of_the_body():
+    progs = [f"(move ul (/ ua 4)) (move ul (/ ua 4)) (move {x} 0)" for x in ("0", "ul", "eps_l", "2")] + \
+            ["(embed (move ul (/ ua 4)) (move ul (/ ua 4))) (move 3 eps_a)"]
+    res = library.compress(progs, iterations=1, max_arity=3)
+    (d,) = res.defs
+    assert logo.to_text(d) == "(define (fn_0) (move ul (/ ua 4)) (move ul (/ ua 4)))"
+    assert logo.to_text(res.rewritten[0]) == "(fn_0) (move 0 0)"
+    assert logo.to_text(res.rewritten[4]) == "(embed (fn_0)) (move 3 eps_a)"
