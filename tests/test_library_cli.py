@@ -1,0 +1,36 @@
+"""`logo compress` end to end on a small programs file."""
+import json
+
+import numpy as np
+
+import logo
+from logo.cli import main
+
+
+def test_compress_cli_writes_library_rewritten_and_report(tmp_path, capsys):
+    progs = [f"(loop i 4 (move (* ul {k}) (/ ua 4))) (move ul 0)" for k in range(2, 7)] + \
+            [f"(loop i 3 (move (* ul {k}) (/ ua 3)))" for k in range(2, 6)]
+    src = tmp_path / "corpus.txt"
+    src.write_text("\n".join(progs) + "\n; a comment line\n")
+    out = tmp_path / "lib"
+    assert main(["compress", "--programs", str(src), "--iterations", "3", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "corpus: 9 programs" in text and "fn_0" in text
+    lib_text = (out / "v001.logo").read_text()
+    assert lib_text.startswith("; logo-synth library v001")
+    defs = logo.parse(lib_text).defs
+    assert len(defs) >= 1 and logo.parse(lib_text).body == ()
+    rewritten = (out / "rewritten.txt").read_text().splitlines()
+    assert len(rewritten) == 9
+    assert np.array_equal(logo.render_batch(progs), logo.render_batch(rewritten, library=defs))
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["cost_after"] < rep["cost_before"] and len(rep["abstractions"]) == len(defs)
+    # a second round continues from the saved library and writes the next version
+    assert main(["compress", "--programs", str(out / "rewritten.txt"), "--library", str(out),
+                 "--iterations", "1", "--allow-single-task", "--out", str(out), "--quiet"]) == 0
+    assert (out / "v002.logo").exists()
+
+
+def test_compress_cli_empty_corpus_is_an_error(tmp_path, capsys):
+    assert main(["compress", "--out", str(tmp_path / "x")]) == 2
+    assert "corpus is empty" in capsys.readouterr().err
