@@ -2,7 +2,7 @@
 
 `ModelProposer(model, tokenizer, device, samples, temperatures)` is callable as the search's `expand`:
 for each (image_a, image_b, program_a) it asks `model.generate.propose` for `samples` edit scripts at each
-temperature in `temperatures`, applies them to program_a's canonical tokens (`model.edits.apply_edits`)
+temperature in `temperatures` (temperature 0 = one greedy script), applies them to program_a's canonical tokens (`model.edits.apply_edits`)
 and returns the resulting program texts (scripts that are not well-formed for program_a are dropped).
 """
 from __future__ import annotations
@@ -27,6 +27,9 @@ class ModelProposer:
         self.device = device
         self.samples = samples
         self.temperatures = tuple(temperatures)
+        config = getattr(model, "config", None)
+        #: programs longer than the model's context cannot be edited; the search skips them
+        self.max_tokens = getattr(config, "max_tokens", 400)
 
     def __call__(self, images_a: np.ndarray, images_b: np.ndarray, programs_a: list[str]) -> list[list[str]]:
         from model.edits import EditError, apply_edits
@@ -34,8 +37,9 @@ class ModelProposer:
         tokens_a = [self.tokenizer.tokens(p) if p else [] for p in programs_a]
         out: list[list[str]] = [[] for _ in programs_a]
         for temperature in self.temperatures:
-            scripts = propose(self.model, self.tokenizer, images_a, images_b, programs_a, self.samples,
-                              temperature, self.device)
+            n = self.samples if temperature > 0 else 1   # greedy decoding gives one script
+            scripts = propose(self.model, self.tokenizer, images_a, images_b, programs_a, n, temperature,
+                              self.device)
             for k, per_input in enumerate(scripts):
                 for script in per_input:
                     try:

@@ -107,7 +107,7 @@ class Search:
     def __init__(self, expand: Expand, target: np.ndarray, target28: np.ndarray | None = None, *,
                  image_size: int | None = None, library=None, starts: Sequence[str] = ("",),
                  batch: int = 8, expansion_penalty: float = 0.05, max_nodes: int = 100_000,
-                 max_tokens: int = 400):
+                 max_tokens: int = 1000):
         target = np.asarray(target, np.uint8)
         self.size = int(image_size or target.shape[0])
         self.target = resize(target, self.size)
@@ -120,6 +120,8 @@ class Search:
         self.penalty = expansion_penalty
         self.max_nodes = max_nodes
         self.max_tokens = max_tokens
+        #: the model reads programs up to this length: longer candidates are scored but not expanded
+        self.max_expand_tokens = getattr(expand, "max_tokens", None) or max_tokens
         self.scorer = Scorer(self.target)
         self.canonical = _canonicalizer()
         self.seen: dict[str, Node] = {}
@@ -171,7 +173,8 @@ class Search:
             self.seen[node.text] = node
             if parent is None:
                 self.start_texts.append(node.text)
-            heapq.heappush(self.frontier, (self._priority(node), next(self._tie), node))
+            if node.tokens <= self.max_expand_tokens:
+                heapq.heappush(self.frontier, (self._priority(node), next(self._tie), node))
             if self.best is None or node.key() < self.best.key():
                 self.best = node
             if node.solved and self.first_solve is None:

@@ -1,0 +1,187 @@
+"""dream.search with the real (tiny, overfit) edit model and a real database; the insert rule."""
+import numpy as np
+import pytest
+import torch
+
+import logo
+from data.db import Database
+from dream.dreamer import Dreamer, programs_to_insert, run_search, start_programs
+from dream.proposer import CheckpointWatcher, ModelProposer
+from dream.search import Search, n_tokens, search
+from dream.targets import Target
+from dream.tinymodel import train_tiny
+from model import checkpoint
+from model.tokenizer import canonical_text
+
+P = "(loop i 4 (move (* ul 3) (/ ua 4)))"
+Q = "(loop i 4 (move (* ul 2) (/ ua 4)))"          # P with one token changed: a smaller square
+OTHERS = ["(loop i 3 (move (* ul 2) (/ ua 3)))", "(move ul 0)", "(loop i 6 (move ul (/ ua 6)))",
+          "(move (* ul 4) (/ ua 4)) (move ul 0)"]
+LONG = "(move ul 0) (move ul 0) (move ul 0)"       # a line three units long
+SHORT = "(move 3 0)"                               # the same line, fewer tokens
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A tiny edit model overfit on a few pairs, among them P -> Q and LONG -> SHORT."""
+    pairs = [(P, Q), (LONG, SHORT), ("(loop i 5 (move (* ul 3) (/ ua 5)))", "(loop i 5 (move (* ul 2) (/ ua 5)))"),
+             ("", "(move ul 0)")]
+    model, tok, info = train_tiny(pairs, seed=0)
+    assert info["loss"] < 0.05, info
+    return model, tok
+
+
+def target_of(program, size=32, kind="png", name="t"):
+    return Target(name, kind, logo.render(program, size), logo.render(program, 28))
+
+
+def test_one_edit_away_is_found_from_the_database(tmp_path, tiny):
+    model, tok = tiny
+    db = Database(tmp_path / "db.sqlite", image_size=32)
+    assert db.insert(P, source="random").status == "new"
+    for p in OTHERS:
+        db.insert(p, source="random")
+    target = target_of(Q)
+    starts = start_programs(db, target.image, k=5)
+    assert starts[0] == "" and set(starts[1:]) == {P, *OTHERS}   # nearest first, by pixel distance
+    assert start_programs(db, target.image, k=2)[1:] == starts[1:3]
+    expand = ModelProposer(model, tok, "cpu", samples=8)
+    torch.set_num_threads(1)
+    r = run_search(expand, target, db, k=5, budget_s=20.0)
+    assert r.solved, r.summary()
+    assert r.best.text == canonical_text(Q)
+    assert [n.text for n in r.path] == [canonical_text(P), canonical_text(Q)]   # one model edit from P
+    assert r.time_to_solve is not None and r.time_to_solve < 20.0
+    assert programs_to_insert(r) == [canonical_text(Q)]
+
+
+def test_without_the_right_model_the_target_is_not_reached(tmp_path, tiny):
+    """Control: a search whose proposer never edits (returns nothing) cannot solve Q from the same starts."""
+    db = Database(tmp_path / "db.sqlite", image_size=32)
+    db.insert(P)
+    target = target_of(Q)
+    r = run_search(lambda a, b, progs: [[] for _ in progs], target, db, k=5, budget_s=1.0)
+    assert not r.solved and r.best.text in ("", canonical_text(P))
+    assert programs_to_insert(r) == []
+
+
+class _Scripted:
+    """A deterministic expander for testing the search bookkeeping (the model tests are above)."""
+
+    def __init__(self, table):
+        self.table = table
+        self.calls = []
+
+    def __call__(self, images_a, images_b, programs):
+        self.calls.append(list(programs))
+        return [list(self.table.get(p, [])) for p in programs]
+
+
+def test_search_drops_bad_candidates_and_duplicates():
+    table = {"": ["(move ul", "(loop i 9 (loop j 9 (loop k 9 (loop l 9 (move ul 0)))))", "(undefined_proc 1)",
+                  "(move ul 0)", "(move   ul 0)", "(move 2 0)"],
+             "(move ul 0)": ["(move 2 0)", "(move 3 0)"]}
+    exp = _Scripted(table)
+    s = Search(exp, logo.render("(move 3 0)", 32), logo.render("(move 3 0)", 28), batch=1)
+    res = s.run(budget_s=5.0, max_rounds=10)
+    assert res.solved and res.best.text == "(move 3 0)"
+    # the unparsable, over-limit and unbound programs were dropped; the respelled duplicate was merged
+    assert set(s.seen) == {"", "(move ul 0)", "(move 2 0)", "(move 3 0)"}
+    assert res.n_candidates >= 6
+
+
+def test_shorter_solutions_win_when_searching_on():
+    target = logo.render(LONG, 32)
+    table = {LONG: ["(move 1 0) (move 2 0)"], "(move 1 0) (move 2 0)": [SHORT]}
+    res = search(_Scripted(table), target, logo.render(LONG, 28), starts=[LONG], budget_s=5.0, max_rounds=6,
+                 stop_on_solve=False, batch=1)
+    assert res.solved and res.best.text == SHORT
+    assert n_tokens(SHORT) < n_tokens(LONG)
+    assert [n.text for n in res.path] == [LONG, "(move 1 0) (move 2 0)", SHORT]
+    # stopping at the first solution keeps the start program itself (it already solves the target)
+    res1 = search(_Scripted(table), target, logo.render(LONG, 28), starts=[LONG], budget_s=5.0)
+    assert res1.solved and res1.best.text == LONG and res1.n_expanded == 0
+
+
+def test_budget_is_respected():
+    exp = _Scripted({})
+    res = search(lambda a, b, p: [[f"(move {k % 9} 0)" for k in range(3)] for _ in p],
+                 logo.render(P, 32), budget_s=0.3)
+    assert not res.solved and res.elapsed < 2.0
+    del exp
+
+
+@pytest.fixture
+def ckpt_dir(tmp_path, tiny):
+    model, tok = tiny
+    d = tmp_path / "ckpt"
+    checkpoint.save(d, model, tok, step=7)
+    return d
+
+
+def test_insert_rule_new_entry_and_new_head(tmp_path, tiny, ckpt_dir):
+    db = Database(tmp_path / "db.sqlite", image_size=32)
+    db.insert(P)
+    long_id = db.insert(LONG).entry_id
+    n0 = len(db)
+    watcher = CheckpointWatcher(ckpt_dir, "cpu", min_interval_s=0)
+    watcher.require()
+    sampler = _FixedTargets([target_of(Q, kind="tasks", name="Q"),
+                             Target(f"db-{long_id}", "db", db.get(long_id).image, logo.render(LONG, 28), LONG,
+                                    long_id)])
+    d = Dreamer(db, watcher, sampler, tmp_path / "log", budget_s=10.0, k=5, grid_every=2)
+    rec_q = d.dream_one(sampler.next())
+    # a program whose image is new enters as a new entry
+    assert rec_q["solved"]
+    assert [(i["program"], i["status"]) for i in rec_q["inserted"]] == [(canonical_text(Q), "new")]
+    assert len(db) == n0 + 1
+    new_id = rec_q["inserted"][0]["entry_id"]
+    assert db.get(new_id).source == "dream"
+    # a program that draws a stored image with fewer tokens becomes the head of its equivalents
+    rec_l = d.dream_one(sampler.next())
+    assert rec_l["solved"] and rec_l["program"] == SHORT
+    statuses = {i["program"]: i["status"] for i in rec_l["inserted"]}
+    assert statuses[SHORT] == "head"
+    e = db.get(long_id)
+    assert e.head == SHORT and LONG in e.equivalents and len(db) == n0 + 1
+    # the JSONL log holds both records, and a PNG grid was written
+    lines = (tmp_path / "log" / "dream.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    assert (tmp_path / "log" / "grid_00001.png").exists()
+
+
+class _FixedTargets:
+    def __init__(self, targets):
+        self.targets = list(targets)
+        self.library = None
+
+    def next(self):
+        return self.targets.pop(0) if self.targets else None
+
+
+def test_checkpoint_reloading(tmp_path, tiny):
+    model, tok = tiny
+    d = tmp_path / "ckpt"
+    w = CheckpointWatcher(d, "cpu", min_interval_s=0)
+    assert not w.poll() and not w.loaded                  # directory missing: nothing yet
+    with pytest.raises(FileNotFoundError, match="ckpt"):
+        w.require()
+    checkpoint.save(d, model, tok, step=1)
+    assert w.poll() and w.meta["step"] == 1
+    assert not w.poll()                                   # unchanged: no reload
+    checkpoint.save(d, model, tok, step=2)
+    assert w.poll() and w.meta["step"] == 2 and w.loads == 2
+    # the dreamer picks up a new checkpoint between targets and logs it
+    db = Database(tmp_path / "db.sqlite", image_size=32)
+    db.insert(P)
+    targets = _FixedTargets([target_of(Q, name="a"), target_of(Q, name="b")])
+    dreamer = Dreamer(db, w, targets, tmp_path / "log", budget_s=2.0, k=2, poll_every_s=0.0, grid_every=0)
+    dreamer.run(max_targets=1)
+    checkpoint.save(d, model, tok, step=3)
+    dreamer.run(max_targets=2)
+    import json
+    events = [json.loads(x) for x in (tmp_path / "log" / "dream.jsonl").read_text().splitlines()]
+    ckpt_events = [e["step"] for e in events if e["event"] == "checkpoint"]
+    assert ckpt_events == [3]
+    tgt = [e for e in events if e["event"] == "target"]
+    assert [e["checkpoint"]["step"] for e in tgt] == [2, 3]
