@@ -1,0 +1,176 @@
+"""Our compressor (library/) and Stitch (stitch_core), side by side on the same corpora.
+
+    .venv/bin/python bench/compress.py [--iterations 10] [--max-arity 3] [--db PATH] [--repeat 1]
+
+Corpora:
+  1. Stitch's own LOGO benchmark input `bench/data/logo_iteration_1.json` (DreamCoder λ-calculus
+     programs, 80 tasks / 380 programs; copied from mlb2251/stitch data/dc/), read in the generic
+     s-expression mode by both tools.
+  2. "ours": programs exported from our database (entries' equivalents lists grouped by entry, so the
+     cheapest program per entry counts): --db PATH, or else a fresh database filled with random programs
+     (data.generate) and the 160 DreamCoder tasks; if the data package cannot build one, the DreamCoder
+     task programs plus random variations.  Both tools get the same continuation-passing λ-terms
+     (library/logo_mode.py); ours runs twice: in generic mode (same search space as Stitch) and in Logo
+     mode (only numeric parameters, procedure bodies are statement runs: what `logo compress` learns).
+
+Cost is Stitch's default (100 per symbol/variable, 1 per application/lambda), summed over tasks of the
+cheapest program; ratio = cost before / cost after. Time is wall-clock of the compression call.
+Install the bench extra first: `.venv/bin/pip install stitch-core==0.1.29`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import logo  # noqa: E402
+import library  # noqa: E402
+from library import sexpr  # noqa: E402
+from library.core import Store  # noqa: E402
+from library.logo_mode import LogoEncoder, Unsupported  # noqa: E402
+
+
+def run_stitch(programs, tasks, iterations, max_arity, repeat):
+    try:
+        import stitch_core
+    except ImportError:
+        return None
+    best = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = stitch_core.compress(programs, iterations=iterations, max_arity=max_arity, tasks=tasks)
+        dt = time.perf_counter() - t
+        best = dt if best is None else min(best, dt)
+    j = r.json
+    return {"before": j["original_cost"], "after": j["final_cost"], "ratio": j["compression_ratio"],
+            "seconds": best, "n": len(j["abstractions"])}
+
+
+def run_ours(programs, tasks, iterations, max_arity, repeat):
+    best = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = library.compress_programs(programs, iterations=iterations, max_arity=max_arity, tasks=tasks)
+        dt = time.perf_counter() - t
+        best = dt if best is None else min(best, dt)
+    return {"before": r.cost_before, "after": r.cost_after, "ratio": r.ratio, "seconds": best,
+            "n": len(r.abstractions)}
+
+
+def run_ours_logo(progs, tasks, iterations, max_arity, repeat):
+    best = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = library.compress(progs, iterations=iterations, max_arity=max_arity, tasks=tasks)
+        dt = time.perf_counter() - t
+        best = dt if best is None else min(best, dt)
+    rep = r.report
+    return {"before": rep["cost_before"], "after": rep["cost_after"], "ratio": rep["ratio"], "seconds": best,
+            "n": len(r.defs)}
+
+
+def our_corpus(db_path: str | None, n_random: int, seed: int):
+    """(Logo programs, task labels, description)."""
+    try:
+        from data.db import Database
+        from data.generate import random_programs
+        if db_path is None:
+            tmp = tempfile.mkdtemp(prefix="bench_compress_")
+            db_path_ = Path(tmp) / "db.sqlite"
+            db = Database(db_path_)
+            from data import dreamcoder_tasks
+            db.insert_many([t.program for t in dreamcoder_tasks()], source="task")
+            db.insert_many(random_programs(n_random, seed=seed), source="random")
+            desc = f"fresh database: 160 DreamCoder tasks + {n_random} random programs (seed {seed})"
+        else:
+            db = Database(db_path, create=False)
+            desc = f"database {db_path}"
+        progs, tasks = [], []
+        for e in db.entries():
+            for text in e.equivalents:
+                progs.append(logo.parse(text))
+                tasks.append(e.entry_id)
+        db.close()
+        return progs, tasks, desc + f" -> {len(set(tasks))} entries, {len(progs)} programs"
+    except Exception as e:  # the data package is not ready: DreamCoder tasks plus random variations
+        print(f"(database unavailable: {type(e).__name__}: {e}; using DreamCoder tasks + variations)")
+    tasks_json = json.loads((ROOT / "data" / "dreamcoder_logo_tasks.json").read_text())
+    base = [logo.from_dreamcoder(t["source"]) for t in tasks_json]
+    rng = random.Random(seed)
+    progs = list(base)
+    while len(progs) < len(base) + n_random:
+        p, q = rng.choice(base), rng.choice(base)
+        text = logo.to_text(logo.Program((), p.body + q.body[:1]))
+        text = "".join(str(rng.randint(2, 9)) if c.isdigit() and rng.random() < 0.3 else c for c in text)
+        try:
+            cand = logo.parse(text)
+            logo.render(cand)
+        except logo.LogoError:
+            continue
+        progs.append(cand)
+    return progs, list(range(len(progs))), f"DreamCoder tasks + {n_random} variations"
+
+
+def to_sexprs(progs, tasks):
+    st = Store()
+    enc = LogoEncoder(st)
+    out, out_tasks, kept = [], [], []
+    for p, t in zip(progs, tasks):
+        try:
+            out.append(sexpr.show(st, enc.program(p)))
+        except Unsupported:
+            continue
+        out_tasks.append(str(t))
+        kept.append(p)
+    return out, out_tasks, kept
+
+
+def row(corpus, tool, r, ref=None):
+    if r is None:
+        print(f"{corpus:<26} {tool:<22} {'(stitch_core not installed: pip install stitch-core==0.1.29)'}")
+        return
+    rel = ""
+    if ref is not None:
+        rel = f"  time x{r['seconds'] / ref['seconds']:.1f}, ratio {r['ratio'] / ref['ratio']:.3f} of stitch's"
+    print(f"{corpus:<26} {tool:<22} {r['before']:>9,} {r['after']:>9,} {r['ratio']:>7.3f} {r['seconds']:>8.2f}s"
+          f" {r['n']:>4}{rel}", flush=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--iterations", type=int, default=10)
+    ap.add_argument("--max-arity", type=int, default=3)
+    ap.add_argument("--db", default=None, help="database to export 'our' corpus from")
+    ap.add_argument("--random", type=int, default=800, help="random programs in the fresh database")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1, help="best of N timings")
+    args = ap.parse_args(argv)
+    it, ar = args.iterations, args.max_arity
+    print(f"iterations {it}, max arity {ar}; cost = Stitch's default, summed over tasks' cheapest programs")
+    print(f"{'corpus':<26} {'tool':<22} {'before':>9} {'after':>9} {'ratio':>7} {'time':>9} {'abs':>4}")
+
+    data = json.loads((ROOT / "bench/data/logo_iteration_1.json").read_text())
+    programs, tasks, _ = sexpr.from_dreamcoder_json(data)
+    st = run_stitch(programs, tasks, it, ar, args.repeat)
+    row("stitch logo_iteration_1", "stitch_core 0.1.29", st)
+    row("stitch logo_iteration_1", "ours (generic)", run_ours(programs, tasks, it, ar, args.repeat), st)
+
+    progs, ptasks, desc = our_corpus(args.db, args.random, args.seed)
+    sx, sx_tasks, kept = to_sexprs(progs, ptasks)
+    print(f"ours: {desc}")
+    st2 = run_stitch(sx, sx_tasks, it, ar, args.repeat)
+    row("ours (CPS λ-terms)", "stitch_core 0.1.29", st2)
+    row("ours (CPS λ-terms)", "ours (generic)", run_ours(sx, sx_tasks, it, ar, args.repeat), st2)
+    row("ours (Logo AST)", "ours (Logo mode)", run_ours_logo(kept, sx_tasks, it, ar, args.repeat), st2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
