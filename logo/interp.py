@@ -13,7 +13,7 @@ from . import vm
 from .ast import Define, Program
 from .bytecode import Code, compile_program
 from .errors import LogoError, LoopLimitError, NumericRangeError, SegmentLimitError, StepLimitError
-from .raster import CANVAS, DEFAULT_SUPERSAMPLE, rasterize, scratch
+from .raster import CANVAS, SUBROWS, rasterize, scratch
 from .syntax import parse
 
 _STATUS_ERRORS = {
@@ -64,26 +64,25 @@ def contained(segments: np.ndarray) -> bool:
     return bool(segments.size == 0 or (segments.min() >= 0.0 and segments.max() <= CANVAS))
 
 
-def render_segments(segments: np.ndarray, size: int = 28, supersample: int = DEFAULT_SUPERSAMPLE) -> np.ndarray:
+def render_segments(segments: np.ndarray, size: int = 28) -> np.ndarray:
     """Rasterize already-centred segments to a (size, size) uint8 image, row 0 at the top."""
     out = np.zeros((size, size), np.uint8)
     segs = np.ascontiguousarray(segments, np.float64).reshape(-1, 4)
-    rasterize(segs, segs.shape[0], size, supersample, scratch(size, supersample), out)
+    rasterize(segs, segs.shape[0], size, scratch(size), out)
     return out
 
 
-def render(program_or_text, size: int = 28, library: LibraryLike = None,
-           supersample: int = DEFAULT_SUPERSAMPLE) -> np.ndarray:
+def render(program_or_text, size: int = 28, library: LibraryLike = None) -> np.ndarray:
     """Run and draw a program: (size, size) uint8, 255 = fully inked. Raises `LogoError`."""
-    return render_segments(run(program_or_text, library), size, supersample)
+    return render_segments(run(program_or_text, library), size)
 
 
 # ---- batches -----------------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True)
-def _render_codes(ops, op_start, consts, const_start, n_slots, size, ss, max_steps, out, status, n_segments):
+def _render_codes(ops, op_start, consts, const_start, n_slots, size, max_steps, out, status, n_segments):
     segs = np.empty((vm.MAX_SEGMENTS, 4), np.float64)
-    buf = np.zeros((size * ss, size * ss), np.uint8)
+    words = np.zeros((size * SUBROWS, size), np.uint64)
     for p in range(op_start.shape[0] - 1):
         o = ops[op_start[p]:op_start[p + 1]]
         c = consts[const_start[p]:const_start[p + 1]]
@@ -93,7 +92,7 @@ def _render_codes(ops, op_start, consts, const_start, n_slots, size, ss, max_ste
         if st != 0:
             continue
         vm.center(segs, n)
-        rasterize(segs, n, size, ss, buf, out[p])
+        rasterize(segs, n, size, words, out[p])
 
 
 class CompiledBatch:
@@ -109,19 +108,18 @@ class CompiledBatch:
     def __len__(self) -> int:
         return len(self.n_slots)
 
-    def render(self, size: int = 28, supersample: int = DEFAULT_SUPERSAMPLE):
+    def render(self, size: int = 28):
         """Returns (images (n, size, size) uint8, status (n,) int, n_segments (n,) int)."""
         n = len(self)
         out = np.zeros((n, size, size), np.uint8)
         status = np.zeros(n, np.int64)
         n_segments = np.zeros(n, np.int64)
         _render_codes(self.ops, self.op_start, self.consts, self.const_start, self.n_slots, size,
-                      supersample, vm.MAX_STEPS, out, status, n_segments)
+                      vm.MAX_STEPS, out, status, n_segments)
         return out, status, n_segments
 
 
-def render_batch(programs: Iterable, size: int = 28, library: LibraryLike = None,
-                 supersample: int = DEFAULT_SUPERSAMPLE, errors: str = "raise"):
+def render_batch(programs: Iterable, size: int = 28, library: LibraryLike = None, errors: str = "raise"):
     """Render many programs into one (n, size, size) uint8 array.
 
     errors="raise" raises the first `LogoError`; errors="blank" leaves failing programs' images
@@ -138,7 +136,7 @@ def render_batch(programs: Iterable, size: int = 28, library: LibraryLike = None
                 raise
             codes.append(empty)
             compiled_ok.append(False)
-    images, status, _ = CompiledBatch(codes).render(size, supersample)
+    images, status, _ = CompiledBatch(codes).render(size)
     if errors == "raise":
         bad = np.flatnonzero(status)
         if bad.size:
