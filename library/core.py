@@ -316,7 +316,7 @@ def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | Non
             u = cost[n] - COST_PRIM
             if w[n] * u - cost[n] <= cutoff:
                 continue
-            util = _exact([n], [u], [[]], corpus) - cost[n]
+            util = _additive([n], [u], corpus) - cost[n]
             stats.exact += 1
             if util > cutoff:
                 cutoff = util
@@ -346,13 +346,15 @@ def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | Non
         # fill holes that cover the same closed subtree everywhere (forced; no branching)
         locs = pat.locs
         k = len(locs)
-        while holes:
-            path, depth, flags, nodes = holes[-1]
+        keep = []
+        for hole in holes:
+            nodes = hole[3]
             n0 = nodes[0]
-            if flags & ROOTCHAIN or fv[n0] >> depth or nodes.count(n0) != k:
-                break
-            holes.pop()
-            body += cost[n0]
+            if hole[2] & ROOTCHAIN or fv[n0] >> hole[1] or nodes.count(n0) != k:
+                keep.append(hole)
+            else:
+                body += cost[n0]
+        holes = keep
         if body != pat.body:
             b = pat.bound - (body - pat.body)
             if b <= cutoff:
@@ -408,8 +410,8 @@ def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | Non
                 if not logo and len(nlocs) == 1 and not fv[nlocs[0]]:
                     continue                  # single use: the arity-zero abstraction is better
                 nU = [U[i] for i in idx]
-                nbody = body + delta
-                if bound_of(nlocs, nU, nbody) <= cutoff:
+                b = bound_of(nlocs, nU, body + delta)
+                if b <= cutoff:
                     continue
                 nholes = [(hp, hd, hf, [hn[i] for i in idx]) for hp, hd, hf, hn in holes]
                 nivars = [(vd, [vs[i] for i in idx], [vu[i] for i in idx], vt) for vd, vs, vu, vt in ivars]
@@ -417,13 +419,14 @@ def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | Non
                     continue
                 sel_nodes = [nodes[i] for i in idx]
             nbody = body + delta
+            if allsel:
+                b = pat.bound - (nbody - pat.body) if body == pat.body else bound_of(nlocs, nU, nbody)
             if h == HEAD_APP:
                 cf = flags if (flags & ROOTCHAIN) else 0
                 nholes = nholes + [(path + (0,), depth, 0, [A[n] for n in sel_nodes]),
                                    (path + (1,), depth, cf, [B[n] for n in sel_nodes])]
             elif h == HEAD_LAM:
                 nholes = nholes + [(path + (2,), depth + 1, 0, [A[n] for n in sel_nodes])]
-            b = bound_of(nlocs, nU, nbody)
             if b <= cutoff:
                 continue
             cand = _P(nlocs, nU, nholes, nivars, nbody, pat.nparams, pat.tail, pat.ipaths, b)
@@ -545,11 +548,15 @@ def _finish(pat: _P, corpus: Corpus, cfg: SearchConfig, cutoff: int, stats: Sear
     stats.finished += 1
     if cfg.logo and not pat.tail:
         return None
-    args = [[v[2][i] for v in pat.ivars] for i in range(len(pat.locs))]
-    stats.exact += 1
-    util = _exact(pat.locs, pat.U, args, corpus) - pat.body
+    util = _additive(pat.locs, pat.U, corpus) - pat.body
     if util <= cutoff:
-        return None
+        return None               # the additive utility is an upper bound on the exact one
+    args = [[v[2][i] for v in pat.ivars] for i in range(len(pat.locs))]
+    if _overlaps(pat, corpus):
+        stats.exact += 1
+        util = _exact(pat.locs, pat.U, args, corpus) - pat.body
+        if util <= cutoff:
+            return None
     # renumber: parameters 0..arity-1 in creation order, the tail (if any) last
     order = [j for j, v in enumerate(pat.ivars) if not v[3]] + [j for j, v in enumerate(pat.ivars) if v[3]]
     new_index = {old: new for new, old in enumerate(order)}
@@ -594,6 +601,63 @@ def _dp(locs, U, args, corpus: Corpus):
         if v:
             cum[n] = v
     return cum, chosen
+
+
+def _additive(locs, U, corpus: Corpus) -> int:
+    """Compressive utility if every location could be rewritten independently (exact without overlaps,
+    an upper bound otherwise)."""
+    occ = corpus.occ
+    util: dict[int, int] = {}
+    get = util.get
+    for loc, u in zip(locs, U):
+        if u > 0:
+            for p, c in occ[loc]:
+                util[p] = get(p, 0) + c * u
+    if not util:
+        return 0
+    tasks, roots, cost = corpus.tasks, corpus.roots, corpus.store.cost
+    gain = 0
+    for t in {tasks[p] for p in util}:
+        new = min(cost[roots[p]] - get(p, 0) for p in corpus.progs_of_task[t])
+        gain += corpus.task_cost[t] - new
+    return gain
+
+
+def _overlaps(pat: _P, corpus: Corpus) -> bool:
+    """Does some location lie inside another location's body (outside its arguments)?"""
+    st = corpus.store
+    kind, A, B = st.kind, st.a, st.b
+    locset = set(pat.locs)
+    if len(locset) < 2:
+        return False
+    stops = {path for path, _ in pat.ipaths}
+    # the body's shape, from any location: for each inner position, its children to visit
+    steps = []                      # (node-index-in-walk, child kind) flattened traversal program
+    loc0 = pat.locs[0]
+    order = []                      # list of (parent slot, which child) in pre-order
+
+    def shape(n, path, parent_slot):
+        slot = len(order)
+        order.append((parent_slot, path[-1] if path else -1))
+        k = kind[n]
+        if k == APP:
+            for which, c in ((0, A[n]), (1, B[n])):
+                if path + (which,) not in stops:
+                    shape(c, path + (which,), slot)
+        elif k == LAM:
+            if path + (2,) not in stops:
+                shape(A[n], path + (2,), slot)
+    shape(loc0, (), -1)
+    del steps
+    for loc in pat.locs:
+        nodes = [loc]
+        for parent_slot, which in order[1:]:
+            pn = nodes[parent_slot]
+            c = B[pn] if which == 1 else A[pn]
+            if c in locset:
+                return True
+            nodes.append(c)
+    return False
 
 
 def _exact(locs, U, args, corpus: Corpus) -> int:
