@@ -55,7 +55,7 @@ def test_procedures_with_parameters_and_scoping():
 
 @pytest.mark.parametrize("text, error", [
     ("(loop i 9 (loop j 9 (loop k 9 (loop l 9 (move 0 0)))))", logo.LimitError),
-    ("(loop i (* 9 (* 9 9)) (move ul 0))", logo.LoopLimitError),
+    ("(loop i (* 9 (* 9 (* 9 9))) (move ul 0))", logo.LoopLimitError),
     ("(loop i 9 (loop j 9 (loop k 9 (loop l 9 (move ul 0)))))", logo.SegmentLimitError),
     ("(move (/ ul 0) 0)", logo.NumericRangeError),
     ("(move (* (* (* 9 9) (* 9 9)) (* (* 9 9) (* 9 9))) 0)", logo.NumericRangeError),
@@ -74,7 +74,7 @@ def test_exponential_inlining_is_refused():
 
 def test_step_limit_stops_long_loops():
     with pytest.raises(logo.StepLimitError):
-        logo.run("(loop i 999 (loop j 999 (penup (move 0 0))))")
+        logo.run("(loop i (* 9 99) (loop j (* 9 99) (penup (move 0 0))))".replace("99", "(* 9 9)"))
 
 
 def test_negative_and_fractional_counts():
