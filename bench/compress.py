@@ -82,9 +82,8 @@ def our_corpus(db_path: str | None, n_random: int, seed: int):
         from data.db import Database
         from data.generate import random_programs
         if db_path is None:
-            tmp = tempfile.mkdtemp(prefix="bench_compress_")
-            db_path_ = Path(tmp) / "db.sqlite"
-            db = Database(db_path_)
+            tmpdir = tempfile.TemporaryDirectory(prefix="bench_compress_")
+            db = Database(Path(tmpdir.name) / "db.sqlite")
             from data import dreamcoder_tasks
             db.insert_many([t.program for t in dreamcoder_tasks()], source="task")
             db.insert_many(random_programs(n_random, seed=seed), source="random")
@@ -98,6 +97,8 @@ def our_corpus(db_path: str | None, n_random: int, seed: int):
                 progs.append(logo.parse(text))
                 tasks.append(e.entry_id)
         db.close()
+        if db_path is None:
+            tmpdir.cleanup()
         return progs, tasks, desc + f" -> {len(set(tasks))} entries, {len(progs)} programs"
     except Exception as e:  # the data package is not ready: DreamCoder tasks plus random variations
         print(f"(database unavailable: {type(e).__name__}: {e}; using DreamCoder tasks + variations)")

@@ -55,6 +55,7 @@ class Store:
         self.symbols: list[str] = []
         self.symbol_id: dict[str, int] = {}
         self._shift_memo: dict[tuple, int] = {}
+        self._counts: dict[int, dict[int, int]] = {}
 
     def __len__(self):
         return len(self.kind)
@@ -93,6 +94,27 @@ class Store:
         for x in xs:
             f = self.app(f, x)
         return f
+
+    def counts(self, root: int) -> dict[int, int]:
+        """Occurrences of every subtree in the tree under `root` (cached per root)."""
+        r = self._counts.get(root)
+        if r is None:
+            kind, A, B = self.kind, self.a, self.b
+            r = {}
+            get = r.get
+            stack = [root]
+            pop, push = stack.pop, stack.append
+            while stack:
+                n = pop()
+                r[n] = get(n, 0) + 1
+                k = kind[n]
+                if k == APP:
+                    push(A[n])
+                    push(B[n])
+                elif k == LAM:
+                    push(A[n])
+            self._counts[root] = r
+        return r
 
     def name(self, n: int) -> str:
         return self.symbols[self.a[n]]
@@ -155,68 +177,61 @@ class Corpus:
     occ: dict[int, list[tuple[int, int]]] = field(default_factory=dict)   # node -> [(program, count)]
     w: dict[int, int] = field(default_factory=dict)         # node -> sum over tasks of max count in a program
     taskmask: dict[int, int] = field(default_factory=dict)
-    parents: dict[int, list[int]] = field(default_factory=dict)
     progs_of_task: list[list[int]] = field(default_factory=list)
     task_cost: list[int] = field(default_factory=list)
+    _parents: dict | None = None
 
     def __post_init__(self):
         st = self.store
-        kind, A, B = st.kind, st.a, st.b
         n_tasks = max(self.tasks) + 1 if self.tasks else 0
         self.progs_of_task = [[] for _ in range(n_tasks)]
         for p, t in enumerate(self.tasks):
             self.progs_of_task[t].append(p)
         occ: dict[int, list] = {}
-        parents: dict[int, set] = {}
-        for p, r in enumerate(self.roots):
-            seen = {r}
-            stack = [r]
-            while stack:
-                n = stack.pop()
-                k = kind[n]
-                if k == APP:
-                    for c in (A[n], B[n]):
-                        parents.setdefault(c, set()).add(n)
-                        if c not in seen:
-                            seen.add(c)
-                            stack.append(c)
-                elif k == LAM:
-                    c = A[n]
-                    parents.setdefault(c, set()).add(n)
-                    if c not in seen:
-                        seen.add(c)
-                        stack.append(c)
-            cnt = dict.fromkeys(seen, 0)
-            cnt[r] = 1
-            for n in sorted(seen, reverse=True):
-                c = cnt[n]
-                k = kind[n]
-                if k == APP:
-                    cnt[A[n]] += c
-                    cnt[B[n]] += c
-                elif k == LAM:
-                    cnt[A[n]] += c
-            for n, c in cnt.items():
-                occ.setdefault(n, []).append((p, c))
+        tasks = self.tasks
+        w: dict[int, int] = {}
+        tm: dict[int, int] = {}
+        # programs of one task are counted together: w[n] = sum over tasks of the largest count
+        for t, ps in enumerate(self.progs_of_task):
+            bit = 1 << t
+            best: dict[int, int] = {}
+            for p in ps:
+                for n, c in st.counts(self.roots[p]).items():
+                    lst = occ.get(n)
+                    if lst is None:
+                        occ[n] = [(p, c)]
+                        tm[n] = bit
+                        best[n] = c
+                    else:
+                        lst.append((p, c))
+                        tm[n] |= bit
+                        if c > best.get(n, 0):
+                            best[n] = c
+            for n, c in best.items():
+                w[n] = w.get(n, 0) + c
         self.occ = occ
         self.nodes = sorted(occ)
-        self.parents = {n: list(s) for n, s in parents.items()}
-        tasks = self.tasks
-        w, tm = {}, {}
-        for n, lst in occ.items():
-            best: dict[int, int] = {}
-            mask = 0
-            for p, c in lst:
-                t = tasks[p]
-                mask |= 1 << t
-                if c > best.get(t, 0):
-                    best[t] = c
-            w[n] = sum(best.values())
-            tm[n] = mask
         self.w = w
         self.taskmask = tm
         cost = st.cost
         self.task_cost = [min(cost[self.roots[p]] for p in ps) if ps else 0 for ps in self.progs_of_task]
+
+    @property
+    def parents(self) -> dict[int, list[int]]:
+        if self._parents is None:
+            st = self.store
+            kind, A, B = st.kind, st.a, st.b
+            par: dict[int, list[int]] = {}
+            for n in self.nodes:
+                k = kind[n]
+                if k == APP:
+                    par.setdefault(A[n], []).append(n)
+                    if B[n] != A[n]:
+                        par.setdefault(B[n], []).append(n)
+                elif k == LAM:
+                    par.setdefault(A[n], []).append(n)
+            self._parents = par
+        return self._parents
 
     def total_cost(self) -> int:
         return sum(self.task_cost)
