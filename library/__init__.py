@@ -6,8 +6,8 @@
 
 `library.compress_programs` is the generic λ-calculus mode (Stitch's own program format).
 """
-from .api import Result, compress, library_text, load_library, save_library
+from .api import Result, compress, compress_database, library_text, load_library, save_library
 from .generic import GenericResult, compress_programs
 
-__all__ = ["Result", "compress", "library_text", "load_library", "save_library", "GenericResult",
+__all__ = ["Result", "compress", "compress_database", "library_text", "load_library", "save_library", "GenericResult",
            "compress_programs"]

@@ -157,6 +157,50 @@ def _register(enc: LogoEncoder, st: Store, roots: list[int]) -> None:
         walk_seq(r)
 
 
+# ---- the database ----------------------------------------------------------------------------------
+
+def database_corpus(db, equivalents: bool = False, limit: int | None = None) -> tuple[list[str], list[str]]:
+    """(programs, task labels) from a `data.db.Database`: the entries' heads, or with `equivalents`
+    every program of each entry's equivalents list (one task per entry: the cheapest counts)."""
+    programs, tasks = [], []
+    if equivalents:
+        for e in db.entries(limit=limit):
+            programs += list(e.equivalents)
+            tasks += [f"db:{e.entry_id}"] * len(e.equivalents)
+    else:
+        for eid, head in db.heads(limit=limit):
+            programs.append(head)
+            tasks.append(f"db:{eid}")
+    return programs, tasks
+
+
+def write_back(db, result: Result, programs: Sequence) -> list:
+    """Store the whole library in the database and insert the rewritten programs that changed
+    (source "library"; the database keeps the shorter program of an image as its head)."""
+    db.set_library(library_text(result.library))
+    changed = [logo.to_text(q) for p, q in zip(programs, result.rewritten) if q != _as_program(p)]
+    return db.insert_many(changed, source="library") if changed else []
+
+
+def compress_database(db_path, iterations: int = 10, max_arity: int = 3, equivalents: bool = True,
+                      out_dir=None, update: bool = True, limit: int | None = None, **kw) -> Result:
+    """One round of library learning on a database: compress its programs (starting from its library),
+    save the next library version in `out_dir` (if given) and, with `update`, write the library and the
+    rewritten programs back so that the generator, train and dream use the new procedures."""
+    from data.db import Database
+    db = Database(db_path, create=False)
+    try:
+        programs, tasks = database_corpus(db, equivalents, limit)
+        res = compress(programs, iterations, max_arity, tasks=tasks, library=db.library(), **kw)
+        if out_dir is not None:
+            res.report["library_file"] = str(save_library(res.library, out_dir))
+        if update:
+            res.report["inserted"] = [r.status for r in write_back(db, res, programs)]
+    finally:
+        db.close()
+    return res
+
+
 # ---- library files -------------------------------------------------------------------------------
 
 HEADER = "; logo-synth library v{version:03d}: {n} procedures\n"

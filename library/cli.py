@@ -48,17 +48,11 @@ def load_corpus(args) -> tuple[list[str], list[str], list]:
     programs, tasks, lib = [], [], []
     if args.db:
         from data.db import Database
+        from .api import database_corpus
         db = Database(args.db, create=False)
         try:
             lib = list(db.library())
-            if args.equivalents:
-                for e in db.entries(limit=args.limit):
-                    programs += list(e.equivalents)
-                    tasks += [f"db:{e.entry_id}"] * len(e.equivalents)
-            else:
-                for eid, head in db.heads(limit=args.limit):
-                    programs.append(head)
-                    tasks.append(f"db:{eid}")
+            programs, tasks = database_corpus(db, args.equivalents, args.limit)
         finally:
             db.close()
     for path in args.solutions:
@@ -92,7 +86,7 @@ def load_corpus(args) -> tuple[list[str], list[str], list]:
 
 def compress_command(args) -> int:
     import logo
-    from .api import compress, library_text, save_library
+    from .api import compress, save_library
     t0 = time.perf_counter()
     programs, tasks, lib = load_corpus(args)
     if not programs:
@@ -130,15 +124,18 @@ def compress_command(args) -> int:
     tmp.replace(out / "report.json")
     if args.update_db and args.db:
         from data.db import Database
+        from .api import write_back
         db = Database(args.db)
         try:
-            db.set_library(library_text(res.library))
-            changed = [logo.to_text(q) for p, q in zip(parsed, res.rewritten) if q != p]
-            statuses = db.insert_many(changed, source="library") if changed else []
+            statuses = write_back(db, res, parsed)
         finally:
             db.close()
         if not args.quiet:
-            print(f"database: library set ({len(res.library)} procedures), {len(statuses)} rewritten programs inserted")
+            counts = {}
+            for r in statuses:
+                counts[r.status] = counts.get(r.status, 0) + 1
+            print(f"database: library set ({len(res.library)} procedures); rewritten programs inserted: "
+                  f"{counts or 'none'}")
     print(f"learned {len(res.defs)} procedures; cost {rep['cost_before']} -> {rep['cost_after']} "
           f"(ratio {rep['ratio']:.3f}); AST nodes {rep['ast_size_before']} -> {rep['ast_size_after']}; "
           f"{rep['seconds']:.2f}s")

@@ -34,3 +34,29 @@ def test_compress_cli_writes_library_rewritten_and_report(tmp_path, capsys):
 def test_compress_cli_empty_corpus_is_an_error(tmp_path, capsys):
     assert main(["compress", "--out", str(tmp_path / "x")]) == 2
     assert "corpus is empty" in capsys.readouterr().err
+
+
+def test_compress_database_round_trip(tmp_path, capsys):
+    db_mod = __import__("pytest").importorskip("data.db")
+    progs = [f"(loop i 4 (move (* ul {k}) (/ ua 4))) (move ul (/ ua {m}))" for k in range(2, 6) for m in (3, 5)]
+    path = tmp_path / "db.sqlite"
+    db = db_mod.Database(path)
+    db.insert_many(progs, source="task")
+    n = len(db)
+    db.close()
+    assert main(["compress", "--db", str(path), "--equivalents", "--iterations", "2", "--update-db",
+                 "--out", str(tmp_path / "lib")]) == 0
+    assert "database: library set" in capsys.readouterr().out
+    db = db_mod.Database(path, create=False)
+    try:
+        lib = db.library()
+        assert [d.name for d in lib] == ["fn_0", "fn_1"][:len(lib)] and lib
+        assert len(db) == n                      # same images: no new entries
+        heads = [h for _, h in db.heads()]
+        assert any("fn_" in h for h in heads)    # the shorter rewritten programs became heads
+        import numpy as np
+        imgs = db.images([e for e, _ in db.heads()])
+        again = logo.render_batch(heads, size=db.image_size, library=lib)
+        assert np.array_equal(imgs, again)
+    finally:
+        db.close()
