@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed for target choice")
     p.add_argument("--wait", type=float, default=600.0,
                    help="seconds to wait for the database and a first checkpoint (default 600)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: the model is small and train needs the other cores)")
     return p
 
 

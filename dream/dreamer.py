@@ -177,6 +177,9 @@ class Dreamer:
     def run(self, max_targets: int | None = None, max_seconds: float | None = None) -> dict:
         t0 = time.monotonic()
         last_poll = -1e9
+        self._refresh_library()
+        self.log.write({"event": "start", "time": time.time(), "pid": os.getpid(), "db_entries": len(self.db),
+                        "checkpoint": self.watcher.describe()})
         while not self.stop_requested:
             if max_targets is not None and self.n_targets >= max_targets:
                 break
