@@ -182,7 +182,7 @@ def write_back(db, result: Result, programs: Sequence) -> list:
     return db.insert_many(changed, source="library") if changed else []
 
 
-def compress_database(db_path, iterations: int = 10, max_arity: int = 3, equivalents: bool = True,
+def compress_database(db_path, iterations: int = 10, max_arity: int = 3, equivalents: bool = False,
                       out_dir=None, update: bool = True, limit: int | None = None, **kw) -> Result:
     """One round of library learning on a database: compress its programs (starting from its library),
     save the next library version in `out_dir` (if given) and, with `update`, write the library and the

@@ -435,7 +435,7 @@ def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | Non
                 sel_nodes = [nodes[i] for i in idx]
             nbody = body + delta
             if allsel:
-                b = pat.bound - (nbody - pat.body) if body == pat.body else bound_of(nlocs, nU, nbody)
+                b = pat.bound - (nbody - pat.body)      # same locations: only the body grew
             if h == HEAD_APP:
                 cf = flags if (flags & ROOTCHAIN) else 0
                 nholes = nholes + [(path + (0,), depth, 0, [A[n] for n in sel_nodes]),
@@ -511,7 +511,7 @@ def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | Non
                         continue
                 if not logo and len(nlocs) == 1 and not fv[nlocs[0]]:
                     continue
-            b = bound_of(nlocs, nU, body)
+            b = pat.bound - (body - pat.body) if nU is U else bound_of(nlocs, nU, body)
             if b <= cutoff:
                 continue
             if allsel:
