@@ -1,0 +1,322 @@
+"""`logo run`: the whole learning loop, supervised, resumable.
+
+    logo run --config demo --out runs/demo
+
+Round 0 builds the database.  Every round then runs `train` and `dream` side by side on it (two
+processes), evaluates the newest checkpoint (`logo solve` on DreamCoder training tasks and held-out
+MNIST digits), grows the library (`logo compress`), extends the database with programs that use the
+library, and writes the HTML report.  Progress is kept in OUT/state.json (written atomically) after
+every finished phase, so a stopped run resumes where it stopped.  Ctrl-C stops both child processes
+cleanly (they checkpoint and close the database) and keeps what is done.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from .solve_cli import atomic_write_json
+
+
+@dataclass(frozen=True)
+class Config:
+    rounds: int
+    db_size: int                 # entries built in round 0
+    db_growth: int               # entries added (using the library) after each round
+    train_seconds: float         # train and dream run this long each round
+    train_args: tuple[str, ...]  # extra `train` flags (model size, batch)
+    dream_args: tuple[str, ...]  # extra `dream` flags
+    solve_budget: float          # search seconds per evaluation target
+    solve_tasks: int             # DreamCoder training tasks evaluated each round (spread over the split)
+    solve_mnist: int             # held-out MNIST digits evaluated each round
+    compress_iterations: int
+    compress_limit: int          # database entries fed to the compressor
+    workers: int = 2
+    image_size: int = 32
+
+
+CONFIGS = {
+    # about 10 minutes on a 2-core CPU
+    "demo": Config(rounds=3, db_size=4000, db_growth=1000, train_seconds=75,
+                   train_args=("--preset", "tiny", "--batch-size", "64", "--eval-every", "100"),
+                   dream_args=("--time-budget", "3", "--targets", "tasks=2,mnist=1,db=1"),
+                   solve_budget=1.5, solve_tasks=16, solve_mnist=8, compress_iterations=5,
+                   compress_limit=1500),
+    # hours on one GPU
+    "full": Config(rounds=10, db_size=200_000, db_growth=50_000, train_seconds=3600,
+                   train_args=("--batch-size", "512", "--eval-every", "1000"),
+                   dream_args=("--time-budget", "30", "--targets", "tasks=2,mnist=1,db=1"),
+                   solve_budget=60, solve_tasks=80, solve_mnist=100, compress_iterations=10,
+                   compress_limit=50_000, workers=0),
+}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="run the whole learning loop for N rounds (resumable)",
+                       description=__doc__.split("\n")[0], epilog="\n".join(__doc__.split("\n")[1:]))
+    p.add_argument("--config", choices=sorted(CONFIGS), default="demo", help="named configuration (default demo)")
+    p.add_argument("--out", default=None, help="run directory (default runs/CONFIG)")
+    p.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
+    p.add_argument("--train-seconds", type=float, default=None, help="override train/dream seconds per round")
+    p.add_argument("--device", default="auto", help="torch device for train, dream and solve (default auto)")
+    p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
+    p.set_defaults(func=run_command)
+
+
+# ---- child processes ---------------------------------------------------------------------------
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM reached the supervisor."""
+
+
+def _python(module_main: str, args: list[str]) -> list[str]:
+    module, func = module_main.split(":")
+    code = f"import sys; from {module} import {func}; sys.exit({func}(sys.argv[1:]))"
+    return [sys.executable, "-c", code, *args]
+
+
+def _logo(args: list[str]) -> list[str]:
+    return _python("logo.cli:main", args)
+
+
+class Supervisor:
+    """Starts child processes, streams their output to log files, stops them all on Ctrl-C."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.children: list[subprocess.Popen] = []
+        self.stopping = False
+
+    def start(self, name: str, cmd: list[str]) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "a", encoding="utf-8")
+        log.write(f"\n$ {' '.join(cmd[3:]) if cmd[1] == '-c' else ' '.join(cmd)}\n")
+        log.flush()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)  # Ctrl-C reaches the supervisor only
+        proc.name = name  # type: ignore[attr-defined]
+        proc.logfile = log  # type: ignore[attr-defined]
+        self.children.append(proc)
+        return proc
+
+    def run(self, name: str, cmd: list[str], status=None) -> int:
+        """Run one child to completion (or until stopped); returns its exit code."""
+        return self.wait([self.start(name, cmd)], status)[0]
+
+    def wait(self, procs: list[subprocess.Popen], status=None, every: float = 15.0) -> list[int]:
+        last = time.monotonic()
+        try:
+            while any(p.poll() is None for p in procs):
+                if self.stopping:
+                    raise Stopped()
+                time.sleep(0.5)
+                if status and time.monotonic() - last >= every:
+                    last = time.monotonic()
+                    print(f"    {status()}", flush=True)
+        except (KeyboardInterrupt, Stopped):
+            self.stop_all()
+            raise Stopped() from None
+        for p in procs:
+            p.logfile.close()
+            self.children.remove(p)
+        return [p.returncode for p in procs]
+
+    def stop_all(self, grace: float = 60.0) -> None:
+        live = [p for p in self.children if p.poll() is None]
+        for p in live:
+            print(f"  stopping {p.name} …", flush=True)
+            try:
+                os.killpg(p.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        for p in live:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+# ---- the loop ----------------------------------------------------------------------------------
+
+@dataclass
+class State:
+    """What is finished; saved after every phase."""
+    config: str
+    round: int = 0
+    done: list[str] = field(default_factory=list)   # phases finished in the current round
+    history: list[dict] = field(default_factory=list)  # one record of numbers per finished round
+
+
+def _load_state(path: Path, config: str) -> State:
+    if not path.exists():
+        return State(config)
+    try:
+        raw = json.loads(path.read_text())
+        state = State(**raw)
+    except (ValueError, TypeError) as e:
+        raise SystemExit(f"logo run: {path} is not a run state file ({e}); move it away to start afresh")
+    if state.config != config:
+        raise SystemExit(f"logo run: {path.parent} holds a '{state.config}' run, not '{config}'")
+    return state
+
+
+def _tail_json(path: Path) -> dict:
+    """Last JSON line of a JSONL file ({} if none)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 65536))
+            lines = [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        for ln in reversed(lines):
+            try:
+                return json.loads(ln)
+            except ValueError:
+                continue
+    except OSError:
+        pass
+    return {}
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return 0
+
+
+def run_command(args) -> int:
+    cfg = CONFIGS[args.config]
+    if args.rounds is not None:
+        cfg = replace(cfg, rounds=args.rounds)
+    if args.train_seconds is not None:
+        cfg = replace(cfg, train_seconds=args.train_seconds)
+    out = Path(args.out or f"runs/{args.config}")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"db": out / "db.sqlite", "ckpt": out / "ckpt", "library": out / "library",
+             "dream": out / "dream", "logs": out / "logs", "report": out / "report"}
+    state_path = out / "state.json"
+    state = _load_state(state_path, args.config)
+    sup = Supervisor(paths["logs"])
+    previous = signal.signal(signal.SIGTERM, lambda *_: setattr(sup, "stopping", True))
+    t_start = time.monotonic()
+    print(f"logo run --config {args.config}: {cfg.rounds} rounds in {out}/ "
+          f"(resuming at round {state.round + 1})" if state.round or state.done else
+          f"logo run --config {args.config}: {cfg.rounds} rounds in {out}/", flush=True)
+    try:
+        while state.round < cfg.rounds:
+            _round(cfg, args, state, paths, sup, lambda: atomic_write_json(asdict(state), state_path))
+            state.round += 1
+            state.done = []
+            atomic_write_json(asdict(state), state_path)
+    except Stopped:
+        print(f"logo run: stopped; finished phases are kept in {state_path}. Run the same command to resume.",
+              flush=True)
+        return 130
+    except RuntimeError as e:
+        print(f"logo run: {e}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(f"logo run: done in {time.monotonic() - t_start:.0f} s. Report: {paths['report'] / 'index.html'}",
+          flush=True)
+    return 0
+
+
+def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) -> None:
+    r = state.round
+    rdir = paths["report"] / f"round{r + 1}"
+    db, ckpt = str(paths["db"]), str(paths["ckpt"])
+    device = ["--device", args.device]
+    mnist = ["--mnist-root", args.mnist_root] if args.mnist_root else []
+
+    def phase(name: str, title: str, fn) -> None:
+        if name in state.done:
+            return
+        t = time.monotonic()
+        print(f"[round {r + 1}/{cfg.rounds}] {title}", flush=True)
+        fn()
+        state.done.append(name)
+        save()
+        print(f"    done in {time.monotonic() - t:.0f} s", flush=True)
+
+    def check(name: str, code: int) -> None:
+        if code != 0:
+            raise RuntimeError(f"{name} failed (exit {code}); see {paths['logs'] / (name + '.log')}")
+
+    def build() -> None:
+        workers = ["--workers", str(cfg.workers)] if cfg.workers else []
+        check("db-build", sup.run("db-build", _logo(["db", "build", db, "--size", str(cfg.db_size), "--seed", "0",
+                                                     "--image-size", str(cfg.image_size), "--quiet", *workers])))
+
+    def train_and_dream() -> None:
+        seconds = str(cfg.train_seconds)
+        train = sup.start("train", _python("model.train:main", [
+            "--db", db, "--out", ckpt, "--max-seconds", seconds, *device, *cfg.train_args]))
+        # dream waits for train's first checkpoint, then dreams for the same wall time
+        dream = sup.start("dream", _python("dream.cli:main", [
+            "--db", db, "--ckpt", ckpt, "--max-seconds", seconds, "--log", str(paths["dream"]),
+            "--seed", str(r), *device, *mnist, *cfg.dream_args]))
+        metrics = paths["ckpt"] / "metrics.jsonl"
+        found = paths["dream"] / "found.jsonl"
+
+        def status() -> str:
+            m = _tail_json(metrics)
+            bits = [f"train step {m.get('step', '?')}"]
+            if "loss" in m:
+                bits.append(f"loss {m['loss']:.3f}")
+            bits.append(f"dream records {_count_lines(found)}")
+            return ", ".join(bits)
+
+        codes = sup.wait([train, dream], status)
+        check("train", codes[0])
+        check("dream", codes[1])
+
+    def evaluate() -> None:
+        common = ["--ckpt", ckpt, "--db", db, "--budget", str(cfg.solve_budget), "--quiet", *device]
+        check("solve", sup.run("solve", _logo(["solve", *common, "--tasks", "dreamcoder", "--split", "train",
+                                                "--limit", str(cfg.solve_tasks), "--out", str(rdir / "tasks")])))
+        check("solve", sup.run("solve", _logo(["solve", *common, "--tasks", "mnist-heldout", *mnist,
+                                                "--limit", str(cfg.solve_mnist), "--out", str(rdir / "mnist")])))
+
+    def compress() -> None:
+        check("compress", sup.run("compress", _logo([
+            "compress", "--db", db, "--library", str(paths["library"]), "--solutions", str(rdir / "tasks" / "results.json"),
+            "--iterations", str(cfg.compress_iterations), "--limit", str(cfg.compress_limit),
+            "--out", str(paths["library"]), "--update-db", "--quiet"])))
+
+    def extend() -> None:
+        from data.db import Database
+        with_lib = Database(paths["db"], create=False)
+        try:
+            target = len(with_lib) + cfg.db_growth
+        finally:
+            close = getattr(with_lib, "close", None)
+            if close:
+                close()
+        workers = ["--workers", str(cfg.workers)] if cfg.workers else []
+        check("db-build", sup.run("db-build", _logo(["db", "build", db, "--size", str(target),
+                                                     "--seed", str(1000 + r), "--quiet", *workers])))
+
+    def report() -> None:
+        from .report import round_record, write_report
+        state.history = [h for h in state.history if h.get("round") != r + 1]
+        state.history.append(round_record(r + 1, paths, rdir))
+        write_report(paths, state.history, args.config)
+
+    if r == 0:
+        phase("build", f"building the database ({cfg.db_size} entries)", build)
+    phase("train", f"train + dream for {cfg.train_seconds:g} s", train_and_dream)
+    phase("evaluate", f"evaluating: {cfg.solve_tasks} DreamCoder training tasks, {cfg.solve_mnist} held-out "
+          f"MNIST digits, {cfg.solve_budget:g} s each", evaluate)
+    phase("compress", "growing the library", compress)
+    phase("extend", f"extending the database by {cfg.db_growth} entries using the library", extend)
+    phase("report", "writing the report", report)

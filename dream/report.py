@@ -1,0 +1,169 @@
+"""The `logo run` report: one static HTML page with PNGs and the numbers behind them, per round."""
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _jsonl(path: Path) -> list[dict]:
+    rows = []
+    try:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    except OSError:
+        pass
+    return rows
+
+
+def _last_eval(metrics: list[dict]) -> dict:
+    evals = [m for m in metrics if any(k.startswith("eval") for k in m)]
+    return evals[-1] if evals else {}
+
+
+def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
+    """Collect one round's numbers and pictures into `rdir` (PNG files referenced by the page)."""
+    from data.db import Database
+    from logo.pictures import save_sheet
+    import logo
+
+    rdir.mkdir(parents=True, exist_ok=True)
+    rec: dict = {"round": round_no, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+    db = Database(paths["db"], create=False)
+    try:
+        rec["db_entries"] = len(db)
+        stats = db.stats()
+        rec["db_stats"] = stats
+        sources: dict[str, int] = {}
+        for e in db.entries():
+            sources[e.source] = sources.get(e.source, 0) + 1
+        rec["db_sources"] = sources
+        # a sheet of the newest entries, and of the entries dreaming found
+        newest = list(db.entries(min_id=max(0, db.max_entry_id() - 60)))[-60:]
+        if newest:
+            save_sheet([e.image for e in newest], rdir / "db_newest.png",
+                       [f"{e.entry_id} {e.source}" for e in newest], columns=12, scale=2)
+        dreamed = [e for e in db.entries(where="source = ?", params=("dream",))][-60:]
+        if dreamed:
+            save_sheet([e.image for e in dreamed], rdir / "db_dreamed.png",
+                       [f"{e.entry_id} {len(e.head.split())}w" for e in dreamed], columns=12, scale=2)
+        lib = db.library()
+    finally:
+        db.close()
+
+    metrics = _jsonl(paths["ckpt"] / "metrics.jsonl")
+    rec["train_steps"] = max((m.get("step", 0) for m in metrics), default=0)
+    rec["train_eval"] = {k: v for k, v in _last_eval(metrics).items() if isinstance(v, (int, float))}
+    for plot in sorted(paths["ckpt"].glob("*.png")):
+        shutil.copyfile(plot, rdir / plot.name)
+    rec["train_plots"] = [p.name for p in sorted(paths["ckpt"].glob("*.png"))]
+
+    tasks = _read_json(rdir / "tasks" / "results.json").get("summary", {})
+    mnist = _read_json(rdir / "mnist" / "results.json").get("summary", {})
+    rec["tasks_solved"] = tasks.get("solved")
+    rec["tasks_total"] = tasks.get("targets")
+    rec["tasks_mean_iou"] = tasks.get("mean_iou")
+    rec["mnist_mean_iou"] = mnist.get("mean_iou")
+    rec["mnist_mean_tokens"] = mnist.get("mean_tokens")
+    rec["solve_budget_s"] = tasks.get("budget_s")
+
+    dream_log = _jsonl(paths["dream"] / "found.jsonl")
+    rec["dream_records"] = len(dream_log)
+
+    # the library: each procedure drawn by a call with every argument = 1 (or its first use, if any)
+    rec["library"] = [logo.to_text(d) for d in lib]
+    drawings, labels = [], []
+    for d in lib:
+        call = logo.Call(d.name, tuple(logo.Num(2) for _ in d.params))
+        try:
+            img = logo.render(logo.Program((), (call,)), size=48, library=lib)
+        except logo.LogoError:
+            img = np.zeros((48, 48), np.uint8)
+        drawings.append(img)
+        labels.append(f"{d.name}({', '.join(d.params)})")
+    if drawings:
+        save_sheet(drawings, rdir / "library.png", labels, columns=8, scale=2)
+    return rec
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
+th{background:#f3f3f3}img{max-width:100%;border:1px solid #ddd;margin:4px 0}code,pre{background:#f6f6f6}
+pre{padding:8px;overflow-x:auto;font-size:12px}h2{border-bottom:1px solid #ddd;padding-bottom:4px}"""
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return html.escape(str(v))
+
+
+def write_report(paths: dict, history: list[dict], config: str) -> Path:
+    """(Re)write report/index.html from every finished round's record."""
+    out = paths["report"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+    eval_keys = sorted({k for h in history for k in h.get("train_eval", {}) if k != "step"})
+    cols = [("round", "round"), ("db_entries", "DB entries"), ("train_steps", "train steps"),
+            ("dream_records", "dream records"), ("tasks_solved", "tasks solved"), ("tasks_total", "of"),
+            ("tasks_mean_iou", "tasks IoU"), ("mnist_mean_iou", "MNIST IoU"),
+            ("mnist_mean_tokens", "MNIST tokens")]
+    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in cols) + "".join(
+        f"<th>{html.escape(k)}</th>" for k in eval_keys) + "<th>library</th>"
+    rows = []
+    for h in history:
+        cells = "".join(f"<td>{_fmt(h.get(k))}</td>" for k, _ in cols)
+        cells += "".join(f"<td>{_fmt(h.get('train_eval', {}).get(k))}</td>" for k in eval_keys)
+        cells += f"<td>{len(h.get('library', []))}</td>"
+        rows.append(f"<tr>{cells}</tr>")
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>logo-synth: {config} run</title>"
+             f"<style>{_STYLE}</style></head><body>",
+             f"<h1>logo-synth — <code>logo run --config {html.escape(config)}</code></h1>",
+             f"<p>{len(history)} round(s) finished. Each round: train and dream side by side, evaluate "
+             "(search with the newest checkpoint), grow the library, extend the database.</p>",
+             "<h2>Numbers per round</h2>", f"<table><tr>{head}</tr>{''.join(rows)}</table>",
+             "<p>tasks solved: DreamCoder training tasks solved exactly at 28×28 within the search budget; "
+             "IoU: mean intersection-over-union of the best program's drawing and the target; eval columns: "
+             "the model's held-out metrics at the end of the round's training.</p>"]
+    for h in reversed(history):
+        r = h["round"]
+        rd = f"round{r}"
+        parts.append(f"<h2>Round {r}</h2>")
+
+        def img(name: str, caption: str) -> None:
+            if (out / rd / name).exists():
+                parts.append(f"<h3>{html.escape(caption)}</h3><img src='{rd}/{name}' alt='{html.escape(caption)}'>")
+
+        for plot in h.get("train_plots", []):
+            img(plot, "Training: loss and accuracy")
+        img("tasks/sheet.png", "DreamCoder training tasks: target | best program found")
+        img("mnist/sheet.png", "Held-out MNIST digits: target | best program found")
+        img("library.png", "Library procedures (each called with every argument = 2)")
+        if h.get("library"):
+            parts.append("<pre>" + html.escape("\n".join(h["library"])) + "</pre>")
+        img("db_dreamed.png", "Database entries found by dreaming (newest)")
+        img("db_newest.png", "Newest database entries")
+        parts.append(f"<details><summary>all numbers</summary><pre>{html.escape(json.dumps(h, indent=1))}"
+                     "</pre></details>")
+    parts.append("</body></html>")
+    index = out / "index.html"
+    tmp = index.with_suffix(".tmp")
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    tmp.replace(index)
+    return index
