@@ -71,11 +71,11 @@ def inline_all(st: Store, n: int, defs: dict) -> int:
         h, args = st.spine(n)
         name = st.symbols[st.a[h]] if st.kind[h] == PRIM else None
         args = [inline_all(st, a, defs) for a in args]
-        if name in defs:
+        if name in defs and len(args) >= defs[name][1]:
             body, arity = defs[name]
             out = st.subst_ivars(body, args[:arity])
-            out = inline_all(st, out, defs)
-            return st.apps(out, *args[arity:])
+            # the body may end in a curried call that the remaining arguments complete
+            return inline_all(st, st.apps(out, *args[arity:]), defs)
         if k == PRIM:
             return n
         return st.apps(inline_all(st, h, defs), *args)
