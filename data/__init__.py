@@ -2,4 +2,16 @@
 from .mnist import mnist
 from .tasks import Task, dreamcoder_tasks
 
-__all__ = ["Task", "dreamcoder_tasks", "mnist"]
+__all__ = ["Task", "dreamcoder_tasks", "mnist", "Database", "DatabaseError", "Entry", "InsertResult",
+           "random_programs", "image_distance", "same_image"]
+
+_LAZY = {"Database": "db", "DatabaseError": "db", "Entry": "db", "InsertResult": "db",
+         "random_programs": "generate", "image_distance": "novelty", "same_image": "novelty"}
+
+
+def __getattr__(name):
+    # the database pulls in faiss and numba: import it only when asked for
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'data' has no attribute {name!r}")

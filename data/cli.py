@@ -1,0 +1,334 @@
+"""`logo db ...`: build, inspect and move the image-program database.
+
+    logo db build runs/db.sqlite --size 20000 --workers 2 --seed 0
+    logo db stats runs/db.sqlite
+    logo db show runs/db.sqlite 17 --png entry17.png
+    logo db sheet runs/db.sqlite --out sheet.png -n 100 --source random --max-length 20
+    logo db nearest runs/db.sqlite drawing.png -k 5
+    logo db export runs/db.sqlite db.jsonl      /  logo db import other.sqlite db.jsonl
+    logo db check runs/db.sqlite
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections import Counter
+
+import numpy as np
+
+
+def register(sub) -> None:
+    db = sub.add_parser("db", help="the image-program database (build, stats, show, sheet, nearest, export, import)",
+                        description="Build, inspect, export and import the image-program database.")
+    dsub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
+    db.set_defaults(func=lambda a: (db.print_help(), 2)[1])
+
+    b = dsub.add_parser("build", help="add random programs until the database holds SIZE entries (resumable)")
+    b.add_argument("db", help="database file (created if missing)")
+    b.add_argument("--size", type=int, default=10_000, help="target number of entries (default 10000)")
+    b.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--chunk-size", type=int, default=1000, help="programs per chunk (the unit of resuming)")
+    b.add_argument("--image-size", type=int, default=None, help="image size for a new database (default 32)")
+    b.add_argument("--library", help="set the database's procedure library from this file first")
+    b.add_argument("--max-samples", type=int, default=None, help="stop after this many programs")
+    b.add_argument("--min-tokens", type=int, default=1)
+    b.add_argument("--max-tokens", type=int, default=60)
+    b.add_argument("--max-statements", type=int, default=4)
+    b.add_argument("--max-depth", type=int, default=2, help="nesting of loop/embed/penup blocks")
+    b.add_argument("--max-segments", type=int, default=400)
+    b.add_argument("--p-call", type=float, default=0.3, help="probability of a library call per statement")
+    for flag in ("loops", "loop-index", "embed", "penup", "arithmetic"):
+        b.add_argument(f"--no-{flag}", action="store_true", help=f"generate no {flag.replace('-', ' ')}")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=_build)
+
+    s = dsub.add_parser("stats", help="counts, length histogram, equivalents per image, outcomes by reason")
+    s.add_argument("db")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=_stats)
+
+    sh = dsub.add_parser("show", help="one entry: head, equivalents, provenance, PNG")
+    sh.add_argument("db")
+    sh.add_argument("id", type=int)
+    sh.add_argument("--png", help="write the entry's image to this PNG")
+    sh.add_argument("--scale", type=int, default=8)
+    sh.set_defaults(func=_show)
+
+    sc = dsub.add_parser("sheet", help="contact sheet PNG of N entries, by filter")
+    sc.add_argument("db")
+    sc.add_argument("--out", default="sheet.png")
+    sc.add_argument("-n", type=int, default=100)
+    sc.add_argument("--source", help="only entries from this source (random, dream, task, library, import)")
+    sc.add_argument("--min-length", type=int)
+    sc.add_argument("--max-length", type=int)
+    sc.add_argument("--min-id", type=int, default=0)
+    sc.add_argument("--random", action="store_true", help="a random sample instead of the first N")
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--columns", type=int, default=10)
+    sc.add_argument("--scale", type=int, default=3)
+    sc.set_defaults(func=_sheet)
+
+    ne = dsub.add_parser("nearest", help="the k entries nearest to an image (PNG)")
+    ne.add_argument("db")
+    ne.add_argument("image", help="PNG (dark ink on light background, or light on dark)")
+    ne.add_argument("-k", type=int, default=5)
+    ne.add_argument("--sheet", help="also write the query and its neighbours to this PNG")
+    ne.set_defaults(func=_nearest)
+
+    ex = dsub.add_parser("export", help="write JSONL: one entry per line (head, equivalents, provenance)")
+    ex.add_argument("db")
+    ex.add_argument("out", help="JSONL file, or - for stdout")
+    ex.set_defaults(func=_export)
+
+    im = dsub.add_parser("import", help="insert the programs of a JSONL export (novelty rules apply)")
+    im.add_argument("db")
+    im.add_argument("jsonl", help="JSONL file (from `logo db export`), or - for stdin")
+    im.add_argument("--source", help="record this source instead of the exported ones")
+    im.add_argument("--batch", type=int, default=2000)
+    im.set_defaults(func=_import)
+
+    ck = dsub.add_parser("check", help="integrity check (exit status 1 if a problem is found)")
+    ck.add_argument("db")
+    ck.set_defaults(func=_check)
+
+
+def _open(path, create=False):
+    from .db import Database, DatabaseError
+    try:
+        return Database(path, create=create)
+    except DatabaseError as e:
+        print(f"logo db: {e}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def _build(a) -> int:
+    from .build import build
+    from .db import Database, DatabaseError
+    if a.library:
+        import logo
+        with open(a.library) as f:
+            text = f.read()
+        try:
+            with Database(a.db, image_size=a.image_size) as db:
+                db.set_library(text)
+        except (DatabaseError, logo.LogoError, ValueError) as e:
+            print(f"logo db build: {e}", file=sys.stderr)
+            return 1
+    constraints = dict(min_tokens=a.min_tokens, max_tokens=a.max_tokens, max_statements=a.max_statements,
+                       max_depth=a.max_depth, max_segments=a.max_segments, p_call=a.p_call,
+                       loops=not a.no_loops, loop_index=not a.no_loop_index, embed=not a.no_embed,
+                       penup=not a.no_penup, arithmetic=not a.no_arithmetic)
+    try:
+        r = build(a.db, a.size, workers=a.workers, seed=a.seed, chunk_size=a.chunk_size, image_size=a.image_size,
+                  progress=not a.quiet, max_samples=a.max_samples, **constraints)
+    except DatabaseError as e:
+        print(f"logo db build: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nlogo db build: interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
+    rej = {k.split(":", 1)[1]: v for k, v in r.outcomes.items() if k.startswith("rejected:")}
+    print(f"{r.entries} entries (+{r.new}); {r.samples} programs in {r.seconds:.1f} s = "
+          f"{r.samples_per_s:,.0f} samples/s, {r.new_per_s:,.0f} new entries/s")
+    print("outcomes: " + ", ".join(f"{k} {r.outcomes.get(k, 0)}" for k in ("new", "head", "equivalent", "duplicate"))
+          + "; rejected: " + (", ".join(f"{k} {v}" for k, v in sorted(rej.items())) or "none"))
+    return 0
+
+
+def db_stats(db) -> dict:
+    """Counts, histograms and outcome counters of a database (what `logo db stats` prints)."""
+    lengths = Counter()
+    n_programs = Counter()
+    sources = Counter()
+    for length, n, source in db.conn.execute("SELECT length, n_programs, source FROM entries"):
+        lengths[length] += 1
+        n_programs[n] += 1
+        sources[source] += 1
+    total_programs = sum(k * v for k, v in n_programs.items())
+    return {"path": db.path, "entries": sum(lengths.values()), "programs": total_programs,
+            "image_size": db.image_size, "threshold": db.threshold, "max_equivalents": db.max_equivalents,
+            "entries_by_source": dict(sources), "head_length_histogram": dict(sorted(lengths.items())),
+            "programs_per_entry_histogram": dict(sorted(n_programs.items())), "outcomes": db.stats(),
+            "library_procedures": len(db.library())}
+
+
+def _stats(a) -> int:
+    with _open(a.db) as db:
+        st = db_stats(db)
+    if a.json:
+        print(json.dumps(st, indent=1))
+        return 0
+    print(f"{st['path']}: {st['entries']} entries, {st['programs']} programs "
+          f"(image {st['image_size']}x{st['image_size']}, threshold {st['threshold']}, "
+          f"at most {st['max_equivalents']} programs per image, {st['library_procedures']} library procedures)")
+    print("entries by source: " + ", ".join(f"{k} {v}" for k, v in sorted(st["entries_by_source"].items())))
+    print("head length (tokens): count")
+    hist = st["head_length_histogram"]
+    peak = max(hist.values(), default=1)
+    for lo in range(0, max(hist, default=0) + 1, 5):
+        c = sum(v for k, v in hist.items() if lo <= k < lo + 5)
+        if c:
+            print(f"  {lo:3d}-{lo + 4:<3d} {c:8d} {'#' * max(1, round(40 * c / max(peak * 5, 1)))}")
+    print("programs per image: " + ", ".join(f"{k}: {v}" for k, v in st["programs_per_entry_histogram"].items()))
+    for source, outcomes in st["outcomes"].items():
+        samples = outcomes.get("samples", 0)
+        acc = outcomes.get("new", 0) + outcomes.get("head", 0) + outcomes.get("equivalent", 0)
+        rej = {k.split(":", 1)[1]: v for k, v in outcomes.items() if k.startswith("rejected:")}
+        print(f"{source}: {samples} programs tried; accepted {acc} ({100 * acc / max(samples, 1):.1f}%: "
+              f"new {outcomes.get('new', 0)}, head {outcomes.get('head', 0)}, "
+              f"equivalent {outcomes.get('equivalent', 0)}); duplicate {outcomes.get('duplicate', 0)}; "
+              f"rejected " + (", ".join(f"{k} {v}" for k, v in sorted(rej.items())) or "0"))
+    return 0
+
+
+def _show(a) -> int:
+    with _open(a.db) as db:
+        try:
+            e = db.get(a.id)
+        except KeyError as err:
+            print(f"logo db show: {err.args[0]}", file=sys.stderr)
+            return 1
+    print(f"entry {e.entry_id}  (source {e.source}, {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(e.created))} UTC)")
+    print(f"head: {e.head}")
+    from .generate import n_tokens
+    for text, source, created in e.programs:
+        print(f"  {n_tokens(text):3d} tokens  [{source}]  {text}")
+    if a.png:
+        from logo.pictures import save_png
+        save_png(e.image, a.png, scale=a.scale)
+        print(f"wrote {a.png}")
+    return 0
+
+
+def _sheet(a) -> int:
+    from logo.pictures import save_sheet
+    where, params = ["id >= ?"], [a.min_id]
+    if a.source:
+        where.append("source = ?")
+        params.append(a.source)
+    if a.min_length is not None:
+        where.append("length >= ?")
+        params.append(a.min_length)
+    if a.max_length is not None:
+        where.append("length <= ?")
+        params.append(a.max_length)
+    with _open(a.db) as db:
+        rows = db.conn.execute(f"SELECT id FROM entries WHERE {' AND '.join(where)} ORDER BY id", params).fetchall()
+        ids = [r[0] for r in rows]
+        if a.random and len(ids) > a.n:
+            rng = np.random.default_rng(a.seed)
+            ids = sorted(rng.choice(ids, size=a.n, replace=False).tolist())
+        ids = ids[:a.n]
+        if not ids:
+            print("logo db sheet: no entries match", file=sys.stderr)
+            return 1
+        images = db.images(ids)
+    save_sheet(images, a.out, labels=[str(i) for i in ids], columns=a.columns, scale=a.scale)
+    print(f"wrote {a.out} ({len(ids)} entries)")
+    return 0
+
+
+def load_image(path, size: int) -> np.ndarray:
+    """A PNG as a (size, size) uint8 drawing, 255 = ink (a light background is inverted)."""
+    from PIL import Image
+    img = Image.open(path).convert("L")
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.BOX)
+    x = np.asarray(img, np.uint8)
+    if x.mean() > 127:
+        x = 255 - x
+    return np.ascontiguousarray(x)
+
+
+def _nearest(a) -> int:
+    with _open(a.db) as db:
+        try:
+            q = load_image(a.image, db.image_size)
+        except OSError as e:
+            print(f"logo db nearest: cannot read {a.image}: {e}", file=sys.stderr)
+            return 1
+        hits = db.nearest(q, a.k)
+        for eid, d in hits:
+            print(f"{eid}\t{d:.4f}\t{db.get(eid).head}")
+        if a.sheet and hits:
+            from logo.pictures import save_sheet
+            imgs = [q] + list(db.images([h[0] for h in hits]))
+            save_sheet(imgs, a.sheet, labels=["query"] + [f"{e} {d:.3f}" for e, d in hits], columns=len(imgs))
+    return 0
+
+
+def _export(a) -> int:
+    import tempfile
+    with _open(a.db) as db:
+        out = sys.stdout if a.out == "-" else None
+        tmp = None
+        if out is None:
+            d = os.path.dirname(os.path.abspath(a.out))
+            fd, tmp = tempfile.mkstemp(dir=d, prefix=".export.", suffix=".tmp")
+            out = os.fdopen(fd, "w")
+        n = 0
+        try:
+            for e in db.entries():
+                out.write(json.dumps({"id": e.entry_id, "head": e.head, "equivalents": e.equivalents,
+                                      "source": e.source, "created": e.created,
+                                      "programs": [list(p) for p in e.programs]}) + "\n")
+                n += 1
+            if tmp:
+                out.close()
+                os.replace(tmp, a.out)
+        finally:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+    if a.out != "-":
+        print(f"wrote {a.out} ({n} entries)")
+    return 0
+
+
+def _import(a) -> int:
+    db = _open(a.db, create=True)
+    f = sys.stdin if a.jsonl == "-" else open(a.jsonl)
+    counts = Counter()
+    progs, sources = [], []
+
+    def flush():
+        if progs:
+            counts.update(r.status for r in db.insert_many(progs, sources))
+            progs.clear()
+            sources.clear()
+    try:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                programs = rec.get("programs") or [[t, rec.get("source", "import")] for t in rec["equivalents"]]
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                print(f"logo db import: {a.jsonl}:{line_no}: not an exported entry ({e})", file=sys.stderr)
+                return 1
+            for p in programs:
+                progs.append(p[0])
+                sources.append(a.source or (p[1] if len(p) > 1 else "import"))
+            if len(progs) >= a.batch:
+                flush()
+        flush()
+    finally:
+        if f is not sys.stdin:
+            f.close()
+        db.close()
+    print("imported: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def _check(a) -> int:
+    with _open(a.db) as db:
+        problems = db.check()
+        n = len(db)
+    if problems:
+        for p in problems:
+            print(p)
+        return 1
+    print(f"{a.db}: ok ({n} entries)")
+    return 0

@@ -1,0 +1,575 @@
+"""The image-program database: one SQLite file (WAL mode), many reader processes and a writer.
+
+Each *entry* is one image (stored as a raw (S, S) uint8 blob, S = `image_size`, fixed at creation) with
+its list of equivalent programs: the programs found so far that draw it (within the novelty threshold,
+`data.novelty`).  The list is sorted by (length in tokens, canonical text); its first program is the
+*head*.  At most `max_equivalents` programs are kept per image (the shortest ones).
+
+    >>> db = Database("runs/db.sqlite")                       # doctest: +SKIP
+    >>> db.insert("(loop i 4 (move ul (/ ua 4)))").status     # doctest: +SKIP
+    'new'
+
+Writers take SQLite's write lock for each batch (`BEGIN IMMEDIATE`), first catching up with entries other
+processes added, so several writers stay correct; readers never block.  A process killed at any moment
+leaves a consistent file (SQLite's WAL journal): a batch is either fully in or not at all.
+
+Schema (version 1): `meta(key, value)` holds the magic marker, format version, image size, threshold,
+max_equivalents, creation time and the procedure library; `entries(id, head, length, image, source,
+created, n_programs, max_length, programs)` with `programs` a JSON list of [text, source, created];
+`stats(source, outcome, n)` counts every outcome of every insertion (new, head, equivalent, duplicate,
+rejected:<reason>, samples); `progress(stream, next_chunk, config, updated)` lets `build` resume.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, NamedTuple, Sequence
+
+import numpy as np
+
+import logo
+from logo.errors import LogoError
+
+from . import novelty
+from .generate import REASONS, n_tokens, run_batch
+
+MAGIC = "logo-synth image-program database"
+FORMAT_VERSION = 1
+DEFAULT_IMAGE_SIZE = 32
+DEFAULT_MAX_EQUIVALENTS = 8
+SOURCES = ("random", "dream", "task", "library", "import")
+STATUSES = ("new", "head", "equivalent", "duplicate", "rejected")
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_CHUNK = 5000   # ids per IN (...) query
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries(
+    id INTEGER PRIMARY KEY,
+    head TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    image BLOB NOT NULL,
+    source TEXT NOT NULL,
+    created REAL NOT NULL,
+    n_programs INTEGER NOT NULL,
+    max_length INTEGER NOT NULL,
+    programs TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS entries_length ON entries(length);
+CREATE TABLE IF NOT EXISTS stats(source TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL,
+                                 PRIMARY KEY(source, outcome));
+CREATE TABLE IF NOT EXISTS progress(stream TEXT PRIMARY KEY, next_chunk INTEGER NOT NULL,
+                                    config TEXT NOT NULL, updated REAL NOT NULL);
+"""
+
+
+class DatabaseError(Exception):
+    """The file is not a (readable) logo-synth database, or it was opened with conflicting settings."""
+
+
+class InsertResult(NamedTuple):
+    status: str                  # new | head | equivalent | duplicate | rejected
+    entry_id: int | None         # the entry the program belongs to (None when rejected)
+    reason: str | None = None    # for rejected: error | empty | off_canvas | too_big
+
+
+@dataclass(frozen=True)
+class Entry:
+    entry_id: int
+    head: str
+    equivalents: list[str]       # head first, then by (length, text)
+    image: np.ndarray            # (S, S) uint8
+    source: str
+    created: float               # unix time
+    programs: list[tuple[str, str, float]] = field(default_factory=list)  # (text, source, created)
+
+
+def _key(text: str, length: int | None = None) -> tuple[int, str]:
+    return (n_tokens(text) if length is None else length, text)
+
+
+class Database:
+    """An image-program database file; see the module docstring.
+
+    `image_size` (default 32), `threshold` (novelty.THRESHOLD) and `max_equivalents` (8) are fixed when
+    the file is created; passing a different value for an existing file raises `DatabaseError`.
+    `create=False` refuses to create a missing file.
+    """
+
+    def __init__(self, path, image_size: int | None = None, create: bool = True,
+                 threshold: float | None = None, max_equivalents: int | None = None, timeout: float = 60.0):
+        self.path = os.fspath(path)
+        exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
+        if not exists and not create:
+            raise DatabaseError(f"{self.path}: no such database (create=False)")
+        if exists:
+            with open(self.path, "rb") as f:
+                head = f.read(len(_SQLITE_HEADER))
+            if head != _SQLITE_HEADER:
+                raise DatabaseError(f"{self.path} is not a logo-synth database: not an SQLite file")
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            if not exists:
+                self._create(image_size, threshold, max_equivalents)
+            self._read_meta()
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as e:
+            raise DatabaseError(f"{self.path} is not a readable logo-synth database: {e}") from None
+        for name, given, stored in (("image_size", image_size, self.image_size),
+                                    ("threshold", threshold, self.threshold),
+                                    ("max_equivalents", max_equivalents, self.max_equivalents)):
+            if given is not None and given != stored:
+                raise DatabaseError(f"{self.path} was created with {name}={stored}, not {given}")
+        self._index: novelty.NoveltyIndex | None = None
+        self._n_prog: list[int] = []      # per index row: programs in the list
+        self._maxlen: list[int] = []      # per index row: the longest program's length
+        self._lib_text: str | None = None
+        self._lib_defs: tuple = ()
+
+    # ---- opening ---------------------------------------------------------------------------------
+
+    def _create(self, image_size, threshold, max_equivalents) -> None:
+        size = int(image_size or DEFAULT_IMAGE_SIZE)
+        thr = float(novelty.THRESHOLD if threshold is None else threshold)
+        k = int(max_equivalents or DEFAULT_MAX_EQUIVALENTS)
+        if not 4 <= size <= 512:
+            raise ValueError(f"image_size must be in 4..512, not {size}")
+        if k < 1:
+            raise ValueError("max_equivalents must be >= 1")
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    self.conn.execute(stmt)
+            meta = {"magic": MAGIC, "version": str(FORMAT_VERSION), "image_size": str(size),
+                    "threshold": repr(thr), "max_equivalents": str(k), "created": repr(time.time()),
+                    "library": ""}
+            self.conn.executemany("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", meta.items())
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def _read_meta(self) -> None:
+        try:
+            rows = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.OperationalError:
+            raise DatabaseError(f"{self.path} is an SQLite file but not a logo-synth database "
+                                "(no meta table)") from None
+        if rows.get("magic") != MAGIC:
+            raise DatabaseError(f"{self.path} is an SQLite file but not a logo-synth database "
+                                "(wrong magic marker)")
+        version = int(rows.get("version", -1))
+        if version != FORMAT_VERSION:
+            raise DatabaseError(f"{self.path} has database format version {version}; this code reads "
+                                f"version {FORMAT_VERSION}")
+        self.image_size = int(rows["image_size"])
+        self.threshold = float(rows["threshold"])
+        self.max_equivalents = int(rows["max_equivalents"])
+        self.created = float(rows["created"])
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({self.path!r}, image_size={self.image_size})"
+
+    def check(self) -> list[str]:
+        """Integrity problems (empty list if none): SQLite's integrity_check plus image blob sizes."""
+        problems = [r[0] for r in self.conn.execute("PRAGMA integrity_check").fetchall() if r[0] != "ok"]
+        nbytes = self.image_size * self.image_size
+        bad = self.conn.execute("SELECT count(*) FROM entries WHERE length(image) != ?", (nbytes,)).fetchone()[0]
+        if bad:
+            problems.append(f"{bad} entries have an image blob of the wrong size")
+        return problems
+
+    # ---- reading ---------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+
+    def max_entry_id(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0]
+
+    def _image(self, blob: bytes) -> np.ndarray:
+        return np.frombuffer(blob, np.uint8).reshape(self.image_size, self.image_size).copy()
+
+    def get(self, entry_id: int) -> Entry:
+        row = self.conn.execute("SELECT id, head, image, source, created, programs FROM entries WHERE id = ?",
+                                (int(entry_id),)).fetchone()
+        if row is None:
+            raise KeyError(f"no entry {entry_id} in {self.path}")
+        return self._entry(row)
+
+    def _entry(self, row) -> Entry:
+        eid, head, image, source, created, programs = row
+        progs = [tuple(p) for p in json.loads(programs)]
+        return Entry(eid, head, [p[0] for p in progs], self._image(image), source, created, progs)
+
+    def entries(self, min_id: int = 0, limit: int | None = None, where: str = "", params=()) -> Iterator[Entry]:
+        """Entries with id >= min_id in id order (optionally filtered by an SQL `where` on entries)."""
+        sql = "SELECT id, head, image, source, created, programs FROM entries WHERE id >= ?"
+        if where:
+            sql += f" AND ({where})"
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        for row in self.conn.execute(sql, (int(min_id), *params)):
+            yield self._entry(row)
+
+    def heads(self, min_id: int = 0, limit: int | None = None) -> list[tuple[int, str]]:
+        """(entry id, head program text) for entries with id >= min_id, ascending ids."""
+        sql = "SELECT id, head FROM entries WHERE id >= ? ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self.conn.execute(sql, (int(min_id),)).fetchall()
+
+    def lengths(self, min_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(entry ids, head lengths in tokens) as int64 arrays, ascending ids."""
+        rows = self.conn.execute("SELECT id, length FROM entries WHERE id >= ? ORDER BY id", (int(min_id),)).fetchall()
+        a = np.asarray(rows, np.int64).reshape(-1, 2)
+        return a[:, 0].copy(), a[:, 1].copy()
+
+    def images(self, entry_ids) -> np.ndarray:
+        """Images of the given entries, in the given order: (n, S, S) uint8. KeyError for unknown ids."""
+        ids = np.asarray(entry_ids, np.int64).reshape(-1)
+        s = self.image_size
+        out = np.empty((len(ids), s, s), np.uint8)
+        if len(ids) == 0:
+            return out
+        uniq = np.unique(ids)
+        found: dict[int, bytes] = {}
+        if len(uniq) > 64 and uniq[-1] - uniq[0] + 1 <= 2 * len(uniq):   # dense: one range scan
+            for eid, blob in self.conn.execute("SELECT id, image FROM entries WHERE id BETWEEN ? AND ?",
+                                               (int(uniq[0]), int(uniq[-1]))):
+                found[eid] = blob
+        else:
+            for lo in range(0, len(uniq), _CHUNK):
+                part = uniq[lo:lo + _CHUNK].tolist()
+                q = f"SELECT id, image FROM entries WHERE id IN ({','.join('?' * len(part))})"
+                found.update(self.conn.execute(q, part).fetchall())
+        flat = out.reshape(len(ids), s * s)
+        for i, eid in enumerate(ids.tolist()):
+            blob = found.get(eid)
+            if blob is None:
+                raise KeyError(f"no entry {eid} in {self.path}")
+            flat[i] = np.frombuffer(blob, np.uint8)
+        return out
+
+    def nearest(self, image: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
+        """The k entries whose images are nearest to `image` ((S, S) uint8): (entry id, distance)."""
+        image = self._check_image(image)
+        self._refresh()
+        return self._index.nearest(image, k)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """{source: {outcome: count}} for every insertion ever tried (outcome "samples" = programs tried)."""
+        out: dict[str, dict[str, int]] = {}
+        for source, outcome, n in self.conn.execute("SELECT source, outcome, n FROM stats ORDER BY source, outcome"):
+            out.setdefault(source, {})[outcome] = n
+        return out
+
+    def library_text(self) -> str:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'library'").fetchone()
+        return row[0] if row else ""
+
+    def library(self) -> tuple:
+        """The library as a tuple of `logo.Define`."""
+        text = self.library_text()
+        if text != self._lib_text:
+            self._lib_defs = tuple(logo.parse(text).defs) if text.strip() else ()
+            self._lib_text = text
+        return self._lib_defs
+
+    def set_library(self, text: str) -> None:
+        """Replace the procedure library (Logo text holding only `(define ...)` forms)."""
+        prog = logo.parse(text)
+        if prog.body:
+            raise ValueError("a library holds only (define ...) forms")
+        with self._write():
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('library', ?)", (text,))
+
+    def get_progress(self, stream: str) -> tuple[int, dict] | None:
+        row = self.conn.execute("SELECT next_chunk, config FROM progress WHERE stream = ?", (stream,)).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    # ---- writing ---------------------------------------------------------------------------------
+
+    class _Txn:
+        def __init__(self, conn):
+            self.conn = conn
+
+        def __enter__(self):
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, exc_type, exc, tb):
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+            return False
+
+    def _write(self):
+        return Database._Txn(self.conn)
+
+    def _check_image(self, image) -> np.ndarray:
+        image = np.asarray(image)
+        s = self.image_size
+        if image.shape != (s, s) or image.dtype != np.uint8:
+            raise ValueError(f"images must be ({s}, {s}) uint8 for this database, got {image.shape} {image.dtype}")
+        return image
+
+    def _refresh(self) -> None:
+        """Load into the novelty index the entries this process has not seen (all, the first time)."""
+        if self._index is None:
+            self._index = novelty.NoveltyIndex(self.image_size, self.threshold)
+            self._n_prog, self._maxlen = [], []
+        start = self._index.max_id()
+        s2 = self.image_size * self.image_size
+        cur = self.conn.execute("SELECT id, image, n_programs, max_length FROM entries WHERE id > ? ORDER BY id",
+                                (start,))
+        while True:
+            rows = cur.fetchmany(50_000)
+            if not rows:
+                break
+            ids = [r[0] for r in rows]
+            imgs = np.frombuffer(b"".join(r[1] for r in rows), np.uint8).reshape(len(rows), self.image_size,
+                                                                                  self.image_size)
+            assert imgs.size == len(rows) * s2
+            self._index.add(ids, imgs)
+            self._n_prog.extend(r[2] for r in rows)
+            self._maxlen.extend(r[3] for r in rows)
+
+    def insert(self, program, source: str = "random", image: np.ndarray | None = None) -> InsertResult:
+        """Insert one program (text or `logo.Program`); `image` skips rendering (must be (S, S) uint8)."""
+        return self.insert_many([program], source, None if image is None else [image])[0]
+
+    def insert_many(self, programs: Sequence, source: str | Sequence[str] = "random",
+                    images: Sequence[np.ndarray] | np.ndarray | None = None) -> list[InsertResult]:
+        """Insert many programs in one transaction, in order (a later program sees the earlier ones).
+
+        `source` is one string or one per program ("random", "dream", "task", "library", "import")."""
+        n = len(programs)
+        sources = [source] * n if isinstance(source, str) else list(source)
+        if len(sources) != n:
+            raise ValueError("need one source per program")
+        texts: list[str | None] = [None] * n
+        parsed: list = [None] * n
+        reasons: list[str | None] = [None] * n
+        for i, p in enumerate(programs):
+            try:
+                prog = p if isinstance(p, logo.Program) else logo.parse(p)
+                parsed[i] = prog
+                texts[i] = logo.to_text(prog)
+            except LogoError:
+                reasons[i] = "error"
+                texts[i] = p if isinstance(p, str) else None
+        s = self.image_size
+        imgs = np.zeros((n, s, s), np.uint8)
+        if images is not None:
+            if len(images) != n:
+                raise ValueError("need one image per program")
+            for i, im in enumerate(images):
+                imgs[i] = self._check_image(im)
+                if reasons[i] is None and not imgs[i].any():
+                    reasons[i] = "empty"
+        else:
+            todo = [i for i in range(n) if reasons[i] is None]
+            if todo:
+                out, verdict = run_batch([parsed[i] for i in todo], s, library=self.library())
+                for j, i in enumerate(todo):
+                    if verdict[j]:
+                        reasons[i] = REASONS[int(verdict[j])]
+                    else:
+                        imgs[i] = out[j]
+        return self._insert_rendered(texts, imgs, reasons, sources)
+
+    def _insert_rendered(self, texts, imgs, reasons, sources, extra_stats: Counter | None = None,
+                         progress: tuple[str, int, str] | None = None) -> list[InsertResult]:
+        """The novelty/equivalents logic for rendered programs, in one write transaction."""
+        with self._write() as conn:
+            self._refresh()
+            results, new_rows, touched, stats = self._decide(texts, imgs, reasons, sources)
+            if new_rows:
+                conn.executemany("INSERT INTO entries(id, head, length, image, source, created, n_programs, "
+                                 "max_length, programs) VALUES (?,?,?,?,?,?,?,?,?)", new_rows)
+            if touched:
+                conn.executemany("UPDATE entries SET head=?, length=?, n_programs=?, max_length=?, programs=? "
+                                 "WHERE id=?", [(lst[0][0], _key(lst[0][0])[0], len(lst), _key(lst[-1][0])[0],
+                                                 json.dumps(lst), eid) for eid, lst in touched.items()])
+            if extra_stats:
+                stats.update(extra_stats)
+            conn.executemany("INSERT INTO stats(source, outcome, n) VALUES (?,?,?) ON CONFLICT(source, outcome) "
+                             "DO UPDATE SET n = n + excluded.n", [(s, o, c) for (s, o), c in stats.items() if c])
+            if progress is not None:
+                conn.execute("INSERT OR REPLACE INTO progress(stream, next_chunk, config, updated) VALUES (?,?,?,?)",
+                             (progress[0], progress[1], progress[2], time.time()))
+        # committed: now the in-memory index may learn the new entries
+        for eid, lst in touched.items():
+            r = self._index.row_of[eid]
+            self._n_prog[r] = len(lst)
+            self._maxlen[r] = _key(lst[-1][0])[0]
+        if new_rows:
+            self._index.add([r[0] for r in new_rows],
+                            np.frombuffer(b"".join(r[3] for r in new_rows), np.uint8).reshape(
+                                len(new_rows), self.image_size, self.image_size))
+            self._n_prog.extend(r[6] for r in new_rows)
+            self._maxlen.extend(r[7] for r in new_rows)
+        return results
+
+    def _decide(self, texts, imgs, reasons, sources):
+        n = len(texts)
+        idx = self._index
+        K = self.max_equivalents
+        now = time.time()
+        results: list[InsertResult | None] = [None] * n
+        stats: Counter = Counter()
+        first_of_text: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
+        cand: list[int] = []                       # first occurrences of OK texts
+        for i in range(n):
+            stats[(sources[i], "samples")] += 1
+            if reasons[i] is not None:
+                results[i] = InsertResult("rejected", None, reasons[i])
+                stats[(sources[i], "rejected:" + reasons[i])] += 1
+                continue
+            j = first_of_text.setdefault(texts[i], i)
+            if j != i:
+                repeats.append((i, j))
+            else:
+                cand.append(i)
+
+        # 1. target of each candidate: an existing row (>= 0), or -1 (no stored image within threshold)
+        target_row = {}
+        hashes = novelty.image_hashes(imgs[cand]).tolist() if cand else []
+        pending: list[int] = []
+        same_as: dict[int, int] = {}               # candidate -> earlier pending candidate with identical pixels
+        first_by_hash: dict[int, int] = {}
+        for i, h in zip(cand, hashes):
+            r = idx.exact_row(imgs[i], h)
+            if r >= 0:
+                target_row[i] = r
+                continue
+            j = first_by_hash.get(h)
+            if j is not None and np.array_equal(imgs[j], imgs[i]):
+                same_as[i] = j
+                continue
+            first_by_hash.setdefault(h, i)
+            pending.append(i)
+        # 2. images without an identical stored one: the nearest stored image within the threshold, or the
+        #    nearest earlier new image of this batch if that one is nearer (exactly as if inserted one by one)
+        if pending:
+            rows, dist = idx.match(imgs[pending], integer=True)
+        else:
+            rows, dist = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        near_earlier = novelty.within_batch_groups(imgs[pending], self.threshold, self.image_size) \
+            if len(pending) > 1 else [[] for _ in pending]
+        new_of: dict[int, int] = {}                # candidate -> position in `new_entries`
+        joins_new: dict[int, int] = {}             # candidate -> position in `new_entries` it joins
+        new_entries: list[int] = []                # candidate index of each new entry's first program
+        for u, i in enumerate(pending):
+            options = [(dj, pending[j]) for j, dj in near_earlier[u] if pending[j] in new_of]
+            r = int(rows[u])
+            if options:
+                dj, j = min(options)                # nearest; ties: the earliest
+                if r < 0 or dj < dist[u]:           # ties with a stored entry: the stored one (lower id)
+                    joins_new[i] = new_of[j]
+                    continue
+            if r >= 0:
+                target_row[i] = r
+            else:
+                new_of[i] = len(new_entries)
+                new_entries.append(i)
+        for i, j in same_as.items():
+            if j in new_of:
+                joins_new[i] = new_of[j]
+            elif j in joins_new:
+                joins_new[i] = joins_new[j]
+            else:
+                target_row[i] = target_row[j]
+
+        # 3. load the lists of the existing entries that may change (fast path: full list, longer program)
+        lengths = {i: n_tokens(texts[i]) for i in cand}
+        need = set()
+        for i, r in target_row.items():
+            if not (self._n_prog[r] >= K and lengths[i] > self._maxlen[r]):
+                need.add(int(idx.ids[r]))
+        lists: dict[int, list] = {}
+        need_l = sorted(need)
+        for lo in range(0, len(need_l), _CHUNK):
+            part = need_l[lo:lo + _CHUNK]
+            q = f"SELECT id, programs FROM entries WHERE id IN ({','.join('?' * len(part))})"
+            for eid, programs in self.conn.execute(q, part):
+                lists[eid] = [list(p) for p in json.loads(programs)]
+        # 4. apply in order
+        next_id = self.max_entry_id() + 1
+        new_ids = [next_id + k for k in range(len(new_entries))]
+        new_lists: list[list] = [None] * len(new_entries)
+        touched: dict[int, list] = {}
+        for i in cand:
+            src = sources[i]
+            if i in new_of:
+                k = new_of[i]
+                new_lists[k] = [[texts[i], src, now]]
+                results[i] = InsertResult("new", new_ids[k])
+                stats[(src, "new")] += 1
+                continue
+            if i in joins_new:
+                k = joins_new[i]
+                eid, lst = new_ids[k], new_lists[k]
+            else:
+                r = target_row[i]
+                eid = int(idx.ids[r])
+                lst = touched.get(eid) or lists.get(eid)
+                if lst is None:                    # fast path: the full list only holds shorter programs
+                    results[i] = InsertResult("duplicate", eid)
+                    stats[(src, "duplicate")] += 1
+                    continue
+            status = _join(lst, texts[i], lengths[i], src, now, K)
+            if status != "duplicate" and i not in joins_new:
+                touched[eid] = lst
+            results[i] = InsertResult(status, eid)
+            stats[(src, status)] += 1
+        for i, j in repeats:
+            results[i] = InsertResult("duplicate", results[j].entry_id)
+            stats[(sources[i], "duplicate")] += 1
+        new_rows = []
+        for k, i in enumerate(new_entries):
+            lst = new_lists[k]
+            new_rows.append((new_ids[k], lst[0][0], _key(lst[0][0])[0], imgs[i].tobytes(), sources[i], now,
+                             len(lst), _key(lst[-1][0])[0], json.dumps(lst)))
+        return results, new_rows, touched, stats
+
+
+def _join(lst: list, text: str, length: int, source: str, now: float, K: int) -> str:
+    """Add `text` to an entry's sorted program list (in place); returns head / equivalent / duplicate."""
+    key = (length, text)
+    if any(p[0] == text for p in lst):
+        return "duplicate"
+    keys = [_key(p[0]) for p in lst]
+    if len(lst) >= K and key > keys[-1]:
+        return "duplicate"
+    pos = 0
+    while pos < len(keys) and keys[pos] < key:
+        pos += 1
+    lst.insert(pos, [text, source, now])
+    if len(lst) > K:
+        lst.pop()
+    return "head" if pos == 0 else "equivalent"
+
+
+def open_readonly(path) -> Database:
+    """Open an existing database (raises DatabaseError if missing, foreign or corrupt)."""
+    return Database(path, create=False)

@@ -1,0 +1,312 @@
+"""Random well-formed Logo programs that look like DreamCoder's LOGO programs.
+
+Programs are built from templates that DreamCoder's LOGO tasks use: single moves, regular polygons
+`(loop i n (move l (/ ua n)))`, spirals that use the loop index in a length, arcs and circles made of
+epsilon steps `(loop i inf (move eps_l eps_a))`, `embed` (save/restore the turtle), pen-up gaps, and
+calls to library procedures.  Every program parses back from its canonical text; programs that draw
+nothing, leave the canvas or hit an execution limit are filtered later (`sample_batch`).
+
+    >>> import logo
+    >>> progs = random_programs(3, seed=0)
+    >>> [logo.parse(logo.to_text(p)) == p for p in progs]
+    [True, True, True]
+
+Reproducible: the same `(n, seed, constraints)` always gives the same programs (Python's `random`
+seeded with an integer), whatever the process.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Sequence
+
+import numba
+import numpy as np
+
+import logo
+from logo import vm
+from logo.ast import BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Program, Var
+from logo.bytecode import compile_program
+from logo.errors import LogoError
+from logo.raster import CANVAS, rasterize, scratch
+
+# ---- constraints ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Controls for size and for which constructs appear.
+
+    min_tokens / max_tokens: length of the canonical text in tokens (programs outside are resampled).
+    max_statements: top-level statements (1..max_statements, biased towards few).
+    max_depth: nesting of loop / embed / penup blocks.
+    max_segments: programs drawing more segments are rejected ("too_big") by `sample_batch`.
+    loops, loop_index, embed, penup, arithmetic: which constructs may appear.
+    p_call: probability that a statement slot becomes a call to a library procedure (needs a library).
+    """
+    min_tokens: int = 1
+    max_tokens: int = 60
+    max_statements: int = 4
+    max_depth: int = 2
+    max_segments: int = 400
+    loops: bool = True
+    loop_index: bool = True
+    embed: bool = True
+    penup: bool = True
+    arithmetic: bool = True
+    p_call: float = 0.3
+
+    @classmethod
+    def make(cls, **kw) -> "Constraints":
+        names = {f.name for f in fields(cls)}
+        bad = sorted(set(kw) - names)
+        if bad:
+            raise TypeError(f"unknown generator constraint(s) {bad}; known: {sorted(names)}")
+        c = cls(**kw)
+        if c.min_tokens > c.max_tokens:
+            raise ValueError("min_tokens must be <= max_tokens")
+        if c.max_statements < 1 or c.max_depth < 0:
+            raise ValueError("max_statements must be >= 1 and max_depth >= 0")
+        return c
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def n_tokens(text: str) -> int:
+    """Length of a program: tokens of its canonical text (parentheses count as tokens)."""
+    return len(text.replace("(", " ( ").replace(")", " ) ").split())
+
+
+def sort_key(text: str) -> tuple[int, str]:
+    """Shorter programs first; ties broken by the canonical text."""
+    return (n_tokens(text), text)
+
+
+# ---- the generator -----------------------------------------------------------------------------
+
+UL, UA, EPS_L, EPS_A, INF = Const("ul"), Const("ua"), Const("eps_l"), Const("eps_a"), Const("inf")
+NUMS = tuple(Num(k) for k in range(10))
+
+
+def _b(op, a, b):
+    return BinOp(op, a, b)
+
+
+class _Gen:
+    def __init__(self, rng: random.Random, c: Constraints, library: Sequence[Define]):
+        self.r = rng
+        self.c = c
+        self.lib = [d for d in library]
+        self.var_names = ("i", "j", "k", "m")
+
+    # -- expressions --
+    def small(self, lo=2, hi=9):
+        return NUMS[self.r.randint(lo, hi)]
+
+    def length(self, idx):
+        r = self.r.random()
+        c = self.c
+        if not c.arithmetic:
+            return UL if r < 0.6 else self.small(1, 4)
+        if idx and c.loop_index and r < 0.25:
+            v = Var(self.r.choice(idx))
+            r2 = self.r.random()
+            if r2 < 0.4:
+                return _b("*", v, self.r.choice((UL, EPS_L, _b("/", UL, self.small(2, 4)))))
+            if r2 < 0.7:
+                return _b("/", v, self.small(2, 9))
+            return _b("*", EPS_L, v) if r2 < 0.85 else v
+        if r < 0.45:
+            return UL
+        if r < 0.6:
+            return _b("*", UL, self.small(2, 4))
+        if r < 0.75:
+            return _b("/", UL, self.small(2, 4))
+        if r < 0.82:
+            return self.small(1, 3)
+        if r < 0.9:
+            return _b("*", EPS_L, self.small(2, 9))
+        if r < 0.95:
+            return EPS_L
+        return _b("+", UL, _b("/", UL, self.small(2, 4)))
+
+    def angle(self, idx):
+        r = self.r.random()
+        c = self.c
+        if r < 0.2:
+            return NUMS[0]
+        if not c.arithmetic:
+            return EPS_A if r < 0.6 else UA
+        if idx and c.loop_index and r < 0.3:
+            v = Var(self.r.choice(idx))
+            return _b("*", v, self.r.choice((EPS_A, _b("/", UA, self.small(4, 9)))))
+        if r < 0.65:
+            return _b("/", UA, self.small(2, 8))
+        if r < 0.78:
+            return _b("-", UA, _b("/", UA, self.small(2, 8)))
+        if r < 0.88:
+            return _b("*", EPS_A, self.small(2, 9))
+        if r < 0.93:
+            return EPS_A
+        return _b("*", _b("/", UA, self.small(3, 8)), self.small(2, 3))
+
+    def count(self, idx):
+        r = self.r.random()
+        if idx and self.c.loop_index and self.c.arithmetic and r < 0.1:
+            return _b("+", Var(self.r.choice(idx)), NUMS[self.r.randint(1, 2)])
+        if r < 0.8 or not self.c.arithmetic:
+            return self.small(2, 9)
+        if r < 0.9:
+            return INF
+        return _b("*", self.small(2, 3), self.small(2, 5))
+
+    # -- statements --
+    def new_var(self, idx):
+        return self.var_names[len(idx)] if len(idx) < len(self.var_names) else None
+
+    def stmt(self, depth, idx):
+        c, r = self.c, self.r
+        if self.lib and c.p_call > 0 and r.random() < c.p_call:
+            d = r.choice(self.lib)
+            args = []
+            for p in d.params:
+                x = r.random()
+                args.append(self.count(idx) if x < 0.4 else self.length(idx) if x < 0.7 else self.angle(idx))
+            return Call(d.name, tuple(args))
+        can_nest = depth < c.max_depth
+        x = r.random()
+        if not can_nest or x < 0.3:
+            return Move(self.length(idx), self.angle(idx))
+        v = self.new_var(idx)
+        if c.loops and v is not None and x < 0.5:                       # regular polygon / spiral
+            n = self.small(3, 8)
+            ang = _b("/", UA, n) if r.random() < 0.8 or not c.arithmetic else self.angle(idx)
+            if not c.arithmetic:
+                ang = self.angle(idx)
+            return Loop(v, n, (Move(self.length(idx + (v,)), ang),))
+        if c.loops and v is not None and x < 0.62:                      # arc or circle of epsilon steps
+            if c.arithmetic:
+                cnt = r.choice((INF, INF, _b("*", INF, self.small(2, 4)), _b("/", INF, NUMS[2]), self.small(5, 9)))
+                step = r.choice((EPS_L, EPS_L, _b("*", EPS_L, self.small(2, 5))))
+                turn = r.choice((EPS_A, EPS_A, _b("*", EPS_A, self.small(2, 4)), _b("-", NUMS[0], EPS_A)))
+            else:
+                cnt, step, turn = INF, EPS_L, EPS_A
+            return Loop(v, cnt, (Move(step, turn),))
+        if c.loops and v is not None and x < 0.8:                       # generic loop
+            return Loop(v, self.count(idx), self.block(depth + 1, idx + (v,)))
+        if c.embed and x < 0.9:
+            return Embed(self.block(depth + 1, idx))
+        if c.penup:
+            if r.random() < 0.7:
+                return PenUp((Move(self.length(idx), self.angle(idx)),))
+            return PenUp(self.block(depth + 1, idx))
+        return Move(self.length(idx), self.angle(idx))
+
+    def block(self, depth, idx, max_n=3):
+        n = 1 + int(self.r.random() ** 2 * max_n)
+        return tuple(self.stmt(depth, idx) for _ in range(min(n, max_n)))
+
+    def program(self):
+        return Program((), self.block(0, (), self.c.max_statements))
+
+
+def random_programs(n: int, seed: int = 0, library: Sequence[Define] | None = None, **constraints) -> list[Program]:
+    """`n` random well-formed programs (not yet filtered by what they draw), reproducible from `seed`.
+
+    `constraints` are `Constraints` fields (max_tokens, max_depth, loops, embed, penup, p_call, ...).
+    With a `library` (sequence of `logo.Define`), statements call its procedures with probability p_call.
+    """
+    c = constraints.pop("_constraints", None) or Constraints.make(**constraints)
+    g = _Gen(random.Random(int(seed)), c, library or ())
+    out = []
+    tries = 0
+    while len(out) < n:
+        p = g.program()
+        tries += 1
+        if c.min_tokens > 1 or c.max_tokens < 10 ** 9:
+            k = n_tokens(logo.to_text(p))
+            if (k < c.min_tokens or k > c.max_tokens) and tries < 50 * (n + 10):
+                continue
+        out.append(p)
+    return out
+
+
+# ---- running a batch: images plus the reason each program is rejected ----------------------------
+
+OK, ERROR, EMPTY, OFF_CANVAS, TOO_BIG = 0, 1, 2, 3, 4
+REASONS = {ERROR: "error", EMPTY: "empty", OFF_CANVAS: "off_canvas", TOO_BIG: "too_big"}
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_batch(ops, op_start, consts, const_start, n_slots, size, buf, max_steps, max_segments, out, verdict):
+    segs = np.empty((vm.MAX_SEGMENTS, 4), np.float64)
+    for p in range(op_start.shape[0] - 1):
+        if verdict[p] != 0:
+            continue
+        o = ops[op_start[p]:op_start[p + 1]]
+        c = consts[const_start[p]:const_start[p + 1]]
+        n, st = vm.run_code(o, c, n_slots[p], max_steps, segs)
+        if st != 0:
+            verdict[p] = 1
+            continue
+        if n == 0:
+            verdict[p] = 2
+            continue
+        if n > max_segments:
+            verdict[p] = 4
+            continue
+        vm.center(segs, n)
+        lo = 1e30
+        hi = -1e30
+        for i in range(n):
+            for j in range(4):
+                lo = min(lo, segs[i, j])
+                hi = max(hi, segs[i, j])
+        if lo < 0.0 or hi > 9.0:
+            verdict[p] = 3
+            continue
+        rasterize(segs, n, size, buf, out[p])
+        ink = 0
+        for a in range(size):
+            for b in range(size):
+                ink += out[p, a, b]
+        if ink == 0:
+            verdict[p] = 2
+
+
+def run_batch(programs: Sequence[Program], size: int = 32, library=None, max_segments: int = vm.MAX_SEGMENTS):
+    """Run and draw programs; returns (images (n, size, size) uint8, verdict (n,) int8).
+
+    verdict: OK, ERROR (LogoError: bad call, execution limit), EMPTY (no ink), OFF_CANVAS (the
+    centred drawing does not fit the 9x9 canvas, `logo.contained`), TOO_BIG (more than max_segments).
+    """
+    assert CANVAS == 9.0
+    n = len(programs)
+    verdict = np.zeros(n, np.int8)
+    ops_l, consts_l, slots = [], [], []
+    halt = np.zeros((1, 3), np.int32)
+    for i, p in enumerate(programs):
+        try:
+            code = compile_program(p, library)
+            ops_l.append(code.ops)
+            consts_l.append(code.consts)
+            slots.append(code.n_slots)
+        except LogoError:
+            verdict[i] = ERROR
+            ops_l.append(halt)
+            consts_l.append(np.zeros(1))
+            slots.append(0)
+    out = np.zeros((n, size, size), np.uint8)
+    if n == 0:
+        return out, verdict
+    ops = np.concatenate(ops_l)
+    consts = np.concatenate(consts_l)
+    op_start = np.zeros(n + 1, np.int64)
+    np.cumsum([len(o) for o in ops_l], out=op_start[1:])
+    const_start = np.zeros(n + 1, np.int64)
+    np.cumsum([len(c) for c in consts_l], out=const_start[1:])
+    _run_batch(ops, op_start, consts, const_start, np.asarray(slots, np.int64), size, scratch(size),
+               vm.MAX_STEPS, min(int(max_segments), vm.MAX_SEGMENTS), out, verdict)
+    out[verdict != OK] = 0
+    return out, verdict

@@ -1,0 +1,275 @@
+"""When two rendered images count as "the same", and a fast index to find stored images near a new one.
+
+Distance: the root-mean-square pixel difference of two (S, S) uint8 images, in units of full ink
+(0 = identical, 1 = one all-ink and one blank).  Two images are the same if the distance is at most
+`THRESHOLD` (0.01 by default; a database records its own threshold at creation).  At S = 32 this allows
+about one pixel differing by a third of full ink: equivalent programs (`(move ul 0) (move ul 0)` vs
+`(move 2 0)`) are at 0, a one-epsilon gap or a 1/20 shorter stroke is at ~0.003-0.007 (same image),
+a line of length 1.5 vs 2 is at ~0.015 and a pentagon vs a hexagon at ~0.09 (different images).
+
+Search (`NoveltyIndex`): exact duplicates are found by a 64-bit hash of the pixels (verified
+byte-for-byte); near duplicates by a faiss range search over an 16x16 grid of 2x2 block sums (at S = 32) scaled so that
+the grid distance is a lower bound of the pixel distance (Cauchy-Schwarz: (sum d)^2 / b^2 <= sum d^2
+for a b x b block), then exact distances on the candidates.  The flat faiss index is exact; past
+`hnsw_from` images it is rebuilt as an HNSW graph (approximate, logarithmic) so that inserting stays
+fast at 10^6 entries.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import faiss
+import numba
+import numpy as np
+
+THRESHOLD = 0.01
+GRID = 16
+#: faiss runs single-threaded in a process that uses this module: its OpenMP threads spin-wait, which
+#: made adds and searches 10x slower while the build's worker processes (or training) used the cores.
+FAISS_THREADS = int(os.environ.get("LOGO_FAISS_THREADS", "1"))
+
+
+def image_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """RMS pixel difference in [0, 1] of two uint8 images of the same shape."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"images have different shapes {a.shape} and {b.shape}")
+    d = a.astype(np.float32) - b.astype(np.float32)
+    return float(np.sqrt(np.mean(d * d)) / 255.0)
+
+
+def same_image(a: np.ndarray, b: np.ndarray, threshold: float = THRESHOLD) -> bool:
+    """True if `image_distance(a, b) <= threshold`."""
+    return image_distance(a, b) <= threshold
+
+
+def sq_radius(threshold: float, size: int) -> float:
+    """The threshold as a bound on the sum of squared differences (pixels in [0, 1])."""
+    return threshold * threshold * size * size
+
+
+def int_limit(radius: float) -> int:
+    """The squared-sum radius in integer pixel units (0..255), rounded down (with a tiny float slack)."""
+    return int(math.floor(radius * 255.0 * 255.0 * (1 + 1e-9)))
+
+
+def sum_sq_dist(query: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """Sum of squared differences (pixels in [0, 1]) between one image and many: (n,) float64."""
+    q = query.reshape(1, -1).astype(np.float32)
+    x = images.reshape(len(images), -1).astype(np.float32)
+    d = x - q
+    return np.einsum("ij,ij->i", d, d).astype(np.float64) / (255.0 * 255.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _best_matches(queries, qrows, lims, cand, stored, limit, best, best_d):
+    """For query i (image queries[qrows[i]]), the candidate stored row cand[lims[i]:lims[i+1]] with the
+    smallest integer sum of squared differences <= limit (ties: lowest row); early exit per candidate."""
+    npix = queries.shape[1]
+    for i in range(lims.shape[0] - 1):
+        q = queries[qrows[i]]
+        bd = limit + 1
+        br = -1
+        for t in range(lims[i], lims[i + 1]):
+            r = cand[t]
+            s = stored[r]
+            acc = 0
+            for p in range(npix):
+                d = np.int64(q[p]) - np.int64(s[p])
+                acc += d * d
+                if acc > bd:
+                    break
+            if acc < bd or (acc == bd and r < br):
+                bd = acc
+                br = r
+        best[i] = br
+        best_d[i] = bd
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_dists(images, lims, cand, limit, out):
+    """out[t] = integer sum of squared differences between image i and cand[t] (t in lims[i]:lims[i+1]),
+    or limit + 1 if it is larger than limit (early exit)."""
+    npix = images.shape[1]
+    for i in range(lims.shape[0] - 1):
+        q = images[i]
+        for t in range(lims[i], lims[i + 1]):
+            s = images[cand[t]]
+            acc = 0
+            for p in range(npix):
+                d = np.int64(q[p]) - np.int64(s[p])
+                acc += d * d
+                if acc > limit:
+                    acc = limit + 1
+                    break
+            out[t] = acc
+
+
+_MULT = None
+
+
+def image_hashes(images: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each image's pixels (n,) uint64 (collisions are possible: verify)."""
+    global _MULT
+    n = len(images)
+    flat = np.ascontiguousarray(images.reshape(n, -1))
+    pad = (-flat.shape[1]) % 8
+    if pad:
+        flat = np.concatenate([flat, np.zeros((n, pad), np.uint8)], axis=1)
+    words = flat.view(np.uint64)
+    if _MULT is None or len(_MULT) != words.shape[1]:
+        rng = np.random.default_rng(12345)
+        _MULT = rng.integers(1, 2 ** 63, size=words.shape[1], dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    with np.errstate(over="ignore"):
+        h = (words * _MULT).sum(axis=1, dtype=np.uint64)
+        h ^= h >> np.uint64(29)
+    return h
+
+
+def grid_vectors(images: np.ndarray, grid: int = GRID) -> np.ndarray:
+    """(n, grid*grid) float32 block sums / block side: ||u - v||^2 <= sum of squared pixel differences."""
+    n, s = images.shape[0], images.shape[1]
+    b = math.ceil(s / grid)
+    x = images.astype(np.float32) * (1.0 / 255.0)
+    if b * grid != s:
+        x = np.pad(x, ((0, 0), (0, b * grid - s), (0, b * grid - s)))
+    v = x.reshape(n, grid, b, grid, b).sum(axis=(2, 4)) / b
+    return np.ascontiguousarray(v.reshape(n, grid * grid), np.float32)
+
+
+class NoveltyIndex:
+    """All stored images of a database, searchable by exact hash and by faiss range search.
+
+    Rows are in insertion order; `ids[row]` is the database entry id of a row.
+    """
+
+    def __init__(self, size: int, threshold: float = THRESHOLD, hnsw_from: int = 2_000):
+        if FAISS_THREADS > 0:
+            faiss.omp_set_num_threads(FAISS_THREADS)
+        self.size = size
+        self.threshold = threshold
+        self.radius = sq_radius(threshold, size)
+        self.hnsw_from = hnsw_from
+        self.dim = GRID * GRID
+        self.index = faiss.IndexFlatL2(self.dim)
+        self.hnsw = False
+        self.images = np.zeros((1024, size, size), np.uint8)
+        self.ids = np.zeros(1024, np.int64)
+        self.n = 0
+        self.by_hash: dict[int, int] = {}       # hash -> row
+        self.row_of: dict[int, int] = {}        # entry id -> row
+
+    def __len__(self) -> int:
+        return self.n
+
+    def max_id(self) -> int:
+        return int(self.ids[self.n - 1]) if self.n else 0
+
+    def add(self, entry_ids, images: np.ndarray) -> None:
+        k = len(entry_ids)
+        if k == 0:
+            return
+        need = self.n + k
+        if need > len(self.ids):
+            cap = max(need, 2 * len(self.ids))
+            imgs = np.zeros((cap, self.size, self.size), np.uint8)
+            imgs[:self.n] = self.images[:self.n]
+            ids = np.zeros(cap, np.int64)
+            ids[:self.n] = self.ids[:self.n]
+            self.images, self.ids = imgs, ids
+        self.images[self.n:need] = images
+        self.ids[self.n:need] = entry_ids
+        for j, h in enumerate(image_hashes(images).tolist()):
+            self.by_hash.setdefault(h, self.n + j)
+        for j, e in enumerate(entry_ids):
+            self.row_of[int(e)] = self.n + j
+        self.index.add(grid_vectors(images))
+        self.n = need
+        if not self.hnsw and self.n >= self.hnsw_from:
+            self._to_hnsw()
+
+    def _to_hnsw(self) -> None:
+        idx = faiss.IndexHNSWFlat(self.dim, 16)
+        idx.hnsw.efSearch = 32
+        idx.hnsw.efConstruction = 32
+        idx.add(grid_vectors(self.images[:self.n]))
+        self.index = idx
+        self.hnsw = True
+
+    def exact_row(self, image: np.ndarray, h: int) -> int:
+        """Row of a byte-identical stored image (by hash `h`), or -1."""
+        r = self.by_hash.get(h, -1)
+        if r >= 0 and np.array_equal(self.images[r], image):
+            return r
+        return -1
+
+    def match(self, images: np.ndarray, vectors: np.ndarray | None = None,
+              integer: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """For each query image, the nearest stored row within the threshold (or -1) and its distance.
+
+        Ties go to the lowest row (the oldest entry).  With `integer=True` the distances are the integer
+        sums of squared pixel differences (0..255 units) instead of RMS distances."""
+        q = len(images)
+        rows = np.full(q, -1, np.int64)
+        dist = np.full(q, np.inf)
+        if q == 0 or self.n == 0:
+            return rows, dist
+        if vectors is None:
+            vectors = grid_vectors(images)
+        lims, _, cand = self.index.range_search(vectors, self.radius * (1 + 1e-5) + 1e-6)
+        limit = int_limit(self.radius)
+        best_d = np.zeros(q, np.int64)
+        _best_matches(images.reshape(q, -1), np.arange(q), lims.astype(np.int64), cand.astype(np.int64),
+                      self.images.reshape(len(self.images), -1), limit, rows, best_d)
+        if integer:
+            return rows, best_d
+        hit = rows >= 0
+        dist[hit] = np.sqrt(best_d[hit]) / (255.0 * self.size)
+        return rows, dist
+
+    def nearest(self, image: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k stored images nearest to `image` (exact, brute force in chunks): (entry id, distance)."""
+        if self.n == 0 or k <= 0:
+            return []
+        best_d = []
+        best_r = []
+        for lo in range(0, self.n, 65536):
+            hi = min(self.n, lo + 65536)
+            d = sum_sq_dist(image, self.images[lo:hi])
+            kk = min(k, hi - lo)
+            part = np.argpartition(d, kk - 1)[:kk]
+            best_d.append(d[part])
+            best_r.append(part + lo)
+        d = np.concatenate(best_d)
+        r = np.concatenate(best_r)
+        order = np.lexsort((r, d))[:k]
+        return [(int(self.ids[r[o]]), float(math.sqrt(max(d[o], 0.0)) / self.size)) for o in order]
+
+
+def within_batch_groups(images: np.ndarray, threshold: float, size: int) -> list[list[tuple[int, int]]]:
+    """For each image i, the earlier images j < i of the batch within the threshold, as (j, integer sum
+    of squared pixel differences), ascending j (candidates by a faiss range search)."""
+    n = len(images)
+    out: list[list[int]] = [[] for _ in range(n)]
+    if n < 2:
+        return out
+    vec = grid_vectors(images)
+    idx = faiss.IndexFlatL2(vec.shape[1])
+    idx.add(vec)
+    radius = sq_radius(threshold, size)
+    lims, _, cand = idx.range_search(vec, radius * (1 + 1e-5) + 1e-6)
+    limit = int_limit(radius)
+    cand = cand.astype(np.int64)
+    lims = lims.astype(np.int64)
+    d = np.zeros(len(cand), np.int64)
+    _pair_dists(images.reshape(n, -1), lims, cand, limit, d)
+    keep = d <= limit
+    owner = np.repeat(np.arange(n), np.diff(lims))
+    keep &= cand < owner
+    for i, j, dj in zip(owner[keep].tolist(), cand[keep].tolist(), d[keep].tolist()):
+        out[i].append((j, dj))
+    for lst in out:
+        lst.sort()
+    return out
