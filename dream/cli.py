@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=8, help="nodes expanded per model call (default 8)")
     p.add_argument("--samples", type=int, default=8, help="edit scripts sampled per node and temperature")
     p.add_argument("--temperatures", default="1.0", help="comma-separated sampling temperatures (default 1.0)")
+    p.add_argument("--beam", type=int, default=4, help="also take the N best scripts of a beam search (default 4; 0 = off)")
     p.add_argument("--grid-every", type=int, default=20, help="write a PNG grid every N targets (default 20)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
     p.add_argument("--seed", type=int, default=None, help="random seed for target choice")
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dream: {e}", file=sys.stderr)
         return 1
     dreamer = Dreamer(db, watcher, sampler, log_dir, budget_s=args.time_budget, k=args.k, batch=args.batch,
-                      samples=args.samples, temperatures=temperatures, grid_every=args.grid_every,
+                      samples=args.samples, temperatures=temperatures, beam=args.beam, grid_every=args.grid_every,
                       echo=lambda s: print(s, flush=True))
     dreamer_ref.append(dreamer)
     if stop["flag"]:

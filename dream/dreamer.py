@@ -92,7 +92,7 @@ def _json_default(x):
 
 class Dreamer:
     def __init__(self, db, watcher, sampler, log_dir: str | Path, *, budget_s: float = 10.0, k: int = 8,
-                 batch: int = 8, samples: int = 8, temperatures=(1.0,), grid_every: int = 20,
+                 batch: int = 8, samples: int = 8, temperatures=(1.0,), beam: int = 0, grid_every: int = 20,
                  poll_every_s: float = 5.0, echo=print):
         self.db = db
         self.watcher = watcher
@@ -104,6 +104,7 @@ class Dreamer:
         self.batch = batch
         self.samples = samples
         self.temperatures = tuple(temperatures)
+        self.beam = beam
         self.grid_every = grid_every
         self.poll_every_s = poll_every_s
         self.echo = echo
@@ -136,7 +137,7 @@ class Dreamer:
             self.echo(f"dream: loaded checkpoint {info or ''}")
 
     def dream_one(self, target: Target) -> dict:
-        expand = self.watcher.proposer(self.samples, self.temperatures)
+        expand = self.watcher.proposer(self.samples, self.temperatures, self.beam)
         result = run_search(expand, target, self.db, k=self.k, budget_s=self.budget_s, batch=self.batch,
                             library=self.library, should_stop=lambda: self.stop_requested,
                             image_size=self.db.image_size)

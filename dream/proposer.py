@@ -2,7 +2,8 @@
 
 `ModelProposer(model, tokenizer, device, samples, temperatures)` is callable as the search's `expand`:
 for each (image_a, image_b, program_a) it asks `model.generate.propose` for `samples` edit scripts at each
-temperature in `temperatures` (temperature 0 = one greedy script), applies them to program_a's canonical tokens (`model.edits.apply_edits`)
+temperature in `temperatures` (temperature 0 = one greedy script) and, with `beam` > 0, the `beam`
+best scripts of a beam search (`dream.beam`), applies them to program_a's canonical tokens (`model.edits.apply_edits`)
 and returns the resulting program texts (scripts that are not well-formed for program_a are dropped).
 """
 from __future__ import annotations
@@ -21,8 +22,9 @@ class CheckpointMissing(FileNotFoundError):
 
 class ModelProposer:
     def __init__(self, model, tokenizer, device="cpu", samples: int = 8,
-                 temperatures: Sequence[float] = (1.0,)):
+                 temperatures: Sequence[float] = (1.0,), beam: int = 0):
         self.model = model
+        self.beam = beam
         self.tokenizer = tokenizer
         self.device = device
         self.samples = samples
@@ -36,10 +38,16 @@ class ModelProposer:
         from model.generate import propose
         tokens_a = [self.tokenizer.tokens(p) if p else [] for p in programs_a]
         out: list[list[str]] = [[] for _ in programs_a]
+        batches = []
+        if self.beam > 0:
+            from .beam import beam_propose
+            batches.append(beam_propose(self.model, self.tokenizer, images_a, images_b, programs_a, self.beam,
+                                        device=self.device))
         for temperature in self.temperatures:
             n = self.samples if temperature > 0 else 1   # greedy decoding gives one script
-            scripts = propose(self.model, self.tokenizer, images_a, images_b, programs_a, n, temperature,
-                              self.device)
+            batches.append(propose(self.model, self.tokenizer, images_a, images_b, programs_a, n, temperature,
+                                   self.device))
+        for scripts in batches:
             for k, per_input in enumerate(scripts):
                 for script in per_input:
                     try:
@@ -127,9 +135,9 @@ class CheckpointWatcher:
                 raise CheckpointMissing(f"{self.directory}: checkpoint directory does not exist")
             raise CheckpointMissing(f"{self.directory}: no checkpoint found (train one with `train`)")
 
-    def proposer(self, samples: int = 8, temperatures: Sequence[float] = (1.0,)) -> ModelProposer:
+    def proposer(self, samples: int = 8, temperatures: Sequence[float] = (1.0,), beam: int = 0) -> ModelProposer:
         self.require()
-        return ModelProposer(self.model, self.tokenizer, self.device, samples, temperatures)
+        return ModelProposer(self.model, self.tokenizer, self.device, samples, temperatures, beam)
 
     def describe(self) -> dict:
         meta = self.meta if isinstance(self.meta, dict) else {}

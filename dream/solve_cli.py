@@ -41,6 +41,8 @@ def register(sub) -> None:
     p.add_argument("--batch", type=int, default=8, help="nodes expanded per model call (default 8)")
     p.add_argument("--samples", type=int, default=8, help="edit scripts per node and temperature (default 8)")
     p.add_argument("--temperatures", default="1.0", help="comma-separated sampling temperatures (default 1.0)")
+    p.add_argument("--beam", type=int, default=8, help="also take the N best scripts of a beam search (default 8; 0 = off)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled)")
     p.add_argument("--quiet", action="store_true", help="no per-target lines")
     p.set_defaults(func=solve_command)
@@ -92,7 +94,10 @@ def solve_command(args) -> int:
         print(f"logo solve: {e}", file=sys.stderr)
         return 1
     temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
-    expand = watcher.proposer(args.samples, temperatures)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    expand = watcher.proposer(args.samples, temperatures, args.beam)
     db, library = None, None
     size = getattr(getattr(watcher.model, "config", None), "image_size", 32)
     if args.db:
@@ -147,7 +152,8 @@ def solve_command(args) -> int:
         "mean_time_to_solve": (round(sum(r["time_to_solve"] for r in ok_rows if r["solved"]) / n_solved, 3)
                                if n_solved else None),
         "wall_s": round(time.monotonic() - t_all, 1),
-        "search": {"k": args.k, "batch": args.batch, "samples": args.samples, "temperatures": list(temperatures)},
+        "search": {"k": args.k, "batch": args.batch, "samples": args.samples, "temperatures": list(temperatures),
+                   "beam": args.beam},
     }
     atomic_write_json({"summary": summary, "results": rows}, out / "results.json")
     if sheet:

@@ -185,3 +185,28 @@ def test_checkpoint_reloading(tmp_path, tiny):
     assert ckpt_events == [3]
     tgt = [e for e in events if e["event"] == "target"]
     assert [e["checkpoint"]["step"] for e in tgt] == [2, 3]
+
+
+def test_beam_search_decoding(tiny):
+    from dream.beam import beam_propose
+    from model.edits import apply_edits
+    model, tok = tiny
+    torch.set_num_threads(1)
+    progs = [P, "", LONG]
+    ia = np.stack([logo.render(P, 32), np.zeros((32, 32), np.uint8), logo.render(LONG, 32)])
+    ib = np.stack([logo.render(Q, 32), logo.render("(move ul 0)", 32), logo.render(SHORT, 32)])
+    out = beam_propose(model, tok, ia, ib, progs, beam=4)
+    assert len(out) == 3
+    for p, scripts in zip(progs, out):
+        a = tok.tokens(p) if p else []
+        assert 1 <= len(scripts) <= 4
+        assert len({tuple(s) for s in scripts}) == len(scripts)          # distinct
+        texts = [" ".join(apply_edits(a, s)) for s in scripts]           # well formed: no EditError
+        assert texts
+    # the most likely script is the trained edit
+    assert logo.parse(" ".join(apply_edits(tok.tokens(P), out[0][0]))) == logo.parse(canonical_text(Q))
+    assert " ".join(apply_edits([], out[1][0])) == "( move ul 0 )"
+    # a beam-only proposer (no sampling) solves the one-edit target too
+    expand = ModelProposer(model, tok, "cpu", samples=0, temperatures=(), beam=4)
+    r = search(expand, logo.render(Q, 32), logo.render(Q, 28), starts=["", P], budget_s=10.0)
+    assert r.solved and r.best.text == canonical_text(Q)
