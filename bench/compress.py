@@ -6,7 +6,8 @@ Corpora:
   1. Stitch's own LOGO benchmark input `bench/data/logo_iteration_1.json` (DreamCoder λ-calculus
      programs, 80 tasks / 380 programs; copied from mlb2251/stitch data/dc/), read in the generic
      s-expression mode by both tools.
-  2. "ours": programs exported from our database (entries' equivalents lists grouped by entry, so the
+  2. The Stitch paper's DreamCoder LOGO inputs (bench/data/compression_benchmark, 10 files; totals).
+  3. "ours": programs exported from our database (entries' equivalents lists grouped by entry, so the
      cheapest program per entry counts): --db PATH, or else a fresh database filled with random programs
      (data.generate) and the 160 DreamCoder tasks; if the data package cannot build one, the DreamCoder
      task programs plus random variations.  Both tools get the same continuation-passing λ-terms
@@ -152,6 +153,7 @@ def main(argv=None) -> int:
     ap.add_argument("--random", type=int, default=800, help="random programs in the fresh database")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="best of N timings")
+    ap.add_argument("--no-suite", action="store_true", help="skip the compression_benchmark files")
     args = ap.parse_args(argv)
     it, ar = args.iterations, args.max_arity
     print(f"iterations {it}, max arity {ar}; cost = Stitch's default, summed over tasks' cheapest programs")
@@ -162,6 +164,31 @@ def main(argv=None) -> int:
     st = run_stitch(programs, tasks, it, ar, args.repeat)
     row("stitch logo_iteration_1", "stitch_core 0.1.29", st)
     row("stitch logo_iteration_1", "ours (generic)", run_ours(programs, tasks, it, ar, args.repeat), st)
+
+    if not args.no_suite:
+        # the Stitch paper's DreamCoder LOGO inputs (bench/data/compression_benchmark): totals over all files
+        tot = {"stitch": [0, 0, 0.0], "ours": [0, 0, 0.0]}
+        files = sorted((ROOT / "bench/data/compression_benchmark").glob("*/bench*.json"))
+        have_stitch = True
+        for f in files:
+            p, t, _ = sexpr.from_dreamcoder_json(json.loads(f.read_text()))
+            a = run_stitch(p, t, it, ar, args.repeat)
+            b = run_ours(p, t, it, ar, args.repeat)
+            if a is None:
+                have_stitch = False
+            else:
+                tot["stitch"] = [x + y for x, y in zip(tot["stitch"], (a["before"], a["after"], a["seconds"]))]
+            tot["ours"] = [x + y for x, y in zip(tot["ours"], (b["before"], b["after"], b["seconds"]))]
+        ref = None
+        label = f"paper suite ({len(files)} files)"
+        for tool, key in (("stitch_core 0.1.29", "stitch"), ("ours (generic)", "ours")):
+            if key == "stitch" and not have_stitch:
+                row(label, tool, None)
+                continue
+            before, after, secs = tot[key]
+            r = {"before": before, "after": after, "ratio": before / after, "seconds": secs, "n": it * len(files)}
+            row(label, tool, r, ref)
+            ref = r if key == "stitch" else ref
 
     progs, ptasks, desc = our_corpus(args.db, args.random, args.seed)
     sx, sx_tasks, kept = to_sexprs(progs, ptasks)
