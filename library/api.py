@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import logo
-from logo.ast import Define, Program
+from logo.ast import Call, Define, Program
 
 from .core import Corpus, SearchConfig, SearchStats, Store, best_abstraction, pattern_body, rewrite_roots
 from .generic import Step, count_uses, task_ids
@@ -73,7 +73,8 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
     tids = task_ids(labels, len(labels))
     cfg = SearchConfig(max_arity=max_arity, logo=True, allow_single_task=allow_single_task,
                        param_ok=enc.param_ok, chain=enc.chain, seq=enc.seq)
-    start = _next_index([d.name for d in lib], prefix)
+    called = {n.name for p in progs for n in logo.walk(p) if isinstance(n, Call)}
+    start = _next_index([d.name for d in lib] + sorted(called), prefix)
     corpus = Corpus(st, roots, tids) if roots else None
     cost_before = corpus.total_cost() if corpus else 0
     size_before = sum(logo.ast_size(progs[i]) for i in kept)
