@@ -1,0 +1,104 @@
+"""Checkpoints: `DIR/ckpt_{step:08d}.pt` plus a `DIR/latest` pointer, both written atomically.
+
+A checkpoint holds only tensors, dicts, lists, strings and numbers, so it loads with
+`torch.load(path, weights_only=True)`:
+  {"format": 1, "step": int, "config": ModelConfig dict, "vocab": [tokens], "model": state dict,
+   "optimizer": state dict or None, "meta": dict}
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .network import EditModel, ModelConfig
+from .tokenizer import Tokenizer
+
+FORMAT = 1
+_CKPT = re.compile(r"ckpt_(\d{8})\.pt$")
+
+
+def _atomic_write_bytes(path: Path, writer) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            writer(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save(out_dir, model: EditModel, tokenizer: Tokenizer, step: int, optimizer=None, meta: dict | None = None,
+         keep: int = 3) -> Path:
+    """Write `ckpt_{step:08d}.pt` and point `latest` at it; keep the newest `keep` checkpoints."""
+    out_dir = Path(out_dir)
+    core = getattr(model, "module", model)
+    core = getattr(core, "_orig_mod", core)
+    state = {
+        "format": FORMAT,
+        "step": int(step),
+        "config": core.config.to_dict(),
+        "vocab": list(tokenizer.vocab),
+        "model": {k: v.detach().cpu() for k, v in core.state_dict().items()},
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "meta": dict(meta or {}),
+    }
+    path = out_dir / f"ckpt_{step:08d}.pt"
+    _atomic_write_bytes(path, lambda f: torch.save(state, f))
+    _atomic_write_bytes(out_dir / "latest", lambda f: f.write(path.name.encode() + b"\n"))
+    if keep:
+        old = sorted(p for p in out_dir.iterdir() if _CKPT.match(p.name))[:-keep]
+        for p in old:
+            if p != path:
+                p.unlink(missing_ok=True)
+    return path
+
+
+def latest_path(out_dir) -> Path | None:
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return None
+    pointer = out_dir / "latest"
+    if pointer.exists():
+        p = out_dir / pointer.read_text().strip()
+        if p.exists():
+            return p
+    found = sorted(p for p in out_dir.iterdir() if _CKPT.match(p.name))
+    return found[-1] if found else None
+
+
+def load_state(path, device="cpu") -> dict:
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def build(state: dict, device="cpu") -> tuple[EditModel, Tokenizer]:
+    tokenizer = Tokenizer(state["vocab"])
+    config = ModelConfig.from_dict(state["config"])
+    model = EditModel(config, len(tokenizer))
+    model.load_state_dict(state["model"])
+    model.set_vocab_size(len(tokenizer))
+    return model.to(device).eval(), tokenizer
+
+
+def load(path, device="cpu"):
+    """(model, tokenizer, meta) from one checkpoint file; meta has step, config and the saved meta."""
+    state = load_state(path, device)
+    model, tok = build(state, device)
+    meta = {**state.get("meta", {}), "step": state["step"], "config": state["config"], "path": str(path)}
+    return model, tok, meta
+
+
+def load_latest(out_dir, device="cpu"):
+    """(model, tokenizer, meta) from the newest checkpoint in `out_dir`, or None if there is none."""
+    path = latest_path(out_dir)
+    if path is None:
+        return None
+    return load(path, device)

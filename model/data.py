@@ -1,0 +1,563 @@
+"""Training pairs for the edit model, drawn from the program-image database at speed.
+
+`PairSampler(source, tokenizer, ...)` keeps an in-memory index of the database's head programs
+(refreshed with `refresh()` from `source.heads(min_id=last_seen)`, so it follows a database that
+another process is filling) and a pool of ready-encoded pairs:
+
+- "edit":     A and B are stored heads within token edit distance 1..k (both directions);
+- "denovo":   A is the empty program, B a stored head;
+- "lateral":  A is a stored equivalent of B (same image, longer program), B the head;
+- "mutation": B is stored, A a random token mutation of B (1..k edits) that still draws; the
+              fallback when the database has few near pairs.
+
+Entries are split into train / held-out by a hash of their id; a pair is held out when its B is.
+`batch(n, split)` gathers a batch of tensors (see `model.network`) with numpy indexing only.
+
+`source` is a `data.db.Database` or a `MemorySource` (the same read API over programs in memory).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+import logo
+from .edits import DELETE, INSERT, SUBSTITUTE, Edit, edit_script
+from .network import DEL, FIN, INS, SUB
+from .tokenizer import Tokenizer, join, program_tokens
+
+KINDS = ("edit", "denovo", "lateral", "mutation")
+_TYPE = {INSERT: INS, DELETE: DEL, SUBSTITUTE: SUB}
+
+
+# ---- encoding ------------------------------------------------------------------------------------
+
+def paren_depth(tokens: Sequence[str]) -> list[int]:
+    out, d = [], 0
+    for t in tokens:
+        if t == ")":
+            d -= 1
+        out.append(max(d, 0))
+        if t == "(":
+            d += 1
+    return out
+
+
+def encode_program(tokenizer: Tokenizer, tokens: Sequence[str], max_tokens: int):
+    """(ids (L+1,), depth (L+1,), n): A's ids then END at n then PAD; None if too long / unknown."""
+    n = len(tokens)
+    if n > max_tokens:
+        return None
+    ids = tokenizer.encode(tokens)
+    if tokenizer.unk_id in ids:
+        return None
+    a = np.zeros(max_tokens + 1, np.int32)
+    a[:n] = ids
+    a[n] = tokenizer.end_id
+    dep = np.zeros(max_tokens + 1, np.int8)
+    dep[:n] = paren_depth(tokens)
+    return a, dep, n
+
+
+def encode_script(tokenizer: Tokenizer, edits: Sequence[Edit], max_edits: int):
+    """(type, tok, pos) arrays of length max_edits + 1 (edits, FIN, padding -1); None if too long."""
+    if len(edits) > max_edits:
+        return None
+    t = np.full(max_edits + 1, -1, np.int8)
+    k = np.zeros(max_edits + 1, np.int32)
+    p = np.zeros(max_edits + 1, np.int16)
+    for i, e in enumerate(edits):
+        t[i] = _TYPE[e.op]
+        if e.token is not None:
+            tid = tokenizer.index.get(e.token)
+            if tid is None:
+                return None
+            k[i] = tid
+        p[i] = e.pos
+    t[len(edits)] = FIN
+    return t, k, p
+
+
+def decode_script(tokenizer: Tokenizer, e_type, e_tok, e_pos) -> list[Edit]:
+    out = []
+    for ty, tk, ps in zip(e_type, e_tok, e_pos):
+        ty = int(ty)
+        if ty == FIN or ty < 0:
+            break
+        if ty == DEL:
+            out.append(Edit(DELETE, int(ps)))
+        else:
+            out.append(Edit(INSERT if ty == INS else SUBSTITUTE, int(ps), tokenizer.vocab[int(tk)]))
+    return out
+
+
+# ---- an in-memory stand-in for the database ------------------------------------------------------
+
+@dataclass
+class _MemEntry:
+    entry_id: int
+    head: str
+    equivalents: list
+    image: np.ndarray
+    source: str = "memory"
+    created: float = 0.0
+
+
+class MemorySource:
+    """The read side of `data.db.Database` over programs held in memory (tests, fallbacks).
+
+    Programs that draw the same image (exactly) share an entry; the head is the shortest.
+    """
+
+    def __init__(self, programs=(), image_size: int = 32, library_text: str = ""):
+        self.image_size = image_size
+        self._library_text = library_text
+        self.entries: list[_MemEntry] = []
+        self._by_image: dict[bytes, int] = {}
+        self.add(programs)
+
+    def add(self, programs) -> int:
+        texts = [p if isinstance(p, str) else logo.to_text(p) for p in programs]
+        lib = logo.parse(self._library_text).defs if self._library_text else None
+        if not texts:
+            return 0
+        images, ok = logo.render_batch(texts, size=self.image_size, library=lib, errors="blank")
+        added = 0
+        for t, img, good in zip(texts, images, ok):
+            if not good or not img.any():
+                continue
+            key = img.tobytes()
+            if key in self._by_image:
+                e = self.entries[self._by_image[key] - 1]
+                if t in e.equivalents:
+                    continue
+                e.equivalents.append(t)
+                e.equivalents.sort(key=lambda s: (len(program_tokens(s)), s))
+                e.head = e.equivalents[0]
+            else:
+                eid = len(self.entries) + 1
+                self.entries.append(_MemEntry(eid, t, [t], img))
+                self._by_image[key] = eid
+                added += 1
+        return added
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def max_entry_id(self) -> int:
+        return len(self.entries)
+
+    def heads(self, min_id: int = 0, limit: int | None = None):
+        out = [(e.entry_id, e.head) for e in self.entries[max(min_id - 1, 0):] if e.entry_id >= min_id]
+        return out if limit is None else out[:limit]
+
+    def images(self, entry_ids) -> np.ndarray:
+        if len(entry_ids) == 0:
+            return np.zeros((0, self.image_size, self.image_size), np.uint8)
+        return np.stack([self.entries[i - 1].image for i in entry_ids])
+
+    def get(self, entry_id: int) -> _MemEntry:
+        return self.entries[entry_id - 1]
+
+    def library_text(self) -> str:
+        return self._library_text
+
+
+def is_heldout(entry_id: int, frac: float) -> bool:
+    return ((int(entry_id) * 2654435761) % 1_000_003) / 1_000_003 < frac
+
+
+# ---- mutations -----------------------------------------------------------------------------------
+
+_DIGITS = [str(d) for d in range(10)]
+_NUMERIC = _DIGITS + ["ul", "ua", "eps_l", "eps_a", "inf"]
+_OPS = ["+", "-", "*", "/"]
+
+
+def mutate_tokens(tokens: Sequence[str], rng: random.Random, n_edits: int) -> list[str]:
+    """Up to `n_edits` small random token changes (the result may not parse; callers check)."""
+    t = list(tokens)
+    for _ in range(n_edits):
+        r = rng.random()
+        leaves = [i for i, x in enumerate(t) if x in _NUMERIC or x in _OPS]
+        if r < 0.5 and leaves:
+            i = rng.choice(leaves)
+            t[i] = rng.choice(_OPS if t[i] in _OPS else _NUMERIC)
+        elif r < 0.65 and leaves:                       # wrap a leaf: x -> (op x d)
+            i = rng.choice([i for i in leaves if t[i] not in _OPS] or leaves)
+            if t[i] in _OPS:
+                continue
+            t[i:i + 1] = ["(", rng.choice(_OPS), t[i], rng.choice(_DIGITS), ")"]
+        elif r < 0.8:                                    # insert a move at a statement boundary
+            starts = [i for i in range(len(t)) if t[i] == "(" and i + 1 < len(t)
+                      and t[i + 1] in ("move", "loop", "embed", "penup")] + [len(t)]
+            i = rng.choice(starts)
+            t[i:i] = ["(", "move", rng.choice(_NUMERIC[:6] + ["ul"]), rng.choice(_NUMERIC[:4] + ["ua", "0"]), ")"]
+        else:                                           # delete a statement
+            starts = [i for i in range(len(t)) if t[i] == "(" and i + 1 < len(t) and t[i + 1] == "move"]
+            if not starts:
+                continue
+            i = rng.choice(starts)
+            j = t.index(")", i)
+            if "(" in t[i + 1:j]:                        # move with compound args: find the match
+                d, j = 0, i
+                while True:
+                    d += t[j] == "("
+                    d -= t[j] == ")"
+                    if d == 0:
+                        break
+                    j += 1
+            del t[i:j + 1]
+    return t
+
+
+# ---- the sampler ---------------------------------------------------------------------------------
+
+class _Pool:
+    """Growable arrays of encoded pairs."""
+
+    def __init__(self, max_tokens: int, max_edits: int, capacity: int = 1024):
+        self.n = 0
+        self.L, self.T = max_tokens + 1, max_edits + 1
+        self.arrays = {}
+        self._alloc(capacity)
+
+    def _alloc(self, cap: int):
+        spec = {"a_ids": ((self.L,), np.int32), "depth": ((self.L,), np.int8), "a_len": ((), np.int32),
+                "e_type": ((self.T,), np.int8), "e_tok": ((self.T,), np.int32), "e_pos": ((self.T,), np.int16),
+                "img_a": ((), np.int64), "img_b": ((), np.int64), "b_entry": ((), np.int64)}
+        new = {k: np.zeros((cap, *shape), dt) for k, (shape, dt) in spec.items()}
+        for k, v in self.arrays.items():
+            new[k][:self.n] = v[:self.n]
+        self.arrays = new
+        self.cap = cap
+
+    def append(self, **row) -> int:
+        if self.n == self.cap:
+            self._alloc(self.cap * 2)
+        for k, v in row.items():
+            self.arrays[k][self.n] = v
+        self.n += 1
+        return self.n - 1
+
+
+class PairSampler:
+    def __init__(self, source, tokenizer: Tokenizer, max_tokens: int = 96, max_edits: int = 48,
+                 max_dist: int = 6, heldout: float = 0.1, seed: int = 0, max_neighbors: int = 16,
+                 mutations_per_refresh: int = 2048, mutation_capacity: int = 50_000,
+                 weights: dict | None = None, refresh_limit: int = 5000):
+        self.source, self.tok = source, tokenizer
+        self.max_tokens, self.max_edits, self.max_dist = max_tokens, max_edits, max_dist
+        self.heldout = heldout
+        self.rng = random.Random(seed)
+        self.nrng = np.random.default_rng(seed)
+        self.max_neighbors = max_neighbors
+        self.mutations_per_refresh = mutations_per_refresh
+        self.mutation_capacity = mutation_capacity
+        self.weights = dict(weights or {"edit": 0.45, "denovo": 0.15, "lateral": 0.1, "mutation": 0.3})
+        self.refresh_limit = refresh_limit
+        self.size = source.image_size
+        # images: row 0 is blank (the empty program)
+        self._images = np.zeros((1024, self.size, self.size), np.uint8)
+        self._n_images = 1
+        self.entry_row: dict[int, int] = {}          # entry id -> image row
+        self.entry_tokens: dict[int, list[str]] = {}
+        self.entry_ids: list[int] = []
+        self._hist = np.zeros((0, 0), np.int16)
+        self._lens = np.zeros(0, np.int32)
+        self.neighbors: dict[int, int] = {}
+        self.last_id = 0
+        self.pool = _Pool(max_tokens, max_edits)
+        self.kind_index: dict[tuple[str, str], list[int]] = {(k, s): [] for k in KINDS for s in ("train", "heldout")}
+        self._mut_pool = _Pool(max_tokens, max_edits, 1024)
+        self._mut_rows = {"train": [], "heldout": []}
+        self._mut_next = 0
+        self._mut_image_rows: np.ndarray | None = None
+        self._library_text = None
+        self._library = None
+        self.stats = {k: 0 for k in KINDS}
+
+    # ---- images ------------------------------------------------------------------------------
+    def _add_images(self, imgs: np.ndarray) -> np.ndarray:
+        n = len(imgs)
+        while self._n_images + n > len(self._images):
+            bigger = np.zeros((len(self._images) * 2, self.size, self.size), np.uint8)
+            bigger[:self._n_images] = self._images[:self._n_images]
+            self._images = bigger
+        rows = np.arange(self._n_images, self._n_images + n)
+        self._images[rows] = imgs
+        self._n_images += n
+        return rows
+
+    @property
+    def images(self) -> np.ndarray:
+        return self._images
+
+    @property
+    def library(self):
+        return self._library
+
+    # ---- pairs ---------------------------------------------------------------------------------
+    def _add_pair(self, kind: str, a_tokens, b_tokens, img_a: int, img_b: int, b_entry: int, pool=None,
+                  row=None) -> bool:
+        enc_a = encode_program(self.tok, a_tokens, self.max_tokens)
+        if enc_a is None:
+            return False
+        script = edit_script(a_tokens, b_tokens)
+        enc_e = encode_script(self.tok, script, self.max_edits)
+        if enc_e is None or not script:
+            return False
+        a, dep, n = enc_a
+        t, k, p = enc_e
+        fields = dict(a_ids=a, depth=dep, a_len=n, e_type=t, e_tok=k, e_pos=p, img_a=img_a, img_b=img_b,
+                      b_entry=b_entry)
+        if pool is None:
+            i = self.pool.append(**fields)
+            split = "heldout" if is_heldout(b_entry, self.heldout) else "train"
+            self.kind_index[(kind, split)].append(i)
+        else:
+            if row is None:
+                row = pool.append(**fields)
+            else:
+                for key, v in fields.items():
+                    pool.arrays[key][row] = v
+            return row
+        self.stats[kind] += 1
+        return True
+
+    def _refresh_library(self):
+        text = self.source.library_text() if hasattr(self.source, "library_text") else ""
+        if text != self._library_text:
+            self._library_text = text
+            self._library = logo.parse(text).defs if text else None
+            if self._library:
+                self.tok.add_library(self._library)
+
+    def refresh(self) -> int:
+        """Read entries newer than the last seen id; add their pairs. Returns the number of new entries."""
+        self._refresh_library()
+        rows = self.source.heads(min_id=self.last_id + 1, limit=self.refresh_limit)
+        if not rows:
+            self._make_mutations()
+            return 0
+        self.last_id = max(self.last_id, rows[-1][0])
+        new_ids, new_toks = [], []
+        for eid, text in rows:
+            try:
+                toks = program_tokens(text)
+            except logo.LogoError:
+                continue
+            if len(toks) > self.max_tokens or self.tok.unk_id in self.tok.encode(toks):
+                continue
+            new_ids.append(eid)
+            new_toks.append(toks)
+        if new_ids:
+            img_rows = self._add_images(self.source.images(new_ids))
+            for eid, toks, r in zip(new_ids, new_toks, img_rows):
+                self.entry_row[eid] = int(r)
+                self.entry_tokens[eid] = toks
+            self._index_neighbors(new_ids, new_toks)
+            for eid, toks in zip(new_ids, new_toks):
+                if len(toks) <= self.max_edits:
+                    self._add_pair("denovo", [], toks, 0, self.entry_row[eid], eid)
+            self._add_laterals(new_ids)
+        self._make_mutations()
+        return len(new_ids)
+
+    def _index_neighbors(self, new_ids, new_toks):
+        V = max(len(self.tok), 1)
+        if self._hist.shape[1] < V:
+            grown = np.zeros((self._hist.shape[0], V + 64), np.int16)
+            grown[:, :self._hist.shape[1]] = self._hist
+            self._hist = grown
+        width = self._hist.shape[1]
+        hist_new = np.zeros((len(new_ids), width), np.int16)
+        for r, toks in enumerate(new_toks):
+            np.add.at(hist_new[r], self.tok.encode(toks), 1)
+        old_n = len(self.entry_ids)
+        self._hist = np.concatenate([self._hist, hist_new])
+        self._lens = np.concatenate([self._lens, np.array([len(t) for t in new_toks], np.int32)])
+        self.entry_ids.extend(new_ids)
+        ids_arr = np.asarray(self.entry_ids)
+        k = self.max_dist
+        for r, (eid, toks) in enumerate(zip(new_ids, new_toks)):
+            me = old_n + r
+            # candidates among all entries seen before this one: |len diff| <= k and hist L1 <= 2k
+            cand = np.flatnonzero(np.abs(self._lens[:me] - len(toks)) <= k)
+            if cand.size == 0:
+                continue
+            l1 = np.abs(self._hist[cand] - self._hist[me]).sum(1)
+            cand = cand[l1 <= 2 * k]
+            if cand.size > 4 * self.max_neighbors:
+                cand = self.nrng.choice(cand, 4 * self.max_neighbors, replace=False)
+            for c in cand:
+                other = int(ids_arr[c])
+                if self.neighbors.get(other, 0) >= self.max_neighbors or self.neighbors.get(eid, 0) >= self.max_neighbors:
+                    continue
+                ot = self.entry_tokens[other]
+                s = edit_script(toks, ot)
+                if not 1 <= len(s) <= k:
+                    continue
+                ok1 = self._add_pair("edit", toks, ot, self.entry_row[eid], self.entry_row[other], other)
+                ok2 = self._add_pair("edit", ot, toks, self.entry_row[other], self.entry_row[eid], eid)
+                if ok1 or ok2:
+                    self.neighbors[other] = self.neighbors.get(other, 0) + 1
+                    self.neighbors[eid] = self.neighbors.get(eid, 0) + 1
+
+    def _add_laterals(self, new_ids):
+        if not hasattr(self.source, "get"):
+            return
+        for eid in new_ids:
+            try:
+                entry = self.source.get(eid)
+            except Exception:
+                continue
+            eqs = list(getattr(entry, "equivalents", []) or [])
+            head = self.entry_tokens[eid]
+            for text in eqs[1:4]:
+                try:
+                    a = program_tokens(text)
+                except logo.LogoError:
+                    continue
+                if a != head:
+                    self._add_pair("lateral", a, head, self.entry_row[eid], self.entry_row[eid], eid)
+
+    def _make_mutations(self):
+        """Refill part of the mutation ring: A = mutate(B) for stored B, rendered in one batch."""
+        n = self.mutations_per_refresh
+        if n <= 0 or not self.entry_ids:
+            return
+        if self._mut_image_rows is None:
+            self._mut_image_rows = self._add_images(np.zeros((self.mutation_capacity, self.size, self.size), np.uint8))
+        cands = []
+        for _ in range(n):
+            b = self.entry_ids[self.rng.randrange(len(self.entry_ids))]
+            bt = self.entry_tokens[b]
+            at = mutate_tokens(bt, self.rng, self.rng.randint(1, self.max_dist))
+            try:
+                at = program_tokens(join(at))
+            except logo.LogoError:
+                continue
+            if at != bt and len(at) <= self.max_tokens:
+                cands.append((b, at))
+        if not cands:
+            return
+        imgs, ok = _render_checked([join(a) for _, a in cands], self.size, self._library)
+        for (b, at), img, good in zip(cands, imgs, ok):
+            if not good:
+                continue
+            slot = self._mut_next % self.mutation_capacity
+            img_row = int(self._mut_image_rows[slot])
+            bt = self.entry_tokens[b]
+            if len(edit_script(at, bt)) > self.max_dist:
+                continue
+            if self._mut_next < self.mutation_capacity:
+                row = self._add_pair("mutation", at, bt, img_row, self.entry_row[b], b, pool=self._mut_pool)
+                if row is False:
+                    continue
+                self._mut_rows["heldout" if is_heldout(b, self.heldout) else "train"].append(row)
+            else:
+                # overwrite a ring slot in place (its split may change: rebuild the split lists lazily)
+                row = self._add_pair("mutation", at, bt, img_row, self.entry_row[b], b, pool=self._mut_pool,
+                                     row=slot)
+                if row is False:
+                    continue
+                self._mut_split_dirty = True
+            self._images[img_row] = img
+            self._mut_next += 1
+            self.stats["mutation"] += 1
+        if getattr(self, "_mut_split_dirty", False):
+            ent = self._mut_pool.arrays["b_entry"][:self._mut_pool.n]
+            held = np.array([is_heldout(e, self.heldout) for e in ent], bool)
+            self._mut_rows = {"heldout": list(np.flatnonzero(held)), "train": list(np.flatnonzero(~held))}
+            self._mut_split_dirty = False
+
+    # ---- batches -------------------------------------------------------------------------------
+    def counts(self, split: str = "train") -> dict:
+        out = {k: len(self.kind_index[(k, split)]) for k in KINDS if k != "mutation"}
+        out["mutation"] = len(self._mut_rows[split])
+        return out
+
+    def sample_indices(self, n: int, split: str = "train", kinds: Sequence[str] | None = None):
+        """[(pool, rows)]: n pairs drawn by kind weight (kinds with no pairs are skipped)."""
+        counts = self.counts(split)
+        kinds = [k for k in (kinds or KINDS) if counts[k] > 0]
+        if not kinds:
+            raise RuntimeError("no training pairs yet: is the database empty?")
+        w = np.array([self.weights.get(k, 0.0) for k in kinds], float)
+        if "mutation" in kinds and counts.get("edit", 0) < 1000:      # few stored near pairs
+            w[kinds.index("mutation")] = max(w[kinds.index("mutation")], 0.5 * w.sum())
+        w = w / w.sum() if w.sum() > 0 else np.full(len(kinds), 1 / len(kinds))
+        per_kind = self.nrng.multinomial(n, w)
+        main, mut = [], []
+        for k, m in zip(kinds, per_kind):
+            if m == 0:
+                continue
+            if k == "mutation":
+                rows = self._mut_rows[split]
+                mut.append(np.asarray(rows)[self.nrng.integers(0, len(rows), m)])
+            else:
+                rows = self.kind_index[(k, split)]
+                main.append(np.asarray(rows)[self.nrng.integers(0, len(rows), m)])
+        out = []
+        if main:
+            out.append((self.pool, np.concatenate(main)))
+        if mut:
+            out.append((self._mut_pool, np.concatenate(mut)))
+        return out
+
+    def gather(self, parts, device="cpu") -> dict:
+        cols = {}
+        for key in ("a_ids", "depth", "a_len", "e_type", "e_tok", "e_pos", "img_a", "img_b", "b_entry"):
+            cols[key] = np.concatenate([pool.arrays[key][rows] for pool, rows in parts])
+        # trim padding to the longest A and longest script in the batch
+        L = int(cols["a_len"].max()) + 1
+        T = int((cols["e_type"] >= 0).sum(1).max())
+        images = np.stack([self._images[cols["img_a"]], self._images[cols["img_b"]]], axis=1)
+        batch = {
+            "images": torch.from_numpy(images),
+            "a_ids": torch.from_numpy(cols["a_ids"][:, :L].astype(np.int64)),
+            "depth": torch.from_numpy(cols["depth"][:, :L].astype(np.int64)),
+            "a_len": torch.from_numpy(cols["a_len"].astype(np.int64)),
+            "e_type": torch.from_numpy(cols["e_type"][:, :T].astype(np.int64)),
+            "e_tok": torch.from_numpy(cols["e_tok"][:, :T].astype(np.int64)),
+            "e_pos": torch.from_numpy(cols["e_pos"][:, :T].astype(np.int64)),
+        }
+        if device != "cpu":
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        batch["b_entry"] = cols["b_entry"]
+        return batch
+
+    def batch(self, n: int, split: str = "train", device="cpu", kinds=None) -> dict:
+        return self.gather(self.sample_indices(n, split, kinds), device)
+
+    def a_tokens(self, batch) -> list[list[str]]:
+        ids = batch["a_ids"].cpu().numpy()
+        lens = batch["a_len"].cpu().numpy()
+        return [self.tok.decode(ids[i, :lens[i]]) for i in range(len(lens))]
+
+    def target_scripts(self, batch) -> list[list[Edit]]:
+        t, k, p = (batch[x].cpu().numpy() for x in ("e_type", "e_tok", "e_pos"))
+        return [decode_script(self.tok, t[i], k[i], p[i]) for i in range(len(t))]
+
+
+def _render_checked(texts, size, library):
+    """Images and an ok mask (draws something, stays on the canvas, runs within limits)."""
+    try:
+        from data.generate import run_batch
+        progs, parsed = [], []
+        for t in texts:
+            try:
+                progs.append(logo.parse(t))
+                parsed.append(True)
+            except logo.LogoError:
+                progs.append(logo.parse("(move 0 0)"))
+                parsed.append(False)
+        imgs, verdict = run_batch(progs, size=size, library=library)
+        return imgs, (verdict == 0) & np.asarray(parsed)
+    except ImportError:
+        imgs, ok = logo.render_batch(texts, size=size, library=library, errors="blank")
+        return imgs, ok & imgs.reshape(len(texts), -1).any(1)

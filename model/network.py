@@ -1,0 +1,270 @@
+"""The edit model: a ViT over (image A, image B, B - A), a transformer over A's tokens that
+cross-attends to the image, and an autoregressive decoder over edits.
+
+Each decoder step emits one edit in two parts: an *action* from one softmax over
+`[FIN, DELETE, INSERT t for each token t, SUBSTITUTE t for each token t]` (token scores tied to the
+token embedding, so the vocabulary can grow), then a *position* by pointing at one of A's token
+slots (slot len(A) is the end, for appending).  Position scores are conditioned on the chosen action.
+
+Batches are dicts of tensors (see `Batch` in `model.data`):
+  images   uint8 (B, 2, S, S)        image A and image B
+  a_ids    int64 (B, L + 1)          A's token ids, then END at a_len, then PAD
+  a_len    int64 (B,)
+  depth    int64 (B, L + 1)          parenthesis depth of each token (a position channel)
+  e_type   int64 (B, T)              0 FIN, 1 DELETE, 2 INSERT, 3 SUBSTITUTE, -1 padding
+  e_tok    int64 (B, T)              token of insert / substitute (0 otherwise)
+  e_pos    int64 (B, T)              position in A (0 for FIN / padding)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+FIN, DEL, INS, SUB = 0, 1, 2, 3
+N_TYPES = 4
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    image_size: int = 32
+    patch: int = 4
+    d_model: int = 256
+    n_heads: int = 8
+    img_layers: int = 4
+    prog_layers: int = 3
+    dec_layers: int = 4
+    ffn_mult: int = 4
+    max_tokens: int = 96        # context: tokens of A (plus one END slot)
+    max_edits: int = 48         # edits per script (plus FIN)
+    vocab_capacity: int = 256   # token embedding rows; the tokenizer may grow up to this
+    dropout: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+PRESETS = {
+    "tiny": dict(d_model=96, n_heads=4, img_layers=2, prog_layers=2, dec_layers=2, ffn_mult=3),
+    "small": dict(d_model=160, n_heads=5, img_layers=3, prog_layers=2, dec_layers=3),
+    "default": {},
+}
+
+
+def preset(name: str, **overrides) -> ModelConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return replace(ModelConfig(**PRESETS[name]), **overrides)
+
+
+class Attention(nn.Module):
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.h = heads
+        self.q = nn.Linear(d, d)
+        self.kv = nn.Linear(d, 2 * d)
+        self.o = nn.Linear(d, d)
+
+    def forward(self, x, mem=None, mask=None, causal=False):
+        b, t, d = x.shape
+        mem = x if mem is None else mem
+        s = mem.shape[1]
+        q = self.q(x).view(b, t, self.h, d // self.h).transpose(1, 2)
+        k, v = self.kv(mem).view(b, s, 2, self.h, d // self.h).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        return self.o(y.transpose(1, 2).reshape(b, t, d))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: self-attention, optional cross-attention, MLP."""
+
+    def __init__(self, d: int, heads: int, ffn_mult: int, cross: bool, dropout: float):
+        super().__init__()
+        self.n1 = nn.LayerNorm(d)
+        self.sa = Attention(d, heads)
+        self.cross = cross
+        if cross:
+            self.n2 = nn.LayerNorm(d)
+            self.ca = Attention(d, heads)
+        self.n3 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, ffn_mult * d), nn.GELU(), nn.Linear(ffn_mult * d, d))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, self_mask=None, causal=False, mem=None, mem_mask=None):
+        x = x + self.drop(self.sa(self.n1(x), mask=self_mask, causal=causal))
+        if self.cross:
+            x = x + self.drop(self.ca(self.n2(x), mem, mask=mem_mask))
+        return x + self.drop(self.mlp(self.n3(x)))
+
+
+class EditModel(nn.Module):
+    def __init__(self, config: ModelConfig, n_tokens: int):
+        super().__init__()
+        c = self.config = config
+        d = c.d_model
+        if n_tokens > c.vocab_capacity:
+            raise ValueError(f"{n_tokens} tokens do not fit a vocabulary capacity of {c.vocab_capacity}")
+        n_patches = (c.image_size // c.patch) ** 2
+        self.patch = nn.Conv2d(3, d, c.patch, c.patch)
+        self.img_pos = nn.Parameter(torch.randn(1, n_patches, d) * 0.02)
+        self.img_blocks = nn.ModuleList(Block(d, c.n_heads, c.ffn_mult, False, c.dropout)
+                                        for _ in range(c.img_layers))
+        self.img_norm = nn.LayerNorm(d)
+        self.tok_emb = nn.Embedding(c.vocab_capacity, d)
+        self.tok_pos = nn.Embedding(c.max_tokens + 1, d)
+        self.tok_depth = nn.Embedding(MAX_DEPTH, d)
+        self.prog_blocks = nn.ModuleList(Block(d, c.n_heads, c.ffn_mult, True, c.dropout)
+                                         for _ in range(c.prog_layers))
+        self.prog_norm = nn.LayerNorm(d)
+        self.bos = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.type_emb = nn.Embedding(N_TYPES, d)
+        self.slot_proj = nn.Linear(d, d)
+        self.step_pos = nn.Embedding(c.max_edits + 1, d)
+        self.dec_blocks = nn.ModuleList(Block(d, c.n_heads, c.ffn_mult, True, c.dropout)
+                                        for _ in range(c.dec_layers))
+        self.dec_norm = nn.LayerNorm(d)
+        self.type_head = nn.Linear(d, N_TYPES)
+        self.ins_proj = nn.Linear(d, d)
+        self.sub_proj = nn.Linear(d, d)
+        self.ptr_type = nn.Embedding(N_TYPES, d)
+        self.ptr_q = nn.Linear(d, d)
+        self.ptr_k = nn.Linear(d, d)
+        # which token ids may be emitted (grows with the tokenizer; specials never)
+        self.register_buffer("emittable", torch.zeros(c.vocab_capacity, dtype=torch.bool))
+        self.set_vocab_size(n_tokens)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def set_vocab_size(self, n_tokens: int) -> None:
+        from .tokenizer import SPECIALS
+        if n_tokens > self.config.vocab_capacity:
+            raise ValueError(f"{n_tokens} tokens do not fit a vocabulary capacity of "
+                             f"{self.config.vocab_capacity}")
+        self.emittable.zero_()
+        self.emittable[len(SPECIALS):n_tokens] = True
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.emittable.nonzero().max()) + 1
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ---- encoder --------------------------------------------------------------------------------
+
+    def encode(self, images, a_ids, a_len, depth):
+        """images uint8 (B, 2, S, S) -> (memory, memory mask, A slots, A slot mask)."""
+        x = images.float() / 255.0
+        if x.shape[-1] != self.config.image_size:
+            x = F.interpolate(x, size=(self.config.image_size,) * 2, mode="area")
+        x = torch.cat([x, x[:, 1:2] - x[:, 0:1]], dim=1)
+        dtype = self.patch.weight.dtype
+        img = self.patch(x.to(dtype)).flatten(2).transpose(1, 2) + self.img_pos
+        for blk in self.img_blocks:
+            img = blk(img)
+        img = self.img_norm(img)
+        b, l1 = a_ids.shape
+        pos = torch.arange(l1, device=a_ids.device)
+        slot_ok = pos[None, :] <= a_len[:, None]                      # (B, L+1) tokens and END
+        self_mask = slot_ok[:, None, None, :]
+        a = self.tok_emb(a_ids) + self.tok_pos(pos)[None] + self.tok_depth(depth.clamp(max=MAX_DEPTH - 1))
+        for blk in self.prog_blocks:
+            a = blk(a, self_mask=self_mask, mem=img)
+        a = self.prog_norm(a)
+        mem = torch.cat([img, a], dim=1)
+        mem_mask = torch.cat([torch.ones(b, img.shape[1], dtype=torch.bool, device=a.device), slot_ok], 1)
+        return mem, mem_mask[:, None, None, :], a, slot_ok
+
+    # ---- decoder --------------------------------------------------------------------------------
+
+    def decoder_inputs(self, slots, e_type, e_tok, e_pos):
+        """Embeddings of [BOS, edit_0, ..., edit_{T-2}] (B, T, d) for targets e_* of length T."""
+        b = e_type.shape[0]
+        t = e_type[:, :-1].clamp(min=0)
+        emb = self.type_emb(t) + self.tok_emb(e_tok[:, :-1])
+        idx = e_pos[:, :-1].clamp(min=0, max=slots.shape[1] - 1)
+        emb = emb + self.slot_proj(torch.gather(slots, 1, idx[..., None].expand(-1, -1, slots.shape[2])))
+        x = torch.cat([self.bos.expand(b, -1, -1), emb], dim=1)
+        return x + self.step_pos(torch.arange(x.shape[1], device=x.device))[None]
+
+    def decode(self, x, mem, mem_mask):
+        for blk in self.dec_blocks:
+            x = blk(x, causal=True, mem=mem, mem_mask=mem_mask)
+        return self.dec_norm(x)
+
+    def action_logits(self, h):
+        """(..., d) -> (..., 2 + 2C) scores over [FIN, DEL, INS t..., SUB t...]."""
+        ty = self.type_head(h)
+        w = self.tok_emb.weight
+        ins = self.ins_proj(h) @ w.t().to(h.dtype)
+        sub = self.sub_proj(h) @ w.t().to(h.dtype)
+        neg = torch.finfo(ins.dtype).min
+        ins = (ins + ty[..., INS:INS + 1]).masked_fill(~self.emittable, neg)
+        sub = (sub + ty[..., SUB:SUB + 1]).masked_fill(~self.emittable, neg)
+        return torch.cat([ty[..., FIN:FIN + 1], ty[..., DEL:DEL + 1], ins, sub], dim=-1)
+
+    def pointer_logits(self, h, slots, slot_ok, a_type, a_tok):
+        """Position scores (B, T, L+1) given the chosen action (type and token)."""
+        q = self.ptr_q(h + self.ptr_type(a_type.clamp(min=0)) + self.tok_emb(a_tok))
+        k = self.ptr_k(slots)
+        s = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])
+        return s.masked_fill(~slot_ok[:, None, :], torch.finfo(s.dtype).min)
+
+    def action_index(self, e_type, e_tok):
+        """Joint action id of (type, token): FIN 0, DEL 1, INS 2 + t, SUB 2 + C + t (-100 for padding)."""
+        c = self.config.vocab_capacity
+        idx = torch.where(e_type == INS, 2 + e_tok, torch.where(e_type == SUB, 2 + c + e_tok, e_type))
+        return torch.where(e_type < 0, torch.full_like(idx, -100), idx)
+
+    def forward(self, batch):
+        """Teacher-forced logits: (action logits (B, T, 2+2C), pointer logits (B, T, L+1))."""
+        mem, mem_mask, slots, slot_ok = self.encode(batch["images"], batch["a_ids"], batch["a_len"],
+                                                    batch["depth"])
+        x = self.decoder_inputs(slots, batch["e_type"], batch["e_tok"], batch["e_pos"])
+        h = self.decode(x, mem, mem_mask)
+        return self.action_logits(h), self.pointer_logits(h, slots, slot_ok, batch["e_type"], batch["e_tok"])
+
+
+def loss_and_metrics(model: EditModel, batch, logits=None):
+    """Cross-entropy over actions and positions; also token and exact-script accuracy (teacher forced)."""
+    core = model.module if hasattr(model, "module") else model
+    core = getattr(core, "_orig_mod", core)
+    act_logits, ptr_logits = model(batch) if logits is None else logits
+    act_t = core.action_index(batch["e_type"], batch["e_tok"])
+    e_type = batch["e_type"]
+    ptr_t = torch.where((e_type > FIN), batch["e_pos"], torch.full_like(e_type, -100))
+    act_loss = F.cross_entropy(act_logits.float().flatten(0, 1), act_t.flatten(), ignore_index=-100,
+                               reduction="sum")
+    ptr_loss = F.cross_entropy(ptr_logits.float().flatten(0, 1), ptr_t.flatten(), ignore_index=-100,
+                               reduction="sum")
+    n_steps = (act_t != -100).sum().clamp(min=1)
+    loss = (act_loss + ptr_loss) / n_steps
+    with torch.no_grad():
+        valid = act_t != -100
+        act_ok = (act_logits.argmax(-1) == act_t) | ~valid
+        ptr_ok = (ptr_logits.argmax(-1) == ptr_t) | (ptr_t == -100)
+        step_ok = act_ok & ptr_ok
+        n_ptr = (ptr_t != -100).sum()
+        metrics = {
+            "loss": loss.detach(),
+            "token_acc": ((act_ok & valid).sum() + (ptr_ok & (ptr_t != -100)).sum()).float()
+            / (valid.sum() + n_ptr).clamp(min=1),
+            "exact_tf": step_ok.all(dim=1).float().mean(),
+        }
+    return loss, metrics

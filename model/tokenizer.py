@@ -1,0 +1,170 @@
+"""Canonical programs and their token sequences.
+
+A program's tokens are its canonical text (`logo.to_text(canonical(p))`) split into `(`, `)`,
+keywords, operators, constants, digits and names, so `" ".join(tokens)` parses back with `logo.parse`.
+
+`canonical(p)` makes equal programs tokenize equally:
+- loop variables are renamed by nesting depth (`i`, `j`, `k`, ...; see `LOOP_VARS`),
+- procedure parameters (in `define` forms) are renamed `p0`, `p1`, ... in order,
+- the operands of commutative operators (`+`, `*`) are ordered by (length, text) of their canonical text.
+The result draws the same picture as `p`.
+
+    >>> Tokenizer().tokens("(loop x 4 (move (* 2 ul) (/ ua 4)))")
+    ['(', 'loop', 'i', '4', '(', 'move', '(', '*', '2', 'ul', ')', '(', '/', 'ua', '4', ')', ')', ')']
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+import logo
+from logo.ast import (COMMUTATIVE, CONSTANTS, OPERATORS, BinOp, Call, Const, Define, Embed, Loop, Move, Num,
+                      PenUp, Program, Var)
+
+PAD, UNK, BOS, END = "<pad>", "<unk>", "<bos>", "<end>"
+SPECIALS = (PAD, UNK, BOS, END)
+KEYWORD_TOKENS = ("move", "loop", "embed", "penup", "define")
+LOOP_VARS = ("i", "j", "k", "l", "m", "n") + tuple(f"v{d}" for d in range(6, 16))
+PARAMS = tuple(f"p{d}" for d in range(8))
+BASE_TOKENS = (SPECIALS + ("(", ")") + KEYWORD_TOKENS + tuple(CONSTANTS) + OPERATORS
+               + tuple(str(d) for d in range(10)) + LOOP_VARS + PARAMS)
+
+_SPLIT = re.compile(r"\(|\)|[^\s()]+")
+
+
+def loop_var(depth: int) -> str:
+    return LOOP_VARS[depth] if depth < len(LOOP_VARS) else f"v{depth}"
+
+
+# ---- canonical form ------------------------------------------------------------------------------
+
+def _expr(e, env: dict[str, str]):
+    if isinstance(e, Var):
+        return Var(env.get(e.name, e.name))
+    if isinstance(e, BinOp):
+        left, right = _expr(e.left, env), _expr(e.right, env)
+        if e.op in COMMUTATIVE:
+            lt, rt = logo.to_text(left), logo.to_text(right)
+            if (len(lt), lt) > (len(rt), rt):
+                left, right = right, left
+        return BinOp(e.op, left, right)
+    return e
+
+
+def _body(body, env: dict[str, str], depth: int) -> tuple:
+    return tuple(_stmt(s, env, depth) for s in body)
+
+
+def _stmt(s, env: dict[str, str], depth: int):
+    if isinstance(s, Move):
+        return Move(_expr(s.length, env), _expr(s.angle, env))
+    if isinstance(s, Loop):
+        name = loop_var(depth)
+        count = _expr(s.count, env)
+        return Loop(name, count, _body(s.body, {**env, s.var: name}, depth + 1))
+    if isinstance(s, Embed):
+        return Embed(_body(s.body, env, depth))
+    if isinstance(s, PenUp):
+        return PenUp(_body(s.body, env, depth))
+    if isinstance(s, Call):
+        return Call(s.name, tuple(_expr(a, env) for a in s.args))
+    raise TypeError(f"not a statement: {s!r}")
+
+
+def canonical(program) -> Program:
+    """The canonical form of a program (or program text): same drawing, one spelling."""
+    p = logo.parse(program) if isinstance(program, str) else program
+    defs = []
+    for d in p.defs:
+        env = {old: PARAMS[i] if i < len(PARAMS) else f"p{i}" for i, old in enumerate(d.params)}
+        defs.append(Define(d.name, tuple(env[x] for x in d.params), _body(d.body, env, 0)))
+    return Program(tuple(defs), _body(p.body, {}, 0))
+
+
+@lru_cache(maxsize=200_000)
+def _canonical_tokens(text: str) -> tuple[str, ...]:
+    return tuple(_SPLIT.findall(logo.to_text(canonical(logo.parse(text)))))
+
+
+def split(text: str) -> list[str]:
+    """Split text into tokens without parsing or canonicalising."""
+    return _SPLIT.findall(text)
+
+
+def canonical_text(program) -> str:
+    """`logo.to_text(canonical(program))`."""
+    return " ".join(program_tokens(program)).replace("( ", "(").replace(" )", ")")
+
+
+def program_tokens(program) -> list[str]:
+    """Canonical tokens of a Program or program text (cached on the text)."""
+    text = program if isinstance(program, str) else logo.to_text(program)
+    return list(_canonical_tokens(text))
+
+
+def join(tokens: Sequence[str]) -> str:
+    """Tokens back to parseable program text."""
+    return " ".join(tokens)
+
+
+# ---- the vocabulary ------------------------------------------------------------------------------
+
+class Tokenizer:
+    """Token <-> id. Grows when the library adds procedure names (`add`); stored in checkpoints."""
+
+    def __init__(self, vocab: Iterable[str] | None = None):
+        self.vocab: list[str] = list(BASE_TOKENS if vocab is None else vocab)
+        if tuple(self.vocab[:len(SPECIALS)]) != SPECIALS:
+            raise ValueError("a vocabulary starts with the special tokens " + ", ".join(SPECIALS))
+        self.index = {t: i for i, t in enumerate(self.vocab)}
+        if len(self.index) != len(self.vocab):
+            raise ValueError("vocabulary has repeated tokens")
+
+    pad_id, unk_id, bos_id, end_id = 0, 1, 2, 3
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.index
+
+    def add(self, tokens: Iterable[str]) -> list[str]:
+        """Add new tokens (e.g. library procedure names); returns those that were new."""
+        new = []
+        for t in tokens:
+            if t not in self.index:
+                self.index[t] = len(self.vocab)
+                self.vocab.append(t)
+                new.append(t)
+        return new
+
+    def add_library(self, library) -> list[str]:
+        """Add the names of a library's procedures (Logo text, a sequence of Define or a dict)."""
+        if isinstance(library, str):
+            library = logo.parse(library).defs
+        names = library.keys() if isinstance(library, dict) else [d.name for d in library]
+        return self.add(sorted(names))
+
+    def tokens(self, program) -> list[str]:
+        """Canonical tokens of a program (text or `logo.Program`); `" ".join(...)` parses back."""
+        return program_tokens(program)
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        if isinstance(tokens, (str, Program)):
+            tokens = self.tokens(tokens)
+        get = self.index.get
+        return [get(t, 1) for t in tokens]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.vocab[int(i)] for i in ids]
+
+    def to_dict(self) -> dict:
+        return {"vocab": list(self.vocab)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Tokenizer":
+        return cls(d["vocab"])
+
+    def __repr__(self) -> str:
+        return f"Tokenizer({len(self)} tokens)"
