@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/logo run --config demo --out runs/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -x -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+	$(BIN)/python -m pytest tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]' --config-settings editable_mode=compat

@@ -87,3 +87,29 @@ def test_all_dreamcoder_tasks_read_and_round_trip():
         assert logo.parse(logo.to_text(t.program)) == t.program
         assert t.image.shape == (28, 28) and t.image.dtype.name == "uint8"
         assert t.image.max() > 0, t.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(programs, st.data())
+def test_fast_parser_agrees_with_lark_on_programs_and_their_mutations(p, data):
+    from logo.syntax import _fast_parse, parse_with_lark
+    text = logo.to_text(p)
+    assert _fast_parse(text) == parse_with_lark(text) == p
+    # mutate the token sequence: the fast path must accept exactly what lark accepts, with equal results
+    toks = text.replace("(", " ( ").replace(")", " ) ").split()
+    i = data.draw(st.integers(0, max(0, len(toks) - 1)))
+    op = data.draw(st.sampled_from(["delete", "insert", "replace"]))
+    tok = data.draw(st.sampled_from(["(", ")", "move", "loop", "embed", "define", "i", "ul", "3", "12", "+", "poly"]))
+    if op == "delete" and toks:
+        del toks[i]
+    elif op == "insert":
+        toks.insert(i, tok)
+    elif toks:
+        toks[i] = tok
+    mutated = " ".join(toks)
+    try:
+        expected = parse_with_lark(mutated)
+    except logo.LogoError:
+        expected = None
+    fast = _fast_parse(mutated)
+    assert fast is None or fast == expected
