@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -83,7 +84,8 @@ def register(sub) -> None:
     ex.add_argument("out", help="JSONL file, or - for stdout")
     ex.set_defaults(func=_export)
 
-    im = dsub.add_parser("import", help="insert the programs of a JSONL export (novelty rules apply)")
+    im = dsub.add_parser("import", help="insert the programs of a JSONL export (novelty rules apply; the "
+                         "exported images are used when the image sizes agree, otherwise programs are re-rendered)")
     im.add_argument("db")
     im.add_argument("jsonl", help="JSONL file (from `logo db export`), or - for stdin")
     im.add_argument("--source", help="record this source instead of the exported ones")
@@ -274,7 +276,9 @@ def _export(a) -> int:
             for e in db.entries():
                 out.write(json.dumps({"id": e.entry_id, "head": e.head, "equivalents": e.equivalents,
                                       "source": e.source, "created": e.created,
-                                      "programs": [list(p) for p in e.programs]}) + "\n")
+                                      "programs": [list(p) for p in e.programs],
+                                      "image_size": db.image_size,
+                                      "image": base64.b64encode(e.image.tobytes()).decode()}) + "\n")
                 n += 1
             if tmp:
                 out.close()
@@ -291,13 +295,14 @@ def _import(a) -> int:
     db = _open(a.db, create=True)
     f = sys.stdin if a.jsonl == "-" else open(a.jsonl)
     counts = Counter()
-    progs, sources = [], []
+    progs, sources, images = [], [], []
 
     def flush():
         if progs:
-            counts.update(r.status for r in db.insert_many(progs, sources))
+            counts.update(r.status for r in db.insert_many(progs, sources, images))
             progs.clear()
             sources.clear()
+            images.clear()
     try:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
@@ -305,12 +310,17 @@ def _import(a) -> int:
             try:
                 rec = json.loads(line)
                 programs = rec.get("programs") or [[t, rec.get("source", "import")] for t in rec["equivalents"]]
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                image = None                 # the entry's image: the same novelty decisions as in the source
+                if rec.get("image") and rec.get("image_size") == db.image_size:
+                    image = np.frombuffer(base64.b64decode(rec["image"]), np.uint8).reshape(
+                        db.image_size, db.image_size)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
                 print(f"logo db import: {a.jsonl}:{line_no}: not an exported entry ({e})", file=sys.stderr)
                 return 1
             for p in programs:
                 progs.append(p[0])
                 sources.append(a.source or (p[1] if len(p) > 1 else "import"))
+                images.append(image)
             if len(progs) >= a.batch:
                 flush()
         flush()

@@ -17,7 +17,8 @@ Schema (version 1): `meta(key, value)` holds the magic marker, format version, i
 max_equivalents, creation time and the procedure library; `entries(id, head, length, image, source,
 created, n_programs, max_length, programs)` with `programs` a JSON list of [text, source, created];
 `stats(source, outcome, n)` counts every outcome of every insertion (new, head, equivalent, duplicate,
-rejected:<reason>, samples); `progress(stream, next_chunk, config, updated)` lets `build` resume.
+rejected:<reason>, samples); `progress(stream, next_chunk, config, updated)` lets `build` resume;
+`programs(text, entry_id)` says which entry holds a program (a program is in at most one list).
 """
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ CREATE TABLE IF NOT EXISTS stats(source TEXT NOT NULL, outcome TEXT NOT NULL, n 
                                  PRIMARY KEY(source, outcome));
 CREATE TABLE IF NOT EXISTS progress(stream TEXT PRIMARY KEY, next_chunk INTEGER NOT NULL,
                                     config TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS programs(text TEXT PRIMARY KEY, entry_id INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -117,6 +119,7 @@ class Database:
                 self._create(image_size, threshold, max_equivalents)
             self._read_meta()
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
         except sqlite3.DatabaseError as e:
             raise DatabaseError(f"{self.path} is not a readable logo-synth database: {e}") from None
         for name, given, stored in (("image_size", image_size, self.image_size),
@@ -173,6 +176,17 @@ class Database:
         self.max_equivalents = int(rows["max_equivalents"])
         self.created = float(rows["created"])
 
+    def _migrate(self) -> None:
+        """Add the `programs` table to files made before it existed."""
+        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'programs'").fetchone():
+            return
+        with self._write() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS programs(text TEXT PRIMARY KEY, entry_id INTEGER NOT NULL) "
+                         "WITHOUT ROWID")
+            for eid, programs in conn.execute("SELECT id, programs FROM entries").fetchall():
+                conn.executemany("INSERT OR IGNORE INTO programs(text, entry_id) VALUES (?, ?)",
+                                 [(p[0], eid) for p in json.loads(programs)])
+
     def close(self) -> None:
         self.conn.close()
 
@@ -192,6 +206,10 @@ class Database:
         bad = self.conn.execute("SELECT count(*) FROM entries WHERE length(image) != ?", (nbytes,)).fetchone()[0]
         if bad:
             problems.append(f"{bad} entries have an image blob of the wrong size")
+        listed = self.conn.execute("SELECT coalesce(sum(n_programs), 0) FROM entries").fetchone()[0]
+        indexed = self.conn.execute("SELECT count(*) FROM programs").fetchone()[0]
+        if listed != indexed:
+            problems.append(f"the entries list {listed} programs but the programs table holds {indexed}")
         return problems
 
     # ---- reading ---------------------------------------------------------------------------------
@@ -204,6 +222,19 @@ class Database:
 
     def _image(self, blob: bytes) -> np.ndarray:
         return np.frombuffer(blob, np.uint8).reshape(self.image_size, self.image_size).copy()
+
+    def entry_of(self, program) -> int | None:
+        """The entry whose list holds this program (text or `logo.Program`; compared canonically), or None."""
+        text = program if isinstance(program, str) else logo.to_text(program)
+        row = self.conn.execute("SELECT entry_id FROM programs WHERE text = ?", (text,)).fetchone()
+        if row is None and isinstance(program, str):
+            try:
+                canon = logo.to_text(logo.parse(program))
+            except LogoError:
+                return None
+            if canon != text:
+                row = self.conn.execute("SELECT entry_id FROM programs WHERE text = ?", (canon,)).fetchone()
+        return None if row is None else row[0]
 
     def get(self, entry_id: int) -> Entry:
         row = self.conn.execute("SELECT id, head, image, source, created, programs FROM entries WHERE id = ?",
@@ -360,7 +391,8 @@ class Database:
                     images: Sequence[np.ndarray] | np.ndarray | None = None) -> list[InsertResult]:
         """Insert many programs in one transaction, in order (a later program sees the earlier ones).
 
-        `source` is one string or one per program ("random", "dream", "task", "library", "import")."""
+        `source` is one string or one per program ("random", "dream", "task", "library", "import").
+        `images`, if given, holds one (S, S) uint8 image per program (or None: render that one)."""
         n = len(programs)
         sources = [source] * n if isinstance(source, str) else list(source)
         if len(sources) != n:
@@ -378,22 +410,25 @@ class Database:
                 texts[i] = p if isinstance(p, str) else None
         s = self.image_size
         imgs = np.zeros((n, s, s), np.uint8)
-        if images is not None:
-            if len(images) != n:
-                raise ValueError("need one image per program")
-            for i, im in enumerate(images):
-                imgs[i] = self._check_image(im)
-                if reasons[i] is None and not imgs[i].any():
-                    reasons[i] = "empty"
-        else:
-            todo = [i for i in range(n) if reasons[i] is None]
-            if todo:
-                out, verdict = run_batch([parsed[i] for i in todo], s, library=self.library())
-                for j, i in enumerate(todo):
-                    if verdict[j]:
-                        reasons[i] = REASONS[int(verdict[j])]
-                    else:
-                        imgs[i] = out[j]
+        if images is not None and len(images) != n:
+            raise ValueError("need one image per program")
+        todo = []
+        for i in range(n):
+            im = None if images is None else images[i]
+            if im is None:
+                if reasons[i] is None:
+                    todo.append(i)
+                continue
+            imgs[i] = self._check_image(im)
+            if reasons[i] is None and not imgs[i].any():
+                reasons[i] = "empty"
+        if todo:
+            out, verdict = run_batch([parsed[i] for i in todo], s, library=self.library())
+            for j, i in enumerate(todo):
+                if verdict[j]:
+                    reasons[i] = REASONS[int(verdict[j])]
+                else:
+                    imgs[i] = out[j]
         return self._insert_rendered(texts, imgs, reasons, sources)
 
     def _insert_rendered(self, texts, imgs, reasons, sources, extra_stats: Counter | None = None,
@@ -401,7 +436,7 @@ class Database:
         """The novelty/equivalents logic for rendered programs, in one write transaction."""
         with self._write() as conn:
             self._refresh()
-            results, new_rows, touched, stats = self._decide(texts, imgs, reasons, sources)
+            results, new_rows, touched, stats, prog_ops = self._decide(texts, imgs, reasons, sources)
             if new_rows:
                 conn.executemany("INSERT INTO entries(id, head, length, image, source, created, n_programs, "
                                  "max_length, programs) VALUES (?,?,?,?,?,?,?,?,?)", new_rows)
@@ -409,6 +444,12 @@ class Database:
                 conn.executemany("UPDATE entries SET head=?, length=?, n_programs=?, max_length=?, programs=? "
                                  "WHERE id=?", [(lst[0][0], _key(lst[0][0])[0], len(lst), _key(lst[-1][0])[0],
                                                  json.dumps(lst), eid) for eid, lst in touched.items()])
+            adds = [(t, e) for t, e in prog_ops.items() if e is not None]
+            drops = [(t,) for t, e in prog_ops.items() if e is None]
+            if drops:
+                conn.executemany("DELETE FROM programs WHERE text = ?", drops)
+            if adds:
+                conn.executemany("INSERT OR REPLACE INTO programs(text, entry_id) VALUES (?, ?)", adds)
             if extra_stats:
                 stats.update(extra_stats)
             conn.executemany("INSERT INTO stats(source, outcome, n) VALUES (?,?,?) ON CONFLICT(source, outcome) "
@@ -513,6 +554,14 @@ class Database:
             q = f"SELECT id, programs FROM entries WHERE id IN ({','.join('?' * len(part))})"
             for eid, programs in self.conn.execute(q, part):
                 lists[eid] = [list(p) for p in json.loads(programs)]
+        # a program already in some entry's list stays there (nearest-image matching is not transitive)
+        ask = sorted({texts[i] for i in cand if i not in new_of and (i in joins_new or int(idx.ids[target_row[i]]) in need)})
+        known: dict[str, int] = {}
+        for lo in range(0, len(ask), _CHUNK):
+            part = ask[lo:lo + _CHUNK]
+            known.update(self.conn.execute(f"SELECT text, entry_id FROM programs WHERE text IN "
+                                           f"({','.join('?' * len(part))})", part).fetchall())
+        prog_ops: dict[str, int | None] = {}       # text -> entry id (added) or None (dropped), net
         # 4. apply in order
         next_id = self.max_entry_id() + 1
         new_ids = [next_id + k for k in range(len(new_entries))]
@@ -523,6 +572,7 @@ class Database:
             if i in new_of:
                 k = new_of[i]
                 new_lists[k] = [[texts[i], src, now]]
+                prog_ops[texts[i]] = new_ids[k]
                 results[i] = InsertResult("new", new_ids[k])
                 stats[(src, "new")] += 1
                 continue
@@ -537,9 +587,18 @@ class Database:
                     results[i] = InsertResult("duplicate", eid)
                     stats[(src, "duplicate")] += 1
                     continue
-            status = _join(lst, texts[i], lengths[i], src, now, K)
-            if status != "duplicate" and i not in joins_new:
-                touched[eid] = lst
+            holder = known.get(texts[i])
+            if holder is not None:
+                results[i] = InsertResult("duplicate", holder)
+                stats[(src, "duplicate")] += 1
+                continue
+            status, dropped = _join(lst, texts[i], lengths[i], src, now, K)
+            if status != "duplicate":
+                prog_ops[texts[i]] = eid
+                if dropped is not None:
+                    prog_ops[dropped] = None
+                if i not in joins_new:
+                    touched[eid] = lst
             results[i] = InsertResult(status, eid)
             stats[(src, status)] += 1
         for i, j in repeats:
@@ -550,24 +609,25 @@ class Database:
             lst = new_lists[k]
             new_rows.append((new_ids[k], lst[0][0], _key(lst[0][0])[0], imgs[i].tobytes(), sources[i], now,
                              len(lst), _key(lst[-1][0])[0], json.dumps(lst)))
-        return results, new_rows, touched, stats
+        return results, new_rows, touched, stats, prog_ops
 
 
-def _join(lst: list, text: str, length: int, source: str, now: float, K: int) -> str:
-    """Add `text` to an entry's sorted program list (in place); returns head / equivalent / duplicate."""
+def _join(lst: list, text: str, length: int, source: str, now: float, K: int) -> tuple[str, str | None]:
+    """Add `text` to an entry's sorted program list (in place).
+
+    Returns (head | equivalent | duplicate, the program dropped to keep at most K, or None)."""
     key = (length, text)
     if any(p[0] == text for p in lst):
-        return "duplicate"
+        return "duplicate", None
     keys = [_key(p[0]) for p in lst]
     if len(lst) >= K and key > keys[-1]:
-        return "duplicate"
+        return "duplicate", None
     pos = 0
     while pos < len(keys) and keys[pos] < key:
         pos += 1
     lst.insert(pos, [text, source, now])
-    if len(lst) > K:
-        lst.pop()
-    return "head" if pos == 0 else "equivalent"
+    dropped = lst.pop()[0] if len(lst) > K else None
+    return ("head" if pos == 0 else "equivalent"), dropped
 
 
 def open_readonly(path) -> Database:

@@ -159,3 +159,22 @@ def test_reopen_keeps_settings_and_index(tmp_path):
     assert db.insert(C).status == "equivalent"                  # index rebuilt from the file
     assert db.insert(B).status == "duplicate"
     assert db.check() == []
+
+
+def test_a_program_stays_in_one_list_when_a_nearer_image_arrives(tmp_path):
+    db = Database(tmp_path / "db.sqlite")
+    x = np.zeros((32, 32), np.uint8)
+    x[10, 5:25] = 255
+    i = x.copy()
+    i[12, 8] = 70                      # d(x, i)^2 = 4900 <= limit 6658: the same image as x
+    y = i.copy()
+    y[12, 8] = 80
+    y[20, 20] = 60                     # d(x, y)^2 = 10000: a new image; d(i, y)^2 = 3700 < d(i, x)^2
+    assert db.insert("(move 1 0)", image=x) == ("new", 1, None)
+    assert db.insert("(move 2 0)", image=i) == ("equivalent", 1, None)
+    assert db.insert("(move 3 0)", image=y) == ("new", 2, None)
+    assert db.nearest(i, 1)[0][0] == 2
+    assert db.insert("(move 2 0)", image=i) == ("duplicate", 1, None)
+    assert db.insert("(move 4 0)", image=i) == ("equivalent", 2, None)    # a new program joins the nearest
+    assert db.entry_of("(move 2 0)") == 1 and db.entry_of("(move   4 0)") == 2 and db.entry_of("(move 5 0)") is None
+    assert db.check() == []
