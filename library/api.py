@@ -96,7 +96,8 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
         _register(enc, st, new_roots)
         corpus = Corpus(st, new_roots, tids)
         step = Step(name, logo.to_text(d), found.arity, found.utility,
-                    count_uses(st, new_roots, st.prim(name)), corpus.total_cost(), time.perf_counter() - ts, stats)
+                    count_uses(st, new_roots, st.prim(name)), corpus.total_cost(), time.perf_counter() - ts, stats,
+                    found.body_cost)
         steps.append(step)
         defs.append(d)
         if progress:
@@ -116,7 +117,7 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
         "ast_size_before": size_before, "ast_size_after": size_after,
         "seconds": time.perf_counter() - t0,
         "abstractions": [{"name": s.name, "arity": s.arity, "define": s.body, "utility": s.utility,
-                          "uses": s.uses, "cost_after": s.cost_after, "seconds": round(s.seconds, 4),
+                          "uses": s.uses, "body_cost": s.body_cost, "cost_after": s.cost_after, "seconds": round(s.seconds, 4),
                           "search_steps": s.stats.steps} for s in steps],
     }
     return Result(defs, rewritten, report, lib + defs)

@@ -384,7 +384,7 @@ def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | Non
         U = pat.U
         ivars = pat.ivars
 
-        expansions = []   # (idx or None for all, new_holes_tail, body_delta, ivar_change)
+        expansions = []   # (head, location indices, body cost added)
         # 1) concrete expansions, grouped by head
         groups: dict[int, list[int]] = {}
         for i, n in enumerate(nodes):
@@ -475,7 +475,7 @@ def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | Non
             for j, (vd, vs, vu, vt) in enumerate(ivars):
                 if vt:
                     continue
-                idx = [i for i in range(k) if sh[i] != -1 and sh[i] == vs[i]]
+                idx = [i for i, (x, y) in enumerate(zip(sh, vs)) if x == y]   # vs holds no -1
                 if idx:
                     options.append(("reuse", j, idx))
             if pat.nparams < max_arity:
@@ -645,33 +645,58 @@ def _overlaps(pat: _P, corpus: Corpus) -> bool:
     locset = set(pat.locs)
     if len(locset) < 2:
         return False
+    # a location inside a repeated argument is rewritten once in the call, not once per occurrence,
+    # so it counts as an overlap too (then the exact DP decides)
     stops = {path for path, _ in pat.ipaths}
-    # the body's shape, from any location: for each inner position, its children to visit
-    steps = []                      # (node-index-in-walk, child kind) flattened traversal program
+    first: dict[int, tuple] = {}
+    for path, j in pat.ipaths:
+        first.setdefault(j, path)
+    repeats = stops - set(first.values())
     loc0 = pat.locs[0]
-    order = []                      # list of (parent slot, which child) in pre-order
+    order = []                      # (parent slot, which child, is a repeated argument) in pre-order
 
     def shape(n, path, parent_slot):
         slot = len(order)
-        order.append((parent_slot, path[-1] if path else -1))
+        order.append((parent_slot, path[-1] if path else -1, False))
         k = kind[n]
-        if k == APP:
-            for which, c in ((0, A[n]), (1, B[n])):
-                if path + (which,) not in stops:
-                    shape(c, path + (which,), slot)
-        elif k == LAM:
-            if path + (2,) not in stops:
-                shape(A[n], path + (2,), slot)
+        children = ((0, A[n]), (1, B[n])) if k == APP else ((2, A[n]),) if k == LAM else ()
+        for which, c in children:
+            cp = path + (which,)
+            if cp in repeats:
+                order.append((slot, which, True))
+            elif cp not in stops:
+                shape(c, cp, slot)
     shape(loc0, (), -1)
-    del steps
     for loc in pat.locs:
         nodes = [loc]
-        for parent_slot, which in order[1:]:
+        for parent_slot, which, repeated in order[1:]:
             pn = nodes[parent_slot]
             c = B[pn] if which == 1 else A[pn]
             if c in locset:
                 return True
+            if repeated and _contains_any(st, c, locset):
+                return True
             nodes.append(c)
+    return False
+
+
+def _contains_any(st: Store, n: int, targets: set) -> bool:
+    kind, A, B = st.kind, st.a, st.b
+    stack = [n]
+    seen = set()
+    while stack:
+        x = stack.pop()
+        if x in targets:
+            return True
+        if x in seen:
+            continue
+        seen.add(x)
+        k = kind[x]
+        if k == APP:
+            stack.append(A[x])
+            stack.append(B[x])
+        elif k == LAM:
+            stack.append(A[x])
     return False
 
 

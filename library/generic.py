@@ -19,6 +19,7 @@ class Step:
     cost_after: int
     seconds: float
     stats: SearchStats = field(default_factory=SearchStats)
+    body_cost: int = 0   # the body's size (parameters not counted): utility = saving - body_cost
 
 
 @dataclass
@@ -84,7 +85,8 @@ def compress_terms(st: Store, roots: list[int], tasks: list[int], iterations: in
         roots = rewrite_roots(corpus, found, name)
         corpus = Corpus(st, roots, tasks)
         step = Step(name, "", found.arity + int(found.has_tail), found.utility,
-                    count_uses(st, roots, st.prim(name)), corpus.total_cost(), time.perf_counter() - t0, stats)
+                    count_uses(st, roots, st.prim(name)), corpus.total_cost(), time.perf_counter() - t0, stats,
+                    found.body_cost)
         steps.append(step)
         founds.append(found)
         bodies.append(body)

@@ -64,3 +64,30 @@ def test_logo_sequence_abstraction_keeps_the_rest_of_the_body():
     assert logo.to_text(d) == "(define (fn_0) (move ul (/ ua 4)) (move ul (/ ua 4)))"
     assert logo.to_text(res.rewritten[0]) == "(fn_0) (move 0 0)"
     assert logo.to_text(res.rewritten[4]) == "(embed (fn_0)) (move 3 eps_a)"
+
+
+def check_expected_costs(costs_before, steps):
+    """Stitch's soundness check: the utility the search computed is what rewriting achieves."""
+    prev = costs_before
+    for s in steps:
+        assert prev - s.cost_after == s.utility + s.body_cost, (s.name, s.body)
+        prev = s.cost_after
+
+
+def test_utilities_match_the_rewritten_costs():
+    data = json.loads((ROOT / "bench/data/logo_iteration_1.json").read_text())
+    progs, tasks, _ = sexpr.from_dreamcoder_json(data)
+    res = library.compress_programs(progs, 10, 3, tasks)
+    check_expected_costs(res.cost_before, res.abstractions)
+    assert res.cost_after == 44435
+
+
+def test_overlapping_and_repeated_argument_uses_are_counted_exactly():
+    # (f X X) where X itself contains (f Y Y): nested uses inside a repeated argument, and chains of
+    # overlapping (g (g (g a))) matches; the utility must equal the real saving
+    progs = ["(f (f (h a b) (h a b)) (f (h a b) (h a b)))", "(f (f (h c d) (h c d)) (f (h c d) (h c d)))",
+             "(g (g (g (g (g k)))))", "(g (g (g (g m))))", "(f (g (g (g n))) (g (g (g n))))"]
+    for arity in (1, 2, 3):
+        res = library.compress_programs(progs, 4, arity)
+        assert res.abstractions
+        check_expected_costs(res.cost_before, res.abstractions)
