@@ -48,8 +48,8 @@ def test_compression_really_happened(dc_result):
     costs = [rep["cost_before"]] + [a["cost_after"] for a in rep["abstractions"]]
     assert all(a > b for a, b in zip(costs, costs[1:]))
     for a, (c0, c1) in zip(rep["abstractions"], zip(costs, costs[1:])):
-        body = logo.parse(a["define"]).defs[0]
-        assert c0 - c1 - a["utility"] >= 0   # utility = saving minus the body's own size
+        assert c0 - c1 == a["utility"] + a["body_cost"]   # utility = saving minus the body's own size
+        assert logo.parse(a["define"]).defs[0].name == a["name"]
 
 
 def test_library_file_roundtrip_and_second_round(tmp_path, dc_result):
