@@ -481,7 +481,8 @@ class PairSampler:
         out["mutation"] = len(self._mut_rows[split])
         return out
 
-    def sample_indices(self, n: int, split: str = "train", kinds: Sequence[str] | None = None):
+    def sample_indices(self, n: int, split: str = "train", kinds: Sequence[str] | None = None,
+                       replace: bool = True):
         """[(pool, rows)]: n pairs drawn by kind weight (kinds with no pairs are skipped)."""
         counts = self.counts(split)
         kinds = [k for k in (kinds or KINDS) if counts[k] > 0]
@@ -497,17 +498,21 @@ class PairSampler:
             if m == 0:
                 continue
             if k == "mutation":
-                rows = self._mut_rows[split]
-                mut.append(np.asarray(rows)[self.nrng.integers(0, len(rows), m)])
+                mut.append(self._pick(self._mut_rows[split], m, replace))
             else:
-                rows = self.kind_index[(k, split)]
-                main.append(np.asarray(rows)[self.nrng.integers(0, len(rows), m)])
+                main.append(self._pick(self.kind_index[(k, split)], m, replace))
         out = []
         if main:
             out.append((self.pool, np.concatenate(main)))
         if mut:
             out.append((self._mut_pool, np.concatenate(mut)))
         return out
+
+    def _pick(self, rows, m, replace):
+        rows = np.asarray(rows)
+        if replace or m > len(rows):
+            return rows[self.nrng.integers(0, len(rows), m)]
+        return rows[self.nrng.choice(len(rows), m, replace=False)]
 
     def gather(self, parts, device="cpu") -> dict:
         cols = {}

@@ -1,0 +1,469 @@
+"""`train`: train the edit model on pairs from the program-image database.
+
+    train --db runs/db.sqlite --out runs/ckpt [--preset tiny|small|default] [--max-seconds 600]
+
+Resumes from the latest checkpoint in --out; follows the database while another process inserts
+(re-reads new entries every --refresh-every steps); evaluates on held-out pairs every --eval-every
+steps (teacher-forced loss and token accuracy, greedy exact-script accuracy, and the rate at which the
+greedy edits applied to A draw B); logs JSONL (`OUT/metrics.jsonl`), writes `OUT/training.png`, and
+saves checkpoints atomically. Multi-GPU: `torchrun --nproc-per-node N -m model.train ...` (DDP).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import logo
+from . import checkpoint
+from .data import KINDS, MemorySource, PairSampler
+from .edits import EditError, apply_edits
+from .generate import decode, scripts_from
+from .network import EditModel, ModelConfig, loss_and_metrics, preset
+from .tokenizer import Tokenizer, join
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    src = p.add_argument_group("data")
+    src.add_argument("--db", help="program-image database (SQLite) to train on")
+    src.add_argument("--random-programs", type=int, default=0,
+                     help="instead of --db: train on N random programs plus the DreamCoder tasks, in memory")
+    src.add_argument("--image-size", type=int, default=32, help="image size for --random-programs")
+    src.add_argument("--max-dist", type=int, default=6, help="largest token edit distance of an edit pair")
+    src.add_argument("--heldout", type=float, default=0.1, help="fraction of entries held out for evaluation")
+    src.add_argument("--refresh-every", type=int, default=200, help="steps between reads of new database entries")
+    src.add_argument("--mutations", type=int, default=1024, help="mutation pairs made per refresh")
+    p.add_argument("--out", required=True, help="checkpoint / log directory (resumes from it)")
+    m = p.add_argument_group("model")
+    m.add_argument("--preset", default="default", choices=["tiny", "small", "default"])
+    m.add_argument("--d-model", type=int)
+    m.add_argument("--layers", type=int, help="layers of each of the three stacks")
+    m.add_argument("--heads", type=int)
+    m.add_argument("--max-tokens", type=int, help="context: tokens of program A")
+    m.add_argument("--max-edits", type=int, help="longest edit script (de novo pairs need about len(B))")
+    m.add_argument("--vocab-capacity", type=int, help="token rows (room for library procedure names)")
+    o = p.add_argument_group("optimisation")
+    o.add_argument("--batch-size", type=int, default=128, help="per process")
+    o.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    o.add_argument("--max-seconds", type=float, default=0, help="stop after this wall time (0: no limit)")
+    o.add_argument("--lr", type=float, default=1e-3)
+    o.add_argument("--min-lr", type=float, default=0.05, help="final learning rate, as a fraction of --lr")
+    o.add_argument("--warmup", type=int, default=500, help="linear warm-up steps")
+    o.add_argument("--weight-decay", type=float, default=0.01)
+    o.add_argument("--clip", type=float, default=1.0, help="gradient norm clipping")
+    o.add_argument("--seed", type=int, default=0)
+    r = p.add_argument_group("runtime")
+    r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    r.add_argument("--compile", action="store_true", help="torch.compile the model")
+    r.add_argument("--no-bf16", action="store_true", help="no bf16 autocast on CUDA")
+    r.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: cores - 1, at least 1)")
+    r.add_argument("--eval-every", type=int, default=500)
+    r.add_argument("--eval-pairs", type=int, default=128, help="held-out pairs per kind in each evaluation")
+    r.add_argument("--ckpt-every", type=int, default=1000)
+    r.add_argument("--log-every", type=int, default=50)
+    r.add_argument("--keep", type=int, default=3, help="checkpoints kept")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+def lr_factor(step: int, frac: float, warmup: int, min_frac: float) -> float:
+    """Linear warm-up over `warmup` steps, then cosine from 1 to `min_frac` as `frac` goes 0 -> 1."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if frac <= 0:
+        return 1.0
+    return min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+
+
+def same_image_fn(threshold: float | None):
+    try:
+        from data.novelty import same_image
+        return (lambda a, b: same_image(a, b, threshold)) if threshold else same_image
+    except ImportError:
+        return lambda a, b: int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max()) <= 8
+
+
+def open_source(args):
+    if args.db:
+        from data.db import Database
+        return Database(args.db, create=False)
+    if args.random_programs:
+        from data.generate import random_programs
+        import data
+        progs = [t.program for t in data.dreamcoder_tasks()]
+        progs += random_programs(args.random_programs, seed=args.seed, p_call=0)
+        return MemorySource(progs, image_size=args.image_size)
+    raise SystemExit("train: give --db PATH (or --random-programs N)")
+
+
+def model_config(args, resumed: dict | None) -> ModelConfig:
+    if resumed is not None:
+        return ModelConfig.from_dict(resumed)
+    over = {}
+    if args.d_model:
+        over["d_model"] = args.d_model
+    if args.layers:
+        over.update(img_layers=args.layers, prog_layers=args.layers, dec_layers=args.layers)
+    if args.heads:
+        over["n_heads"] = args.heads
+    for k in ("max_tokens", "max_edits", "vocab_capacity"):
+        if getattr(args, k) is not None:
+            over[k] = getattr(args, k)
+    return preset(args.preset, **over)
+
+
+def atomic_savefig(fig, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def plot_metrics(jsonl: Path, png: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    train, evals = [], []
+    for line in jsonl.read_text().splitlines():
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if r.get("kind") == "eval":
+            evals.append(r)
+        elif r.get("kind") == "train":
+            train.append(r)
+    if not train and not evals:
+        return
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    if train:
+        ax1.plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss", lw=1)
+    if evals:
+        ax1.plot([r["step"] for r in evals], [r["loss"] for r in evals], "o-", label="held-out loss", ms=3)
+        s = [r["step"] for r in evals]
+        ax2.plot(s, [r["token_acc"] for r in evals], "o-", ms=3, label="edit token accuracy (teacher forced)")
+        ax2.plot(s, [r["exact"] for r in evals], "o-", ms=3, label="exact edit script (greedy)")
+        ax2.plot(s, [r["reproduces"] for r in evals], "o-", ms=3, lw=2, label="edits reproduce B (greedy)")
+        for k in KINDS:
+            key = f"reproduces_{k}"
+            if any(key in r for r in evals):
+                ax2.plot([r["step"] for r in evals if key in r], [r[key] for r in evals if key in r], ":",
+                         lw=1, label=f"  reproduces B: {k}")
+    ax1.set_xlabel("step"), ax1.set_ylabel("loss"), ax1.set_yscale("log"), ax1.legend(), ax1.grid(alpha=0.3)
+    ax2.set_xlabel("step"), ax2.set_ylim(0, 1), ax2.legend(fontsize=7), ax2.grid(alpha=0.3)
+    ax2.set_title("held-out pairs")
+    fig.tight_layout()
+    atomic_savefig(fig, png)
+    plt.close(fig)
+
+
+class Evaluator:
+    """A fixed set of held-out pairs (per kind), chosen once there are enough."""
+
+    def __init__(self, sampler: PairSampler, per_kind: int, same_image, seed: int = 1234):
+        self.sampler, self.per_kind, self.same_image = sampler, per_kind, same_image
+        self.batches: dict[str, dict] | None = None
+        self.seed = seed
+
+    def _choose(self):
+        s = self.sampler
+        counts = s.counts("heldout")
+        if sum(counts.values()) == 0:
+            return None
+        state = s.nrng
+        s.nrng = np.random.default_rng(self.seed)
+        try:
+            out = {}
+            for k in KINDS:
+                if counts[k]:
+                    parts = s.sample_indices(min(self.per_kind, counts[k]), "heldout", kinds=[k], replace=False)
+                    out[k] = (parts, min(self.per_kind, counts[k]))
+            return out
+        finally:
+            s.nrng = state
+
+    @torch.no_grad()
+    def run(self, model, device, autocast) -> dict | None:
+        if self.batches is None or sum(n for _, n in self.batches.values()) < 4 * self.per_kind // 2:
+            self.batches = self._choose()
+        if not self.batches:
+            return None
+        core = getattr(model, "module", model)
+        core = getattr(core, "_orig_mod", core)
+        core.eval()
+        s = self.sampler
+        totals = {"loss": 0.0, "token_acc": 0.0, "exact": 0.0, "reproduces": 0.0, "parses": 0.0}
+        n_all = 0
+        out = {}
+        for kind, (parts, n) in self.batches.items():
+            rep = exact = parses = 0
+            loss_sum = tok_sum = 0.0
+            for lo in range(0, n, 128):
+                sub = [(pool, rows[lo:lo + 128]) for pool, rows in parts]
+                sub = [(p, r) for p, r in sub if len(r)]
+                b = s.gather(sub, device)
+                m = len(b["b_entry"])
+                with autocast():
+                    _, met = loss_and_metrics(core, b)
+                    ty, tk, ps = decode(core, b["images"], b["a_ids"], b["a_len"], b["depth"])
+                loss_sum += float(met["loss"]) * m
+                tok_sum += float(met["token_acc"]) * m
+                got = scripts_from(s.tok, ty.cpu(), tk.cpu(), ps.cpu())
+                want = s.target_scripts(b)
+                a_toks = s.a_tokens(b)
+                texts = []
+                for g, w, a in zip(got, want, a_toks):
+                    exact += g == w
+                    try:
+                        texts.append(join(apply_edits(a, g)))
+                    except EditError:
+                        texts.append("")
+                imgs_b = b["images"][:, 1].cpu().numpy()
+                progs, ok = [], []
+                for t in texts:
+                    try:
+                        progs.append(logo.parse(t))
+                        ok.append(bool(t))
+                    except logo.LogoError:
+                        progs.append(logo.parse("(move 0 0)"))
+                        ok.append(False)
+                imgs, drew = logo.render_batch(progs, size=s.size, library=s.library, errors="blank")
+                for i in range(m):
+                    parses += ok[i]
+                    rep += ok[i] and drew[i] and self.same_image(imgs[i], imgs_b[i])
+            out[f"reproduces_{kind}"] = rep / n
+            out[f"exact_{kind}"] = exact / n
+            totals["loss"] += loss_sum
+            totals["token_acc"] += tok_sum
+            totals["exact"] += exact
+            totals["reproduces"] += rep
+            totals["parses"] += parses
+            n_all += n
+        out.update({k: v / n_all for k, v in totals.items()})
+        out["n_eval"] = n_all
+        return out
+
+
+# ---- main ------------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if args.device == "auto":
+        dev_kind = "cuda" if torch.cuda.is_available() else "cpu"
+    else:
+        dev_kind = args.device
+    if dev_kind == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("train: --device cuda but CUDA is not available")
+    if distributed:
+        torch.distributed.init_process_group("nccl" if dev_kind == "cuda" else "gloo")
+    device = torch.device(f"cuda:{local_rank}" if dev_kind == "cuda" else "cpu")
+    if dev_kind == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+    else:
+        torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 2) - 1))
+    main_proc = rank == 0
+    torch.manual_seed(args.seed + rank)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    # resume
+    state = None
+    latest = checkpoint.latest_path(out)
+    if latest is not None:
+        state = checkpoint.load_state(latest, "cpu")
+    tokenizer = Tokenizer(state["vocab"]) if state else Tokenizer()
+    config = model_config(args, state["config"] if state else None)
+    source = open_source(args)
+    if getattr(source, "image_size", config.image_size) != config.image_size and state is None:
+        config = ModelConfig.from_dict({**config.to_dict(), "image_size": source.image_size})
+    sampler = PairSampler(source, tokenizer, max_tokens=config.max_tokens, max_edits=config.max_edits,
+                          max_dist=args.max_dist, heldout=args.heldout, seed=args.seed + 1000 * rank,
+                          mutations_per_refresh=args.mutations)
+    t_load = time.perf_counter()
+    while sampler.refresh() > 0:
+        pass
+    t_load = time.perf_counter() - t_load
+    if len(tokenizer) > config.vocab_capacity:
+        raise SystemExit(f"train: the vocabulary has {len(tokenizer)} tokens, more than the model's capacity "
+                         f"{config.vocab_capacity}; start a new --out with a larger --vocab-capacity")
+    model = EditModel(config, len(tokenizer))
+    step = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        model.set_vocab_size(len(tokenizer))
+        step = int(state["step"])
+    model.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.98))
+    if state is not None and state.get("optimizer"):
+        try:
+            opt.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError) as e:
+            print(f"train: optimizer state not restored ({e})", file=sys.stderr)
+    prev_elapsed = float(state["meta"].get("elapsed_s", 0.0)) if state else 0.0
+    del state
+    run_model = model
+    if args.compile:
+        run_model = torch.compile(model)
+    if distributed:
+        run_model = torch.nn.parallel.DistributedDataParallel(
+            run_model, device_ids=[local_rank] if dev_kind == "cuda" else None)
+    use_bf16 = dev_kind == "cuda" and not args.no_bf16
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else nullcontext()
+
+    evaluator = Evaluator(sampler, args.eval_pairs, same_image_fn(getattr(source, "threshold", None)))
+    metrics_path, png = out / "metrics.jsonl", out / "training.png"
+
+    def log(rec):
+        if main_proc:
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+    if main_proc:
+        counts = sampler.counts("train")
+        print(f"train: {model.n_params() / 1e6:.2f}M parameters, device {device}, "
+              f"{len(sampler.entry_ids)} entries read in {t_load:.1f} s, train pairs {counts}, "
+              f"held-out pairs {sampler.counts('heldout')}, resuming at step {step}", flush=True)
+        log({"kind": "start", "step": step, "params": model.n_params(), "config": config.to_dict(),
+             "entries": len(sampler.entry_ids), "pairs": counts, "device": str(device), "time": time.time()})
+
+    bar = None
+    if main_proc and not args.quiet:
+        from tqdm import tqdm
+        bar = tqdm(total=args.steps or None, initial=step, desc="train", dynamic_ncols=True, mininterval=1.0)
+    t0 = time.perf_counter()
+    start_step = step
+    acc = {"loss": 0.0, "token_acc": 0.0, "exact_tf": 0.0, "n": 0}
+    t_data = t_model = 0.0
+    last_eval = None
+
+    def time_frac():
+        fs = []
+        if args.steps:
+            fs.append(step / args.steps)
+        if args.max_seconds:
+            fs.append((time.perf_counter() - t0) / args.max_seconds)
+        return max(fs) if fs else 0.0
+
+    def do_eval():
+        nonlocal last_eval
+        if not main_proc:
+            return
+        te = time.perf_counter()
+        r = evaluator.run(model, device, autocast)
+        if r is None:
+            return
+        r.update(kind="eval", step=step, seconds=time.perf_counter() - te, time=time.time(),
+                 elapsed_s=prev_elapsed + time.perf_counter() - t0)
+        log(r)
+        last_eval = r
+        plot_metrics(metrics_path, png)
+        if bar is not None:
+            bar.write(f"step {step}: held-out loss {r['loss']:.3f} token acc {r['token_acc']:.3f} "
+                      f"exact {r['exact']:.3f} reproduces B {r['reproduces']:.3f}")
+
+    def save():
+        if main_proc:
+            checkpoint.save(out, model, tokenizer, step, opt,
+                            meta={"elapsed_s": prev_elapsed + time.perf_counter() - t0, "last_id": sampler.last_id,
+                                  "eval": {k: v for k, v in (last_eval or {}).items()
+                                           if isinstance(v, (int, float, str))}},
+                            keep=args.keep)
+
+    try:
+        while True:
+            if args.steps and step >= args.steps:
+                break
+            if args.max_seconds and time.perf_counter() - t0 >= args.max_seconds:
+                break
+            td = time.perf_counter()
+            if step > start_step and step % args.refresh_every == 0:
+                n_before = len(tokenizer)
+                sampler.refresh()
+                if len(tokenizer) != n_before:
+                    if len(tokenizer) > config.vocab_capacity:
+                        raise SystemExit(f"train: the library grew the vocabulary to {len(tokenizer)} tokens, "
+                                         f"past the model's capacity {config.vocab_capacity}")
+                    model.set_vocab_size(len(tokenizer))
+            batch = sampler.batch(args.batch_size, "train", device)
+            batch.pop("b_entry")
+            tm = time.perf_counter()
+            t_data += tm - td
+            for g in opt.param_groups:
+                g["lr"] = args.lr * lr_factor(step, time_frac(), args.warmup, args.min_lr)
+            run_model.train()
+            with autocast():
+                loss, met = loss_and_metrics(run_model, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if args.clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            opt.step()
+            step += 1
+            for k in ("loss", "token_acc", "exact_tf"):
+                acc[k] += met[k].detach()
+            acc["n"] += 1
+            t_model += time.perf_counter() - tm
+            if bar is not None:
+                bar.update(1)
+            if step % args.log_every == 0:
+                n = acc["n"]
+                el = time.perf_counter() - t0
+                rec = {"kind": "train", "step": step, "loss": float(acc["loss"]) / n,
+                       "token_acc": float(acc["token_acc"]) / n, "exact_tf": float(acc["exact_tf"]) / n, "lr": opt.param_groups[0]["lr"],
+                       "samples_per_s": (step - start_step) * args.batch_size / max(el, 1e-9),
+                       "data_frac": t_data / max(t_data + t_model, 1e-9), "entries": len(sampler.entry_ids),
+                       "time": time.time()}
+                log(rec)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{rec['loss']:.3f}", acc=f"{rec['token_acc']:.3f}")
+                acc = {"loss": 0.0, "token_acc": 0.0, "exact_tf": 0.0, "n": 0}
+            if step % args.eval_every == 0:
+                do_eval()
+            if step % args.ckpt_every == 0:
+                save()
+    except KeyboardInterrupt:
+        if main_proc:
+            print("train: interrupted; saving", file=sys.stderr)
+    finally:
+        if bar is not None:
+            bar.close()
+    if step % args.eval_every != 0:
+        do_eval()
+    save()
+    if main_proc:
+        el = time.perf_counter() - t0
+        print(f"train: stopped at step {step} after {el:.0f} s "
+              f"({(step - start_step) * args.batch_size / max(el, 1e-9):.0f} samples/s, data "
+              f"{100 * t_data / max(t_data + t_model, 1e-9):.0f}% of the loop)", flush=True)
+        if last_eval:
+            print(f"train: held-out edits reproduce B: {last_eval['reproduces']:.3f}", flush=True)
+    if distributed:
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
