@@ -56,6 +56,9 @@ def load_corpus(args) -> tuple[list[str], list[str], list]:
         finally:
             db.close()
     for path in args.solutions:
+        if not Path(path).exists():
+            print(f"logo compress: no solutions file {path}; going on without it", file=sys.stderr)
+            continue
         data = json.loads(Path(path).read_text())
         for row in data.get("results", []):
             if row.get("solved") and row.get("program"):
@@ -80,7 +83,11 @@ def load_corpus(args) -> tuple[list[str], list[str], list]:
                 tasks.append(f"dc:{t['name']}")
     if args.library:
         from .api import load_library
-        lib = load_library(args.library)
+        if Path(args.library).exists():
+            lib = load_library(args.library) or lib    # an empty directory: keep the database's
+        elif not args.quiet:
+            print(f"(no library at {args.library} yet: starting from "
+                  f"{'the database' if args.db else 'an empty'} library)")
     return programs, tasks, lib
 
 

@@ -60,3 +60,16 @@ def test_compress_database_round_trip(tmp_path, capsys):
         assert np.array_equal(imgs, again)
     finally:
         db.close()
+
+
+def test_first_round_of_the_loop_has_no_library_dir_and_no_solutions_yet(tmp_path, capsys):
+    src = tmp_path / "corpus.txt"
+    src.write_text("\n".join(f"(loop i 5 (move (* ul {k}) (/ ua 5)))" for k in range(2, 8)) + "\n")
+    out = tmp_path / "library"
+    assert main(["compress", "--programs", str(src), "--library", str(out), "--solutions",
+                 str(tmp_path / "missing.json"), "--out", str(out), "--iterations", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "no solutions file" in captured.err and (out / "v001.logo").exists()
+    assert main(["compress", "--programs", str(src), "--library", str(out), "--out", str(out),
+                 "--iterations", "1", "--quiet"]) == 0
+    assert (out / "v002.logo").exists()
