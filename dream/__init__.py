@@ -1,0 +1,17 @@
+"""Search and dreaming: find programs that draw target images with the edit model, and feed the database.
+
+Modules:
+
+* `dream.search`: `Search` / `search(expand, target, target28, starts=..., budget_s=...)`, a best-first
+  search over programs whose steps are model-proposed edit scripts; returns a `SearchResult` (best
+  node, solved, time to solve, the path from the start program).
+* `dream.score`: the solve criterion (exact match at 28x28 within a stated tolerance), the graded
+  distance (blurred L2), IoU, and `load_target_image` (how any image file becomes a target).
+* `dream.proposer`: `ModelProposer` (a checkpoint's model as the search's `expand`: sampling at given
+  temperatures plus beam search) and `CheckpointWatcher` (reloads the newest checkpoint).
+* `dream.beam`: beam-search decoding of edit scripts.
+* `dream.targets`: MNIST training digits, DreamCoder training tasks, database images, image folders.
+* `dream.dreamer`: `Dreamer`, the loop of the `dream` process (search, insert, log), and `run_search`.
+* `dream.cli`: the `dream` command; `dream.solve_cli`: `logo solve`.
+* `dream.tinymodel`: trains a tiny edit model on a few pairs in seconds (tests, smoke runs).
+"""

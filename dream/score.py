@@ -118,7 +118,8 @@ def load_target_image(path: str | Path, size: int = 28) -> np.ndarray:
     """Read any image file into a size x size uint8 ink image (255 = ink), in this stated way:
 
     1. colour modes: transparency is composited onto white, then the image is converted to greyscale
-       (PIL "L": 0.299 R + 0.587 G + 0.114 B);
+       (PIL "L": 0.299 R + 0.587 G + 0.114 B); 16-bit, 32-bit and float greys are scaled linearly so
+       their minimum is 0 and their maximum 255;
     2. polarity: if the mean of the one-pixel border is above 127 the picture is dark ink on a light
        background (like our PNGs) and is inverted, so that ink is high;
     3. shape: a non-square image is padded with background to a square, centred;
@@ -135,7 +136,13 @@ def load_target_image(path: str | Path, size: int = 28) -> np.ndarray:
                 im = im.convert("RGBA")
                 bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(bg, im)
-            grey = np.asarray(im.convert("L"), np.uint8)
+            if im.mode in ("I", "F") or im.mode.startswith("I;"):     # 16/32-bit and float greys
+                arr = np.asarray(im, np.float64)
+                lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+                grey = np.zeros(arr.shape, np.uint8) if hi <= lo else \
+                    np.rint((arr - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+            else:
+                grey = np.asarray(im.convert("L"), np.uint8)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
         raise BadImage(f"{path}: cannot read image: {e}") from None
     if grey.size == 0:

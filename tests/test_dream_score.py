@@ -101,3 +101,11 @@ def test_bad_images_name_the_file(tmp_path):
         load_target_image(tmp_path / "blank.png")
     with pytest.raises(BadImage, match="missing.png"):
         load_target_image(tmp_path / "missing.png")
+
+
+def test_sixteen_bit_grey(tmp_path):
+    arr = np.full((28, 28), 60000, np.uint16)
+    arr[7:21, 14] = 1000                              # dark ink on a light 16-bit background
+    Image.fromarray(arr).save(tmp_path / "g16.png")
+    img = load_target_image(tmp_path / "g16.png", 28)
+    assert img[14, 14] == 255 and img[0, 0] == 0
