@@ -23,7 +23,7 @@ import numpy as np
 import logo
 
 from .db import Database
-from .generate import REASONS, Constraints, random_programs, run_batch
+from .generate import REASONS, Constraints, random_programs_and_texts, run_batch
 
 SOURCE = "random"
 
@@ -67,11 +67,10 @@ def sample_chunk(job: tuple) -> tuple:
     seed, chunk, n, constraints, size, lib_text = job
     lib = _library(lib_text)
     c = Constraints.make(**constraints)
-    progs = random_programs(n, seed=chunk_seed(seed, chunk), library=lib, _constraints=c)
+    progs, texts = random_programs_and_texts(n, seed=chunk_seed(seed, chunk), library=lib, _constraints=c)
     first: dict[str, int] = {}
     uniq, uniq_text, mult = [], [], []
-    for p in progs:
-        t = logo.to_text(p)
+    for p, t in zip(progs, texts):
         j = first.get(t)
         if j is None:
             first[t] = len(uniq)

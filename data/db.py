@@ -436,7 +436,7 @@ class Database:
         """The novelty/equivalents logic for rendered programs, in one write transaction."""
         with self._write() as conn:
             self._refresh()
-            results, new_rows, touched, stats, prog_ops = self._decide(texts, imgs, reasons, sources)
+            results, new_rows, touched, stats, prog_ops, new_vectors = self._decide(texts, imgs, reasons, sources)
             if new_rows:
                 conn.executemany("INSERT INTO entries(id, head, length, image, source, created, n_programs, "
                                  "max_length, programs) VALUES (?,?,?,?,?,?,?,?,?)", new_rows)
@@ -465,7 +465,7 @@ class Database:
         if new_rows:
             self._index.add([r[0] for r in new_rows],
                             np.frombuffer(b"".join(r[3] for r in new_rows), np.uint8).reshape(
-                                len(new_rows), self.image_size, self.image_size))
+                                len(new_rows), self.image_size, self.image_size), new_vectors)
             self._n_prog.extend(r[6] for r in new_rows)
             self._maxlen.extend(r[7] for r in new_rows)
         return results
@@ -511,12 +511,15 @@ class Database:
             pending.append(i)
         # 2. images without an identical stored one: the nearest stored image within the threshold, or the
         #    nearest earlier new image of this batch if that one is nearer (exactly as if inserted one by one)
+        pimgs = imgs[pending]
+        pvec = novelty.grid_vectors(pimgs)
         if pending:
-            rows, dist = idx.match(imgs[pending], integer=True)
+            rows, dist = idx.match(pimgs, pvec, integer=True)
         else:
             rows, dist = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        near_earlier = novelty.within_batch_groups(imgs[pending], self.threshold, self.image_size) \
+        near_earlier = novelty.within_batch_groups(pimgs, self.threshold, self.image_size, pvec) \
             if len(pending) > 1 else [[] for _ in pending]
+        vec_of = {i: u for u, i in enumerate(pending)}
         new_of: dict[int, int] = {}                # candidate -> position in `new_entries`
         joins_new: dict[int, int] = {}             # candidate -> position in `new_entries` it joins
         new_entries: list[int] = []                # candidate index of each new entry's first program
@@ -542,7 +545,7 @@ class Database:
                 target_row[i] = target_row[j]
 
         # 3. load the lists of the existing entries that may change (fast path: full list, longer program)
-        lengths = {i: n_tokens(texts[i]) for i in cand}
+        lengths = {i: n_tokens(texts[i]) for i in cand if i not in new_of}
         need = set()
         for i, r in target_row.items():
             if not (self._n_prog[r] >= K and lengths[i] > self._maxlen[r]):
@@ -562,6 +565,7 @@ class Database:
             known.update(self.conn.execute(f"SELECT text, entry_id FROM programs WHERE text IN "
                                            f"({','.join('?' * len(part))})", part).fetchall())
         prog_ops: dict[str, int | None] = {}       # text -> entry id (added) or None (dropped), net
+        tok: dict[str, int] = {}                   # memo of program lengths
         # 4. apply in order
         next_id = self.max_entry_id() + 1
         new_ids = [next_id + k for k in range(len(new_entries))]
@@ -592,7 +596,7 @@ class Database:
                 results[i] = InsertResult("duplicate", holder)
                 stats[(src, "duplicate")] += 1
                 continue
-            status, dropped = _join(lst, texts[i], lengths[i], src, now, K)
+            status, dropped = _join(lst, texts[i], lengths[i], src, now, K, tok)
             if status != "duplicate":
                 prog_ops[texts[i]] = eid
                 if dropped is not None:
@@ -604,22 +608,30 @@ class Database:
         for i, j in repeats:
             results[i] = InsertResult("duplicate", results[j].entry_id)
             stats[(sources[i], "duplicate")] += 1
+        new_vectors = pvec[[vec_of[i] for i in new_entries]]
         new_rows = []
         for k, i in enumerate(new_entries):
             lst = new_lists[k]
             new_rows.append((new_ids[k], lst[0][0], _key(lst[0][0])[0], imgs[i].tobytes(), sources[i], now,
                              len(lst), _key(lst[-1][0])[0], json.dumps(lst)))
-        return results, new_rows, touched, stats, prog_ops
+        return results, new_rows, touched, stats, prog_ops, new_vectors
 
 
-def _join(lst: list, text: str, length: int, source: str, now: float, K: int) -> tuple[str, str | None]:
+def _join(lst: list, text: str, length: int, source: str, now: float, K: int,
+          tok: dict[str, int]) -> tuple[str, str | None]:
     """Add `text` to an entry's sorted program list (in place).
 
     Returns (head | equivalent | duplicate, the program dropped to keep at most K, or None)."""
     key = (length, text)
     if any(p[0] == text for p in lst):
         return "duplicate", None
-    keys = [_key(p[0]) for p in lst]
+    keys = []
+    for p in lst:
+        t = p[0]
+        k = tok.get(t)
+        if k is None:
+            k = tok[t] = n_tokens(t)
+        keys.append((k, t))
     if len(lst) >= K and key > keys[-1]:
         return "duplicate", None
     pos = 0

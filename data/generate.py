@@ -75,7 +75,7 @@ class Constraints:
 
 def n_tokens(text: str) -> int:
     """Length of a program: tokens of its canonical text (parentheses count as tokens)."""
-    return len(text.replace("(", " ( ").replace(")", " ) ").split())
+    return len(text.replace("(", " ").replace(")", " ").split()) + text.count("(") + text.count(")")
 
 
 def sort_key(text: str) -> tuple[int, str]:
@@ -96,24 +96,29 @@ def _b(op, a, b):
 class _Gen:
     def __init__(self, rng: random.Random, c: Constraints, library: Sequence[Define]):
         self.r = rng
+        self.u = rng.random
         self.c = c
         self.lib = [d for d in library]
         self.var_names = ("i", "j", "k", "m")
 
     # -- expressions --
     def small(self, lo=2, hi=9):
-        return NUMS[self.r.randint(lo, hi)]
+        return NUMS[lo + int(self.u() * (hi - lo + 1))]
+
+    def pick(self, seq):
+        return seq[int(self.u() * len(seq))]
 
     def length(self, idx):
-        r = self.r.random()
+        r = self.u()
         c = self.c
         if not c.arithmetic:
             return UL if r < 0.6 else self.small(1, 4)
         if idx and c.loop_index and r < 0.25:
-            v = Var(self.r.choice(idx))
-            r2 = self.r.random()
+            v = Var(self.pick(idx))
+            r2 = self.u()
             if r2 < 0.4:
-                return _b("*", v, self.r.choice((UL, EPS_L, _b("/", UL, self.small(2, 4)))))
+                w = self.u()
+                return _b("*", v, UL if w < 1 / 3 else EPS_L if w < 2 / 3 else _b("/", UL, self.small(2, 4)))
             if r2 < 0.7:
                 return _b("/", v, self.small(2, 9))
             return _b("*", EPS_L, v) if r2 < 0.85 else v
@@ -132,15 +137,15 @@ class _Gen:
         return _b("+", UL, _b("/", UL, self.small(2, 4)))
 
     def angle(self, idx):
-        r = self.r.random()
+        r = self.u()
         c = self.c
         if r < 0.2:
             return NUMS[0]
         if not c.arithmetic:
             return EPS_A if r < 0.6 else UA
         if idx and c.loop_index and r < 0.3:
-            v = Var(self.r.choice(idx))
-            return _b("*", v, self.r.choice((EPS_A, _b("/", UA, self.small(4, 9)))))
+            v = Var(self.pick(idx))
+            return _b("*", v, EPS_A if self.u() < 0.5 else _b("/", UA, self.small(4, 9)))
         if r < 0.65:
             return _b("/", UA, self.small(2, 8))
         if r < 0.78:
@@ -152,9 +157,9 @@ class _Gen:
         return _b("*", _b("/", UA, self.small(3, 8)), self.small(2, 3))
 
     def count(self, idx):
-        r = self.r.random()
+        r = self.u()
         if idx and self.c.loop_index and self.c.arithmetic and r < 0.1:
-            return _b("+", Var(self.r.choice(idx)), NUMS[self.r.randint(1, 2)])
+            return _b("+", Var(self.pick(idx)), self.small(1, 2))
         if r < 0.8 or not self.c.arithmetic:
             return self.small(2, 9)
         if r < 0.9:
@@ -167,29 +172,34 @@ class _Gen:
 
     def stmt(self, depth, idx):
         c, r = self.c, self.r
-        if self.lib and c.p_call > 0 and r.random() < c.p_call:
-            d = r.choice(self.lib)
+        if self.lib and c.p_call > 0 and self.u() < c.p_call:
+            d = self.pick(self.lib)
             args = []
             for p in d.params:
-                x = r.random()
+                x = self.u()
                 args.append(self.count(idx) if x < 0.4 else self.length(idx) if x < 0.7 else self.angle(idx))
             return Call(d.name, tuple(args))
         can_nest = depth < c.max_depth
-        x = r.random()
+        x = self.u()
         if not can_nest or x < 0.3:
             return Move(self.length(idx), self.angle(idx))
         v = self.new_var(idx)
         if c.loops and v is not None and x < 0.5:                       # regular polygon / spiral
             n = self.small(3, 8)
-            ang = _b("/", UA, n) if r.random() < 0.8 or not c.arithmetic else self.angle(idx)
+            ang = _b("/", UA, n) if self.u() < 0.8 or not c.arithmetic else self.angle(idx)
             if not c.arithmetic:
                 ang = self.angle(idx)
             return Loop(v, n, (Move(self.length(idx + (v,)), ang),))
         if c.loops and v is not None and x < 0.62:                      # arc or circle of epsilon steps
             if c.arithmetic:
-                cnt = r.choice((INF, INF, _b("*", INF, self.small(2, 4)), _b("/", INF, NUMS[2]), self.small(5, 9)))
-                step = r.choice((EPS_L, EPS_L, _b("*", EPS_L, self.small(2, 5))))
-                turn = r.choice((EPS_A, EPS_A, _b("*", EPS_A, self.small(2, 4)), _b("-", NUMS[0], EPS_A)))
+                w = self.u()
+                cnt = (INF if w < 0.4 else _b("*", INF, self.small(2, 4)) if w < 0.6 else
+                       _b("/", INF, NUMS[2]) if w < 0.8 else self.small(5, 9))
+                w = self.u()
+                step = EPS_L if w < 2 / 3 else _b("*", EPS_L, self.small(2, 5))
+                w = self.u()
+                turn = (EPS_A if w < 0.5 else _b("*", EPS_A, self.small(2, 4)) if w < 0.75 else
+                        _b("-", NUMS[0], EPS_A))
             else:
                 cnt, step, turn = INF, EPS_L, EPS_A
             return Loop(v, cnt, (Move(step, turn),))
@@ -198,13 +208,13 @@ class _Gen:
         if c.embed and x < 0.9:
             return Embed(self.block(depth + 1, idx))
         if c.penup:
-            if r.random() < 0.7:
+            if self.u() < 0.7:
                 return PenUp((Move(self.length(idx), self.angle(idx)),))
             return PenUp(self.block(depth + 1, idx))
         return Move(self.length(idx), self.angle(idx))
 
     def block(self, depth, idx, max_n=3):
-        n = 1 + int(self.r.random() ** 2 * max_n)
+        n = 1 + int(self.u() ** 2 * max_n)
         return tuple(self.stmt(depth, idx) for _ in range(min(n, max_n)))
 
     def program(self):
@@ -217,19 +227,27 @@ def random_programs(n: int, seed: int = 0, library: Sequence[Define] | None = No
     `constraints` are `Constraints` fields (max_tokens, max_depth, loops, embed, penup, p_call, ...).
     With a `library` (sequence of `logo.Define`), statements call its procedures with probability p_call.
     """
+    return random_programs_and_texts(n, seed, library, **constraints)[0]
+
+
+def random_programs_and_texts(n: int, seed: int = 0, library: Sequence[Define] | None = None,
+                              **constraints) -> tuple[list[Program], list[str]]:
+    """`random_programs` and the canonical text of each."""
     c = constraints.pop("_constraints", None) or Constraints.make(**constraints)
     g = _Gen(random.Random(int(seed)), c, library or ())
-    out = []
+    out, texts = [], []
     tries = 0
+    to_text = logo.to_text
     while len(out) < n:
         p = g.program()
+        t = to_text(p)
         tries += 1
-        if c.min_tokens > 1 or c.max_tokens < 10 ** 9:
-            k = n_tokens(logo.to_text(p))
-            if (k < c.min_tokens or k > c.max_tokens) and tries < 50 * (n + 10):
-                continue
+        k = n_tokens(t)
+        if (k < c.min_tokens or k > c.max_tokens) and tries < 50 * (n + 10):
+            continue
         out.append(p)
-    return out
+        texts.append(t)
+    return out, texts
 
 
 # ---- running a batch: images plus the reason each program is rejected ----------------------------

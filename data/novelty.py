@@ -132,11 +132,12 @@ def grid_vectors(images: np.ndarray, grid: int = GRID) -> np.ndarray:
     """(n, grid*grid) float32 block sums / block side: ||u - v||^2 <= sum of squared pixel differences."""
     n, s = images.shape[0], images.shape[1]
     b = math.ceil(s / grid)
-    x = images.astype(np.float32) * (1.0 / 255.0)
+    x = images
     if b * grid != s:
         x = np.pad(x, ((0, 0), (0, b * grid - s), (0, b * grid - s)))
-    v = x.reshape(n, grid, b, grid, b).sum(axis=(2, 4)) / b
-    return np.ascontiguousarray(v.reshape(n, grid * grid), np.float32)
+    v = x.reshape(n, grid, b, grid, b).sum(axis=(2, 4), dtype=np.uint32).astype(np.float32)
+    v *= np.float32(1.0 / (255.0 * b))
+    return v.reshape(n, grid * grid)
 
 
 class NoveltyIndex:
@@ -167,7 +168,7 @@ class NoveltyIndex:
     def max_id(self) -> int:
         return int(self.ids[self.n - 1]) if self.n else 0
 
-    def add(self, entry_ids, images: np.ndarray) -> None:
+    def add(self, entry_ids, images: np.ndarray, vectors: np.ndarray | None = None) -> None:
         k = len(entry_ids)
         if k == 0:
             return
@@ -185,7 +186,7 @@ class NoveltyIndex:
             self.by_hash.setdefault(h, self.n + j)
         for j, e in enumerate(entry_ids):
             self.row_of[int(e)] = self.n + j
-        self.index.add(grid_vectors(images))
+        self.index.add(grid_vectors(images) if vectors is None else vectors)
         self.n = need
         if not self.hnsw and self.n >= self.hnsw_from:
             self._to_hnsw()
@@ -201,7 +202,7 @@ class NoveltyIndex:
     def exact_row(self, image: np.ndarray, h: int) -> int:
         """Row of a byte-identical stored image (by hash `h`), or -1."""
         r = self.by_hash.get(h, -1)
-        if r >= 0 and np.array_equal(self.images[r], image):
+        if r >= 0 and self.images[r].tobytes() == image.tobytes():
             return r
         return -1
 
@@ -248,14 +249,15 @@ class NoveltyIndex:
         return [(int(self.ids[r[o]]), float(math.sqrt(max(d[o], 0.0)) / self.size)) for o in order]
 
 
-def within_batch_groups(images: np.ndarray, threshold: float, size: int) -> list[list[tuple[int, int]]]:
+def within_batch_groups(images: np.ndarray, threshold: float, size: int,
+                        vectors: np.ndarray | None = None) -> list[list[tuple[int, int]]]:
     """For each image i, the earlier images j < i of the batch within the threshold, as (j, integer sum
     of squared pixel differences), ascending j (candidates by a faiss range search)."""
     n = len(images)
     out: list[list[int]] = [[] for _ in range(n)]
     if n < 2:
         return out
-    vec = grid_vectors(images)
+    vec = grid_vectors(images) if vectors is None else vectors
     idx = faiss.IndexFlatL2(vec.shape[1])
     idx.add(vec)
     radius = sq_radius(threshold, size)

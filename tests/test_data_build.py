@@ -100,8 +100,9 @@ def test_reader_and_second_writer_run_alongside_a_building_process(tmp_path):
     while proc.poll() is None or reads < 5:
         n = len(reader)
         assert n >= seen                                        # never goes backwards
-        heads = reader.heads(min_id=max(1, n - 200))
-        assert [h[0] for h in heads] == list(range(max(1, n - 200), n + 1))
+        heads = reader.heads(min_id=max(1, n - 200))            # (the writer may have added more since)
+        ids = [h[0] for h in heads]
+        assert ids == list(range(max(1, n - 200), max(1, n - 200) + len(ids))) and len(ids) >= min(n, 201)
         if heads:
             imgs = reader.images([h[0] for h in heads])
             assert imgs.reshape(len(heads), -1).any(axis=1).all()
