@@ -10,7 +10,8 @@ from typing import Callable, Mapping, Sequence
 import logo
 from logo.ast import Call, Define, Program
 
-from .core import Corpus, SearchConfig, SearchStats, Store, best_abstraction, pattern_body, rewrite_roots
+from .core import (Corpus, SearchConfig, SearchStats, Store, best_abstraction, match_abstraction, pattern_body,
+                   rewrite_roots)
 from .generic import Step, count_uses, task_ids
 from .logo_mode import PARAM_NAMES, LogoDecoder, LogoEncoder, Unsupported, define_of
 
@@ -41,14 +42,16 @@ def _next_index(names, prefix: str) -> int:
 
 def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks: Sequence | None = None,
              library: Sequence[Define] | Mapping[str, Define] | None = None, prefix: str = "fn_",
-             allow_single_task: bool = False,
+             allow_single_task: bool = False, apply_library: bool = True,
              progress: Callable[[Step, Define], None] | None = None) -> Result:
     """Learn up to `iterations` procedures from Logo `programs` (texts or `Program`s).
 
     `tasks` (one label per program) groups programs so that only the cheapest program of each task
     counts (default: every program is its own task). `library` holds procedures the programs may
-    already call; new procedures are named `{prefix}N` after the highest existing N. Cost is Stitch's
-    (100 per symbol, 1 per application) on the continuation-passing encoding (see `logo_mode`).
+    already call; with `apply_library` the programs are first rewritten with those procedures wherever
+    that pays (so a round never relearns one). New procedures are named `{prefix}N` after the highest
+    existing N. Cost is Stitch's (100 per symbol, 1 per application) on the continuation-passing
+    encoding (see `logo_mode`).
     """
     if not 0 <= max_arity <= len(PARAM_NAMES):
         raise ValueError(f"max_arity must be in 0..{len(PARAM_NAMES)}")
@@ -71,12 +74,15 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
         kept.append(i)
         labels.append(raw_tasks[i])
     tids = task_ids(labels, len(labels))
+    cost_before = Corpus(st, roots, tids, with_stats=False).total_cost() if roots else 0
+    if lib and roots and apply_library:
+        roots = _apply_library(st, enc, roots, tids, lib)
+    corpus = Corpus(st, roots, tids) if roots else None
+    cost_with_library = corpus.total_cost() if corpus else 0
     cfg = SearchConfig(max_arity=max_arity, logo=True, allow_single_task=allow_single_task,
                        param_ok=enc.param_ok, chain=enc.chain, seq=enc.seq)
     called = {n.name for p in progs for n in logo.walk(p) if isinstance(n, Call)}
     start = _next_index([d.name for d in lib] + sorted(called), prefix)
-    corpus = Corpus(st, roots, tids) if roots else None
-    cost_before = corpus.total_cost() if corpus else 0
     size_before = sum(logo.ast_size(progs[i]) for i in kept)
     defs: list[Define] = []
     steps: list[Step] = []
@@ -112,7 +118,7 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
     report = {
         "programs": len(progs), "skipped": skipped, "tasks": len(set(tids)),
         "iterations": iterations, "max_arity": max_arity,
-        "cost_before": cost_before, "cost_after": cost_after,
+        "cost_before": cost_before, "cost_with_library": cost_with_library, "cost_after": cost_after,
         "ratio": (cost_before / cost_after) if cost_after else 1.0,
         "ast_size_before": size_before, "ast_size_after": size_after,
         "seconds": time.perf_counter() - t0,
@@ -121,6 +127,26 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
                           "search_steps": s.stats.steps} for s in steps],
     }
     return Result(defs, rewritten, report, lib + defs)
+
+
+def _apply_library(st: Store, enc: LogoEncoder, roots: list[int], tids: list[int], lib) -> list[int]:
+    """Rewrite the programs with the existing procedures, in library order, where it saves cost."""
+    for d in lib:
+        try:
+            body = enc.define_pattern(d)
+        except Unsupported:
+            continue
+        corpus = Corpus(st, roots, tids, with_stats=False)
+        first = st.spine(st.a[body])[0]            # the head of the body's first statement
+        cands = [n for n in corpus.nodes if n in enc.chain and st.spine(st.a[n])[0] == first]
+        found = match_abstraction(corpus, body, len(d.params), cands)
+        if found is None:
+            continue
+        new_roots = rewrite_roots(corpus, found, d.name)
+        if new_roots != roots:
+            _register(enc, st, new_roots)
+            roots = new_roots
+    return roots
 
 
 def _register(enc: LogoEncoder, st: Store, roots: list[int]) -> None:

@@ -143,6 +143,8 @@ def compress_command(args) -> int:
                 counts[r.status] = counts.get(r.status, 0) + 1
             print(f"database: library set ({len(res.library)} procedures); rewritten programs inserted: "
                   f"{counts or 'none'}")
+    if rep.get("cost_with_library") not in (None, rep["cost_before"]):
+        print(f"existing procedures applied: cost {rep['cost_before']} -> {rep['cost_with_library']}")
     print(f"learned {len(res.defs)} procedures; cost {rep['cost_before']} -> {rep['cost_after']} "
           f"(ratio {rep['ratio']:.3f}); AST nodes {rep['ast_size_before']} -> {rep['ast_size_after']}; "
           f"{rep['seconds']:.2f}s")

@@ -180,9 +180,22 @@ class Corpus:
     progs_of_task: list[list[int]] = field(default_factory=list)
     task_cost: list[int] = field(default_factory=list)
     _parents: dict | None = None
+    with_stats: bool = True            # False: only what rewriting needs (nodes, parents, task costs)
 
     def __post_init__(self):
         st = self.store
+        if not self.with_stats:
+            n_tasks = max(self.tasks) + 1 if self.tasks else 0
+            self.progs_of_task = [[] for _ in range(n_tasks)]
+            for p, t in enumerate(self.tasks):
+                self.progs_of_task[t].append(p)
+            seen: set[int] = set()
+            for r in self.roots:
+                seen.update(st.counts(r))
+            self.nodes = sorted(seen)
+            cost = st.cost
+            self.task_cost = [min(cost[self.roots[p]] for p in ps) if ps else 0 for ps in self.progs_of_task]
+            return
         n_tasks = max(self.tasks) + 1 if self.tasks else 0
         self.progs_of_task = [[] for _ in range(n_tasks)]
         for p, t in enumerate(self.tasks):
@@ -737,6 +750,59 @@ def pattern_body(st: Store, found: Found, tail_name: str = "#tail") -> int:
             return st.lam(build(st.a[n], path + (2,)))
         return n
     return build(loc, ())
+
+
+def match_abstraction(corpus: Corpus, body: int, arity: int, candidates=None,
+                      tail_name: str = "#tail") -> Found | None:
+    """An existing abstraction (body with `#0..#arity-1` and optionally a tail) as a `Found`: where it
+    matches in the corpus (parameters consistent, no captured variables), ready for `rewrite_roots`."""
+    st = corpus.store
+    kind, A, B, fv, cost = st.kind, st.a, st.b, st.fv, st.cost
+    names = {st.prim(f"#{i}"): i for i in range(arity)}
+    tail = st.prim(tail_name)
+    has_tail = False
+    n_args = arity
+
+    def match(p, n, depth, got, depths):
+        nonlocal has_tail
+        if p in names or p == tail:
+            j = names.get(p, arity)
+            if p == tail:
+                has_tail = True
+            if fv[n] & ((1 << depth) - 1):
+                return False                      # the argument mentions a variable bound in the body
+            sh = st.shift(n, -depth)
+            if got[j] is None:
+                got[j] = (sh, n)
+                depths[j] = depth
+                return True
+            return got[j][0] == sh
+        kp = kind[p]
+        if kp != kind[n]:
+            return False
+        if kp == APP:
+            return match(A[p], A[n], depth, got, depths) and match(B[p], B[n], depth, got, depths)
+        if kp == LAM:
+            return match(A[p], A[n], depth + 1, got, depths)
+        return p == n
+
+    locs, args, U = [], [], []
+    ivar_depth = None
+    for n in (candidates if candidates is not None else corpus.nodes):
+        got = [None] * (n_args + 1)
+        depths = [0] * (n_args + 1)
+        if not match(body, n, 0, got, depths):
+            continue
+        used = [j for j in range(n_args + 1) if got[j] is not None]
+        if any(got[j] is None for j in range(arity)):
+            continue                              # a parameter the body never uses: cannot tell its value
+        locs.append(n)
+        args.append([got[j][1] for j in used])
+        U.append(cost[n] - COST_PRIM - sum(COST_APP + cost[got[j][1]] for j in used))
+        ivar_depth = [depths[j] for j in used]
+    if not locs:
+        return None
+    return Found(0, 0, locs, {}, arity, has_tail, ivar_depth, args, U)
 
 
 def rewrite_roots(corpus: Corpus, found: Found, fn_name: str) -> list[int]:

@@ -40,6 +40,7 @@ class LogoEncoder:
         self.seq: set[int] = set()             # all statement sequences
         self.nil = st.prim(NIL)
         self.seq.add(self.nil)
+        self.params: dict[str, int] = {}
 
     def expr(self, e, env: list[str]) -> int:
         st = self.st
@@ -48,9 +49,12 @@ class LogoEncoder:
         elif isinstance(e, Const):
             n = st.prim(e.name)
         elif isinstance(e, Var):
-            if e.name not in env:
+            if e.name in env:
+                n = st.var(_index(env, e.name))
+            elif e.name in self.params:
+                n = st.prim(f"#{self.params[e.name]}")
+            else:
                 raise Unsupported(f"variable {e.name!r} is not a loop variable here")
-            n = st.var(_index(env, e.name))
         elif isinstance(e, BinOp):
             n = st.app(st.app(st.prim(e.op), self.expr(e.left, env)), self.expr(e.right, env))
         else:
@@ -58,9 +62,9 @@ class LogoEncoder:
         self.param_ok[n] = True
         return n
 
-    def body(self, stmts, env: list[str]) -> int:
+    def body(self, stmts, env: list[str], end: int | None = None) -> int:
         st = self.st
-        rest = self.nil
+        rest = self.nil if end is None else end
         for s in reversed(stmts):
             if isinstance(s, Move):
                 f = st.apps(st.prim("move"), self.expr(s.length, env), self.expr(s.angle, env))
@@ -79,6 +83,14 @@ class LogoEncoder:
             self.chain.add(rest)
             self.seq.add(rest)
         return rest
+
+    def define_pattern(self, d: Define) -> int:
+        """A procedure as a pattern: parameters are `#i`, the body ends in the caller's `#tail`."""
+        self.params = {p: i for i, p in enumerate(d.params)}
+        try:
+            return self.body(d.body, [], end=self.st.prim(TAIL))
+        finally:
+            self.params = {}
 
     def program(self, prog) -> int:
         if prog.defs:

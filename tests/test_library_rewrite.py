@@ -88,3 +88,22 @@ def test_programs_with_local_definitions_are_left_alone():
     plain = ["(loop i 4 (move (* ul 2) (/ ua 4))) (move ul 0)"] * 2 + ["(loop i 4 (move (* ul 3) (/ ua 4)))"] * 2
     res = library.compress([local, *plain], iterations=2)
     assert res.rewritten[0] == local and res.report["skipped"] == 1
+
+
+def test_existing_library_is_applied_before_learning():
+    # programs written without the library get rewritten with it; nothing is learned twice
+    lib = logo.parse("(define (fn_0 a b) (loop i b (move a (/ ua b))))").defs
+    progs = [f"(loop i {n} (move (* ul {k}) (/ ua {n}))) (move ul (/ ua 4))" for n in (3, 5, 7) for k in (2, 3)]
+    res = library.compress(progs, iterations=2, max_arity=3, library=lib)
+    rep = res.report
+    assert rep["cost_with_library"] < rep["cost_before"]
+    # the new procedures build on fn_0 instead of learning the loop again
+    assert any(isinstance(n, Call) and n.name == "fn_0" for d in res.defs for n in walk(d))
+    assert not any(isinstance(n, Loop) for d in res.defs for n in walk(d))
+    a = logo.render_batch(progs, size=28)
+    b = logo.render_batch(res.rewritten, size=28, library=res.library)
+    assert np.array_equal(a, b)
+    # and without applying it, the same procedure is learned again under a new name
+    res2 = library.compress(progs, iterations=1, max_arity=3, library=lib, apply_library=False)
+    assert res2.defs[0].name == "fn_1" and res2.report["cost_with_library"] == rep["cost_before"]
+    assert any(isinstance(n, Loop) for n in walk(res2.defs[0]))
