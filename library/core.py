@@ -201,7 +201,6 @@ class Corpus:
         for p, t in enumerate(self.tasks):
             self.progs_of_task[t].append(p)
         occ: dict[int, list] = {}
-        tasks = self.tasks
         w: dict[int, int] = {}
         tm: dict[int, int] = {}
         # programs of one task are counted together: w[n] = sum over tasks of the largest count

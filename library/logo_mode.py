@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from logo.ast import CONSTANTS, OPERATORS, BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Var
 
-from .core import APP, LAM, PRIM, VAR, Store
+from .core import PRIM, VAR, Store
 
 NIL = ".nil"
 TAIL = "#tail"

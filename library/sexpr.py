@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .core import APP, LAM, PRIM, VAR, Store
+from .core import LAM, PRIM, VAR, Store
 
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 

@@ -4,7 +4,7 @@ import numpy as np
 import logo
 import library
 from library import sexpr
-from library.core import APP, LAM, PRIM, VAR, Store
+from library.core import APP, LAM, PRIM, Store
 from logo.ast import BinOp, Call, Embed, Loop, Move, PenUp, Var
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import logo
 import library
-from logo.ast import Call, Define, Loop, Embed, PenUp, walk
+from logo.ast import Call, Loop, walk
 
 ROOT = Path(__file__).resolve().parents[1]
 
