@@ -74,6 +74,7 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
         kept.append(i)
         labels.append(raw_tasks[i])
     tids = task_ids(labels, len(labels))
+    original_roots = list(roots)
     cost_before = Corpus(st, roots, tids, with_stats=False).total_cost() if roots else 0
     if lib and roots and apply_library:
         roots = _apply_library(st, enc, roots, tids, lib)
@@ -111,8 +112,9 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
     dec = LogoDecoder(st)
     rewritten = list(progs)
     if corpus is not None:
-        for i, r in zip(kept, corpus.roots):
-            rewritten[i] = Program((), dec.body(r, 0))
+        for i, r, r0 in zip(kept, corpus.roots, original_roots):
+            if r != r0:                 # untouched programs keep their own text (loop variable names)
+                rewritten[i] = Program((), dec.body(r, 0))
     cost_after = corpus.total_cost() if corpus else 0
     size_after = sum(logo.ast_size(rewritten[i]) for i in kept)
     report = {
