@@ -101,7 +101,7 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
         new_roots = rewrite_roots(corpus, found, name)
         # the rewritten programs are sequences again: register the new call nodes for later steps
         _register(enc, st, new_roots)
-        corpus = Corpus(st, new_roots, tids)
+        corpus = corpus.updated(new_roots)
         step = Step(name, logo.to_text(d), found.arity, found.utility,
                     count_uses(st, new_roots, st.prim(name)), corpus.total_cost(), time.perf_counter() - ts, stats,
                     found.body_cost)

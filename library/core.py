@@ -39,6 +39,8 @@ COST_PRIM, COST_VAR, COST_APP, COST_LAM = 100, 100, 1, 1
 # hole flags (Logo mode): ROOTCHAIN marks the statement-sequence positions reachable from the pattern root
 # through continuations only; the one place where the sequence may end in the "rest of the body" tail.
 ROOTCHAIN = 1
+# Corpus.updated rebuilds from scratch when more than 1/REBUILD_DIVISOR of the programs changed
+REBUILD_DIVISOR = 8
 
 
 class Store:
@@ -174,7 +176,7 @@ class Corpus:
     roots: list[int]
     tasks: list[int]
     nodes: list[int] = field(default_factory=list)          # reachable node ids, ascending
-    occ: dict[int, list[tuple[int, int]]] = field(default_factory=dict)   # node -> [(program, count)]
+    occ: dict[int, dict[int, int]] = field(default_factory=dict)   # node -> {program: count}
     w: dict[int, int] = field(default_factory=dict)         # node -> sum over tasks of max count in a program
     taskmask: dict[int, int] = field(default_factory=dict)
     progs_of_task: list[list[int]] = field(default_factory=list)
@@ -200,7 +202,7 @@ class Corpus:
         self.progs_of_task = [[] for _ in range(n_tasks)]
         for p, t in enumerate(self.tasks):
             self.progs_of_task[t].append(p)
-        occ: dict[int, list] = {}
+        occ: dict[int, dict[int, int]] = {}
         w: dict[int, int] = {}
         tm: dict[int, int] = {}
         # programs of one task are counted together: w[n] = sum over tasks of the largest count
@@ -209,13 +211,13 @@ class Corpus:
             best: dict[int, int] = {}
             for p in ps:
                 for n, c in st.counts(self.roots[p]).items():
-                    lst = occ.get(n)
-                    if lst is None:
-                        occ[n] = [(p, c)]
+                    d = occ.get(n)
+                    if d is None:
+                        occ[n] = {p: c}
                         tm[n] = bit
                         best[n] = c
                     else:
-                        lst.append((p, c))
+                        d[p] = c
                         tm[n] |= bit
                         if c > best.get(n, 0):
                             best[n] = c
@@ -227,6 +229,70 @@ class Corpus:
         self.taskmask = tm
         cost = st.cost
         self.task_cost = [min(cost[self.roots[p]] for p in ps) if ps else 0 for ps in self.progs_of_task]
+
+    def updated(self, new_roots: list[int]) -> "Corpus":
+        """The corpus after a rewrite, updating the statistics of changed programs only (this corpus
+        is consumed: its tables move to the result)."""
+        if not self.with_stats:
+            return Corpus(self.store, new_roots, self.tasks, with_stats=False)
+        st = self.store
+        occ, w, tm = self.occ, self.w, self.taskmask
+        changed_by_task: dict[int, list[int]] = {}
+        for p, (r0, r1) in enumerate(zip(self.roots, new_roots)):
+            if r0 != r1:
+                changed_by_task.setdefault(self.tasks[p], []).append(p)
+        if sum(map(len, changed_by_task.values())) * REBUILD_DIVISOR > len(new_roots):
+            return Corpus(st, new_roots, self.tasks)    # many programs changed: rebuilding is faster
+        gone = False
+        for t, ps in changed_by_task.items():
+            members = self.progs_of_task[t]
+            olds = [st.counts(self.roots[p]) for p in ps]
+            news = [st.counts(new_roots[p]) for p in ps]
+            touched = set()
+            for c in olds:
+                touched.update(c)
+            for c in news:
+                touched.update(c)
+            before = {}
+            for n in touched:
+                d = occ.get(n)
+                before[n] = max((d.get(q, 0) for q in members), default=0) if d else 0
+            for p, c in zip(ps, olds):
+                for n in c:
+                    del occ[n][p]
+            for p, c in zip(ps, news):
+                for n, k in c.items():
+                    d = occ.get(n)
+                    if d is None:
+                        occ[n] = {p: k}
+                    else:
+                        d[p] = k
+            bit = 1 << t
+            for n in touched:
+                d = occ[n]
+                after = max((d.get(q, 0) for q in members), default=0) if d else 0
+                if after != before[n]:
+                    w[n] = w.get(n, 0) + after - before[n]
+                if after:
+                    tm[n] = tm.get(n, 0) | bit
+                elif n in tm:
+                    tm[n] &= ~bit
+                if not d:
+                    del occ[n]
+                    w.pop(n, None)
+                    tm.pop(n, None)
+                    gone = True
+        new = object.__new__(Corpus)
+        new.store, new.roots, new.tasks = st, list(new_roots), self.tasks
+        new.occ, new.w, new.taskmask = occ, w, tm
+        new.nodes = sorted(occ) if (changed_by_task or gone) else self.nodes
+        new.progs_of_task = self.progs_of_task
+        cost = st.cost
+        new.task_cost = [min(cost[new.roots[p]] for p in ps) if ps else 0 for ps in new.progs_of_task]
+        new._parents = None
+        new.with_stats = True
+        self.occ = self.w = self.taskmask = None       # consumed
+        return new
 
     @property
     def parents(self) -> dict[int, list[int]]:
@@ -638,7 +704,7 @@ def _additive(locs, U, corpus: Corpus) -> int:
     get = util.get
     for loc, u in zip(locs, U):
         if u > 0:
-            for p, c in occ[loc]:
+            for p, c in occ[loc].items():
                 util[p] = get(p, 0) + c * u
     if not util:
         return 0

@@ -83,7 +83,7 @@ def compress_terms(st: Store, roots: list[int], tasks: list[int], iterations: in
         name = f"{prefix}{start_index + it}"
         body = pattern_body(st, found)
         roots = rewrite_roots(corpus, found, name)
-        corpus = Corpus(st, roots, tasks)
+        corpus = corpus.updated(roots)
         step = Step(name, "", found.arity + int(found.has_tail), found.utility,
                     count_uses(st, roots, st.prim(name)), corpus.total_cost(), time.perf_counter() - t0, stats,
                     found.body_cost)

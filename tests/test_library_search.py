@@ -91,3 +91,23 @@ def test_overlapping_and_repeated_argument_uses_are_counted_exactly():
         res = library.compress_programs(progs, 4, arity)
         assert res.abstractions
         check_expected_costs(res.cost_before, res.abstractions)
+
+
+def test_incremental_corpus_update_equals_a_fresh_one(monkeypatch):
+    from library import core
+    from library.core import Corpus, SearchConfig, Store, best_abstraction, rewrite_roots
+    monkeypatch.setattr(core, "REBUILD_DIVISOR", 0)      # always the incremental path
+    data = json.loads((ROOT / "bench/data/logo_iteration_1.json").read_text())
+    progs, tasks, _ = sexpr.from_dreamcoder_json(data)
+    st = Store()
+    roots = [sexpr.parse(st, p) for p in progs[:200]]
+    tids = [int(t == tasks[0]) + 2 * (i % 7) for i, t in enumerate(tasks[:200])]   # tasks of several programs
+    corpus = Corpus(st, roots, tids)
+    for step in range(3):
+        found = best_abstraction(corpus, SearchConfig(max_arity=2))
+        new_roots = rewrite_roots(corpus, found, f"fn_{step}")
+        assert new_roots != corpus.roots
+        fresh = Corpus(st, new_roots, tids)
+        corpus = corpus.updated(new_roots)
+        assert (corpus.nodes, corpus.w, corpus.taskmask, corpus.occ, corpus.task_cost) == \
+            (fresh.nodes, fresh.w, fresh.taskmask, fresh.occ, fresh.task_cost)
