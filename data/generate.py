@@ -89,8 +89,17 @@ UL, UA, EPS_L, EPS_A, INF = Const("ul"), Const("ua"), Const("eps_l"), Const("eps
 NUMS = tuple(Num(k) for k in range(10))
 
 
+VARS = {v: Var(v) for v in ("i", "j", "k", "m")}
+_BINOPS: dict = {}
+
+
 def _b(op, a, b):
-    return BinOp(op, a, b)
+    """BinOp(op, a, b), shared: operands are themselves shared nodes, so their ids identify them."""
+    key = (op, id(a), id(b))
+    node = _BINOPS.get(key)
+    if node is None:
+        node = _BINOPS[key] = BinOp(op, a, b)
+    return node
 
 
 class _Gen:
@@ -114,7 +123,7 @@ class _Gen:
         if not c.arithmetic:
             return UL if r < 0.6 else self.small(1, 4)
         if idx and c.loop_index and r < 0.25:
-            v = Var(self.pick(idx))
+            v = VARS[self.pick(idx)]
             r2 = self.u()
             if r2 < 0.4:
                 w = self.u()
@@ -144,7 +153,7 @@ class _Gen:
         if not c.arithmetic:
             return EPS_A if r < 0.6 else UA
         if idx and c.loop_index and r < 0.3:
-            v = Var(self.pick(idx))
+            v = VARS[self.pick(idx)]
             return _b("*", v, EPS_A if self.u() < 0.5 else _b("/", UA, self.small(4, 9)))
         if r < 0.65:
             return _b("/", UA, self.small(2, 8))
@@ -159,7 +168,7 @@ class _Gen:
     def count(self, idx):
         r = self.u()
         if idx and self.c.loop_index and self.c.arithmetic and r < 0.1:
-            return _b("+", Var(self.pick(idx)), self.small(1, 2))
+            return _b("+", VARS[self.pick(idx)], self.small(1, 2))
         if r < 0.8 or not self.c.arithmetic:
             return self.small(2, 9)
         if r < 0.9:

@@ -146,13 +146,14 @@ class NoveltyIndex:
     Rows are in insertion order; `ids[row]` is the database entry id of a row.
     """
 
-    def __init__(self, size: int, threshold: float = THRESHOLD, hnsw_from: int = 2_000):
+    def __init__(self, size: int, threshold: float = THRESHOLD, hnsw_from: int = 2_000, pca_dim: int = 64):
         if FAISS_THREADS > 0:
             faiss.omp_set_num_threads(FAISS_THREADS)
         self.size = size
         self.threshold = threshold
         self.radius = sq_radius(threshold, size)
         self.hnsw_from = hnsw_from
+        self.pca_dim = pca_dim
         self.dim = GRID * GRID
         self.index = faiss.IndexFlatL2(self.dim)
         self.hnsw = False
@@ -192,10 +193,20 @@ class NoveltyIndex:
             self._to_hnsw()
 
     def _to_hnsw(self) -> None:
-        idx = faiss.IndexHNSWFlat(self.dim, 16)
-        idx.hnsw.efSearch = 32
-        idx.hnsw.efConstruction = 32
-        idx.add(grid_vectors(self.images[:self.n]))
+        """Rebuild as a graph index: PCA to `pca_dim` dimensions (an orthonormal projection, so the distance
+        stays a lower bound of the pixel distance) and HNSW over the projections."""
+        vec = grid_vectors(self.images[:self.n])
+        if self.pca_dim and self.pca_dim < self.dim:
+            pca = faiss.PCAMatrix(self.dim, self.pca_dim)
+            pca.train(vec)
+            hnsw = faiss.IndexHNSWFlat(self.pca_dim, 16)
+            idx = faiss.IndexPreTransform(pca, hnsw)
+        else:
+            hnsw = faiss.IndexHNSWFlat(self.dim, 16)
+            idx = hnsw
+        hnsw.hnsw.efSearch = 32
+        hnsw.hnsw.efConstruction = 32
+        idx.add(vec)
         self.index = idx
         self.hnsw = True
 
