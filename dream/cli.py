@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid-every", type=int, default=20, help="write a PNG grid every N targets (default 20)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
     p.add_argument("--seed", type=int, default=None, help="random seed for target choice")
+    p.add_argument("--poll-every", type=float, default=5.0,
+                   help="seconds between looks for a newer checkpoint (default 5)")
     p.add_argument("--wait", type=float, default=600.0,
                    help="seconds to wait for the database and a first checkpoint (default 600)")
     p.add_argument("--threads", type=int, default=1,
@@ -110,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     dreamer = Dreamer(db, watcher, sampler, log_dir, budget_s=args.time_budget, k=args.k, batch=args.batch,
                       samples=args.samples, temperatures=temperatures, beam=args.beam, grid_every=args.grid_every,
+                      poll_every_s=args.poll_every,
                       echo=lambda s: print(s, flush=True))
     dreamer_ref.append(dreamer)
     if stop["flag"]:

@@ -43,7 +43,8 @@ class Config:
 CONFIGS = {
     # about 10 minutes on a 2-core CPU
     "demo": Config(rounds=3, db_size=4000, db_growth=1000, train_seconds=75,
-                   train_args=("--preset", "tiny", "--batch-size", "64", "--eval-every", "100"),
+                   train_args=("--preset", "tiny", "--batch-size", "64", "--eval-every", "100", "--ckpt-every", "50",
+                               "--warmup", "100"),
                    dream_args=("--time-budget", "3", "--targets", "tasks=2,mnist=1,db=1"),
                    solve_budget=1.5, solve_tasks=16, solve_mnist=8, compress_iterations=5,
                    compress_limit=1500),

@@ -8,7 +8,6 @@ and returns the resulting program texts (scripts that are not well-formed for pr
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -65,20 +64,24 @@ def resolve_device(device: str | None = "auto") -> str:
 
 
 def _signature(directory: Path):
-    """Cheap fingerprint of a checkpoint directory: names, sizes and modification times of its files."""
+    """Which checkpoint is newest, cheaply: (path, size, mtime) of the file `latest` points at, or None."""
+    from model.checkpoint import latest_path
     try:
-        entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(directory)
-                         if not e.name.startswith("."))
-    except FileNotFoundError:
+        path = latest_path(directory)
+        if path is None:
+            return None
+        st = path.stat()
+    except OSError:     # a checkpoint replaced or removed while we looked: try again at the next poll
         return None
-    return tuple(entries)
+    return (str(path), st.st_size, st.st_mtime_ns)
 
 
 class CheckpointWatcher:
     """Holds the newest checkpoint of a directory and reloads it when the directory changes.
 
-    `poll()` re-reads the directory (a cheap listing) and, when it changed, calls
-    `model.checkpoint.load_latest`; it returns True when a different checkpoint was loaded.
+    `poll()` looks at which checkpoint is newest (`model.checkpoint.latest_path`, a cheap look-up; the
+    trainer's logs in the same directory do not count) and, when that changed, loads it; it returns
+    True when a different checkpoint was loaded.
     `meta` identifies the loaded checkpoint (its `step`, or whatever the trainer stored).
     """
 
@@ -90,17 +93,11 @@ class CheckpointWatcher:
         self._sig = None
         self._last_poll = -1e9
         self.loads = 0
+        self.last_error: str | None = None
 
     @property
     def loaded(self) -> bool:
         return self.model is not None
-
-    def _identity(self, meta) -> object:
-        if isinstance(meta, dict):
-            for key in ("path", "step", "created"):
-                if key in meta:
-                    return (key, meta[key])
-        return id(meta)
 
     def poll(self, force: bool = False) -> bool:
         now = time.monotonic()
@@ -108,18 +105,15 @@ class CheckpointWatcher:
             return False
         self._last_poll = now
         sig = _signature(self.directory)
-        if sig == self._sig and not force:
+        if sig is None or sig == self._sig:     # nothing there, or the checkpoint already loaded
+            return False
+        from model.checkpoint import load
+        try:
+            model, tokenizer, meta = load(sig[0], self.device)
+        except (OSError, RuntimeError, KeyError, EOFError, ValueError) as e:  # e.g. rotated away meanwhile
+            self.last_error = f"{sig[0]}: {e}"
             return False
         self._sig = sig
-        if sig is None:
-            return False
-        from model.checkpoint import load_latest
-        got = load_latest(self.directory, self.device)
-        if got is None:
-            return False
-        model, tokenizer, meta = got
-        if self.meta is not None and self._identity(meta) == self._identity(self.meta):
-            return False
         self.model, self.tokenizer, self.meta = model, tokenizer, meta
         if hasattr(self.model, "eval"):
             self.model.eval()
@@ -133,6 +127,8 @@ class CheckpointWatcher:
         if not self.loaded:
             if not self.directory.exists():
                 raise CheckpointMissing(f"{self.directory}: checkpoint directory does not exist")
+            if self.last_error:
+                raise CheckpointMissing(f"cannot load checkpoint {self.last_error}")
             raise CheckpointMissing(f"{self.directory}: no checkpoint found (train one with `train`)")
 
     def proposer(self, samples: int = 8, temperatures: Sequence[float] = (1.0,), beam: int = 0) -> ModelProposer:

@@ -33,22 +33,17 @@ def tiny_ckpt(tmp_path_factory):
     return d
 
 
-# Stands in for `train`: inserts random programs in batches (as train's generator does) and writes a new
-# checkpoint every few batches, while `dream` runs on the same files.
+# A second writer (like `logo db build` growing the database) inserting random programs in batches.
 WRITER = textwrap.dedent("""
     import sys, time
     from data.db import Database
     from data.generate import random_programs
-    from model import checkpoint
-    db_path, ckpt_dir, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    db_path, rounds = sys.argv[1], int(sys.argv[2])
     db = Database(db_path)
-    model, tok, meta = checkpoint.load_latest(ckpt_dir)
     total = 0
     for r in range(rounds):
         res = db.insert_many(random_programs(40, seed=100 + r, max_tokens=30), source="random")
         total += sum(x.status in ("new", "head", "equivalent") for x in res)
-        if r % 3 == 2:
-            checkpoint.save(ckpt_dir, model, tok, step=meta["step"] + r + 1)
         time.sleep(0.2)
     print("WRITER", total, flush=True)
 """)
@@ -57,7 +52,7 @@ WRITER = textwrap.dedent("""
 def _start_dream(db, ckpt, log, *extra):
     cmd = [sys.executable, "-m", "dream.cli", "--db", str(db), "--ckpt", str(ckpt), "--log", str(log),
            "--targets", "tasks=1,db=1", "--time-budget", "1.5", "--k", "4", "--grid-every", "2",
-           "--wait", "60", "--seed", "0", *extra]
+           "--wait", "60", "--seed", "0", "--poll-every", "1", *extra]
     return subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -92,33 +87,43 @@ def _assert_inserts_present(db, inserts):
             len(e.equivalents) == db.max_equivalents, (program, e.equivalents)
 
 
-def test_dream_next_to_a_writer_then_sigterm(tmp_path, tiny_ckpt):
+def test_train_and_dream_on_one_database_then_sigterm(tmp_path, tiny_ckpt):
+    """The real `train` (resuming from the tiny checkpoint, saving every 10 steps), `dream` and a second
+    writer, all on one database and checkpoint directory at once."""
     ckpt = tmp_path / "ckpt"
     ckpt.mkdir()
     for f in tiny_ckpt.iterdir():
         (ckpt / f.name).write_bytes(f.read_bytes())
     db_path = tmp_path / "db.sqlite"
     db = Database(db_path, image_size=32)
-    db.insert_many(["(move ul 0)", "(loop i 4 (move ul (/ ua 4)))", "(loop i 3 (move (* ul 2) (/ ua 3)))"])
+    from data.generate import random_programs
+    db.insert_many(["(move ul 0)", "(loop i 4 (move ul (/ ua 4)))", "(loop i 3 (move (* ul 2) (/ ua 3)))"]
+                   + random_programs(150, seed=7, max_tokens=30))
+    n_start = len(db)
     log = tmp_path / "log"
     dream = _start_dream(db_path, ckpt, log)
     assert _wait_for(lambda: any(r.get("event") == "start" for r in _records(log)), 60)
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db_path), str(ckpt), "9"], cwd=ROOT, env=ENV,
+    train = subprocess.Popen([sys.executable, "-m", "model.train", "--db", str(db_path), "--out", str(ckpt),
+                              "--batch-size", "8", "--ckpt-every", "10", "--eval-every", "100000", "--threads", "1",
+                              "--steps", "20", "--refresh-every", "10", "--quiet"],
+                             cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db_path), "9"], cwd=ROOT, env=ENV,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     w_out, _ = writer.communicate(timeout=120)
     assert writer.returncode == 0, w_out
+    t_out, _ = train.communicate(timeout=120)
+    assert train.returncode == 0, t_out
     # let dream finish a few targets after the writer's last checkpoint, then stop it like `logo run` does
-    n_before = sum(r.get("event") == "target" for r in _records(log))
-    assert _wait_for(lambda: sum(r.get("event") == "target" for r in _records(log)) >= n_before + 2, 90)
+    assert _wait_for(lambda: any(r.get("event") == "checkpoint" and r["step"] == 20 for r in _records(log)), 60)
     dream.send_signal(signal.SIGTERM)
     out, _ = dream.communicate(timeout=60)
     assert dream.returncode == 0, out
     recs = _records(log)
     assert recs[-1]["event"] == "stop" and recs[-1]["signal"] is True
-    # dream reloaded the writer's newer checkpoints
+    # dream reloaded train's newer checkpoints
     assert recs[0]["event"] == "start" and recs[0]["checkpoint"]["step"] == 1
     steps = [r["step"] for r in recs if r.get("event") == "checkpoint"]
-    assert steps and min(steps) > 1, steps
+    assert steps and min(steps) >= 10 and steps == sorted(steps), steps
     # nothing either process reported is missing; the file is consistent
     db2 = Database(db_path)
     assert db2.check() == []
@@ -127,7 +132,7 @@ def test_dream_next_to_a_writer_then_sigterm(tmp_path, tiny_ckpt):
     assert writer_total > 0
     assert db2.stats()["random"]["new"] >= 1
     n_dream = len([1 for _, s, _ in _reported_inserts(log) if s == "new"])
-    assert len(db2) >= 3 + n_dream
+    assert len(db2) >= n_start + n_dream
     assert sorted(log.glob("grid_*.png"))
 
 
