@@ -1,7 +1,8 @@
 """`logo db build`: fill a database with random programs, on all cores, resumably.
 
-Work is cut into chunks of `chunk_size` programs; chunk c is generated from its own seed (seed, c), so the
-programs do not depend on the number of workers.  Worker processes generate, render and filter chunks;
+Work is cut into chunks of `chunk_size` programs; chunk c is generated from its own seed (stream, c), where
+the stream names the seed, chunk size, constraints, image size and library, so the programs do not depend
+on the number of workers (and a new library or new constraints start fresh random programs).  Worker processes generate, render and filter chunks;
 the parent inserts them *in chunk order* (novelty and equivalents), each chunk in one transaction
 that also records the next chunk to do.  Stopping (Ctrl-C, a kill) at any moment and running the same
 command again continues where the last committed chunk ended, and the database ends up the same as
@@ -46,7 +47,7 @@ class BuildReport:
         return self.new / self.seconds if self.seconds else 0.0
 
 
-def chunk_seed(seed: int, chunk: int) -> int:
+def chunk_seed(seed: int | str, chunk: int) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}:{chunk}".encode(), digest_size=8).digest(), "little")
 
 
@@ -127,9 +128,10 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
     if count >= size:
         db.close()
         return report
-    job = lambda k: (seed, k, chunk_size, c.as_dict(), db.image_size, lib_text)  # noqa: E731
+    # chunk k's programs come from (stream, k): the stream names the seed, constraints and library
+    job = lambda k: (stream, k, chunk_size, c.as_dict(), db.image_size, lib_text)  # noqa: E731
     # load the compiled numba code once here, so that forked workers start warm
-    sample_chunk((seed, -1, 8, c.as_dict(), db.image_size, lib_text))
+    sample_chunk((stream, -1, 8, c.as_dict(), db.image_size, lib_text))
     pool = mp.get_context("fork").Pool(workers, initializer=_worker_init) if workers > 1 else None
     bar = None
     if progress:

@@ -126,3 +126,14 @@ def test_reader_and_second_writer_run_alongside_a_building_process(tmp_path):
         assert len(set(image_hashes(imgs).tolist())) == n
         assert len(set(h for _, h in db.heads())) == n
     reader.close()
+
+
+def test_build_uses_the_database_library(tmp_path):
+    path = tmp_path / "lib.sqlite"
+    with Database(path) as db:
+        db.set_library("(define (poly n len) (loop i n (move len (/ ua n))))")
+    build(path, 150, workers=1, seed=0, chunk_size=100, progress=False, p_call=0.5)
+    with Database(path) as db:
+        heads = [h for _, h in db.heads()]
+        assert sum("(poly " in h for h in heads) > 20
+        assert db.check() == []
