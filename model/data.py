@@ -21,6 +21,7 @@ import random
 from dataclasses import dataclass
 from typing import Sequence
 
+import numba
 import numpy as np
 import torch
 
@@ -214,6 +215,45 @@ def mutate_tokens(tokens: Sequence[str], rng: random.Random, n_edits: int) -> li
     return t
 
 
+@numba.njit(cache=True, nogil=True)
+def bounded_distances(a, flat, starts, lens, cand, k):
+    """Levenshtein distance from token-id sequence `a` to each candidate sequence (flat[starts[c]:+lens[c]]),
+    or k + 1 where it exceeds k (rows stop early)."""
+    out = np.full(cand.shape[0], k + 1, np.int64)
+    n = a.shape[0]
+    prev = np.empty(n + 1, np.int64)
+    cur = np.empty(n + 1, np.int64)
+    for ci in range(cand.shape[0]):
+        c = cand[ci]
+        b = flat[starts[c]:starts[c] + lens[c]]
+        m = b.shape[0]
+        if abs(m - n) > k:
+            continue
+        for i in range(n + 1):
+            prev[i] = i
+        over = False
+        for j in range(1, m + 1):
+            cur[0] = j
+            best = cur[0]
+            for i in range(1, n + 1):
+                v = prev[i - 1] + (0 if a[i - 1] == b[j - 1] else 1)
+                if prev[i] + 1 < v:
+                    v = prev[i] + 1
+                if cur[i - 1] + 1 < v:
+                    v = cur[i - 1] + 1
+                cur[i] = v
+                if v < best:
+                    best = v
+            if best > k:
+                over = True
+                break
+            for i in range(n + 1):
+                prev[i] = cur[i]
+        if not over and prev[n] <= k:
+            out[ci] = prev[n]
+    return out
+
+
 # ---- the sampler ---------------------------------------------------------------------------------
 
 class _Pool:
@@ -279,6 +319,8 @@ class PairSampler:
         self._library_text = None
         self._library = None
         self.stats = {k: 0 for k in KINDS}
+        self._worker = None
+        self._worker_future = None
 
     # ---- images ------------------------------------------------------------------------------
     def _add_images(self, imgs: np.ndarray) -> np.ndarray:
@@ -301,8 +343,7 @@ class PairSampler:
         return self._library
 
     # ---- pairs ---------------------------------------------------------------------------------
-    def _add_pair(self, kind: str, a_tokens, b_tokens, img_a: int, img_b: int, b_entry: int, pool=None,
-                  row=None) -> bool:
+    def _add_pair(self, kind: str, a_tokens, b_tokens, img_a: int, img_b: int, b_entry: int) -> bool:
         enc_a = encode_program(self.tok, a_tokens, self.max_tokens)
         if enc_a is None:
             return False
@@ -312,19 +353,10 @@ class PairSampler:
             return False
         a, dep, n = enc_a
         t, k, p = enc_e
-        fields = dict(a_ids=a, depth=dep, a_len=n, e_type=t, e_tok=k, e_pos=p, img_a=img_a, img_b=img_b,
-                      b_entry=b_entry)
-        if pool is None:
-            i = self.pool.append(**fields)
-            split = "heldout" if is_heldout(b_entry, self.heldout) else "train"
-            self.kind_index[(kind, split)].append(i)
-        else:
-            if row is None:
-                row = pool.append(**fields)
-            else:
-                for key, v in fields.items():
-                    pool.arrays[key][row] = v
-            return row
+        i = self.pool.append(a_ids=a, depth=dep, a_len=n, e_type=t, e_tok=k, e_pos=p, img_a=img_a, img_b=img_b,
+                             b_entry=b_entry)
+        split = "heldout" if is_heldout(b_entry, self.heldout) else "train"
+        self.kind_index[(kind, split)].append(i)
         self.stats[kind] += 1
         return True
 
@@ -382,25 +414,32 @@ class PairSampler:
         self._lens = np.concatenate([self._lens, np.array([len(t) for t in new_toks], np.int32)])
         self.entry_ids.extend(new_ids)
         ids_arr = np.asarray(self.entry_ids)
+        # token-id sequences, flat, for the numba distance
+        seqs = [np.asarray(self.tok.encode(t), np.int32) for t in new_toks]
+        self._flat = np.concatenate([getattr(self, "_flat", np.zeros(0, np.int32)), *seqs])
+        self._starts = np.concatenate([[0], np.cumsum(self._lens)[:-1]]).astype(np.int64)
         k = self.max_dist
         for r, (eid, toks) in enumerate(zip(new_ids, new_toks)):
             me = old_n + r
-            # candidates among all entries seen before this one: |len diff| <= k and hist L1 <= 2k
+            if self.neighbors.get(eid, 0) >= self.max_neighbors:
+                continue
+            # candidates among the entries seen before this one: |len diff| <= k and hist L1 <= 2k
             cand = np.flatnonzero(np.abs(self._lens[:me] - len(toks)) <= k)
             if cand.size == 0:
                 continue
             l1 = np.abs(self._hist[cand] - self._hist[me]).sum(1)
             cand = cand[l1 <= 2 * k]
-            if cand.size > 4 * self.max_neighbors:
-                cand = self.nrng.choice(cand, 4 * self.max_neighbors, replace=False)
-            for c in cand:
+            if cand.size == 0:
+                continue
+            dist = bounded_distances(seqs[r], self._flat, self._starts, self._lens, cand.astype(np.int64), k)
+            near = cand[(dist >= 1) & (dist <= k)]
+            if near.size > self.max_neighbors:
+                near = self.nrng.choice(near, self.max_neighbors, replace=False)
+            for c in near:
                 other = int(ids_arr[c])
                 if self.neighbors.get(other, 0) >= self.max_neighbors or self.neighbors.get(eid, 0) >= self.max_neighbors:
                     continue
                 ot = self.entry_tokens[other]
-                s = edit_script(toks, ot)
-                if not 1 <= len(s) <= k:
-                    continue
                 ok1 = self._add_pair("edit", toks, ot, self.entry_row[eid], self.entry_row[other], other)
                 ok2 = self._add_pair("edit", ot, toks, self.entry_row[other], self.entry_row[eid], eid)
                 if ok1 or ok2:
@@ -425,55 +464,94 @@ class PairSampler:
                 if a != head:
                     self._add_pair("lateral", a, head, self.entry_row[eid], self.entry_row[eid], eid)
 
-    def _make_mutations(self):
-        """Refill part of the mutation ring: A = mutate(B) for stored B, rendered in one batch."""
-        n = self.mutations_per_refresh
-        if n <= 0 or not self.entry_ids:
-            return
-        if self._mut_image_rows is None:
-            self._mut_image_rows = self._add_images(np.zeros((self.mutation_capacity, self.size, self.size), np.uint8))
+    def _prepare_mutations(self, n: int) -> list:
+        """Make up to n mutation pairs (A = mutate(B), B stored), rendered in one batch; touches no pool."""
+        ids = self.entry_ids
+        if n <= 0 or not ids:
+            return []
+        rng = random.Random(self.rng.random())
         cands = []
         for _ in range(n):
-            b = self.entry_ids[self.rng.randrange(len(self.entry_ids))]
+            b = ids[rng.randrange(len(ids))]
             bt = self.entry_tokens[b]
-            at = mutate_tokens(bt, self.rng, self.rng.randint(1, self.max_dist))
+            at = mutate_tokens(bt, rng, rng.randint(1, max(1, self.max_dist // 2)))
             try:
                 at = program_tokens(join(at))
             except logo.LogoError:
                 continue
-            if at != bt and len(at) <= self.max_tokens:
-                cands.append((b, at))
-        if not cands:
-            return
-        imgs, ok = _render_checked([join(a) for _, a in cands], self.size, self._library)
-        for (b, at), img, good in zip(cands, imgs, ok):
-            if not good:
+            if at == bt or len(at) > self.max_tokens:
                 continue
+            script = edit_script(at, bt)
+            if not 1 <= len(script) <= self.max_dist:
+                continue
+            enc_a = encode_program(self.tok, at, self.max_tokens)
+            enc_e = encode_script(self.tok, script, self.max_edits)
+            if enc_a is None or enc_e is None:
+                continue
+            cands.append((b, at, enc_a, enc_e))
+        if not cands:
+            return []
+        imgs, ok = _render_checked([join(c[1]) for c in cands], self.size, self._library)
+        out = []
+        for c, img, good in zip(cands, imgs, ok):
+            # A must draw something else than B (else "A already draws B" makes a trivial pair)
+            if good and not _same(img, self._images[self.entry_row[c[0]]]):
+                out.append((c, img))
+        return out
+
+    def _commit_mutations(self, prepared: list) -> int:
+        """Write prepared mutation pairs into the ring (main thread only)."""
+        if not prepared:
+            return 0
+        if self._mut_image_rows is None:
+            self._mut_image_rows = self._add_images(
+                np.zeros((self.mutation_capacity, self.size, self.size), np.uint8))
+        pool = self._mut_pool
+        wrapped = False
+        for (b, at, (a, dep, n), (t, k, p)), img in prepared:
             slot = self._mut_next % self.mutation_capacity
             img_row = int(self._mut_image_rows[slot])
-            bt = self.entry_tokens[b]
-            if len(edit_script(at, bt)) > self.max_dist:
-                continue
+            fields = dict(a_ids=a, depth=dep, a_len=n, e_type=t, e_tok=k, e_pos=p, img_a=img_row,
+                          img_b=self.entry_row[b], b_entry=b)
+            self._images[img_row] = img
             if self._mut_next < self.mutation_capacity:
-                row = self._add_pair("mutation", at, bt, img_row, self.entry_row[b], b, pool=self._mut_pool)
-                if row is False:
-                    continue
+                row = pool.append(**fields)
                 self._mut_rows["heldout" if is_heldout(b, self.heldout) else "train"].append(row)
             else:
-                # overwrite a ring slot in place (its split may change: rebuild the split lists lazily)
-                row = self._add_pair("mutation", at, bt, img_row, self.entry_row[b], b, pool=self._mut_pool,
-                                     row=slot)
-                if row is False:
-                    continue
-                self._mut_split_dirty = True
-            self._images[img_row] = img
+                for key, v in fields.items():
+                    pool.arrays[key][slot] = v
+                wrapped = True
             self._mut_next += 1
             self.stats["mutation"] += 1
-        if getattr(self, "_mut_split_dirty", False):
-            ent = self._mut_pool.arrays["b_entry"][:self._mut_pool.n]
+        if wrapped:
+            ent = pool.arrays["b_entry"][:pool.n]
             held = np.array([is_heldout(e, self.heldout) for e in ent], bool)
             self._mut_rows = {"heldout": list(np.flatnonzero(held)), "train": list(np.flatnonzero(~held))}
-            self._mut_split_dirty = False
+        return len(prepared)
+
+    def _make_mutations(self):
+        """Add `mutations_per_refresh` mutation pairs: now, or from the background thread's last batch."""
+        if self._worker is None:
+            self._commit_mutations(self._prepare_mutations(self.mutations_per_refresh))
+            return
+        fut = self._worker_future
+        if fut is not None and fut.done():
+            self._commit_mutations(fut.result())
+            fut = None
+        if fut is None:
+            self._worker_future = self._worker.submit(self._prepare_mutations, self.mutations_per_refresh)
+
+    def start_background(self) -> None:
+        """Make mutation pairs in a background thread (numba rendering releases the GIL); `refresh()`
+        then commits the last finished batch and starts the next, so it never waits for them."""
+        from concurrent.futures import ThreadPoolExecutor
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="pairs")
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=True, cancel_futures=True)
+            self._worker = None
 
     # ---- batches -------------------------------------------------------------------------------
     def counts(self, split: str = "train") -> dict:
@@ -547,6 +625,14 @@ class PairSampler:
     def target_scripts(self, batch) -> list[list[Edit]]:
         t, k, p = (batch[x].cpu().numpy() for x in ("e_type", "e_tok", "e_pos"))
         return [decode_script(self.tok, t[i], k[i], p[i]) for i in range(len(t))]
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    try:
+        from data.novelty import same_image
+    except ImportError:
+        return bool(np.array_equal(a, b))
+    return bool(same_image(a, b))
 
 
 def _render_checked(texts, size, library):

@@ -89,11 +89,33 @@ def distance(a: Sequence[str], b: Sequence[str]) -> int:
     return prev[-1]
 
 
+_KEYWORDS = frozenset({"move", "loop", "embed", "penup", "define"})
+_OPERATORS = frozenset({"+", "-", "*", "/"})
+
+
+def token_class(t: str) -> int:
+    """Coarse syntactic class, for tie-breaking: 0 "(", 1 ")", 2 keyword, 3 operator, 4 operand/name."""
+    if t == "(":
+        return 0
+    if t == ")":
+        return 1
+    if t in _KEYWORDS:
+        return 2
+    if t in _OPERATORS:
+        return 3
+    return 4
+
+
+_BIG = 1 << 20     # one edit; the secondary cost (odd substitutions) stays far below it
+
+
 def edit_script(a_tokens: Sequence[str], b_tokens: Sequence[str]) -> list[Edit]:
     """A minimal well-formed script turning A into B (`apply_edits(a, edit_script(a, b)) == list(b)`).
 
-    Tie-break (walking back from the ends): keep a matching token, else substitute, else delete,
-    else insert; so edits sit as late as possible among the equally short scripts.
+    Among the minimal scripts it prefers the fewest substitutions across syntactic classes (a
+    parenthesis for an operand, an operator for a keyword, ...), so edits follow the program's
+    structure; remaining ties (walking back from the ends): keep a match, else substitute, else delete,
+    else insert, so edits sit as late as possible.
     """
     a, b = list(a_tokens), list(b_tokens)
     # strip the common prefix and suffix: most pairs differ in a small window
@@ -109,23 +131,26 @@ def edit_script(a_tokens: Sequence[str], b_tokens: Sequence[str]) -> list[Edit]:
         return [Edit(INSERT, p, t) for t in cb]
     if m == 0:
         return [Edit(DELETE, p + i) for i in range(n)]
-    d = [list(range(m + 1))]
+    ka, kb = [token_class(t) for t in ca], [token_class(t) for t in cb]
+    big = _BIG
+    d = [[j * big for j in range(m + 1)]]
     for i in range(1, n + 1):
-        row = [i] + [0] * m
+        row = [i * big] + [0] * m
         prev = d[-1]
-        x = ca[i - 1]
+        x, kx = ca[i - 1], ka[i - 1]
         for j in range(1, m + 1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (x != cb[j - 1]))
+            diag = prev[j - 1] if x == cb[j - 1] else prev[j - 1] + big + (kx != kb[j - 1])
+            row[j] = min(prev[j] + big, row[j - 1] + big, diag)
         d.append(row)
     edits: list[Edit] = []
     i, j = n, m
     while i > 0 or j > 0:
         if i > 0 and j > 0 and ca[i - 1] == cb[j - 1] and d[i][j] == d[i - 1][j - 1]:
             i, j = i - 1, j - 1
-        elif i > 0 and j > 0 and d[i][j] == d[i - 1][j - 1] + 1:
+        elif i > 0 and j > 0 and ca[i - 1] != cb[j - 1] and d[i][j] == d[i - 1][j - 1] + big + (ka[i - 1] != kb[j - 1]):
             edits.append(Edit(SUBSTITUTE, p + i - 1, cb[j - 1]))
             i, j = i - 1, j - 1
-        elif i > 0 and d[i][j] == d[i - 1][j] + 1:
+        elif i > 0 and d[i][j] == d[i - 1][j] + big:
             edits.append(Edit(DELETE, p + i - 1))
             i -= 1
         else:

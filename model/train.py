@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = p.add_argument_group("runtime")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     r.add_argument("--compile", action="store_true", help="torch.compile the model")
+    r.add_argument("--background-pairs", choices=["auto", "on", "off"], default="auto",
+                   help="make mutation pairs in a background thread (auto: on with CUDA)")
     r.add_argument("--no-bf16", action="store_true", help="no bf16 autocast on CUDA")
     r.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: cores - 1, at least 1)")
     r.add_argument("--eval-every", type=int, default=500)
@@ -209,11 +211,12 @@ class Evaluator:
         core = getattr(core, "_orig_mod", core)
         core.eval()
         s = self.sampler
-        totals = {"loss": 0.0, "token_acc": 0.0, "exact": 0.0, "reproduces": 0.0, "parses": 0.0}
+        totals = {"loss": 0.0, "token_acc": 0.0, "exact": 0.0, "reproduces": 0.0, "parses": 0.0,
+                  "a_draws_b": 0.0}
         n_all = 0
         out = {}
         for kind, (parts, n) in self.batches.items():
-            rep = exact = parses = 0
+            rep = exact = parses = base = 0
             loss_sum = tok_sum = 0.0
             for lo in range(0, n, 128):
                 sub = [(pool, rows[lo:lo + 128]) for pool, rows in parts]
@@ -245,9 +248,15 @@ class Evaluator:
                         progs.append(logo.parse("(move 0 0)"))
                         ok.append(False)
                 imgs, drew = logo.render_batch(progs, size=s.size, library=s.library, errors="blank")
+                imgs_a = b["images"][:, 0].cpu().numpy()
                 for i in range(m):
                     parses += ok[i]
-                    rep += ok[i] and drew[i] and self.same_image(imgs[i], imgs_b[i])
+                    hit = ok[i] and drew[i] and self.same_image(imgs[i], imgs_b[i])
+                    a_hit = len(a_toks[i]) > 0 and self.same_image(imgs_a[i], imgs_b[i])
+                    if kind == "lateral":      # A already draws B: success means a shorter program
+                        hit = hit and len(texts[i].split()) < len(a_toks[i])
+                    rep += bool(hit)
+                    base += bool(a_hit) and kind != "lateral"
             out[f"reproduces_{kind}"] = rep / n
             out[f"exact_{kind}"] = exact / n
             totals["loss"] += loss_sum
@@ -255,6 +264,7 @@ class Evaluator:
             totals["exact"] += exact
             totals["reproduces"] += rep
             totals["parses"] += parses
+            totals["a_draws_b"] += base
             n_all += n
         out.update({k: v / n_all for k, v in totals.items()})
         out["n_eval"] = n_all
@@ -333,6 +343,8 @@ def main(argv=None) -> int:
     def autocast():
         return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else nullcontext()
 
+    if args.background_pairs == "on" or (args.background_pairs == "auto" and dev_kind == "cuda"):
+        sampler.start_background()
     evaluator = Evaluator(sampler, args.eval_pairs, same_image_fn(getattr(source, "threshold", None)))
     metrics_path, png = out / "metrics.jsonl", out / "training.png"
 
@@ -450,6 +462,7 @@ def main(argv=None) -> int:
     finally:
         if bar is not None:
             bar.close()
+    sampler.close()
     if step % args.eval_every != 0:
         do_eval()
     save()
