@@ -169,11 +169,11 @@ def _stats(a) -> int:
     print("entries by source: " + ", ".join(f"{k} {v}" for k, v in sorted(st["entries_by_source"].items())))
     print("head length (tokens): count")
     hist = st["head_length_histogram"]
-    peak = max(hist.values(), default=1)
-    for lo in range(0, max(hist, default=0) + 1, 5):
-        c = sum(v for k, v in hist.items() if lo <= k < lo + 5)
+    buckets = {lo: sum(v for k, v in hist.items() if lo <= k < lo + 5) for lo in range(0, max(hist, default=0) + 1, 5)}
+    peak = max(buckets.values(), default=1)
+    for lo, c in buckets.items():
         if c:
-            print(f"  {lo:3d}-{lo + 4:<3d} {c:8d} {'#' * max(1, round(40 * c / max(peak * 5, 1)))}")
+            print(f"  {lo:3d}-{lo + 4:<3d} {c:8d} {'#' * max(1, round(40 * c / peak))}")
     print("programs per image: " + ", ".join(f"{k}: {v}" for k, v in st["programs_per_entry_histogram"].items()))
     for source, outcomes in st["outcomes"].items():
         samples = outcomes.get("samples", 0)
