@@ -35,7 +35,8 @@ def register(sub) -> None:
     p.add_argument("--budget", type=float, default=60.0, help="search seconds per target (default 60)")
     p.add_argument("--db", default=None, help="database to take start programs from (nearest entries)")
     p.add_argument("--k", type=int, default=8, help="database neighbours to start from (default 8)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N targets")
+    p.add_argument("--limit", type=int, default=None,
+                   help="only the first N targets (mnist-heldout: N digits evenly spaced over the split)")
     p.add_argument("--out", default="solve_out", help="output directory (default solve_out)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
     p.add_argument("--batch", type=int, default=8, help="nodes expanded per model call (default 8)")

@@ -65,11 +65,16 @@ def task_targets(split: str | None, size: int) -> list[Target]:
 
 
 def mnist_targets(split: str, size: int, root=None, limit: int | None = None) -> list[Target]:
+    """MNIST digits of a split; with `limit`, that many digits evenly spaced over the split (the bundled
+    digits are sorted by class, so this takes every class)."""
     from data import mnist
     x28 = mnist(root, split, 28)
     xs = x28 if size == 28 else mnist(root, split, size)
-    n = len(x28) if limit is None else min(limit, len(x28))
-    return [Target(f"mnist-{split}-{i}", "mnist", xs[i], x28[i]) for i in range(n)]
+    if limit is None or limit >= len(x28):
+        idx = range(len(x28))
+    else:
+        idx = sorted(set(np.linspace(0, len(x28) - 1, max(limit, 1)).round().astype(int).tolist()))
+    return [Target(f"mnist-{split}-{i}", "mnist", xs[i], x28[i]) for i in idx]
 
 
 def png_targets(folder: str | Path, size: int) -> tuple[list[Target], list[tuple[str, str]]]:
