@@ -6,7 +6,7 @@
 Loop: reload the newest checkpoint when one appears, pick a target (weighted mix of MNIST training
 digits, DreamCoder training tasks and database images), search for it with the per-target time budget,
 insert the path to the best program into the database (source="dream"), append a JSONL record to
-LOG/dream.jsonl, and every --grid-every targets write LOG/grid_NNNNN.png (target | found).
+LOG/found.jsonl, and every --grid-every targets write LOG/grid_NNNNN.png (target | found).
 SIGINT/SIGTERM: finish the current target's insert, log, exit 0. Waits up to --wait seconds for the
 database and the first checkpoint to appear (train creates both).
 """

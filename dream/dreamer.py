@@ -8,7 +8,11 @@ in path order, in one transaction, with source="dream". Start programs (the empt
 database neighbours) are not offered again.
 
 Durability: a JSONL record is written (and fsync'ed) only after the insert transaction committed, so a
-dreamer killed at any moment loses nothing it has reported as inserted. SIGINT/SIGTERM set a flag:
+dreamer killed at any moment loses nothing it has reported as inserted. Log (LOG/found.jsonl), one JSON object a line, by "event": "start" (pid, database size, checkpoint),
+"checkpoint" (a newer checkpoint was loaded: step, path), "target" (target name and kind, solved,
+program, distance, tokens, time_to_solve, elapsed, expanded, candidates, path, known_program,
+checkpoint, and "inserted": [{program, status, entry_id}]), "stop" (counts; signal = stopped by a
+signal). SIGINT/SIGTERM set a flag:
 the current search stops at its next round, its results are inserted and logged, and `run` returns.
 """
 from __future__ import annotations
@@ -98,7 +102,7 @@ class Dreamer:
         self.watcher = watcher
         self.sampler = sampler
         self.log_dir = Path(log_dir)
-        self.log = JsonlLog(self.log_dir / "dream.jsonl")
+        self.log = JsonlLog(self.log_dir / "found.jsonl")
         self.budget_s = budget_s
         self.k = k
         self.batch = batch

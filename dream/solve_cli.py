@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 
 def register(sub) -> None:
     p = sub.add_parser("solve", help="search for programs that draw given targets",
@@ -36,7 +38,8 @@ def register(sub) -> None:
     p.add_argument("--db", default=None, help="database to take start programs from (nearest entries)")
     p.add_argument("--k", type=int, default=8, help="database neighbours to start from (default 8)")
     p.add_argument("--limit", type=int, default=None,
-                   help="only the first N targets (mnist-heldout: N digits evenly spaced over the split)")
+                   help="only N targets: for dreamcoder and mnist-heldout N evenly spaced over the split "
+                   "(every family / class), for a folder the first N files")
     p.add_argument("--out", default="solve_out", help="output directory (default solve_out)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
     p.add_argument("--batch", type=int, default=8, help="nodes expanded per model call (default 8)")
@@ -69,6 +72,9 @@ def load_targets(spec: str, split: str, size: int, limit: int | None, mnist_root
     from .targets import mnist_targets, png_targets, task_targets
     if spec == "dreamcoder":
         ts = task_targets(None if split == "all" else split, size)
+        if limit is not None and limit < len(ts):   # spread over the split (tasks are grouped by family)
+            idx = sorted(set(np.linspace(0, len(ts) - 1, max(limit, 1)).round().astype(int).tolist()))
+            ts = [ts[i] for i in idx]
         label, errors = f"dreamcoder-{split}", []
     elif spec == "mnist-heldout":
         ts = mnist_targets("heldout", size, mnist_root, limit)

@@ -57,7 +57,7 @@ def _start_dream(db, ckpt, log, *extra):
 
 
 def _records(log):
-    path = Path(log) / "dream.jsonl"
+    path = Path(log) / "found.jsonl"
     if not path.exists():
         return []
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]

@@ -145,7 +145,7 @@ def test_insert_rule_new_entry_and_new_head(tmp_path, tiny, ckpt_dir):
     e = db.get(long_id)
     assert e.head == SHORT and LONG in e.equivalents and len(db) == n0 + 1
     # the JSONL log holds both records, and a PNG grid was written
-    lines = (tmp_path / "log" / "dream.jsonl").read_text().splitlines()
+    lines = (tmp_path / "log" / "found.jsonl").read_text().splitlines()
     assert len(lines) == 2
     assert (tmp_path / "log" / "grid_00001.png").exists()
 
@@ -180,7 +180,7 @@ def test_checkpoint_reloading(tmp_path, tiny):
     checkpoint.save(d, model, tok, step=3)
     dreamer.run(max_targets=2)
     import json
-    events = [json.loads(x) for x in (tmp_path / "log" / "dream.jsonl").read_text().splitlines()]
+    events = [json.loads(x) for x in (tmp_path / "log" / "found.jsonl").read_text().splitlines()]
     ckpt_events = [e["step"] for e in events if e["event"] == "checkpoint"]
     assert ckpt_events == [3]
     tgt = [e for e in events if e["event"] == "target"]
