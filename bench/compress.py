@@ -3,10 +3,10 @@
     .venv/bin/python bench/compress.py [--iterations 10] [--max-arity 3] [--db PATH] [--repeat 1]
 
 Corpora:
-  1. Stitch's own LOGO benchmark input `bench/data/logo_iteration_1.json` (DreamCoder λ-calculus
+  1. Stitch's own LOGO benchmark input `bench/corpora/logo_iteration_1.json` (DreamCoder λ-calculus
      programs, 80 tasks / 380 programs; copied from mlb2251/stitch data/dc/), read in the generic
      s-expression mode by both tools.
-  2. The Stitch paper's DreamCoder LOGO inputs (bench/data/compression_benchmark, 10 files; totals).
+  2. The Stitch paper's DreamCoder LOGO inputs (bench/corpora/compression_benchmark, 10 files; totals).
   3. "ours": programs exported from our database (entries' equivalents lists grouped by entry, so the
      cheapest program per entry counts): --db PATH, or else a fresh database filled with random programs
      (data.generate) and the 160 DreamCoder tasks; if the data package cannot build one, the DreamCoder
@@ -159,16 +159,16 @@ def main(argv=None) -> int:
     print(f"iterations {it}, max arity {ar}; cost = Stitch's default, summed over tasks' cheapest programs")
     print(f"{'corpus':<26} {'tool':<22} {'before':>9} {'after':>9} {'ratio':>7} {'time':>9} {'abs':>4}")
 
-    data = json.loads((ROOT / "bench/data/logo_iteration_1.json").read_text())
+    data = json.loads((ROOT / "bench/corpora/logo_iteration_1.json").read_text())
     programs, tasks, _ = sexpr.from_dreamcoder_json(data)
     st = run_stitch(programs, tasks, it, ar, args.repeat)
     row("stitch logo_iteration_1", "stitch_core 0.1.29", st)
     row("stitch logo_iteration_1", "ours (generic)", run_ours(programs, tasks, it, ar, args.repeat), st)
 
     if not args.no_suite:
-        # the Stitch paper's DreamCoder LOGO inputs (bench/data/compression_benchmark): totals over all files
+        # the Stitch paper's DreamCoder LOGO inputs (bench/corpora/compression_benchmark): totals over all files
         tot = {"stitch": [0, 0, 0.0], "ours": [0, 0, 0.0]}
-        files = sorted((ROOT / "bench/data/compression_benchmark").glob("*/bench*.json"))
+        files = sorted((ROOT / "bench/corpora/compression_benchmark").glob("*/bench*.json"))
         have_stitch = True
         for f in files:
             p, t, _ = sexpr.from_dreamcoder_json(json.loads(f.read_text()))

@@ -31,7 +31,7 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def _last_eval(metrics: list[dict]) -> dict:
-    evals = [m for m in metrics if any(k.startswith("eval") for k in m)]
+    evals = [m for m in metrics if m.get("kind") == "eval"]
     return evals[-1] if evals else {}
 
 
@@ -67,7 +67,8 @@ def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
 
     metrics = _jsonl(paths["ckpt"] / "metrics.jsonl")
     rec["train_steps"] = max((m.get("step", 0) for m in metrics), default=0)
-    rec["train_eval"] = {k: v for k, v in _last_eval(metrics).items() if isinstance(v, (int, float))}
+    keep = ("loss", "token_acc", "exact", "reproduces", "reproduces_edit", "reproduces_denovo", "reproduces_lateral")
+    rec["train_eval"] = {k: v for k, v in _last_eval(metrics).items() if k in keep}
     for plot in sorted(paths["ckpt"].glob("*.png")):
         shutil.copyfile(plot, rdir / plot.name)
     rec["train_plots"] = [p.name for p in sorted(paths["ckpt"].glob("*.png"))]
@@ -81,7 +82,7 @@ def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
     rec["mnist_mean_tokens"] = mnist.get("mean_tokens")
     rec["solve_budget_s"] = tasks.get("budget_s")
 
-    dream_log = _jsonl(paths["dream"] / "found.jsonl")
+    dream_log = _jsonl(paths["dream"] / "dream.jsonl")
     rec["dream_records"] = len(dream_log)
 
     # the library: each procedure drawn by a call with every argument = 1 (or its first use, if any)

@@ -101,7 +101,7 @@ def check_generic(programs, iterations, max_arity, tasks=None):
 def test_generic_rewrites_inline_back_to_the_originals():
     import json
     from pathlib import Path
-    data = json.loads((Path(__file__).resolve().parents[1] / "bench/data/logo_iteration_1.json").read_text())
+    data = json.loads((Path(__file__).resolve().parents[1] / "bench/corpora/logo_iteration_1.json").read_text())
     progs, tasks, _ = sexpr.from_dreamcoder_json(data)
     res = check_generic(progs[:150], 4, 3, tasks[:150])
     assert len(res.abstractions) == 4 and res.cost_after < res.cost_before

@@ -37,7 +37,7 @@ def test_tasks_count_only_the_cheapest_program():
 
 def test_same_utilities_as_stitch_on_its_logo_benchmark():
     # stitch's golden output for this file (iterations 10, arity 3): 71510 -> 65022 -> 61454 -> 57402 ...
-    data = json.loads((ROOT / "bench/data/logo_iteration_1.json").read_text())
+    data = json.loads((ROOT / "bench/corpora/logo_iteration_1.json").read_text())
     progs, tasks, _ = sexpr.from_dreamcoder_json(data)
     res = library.compress_programs(progs, 3, 3, tasks)
     assert res.cost_before == 71510
@@ -75,7 +75,7 @@ def check_expected_costs(costs_before, steps):
 
 
 def test_utilities_match_the_rewritten_costs():
-    data = json.loads((ROOT / "bench/data/logo_iteration_1.json").read_text())
+    data = json.loads((ROOT / "bench/corpora/logo_iteration_1.json").read_text())
     progs, tasks, _ = sexpr.from_dreamcoder_json(data)
     res = library.compress_programs(progs, 10, 3, tasks)
     check_expected_costs(res.cost_before, res.abstractions)
@@ -97,7 +97,7 @@ def test_incremental_corpus_update_equals_a_fresh_one(monkeypatch):
     from library import core
     from library.core import Corpus, SearchConfig, Store, best_abstraction, rewrite_roots
     monkeypatch.setattr(core, "REBUILD_DIVISOR", 0)      # always the incremental path
-    data = json.loads((ROOT / "bench/data/logo_iteration_1.json").read_text())
+    data = json.loads((ROOT / "bench/corpora/logo_iteration_1.json").read_text())
     progs, tasks, _ = sexpr.from_dreamcoder_json(data)
     st = Store()
     roots = [sexpr.parse(st, p) for p in progs[:200]]
