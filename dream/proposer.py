@@ -3,7 +3,8 @@
 `ModelProposer(model, tokenizer, device, samples, temperatures)` is callable as the search's `expand`:
 for each (image_a, image_b, program_a) it asks `model.generate.propose` for `samples` edit scripts at each
 temperature in `temperatures` (temperature 0 = one greedy script) and, with `beam` > 0, the `beam`
-best scripts of a beam search (`dream.beam`), applies them to program_a's canonical tokens (`model.edits.apply_edits`)
+best scripts of a beam search (`dream.beam`; deterministic, so only the first time a program is
+expanded towards a target), applies them to program_a's canonical tokens (`model.edits.apply_edits`)
 and returns the resulting program texts (scripts that are not well-formed for program_a are dropped).
 """
 from __future__ import annotations
@@ -31,6 +32,8 @@ class ModelProposer:
         config = getattr(model, "config", None)
         #: programs longer than the model's context cannot be edited; the search skips them
         self.max_tokens = getattr(config, "max_tokens", 400)
+        # beam search is deterministic: each (program, target) pair is beamed once; re-expansions sample
+        self._beamed: set = set()
 
     def __call__(self, images_a: np.ndarray, images_b: np.ndarray, programs_a: list[str]) -> list[list[str]]:
         from model.edits import EditError, apply_edits
@@ -40,8 +43,18 @@ class ModelProposer:
         batches = []
         if self.beam > 0:
             from .beam import beam_propose
-            batches.append(beam_propose(self.model, self.tokenizer, images_a, images_b, programs_a, self.beam,
-                                        device=self.device))
+            keys = [(p, hash(np.asarray(b).tobytes())) for p, b in zip(programs_a, images_b)]
+            todo = [k for k, key in enumerate(keys) if key not in self._beamed]
+            if todo:
+                if len(self._beamed) > 100_000:
+                    self._beamed.clear()
+                self._beamed.update(keys[k] for k in todo)
+                got = beam_propose(self.model, self.tokenizer, np.asarray(images_a)[todo], np.asarray(images_b)[todo],
+                                   [programs_a[k] for k in todo], self.beam, device=self.device)
+                full: list[list] = [[] for _ in programs_a]
+                for k, scripts in zip(todo, got):
+                    full[k] = scripts
+                batches.append(full)
         for temperature in self.temperatures:
             n = self.samples if temperature > 0 else 1   # greedy decoding gives one script
             batches.append(propose(self.model, self.tokenizer, images_a, images_b, programs_a, n, temperature,
