@@ -62,6 +62,7 @@ def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
             save_sheet([e.image for e in dreamed], rdir / "db_dreamed.png",
                        [f"{e.entry_id} {len(e.head.split())}w" for e in dreamed], columns=12, scale=2)
         lib = db.library()
+        heads = [h for _, h in db.heads()] if lib else []
     finally:
         db.close()
 
@@ -85,17 +86,21 @@ def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
     dream_log = _jsonl(paths["dream"] / "dream.jsonl")
     rec["dream_records"] = len(dream_log)
 
-    # the library: each procedure drawn by a call with every argument = 1 (or its first use, if any)
+    # the library: each procedure drawn by the shortest database program that calls it
+    # (or, if none does yet, by a call with every argument = 2)
     rec["library"] = [logo.to_text(d) for d in lib]
-    drawings, labels = [], []
+    drawings, labels, examples = [], [], []
     for d in lib:
-        call = logo.Call(d.name, tuple(logo.Num(2) for _ in d.params))
+        users = sorted((h for h in heads if f"({d.name} " in h or f"({d.name})" in h), key=len)
+        program = users[0] if users else logo.Program((), (logo.Call(d.name, tuple(logo.Num(2) for _ in d.params)),))
         try:
-            img = logo.render(logo.Program((), (call,)), size=48, library=lib)
+            img = logo.render(program, size=48, library=lib)
         except logo.LogoError:
             img = np.zeros((48, 48), np.uint8)
         drawings.append(img)
         labels.append(f"{d.name}({', '.join(d.params)})")
+        examples.append(program if isinstance(program, str) else logo.to_text(program))
+    rec["library_examples"] = examples
     if drawings:
         save_sheet(drawings, rdir / "library.png", labels, columns=8, scale=2)
     return rec
@@ -120,7 +125,8 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
     out = paths["report"]
     out.mkdir(parents=True, exist_ok=True)
     (out / "history.json").write_text(json.dumps(history, indent=1))
-    eval_keys = sorted({k for h in history for k in h.get("train_eval", {}) if k != "step"})
+    eval_keys = [k for k in ("loss", "token_acc", "exact", "reproduces", "reproduces_edit", "reproduces_denovo",
+                             "reproduces_lateral") if any(k in h.get("train_eval", {}) for h in history)]
     cols = [("round", "round"), ("db_entries", "DB entries"), ("train_steps", "train steps"),
             ("dream_records", "dream records"), ("tasks_solved", "tasks solved"), ("tasks_total", "of"),
             ("tasks_mean_iou", "tasks IoU"), ("mnist_mean_iou", "MNIST IoU"),
@@ -155,9 +161,10 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
             img(plot, "Training: loss and accuracy")
         img("tasks/sheet.png", "DreamCoder training tasks: target | best program found")
         img("mnist/sheet.png", "Held-out MNIST digits: target | best program found")
-        img("library.png", "Library procedures (each called with every argument = 2)")
+        img("library.png", "Library procedures, each drawn by the shortest database program that uses it")
         if h.get("library"):
-            parts.append("<pre>" + html.escape("\n".join(h["library"])) + "</pre>")
+            lines = [f"{d}\n    ; e.g. {ex}" for d, ex in zip(h["library"], h.get("library_examples", h["library"]))]
+            parts.append("<pre>" + html.escape("\n".join(lines)) + "</pre>")
         img("db_dreamed.png", "Database entries found by dreaming (newest)")
         img("db_newest.png", "Newest database entries")
         parts.append(f"<details><summary>all numbers</summary><pre>{html.escape(json.dumps(h, indent=1))}"
