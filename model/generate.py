@@ -68,10 +68,10 @@ def decode(model: EditModel, images: torch.Tensor, a_ids, a_len, depth, n: int =
     done = torch.zeros(B, dtype=torch.bool, device=dev)
     slot_idx = torch.arange(slots.shape[1], device=dev)
     neg = torch.finfo(torch.float32).min
+    caches = core.start_cache(mem)
     for t in range(max_edits + 1):
-        x = core.decoder_inputs(slots, torch.cat([types[:, :t], types[:, :1]], 1),
-                                torch.cat([toks[:, :t], toks[:, :1]], 1), torch.cat([poss[:, :t], poss[:, :1]], 1))
-        h = core.decode(x, mem, mem_mask)[:, -1]
+        x = core.step_input(slots, t, types[:, t - 1], toks[:, t - 1], poss[:, t - 1]) if t else core.step_input(slots, 0)
+        h = core.decode_step(x, caches, mem_mask)[:, -1]
         logits = core.action_logits(h).float()
         # DEL / SUB need a token of A at or after min_pos; at the last step only FIN
         no_tok = min_pos >= a_len

@@ -75,11 +75,18 @@ class Attention(nn.Module):
         self.o = nn.Linear(d, d)
 
     def forward(self, x, mem=None, mask=None, causal=False):
-        b, t, d = x.shape
         mem = x if mem is None else mem
-        s = mem.shape[1]
-        q = self.q(x).view(b, t, self.h, d // self.h).transpose(1, 2)
+        k, v = self.keys_values(mem)
+        return self.attend(x, k, v, mask, causal)
+
+    def keys_values(self, mem):
+        b, s, d = mem.shape
         k, v = self.kv(mem).view(b, s, 2, self.h, d // self.h).permute(2, 0, 3, 1, 4)
+        return k, v
+
+    def attend(self, x, k, v, mask=None, causal=False):
+        b, t, d = x.shape
+        q = self.q(x).view(b, t, self.h, d // self.h).transpose(1, 2)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         return self.o(y.transpose(1, 2).reshape(b, t, d))
 
@@ -104,6 +111,19 @@ class Block(nn.Module):
         if self.cross:
             x = x + self.drop(self.ca(self.n2(x), mem, mask=mem_mask))
         return x + self.drop(self.mlp(self.n3(x)))
+
+    def step(self, x, cache: dict, mem_mask=None):
+        """One new position x (B, 1, d) of a causal stack; `cache` holds past keys/values and the
+        cross-attention keys/values of the memory (see `EditModel.start_cache`)."""
+        h = self.n1(x)
+        k, v = self.sa.keys_values(h)
+        if "k" in cache:
+            k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
+        cache["k"], cache["v"] = k, v
+        x = x + self.sa.attend(h, k, v)
+        if self.cross:
+            x = x + self.ca.attend(self.n2(x), cache["mem_k"], cache["mem_v"], mask=mem_mask)
+        return x + self.mlp(self.n3(x))
 
 
 class EditModel(nn.Module):
@@ -206,6 +226,30 @@ class EditModel(nn.Module):
     def decode(self, x, mem, mem_mask):
         for blk in self.dec_blocks:
             x = blk(x, causal=True, mem=mem, mem_mask=mem_mask)
+        return self.dec_norm(x)
+
+    # incremental decoding: one step at a time with cached keys/values (same result as `decode`)
+    def start_cache(self, mem) -> list[dict]:
+        caches = []
+        for blk in self.dec_blocks:
+            k, v = blk.ca.keys_values(mem)
+            caches.append({"mem_k": k, "mem_v": v})
+        return caches
+
+    def step_input(self, slots, t: int, prev_type=None, prev_tok=None, prev_pos=None):
+        """Decoder input (B, 1, d) at step t: BOS for t = 0, else the embedding of edit t - 1."""
+        b = slots.shape[0]
+        if t == 0:
+            x = self.bos.expand(b, -1, -1)
+        else:
+            idx = prev_pos.clamp(min=0, max=slots.shape[1] - 1)
+            slot = torch.gather(slots, 1, idx[:, None, None].expand(-1, 1, slots.shape[2]))
+            x = (self.type_emb(prev_type.clamp(min=0)) + self.tok_emb(prev_tok))[:, None] + self.slot_proj(slot)
+        return x + self.step_pos.weight[t]
+
+    def decode_step(self, x, caches, mem_mask):
+        for blk, cache in zip(self.dec_blocks, caches):
+            x = blk.step(x, cache, mem_mask)
         return self.dec_norm(x)
 
     def action_logits(self, h):

@@ -108,3 +108,21 @@ def test_default_preset_is_about_ten_million_parameters():
     n = EditModel(preset("default"), len(Tokenizer())).n_params()
     assert 8e6 <= n <= 13e6
     assert 2e5 <= EditModel(preset("tiny"), len(Tokenizer())).n_params() <= 1.2e6
+
+
+def test_incremental_decoding_matches_the_full_decoder():
+    torch.manual_seed(0)
+    m = EditModel(preset("tiny", **MICRO), len(Tokenizer())).eval()
+    B, L, T = 3, 20, 6
+    images = torch.randint(0, 255, (B, 2, 32, 32), dtype=torch.uint8)
+    ids, lens = torch.randint(4, 40, (B, L)), torch.tensor([19, 10, 5])
+    depth = torch.zeros(B, L, dtype=torch.long)
+    ty, tk, ps = torch.randint(0, 4, (B, T)), torch.randint(4, 40, (B, T)), torch.randint(0, 5, (B, T))
+    with torch.no_grad():
+        mem, mem_mask, slots, _ = m.encode(images, ids, lens, depth)
+        full = m.decode(m.decoder_inputs(slots, ty, tk, ps), mem, mem_mask)
+        caches, steps = m.start_cache(mem), []
+        for t in range(T):
+            x = m.step_input(slots, t, ty[:, t - 1], tk[:, t - 1], ps[:, t - 1]) if t else m.step_input(slots, 0)
+            steps.append(m.decode_step(x, caches, mem_mask))
+    assert torch.allclose(full, torch.cat(steps, 1), atol=1e-4)
