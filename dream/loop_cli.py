@@ -267,7 +267,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
             "--db", db, "--ckpt", ckpt, "--max-seconds", seconds, "--log", str(paths["dream"]),
             "--seed", str(r), *device, *mnist, *cfg.dream_args]))
         metrics = paths["ckpt"] / "metrics.jsonl"
-        found = paths["dream"] / "dream.jsonl"
+        found = paths["dream"] / "found.jsonl"
 
         def status() -> str:
             m = _tail_json(metrics)

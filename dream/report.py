@@ -83,7 +83,7 @@ def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
     rec["mnist_mean_tokens"] = mnist.get("mean_tokens")
     rec["solve_budget_s"] = tasks.get("budget_s")
 
-    dream_log = _jsonl(paths["dream"] / "dream.jsonl")
+    dream_log = _jsonl(paths["dream"] / "found.jsonl")
     rec["dream_records"] = len(dream_log)
 
     # the library: each procedure drawn by the shortest database program that calls it
