@@ -24,7 +24,7 @@ import numpy as np
 import logo
 
 from .db import Database
-from .generate import REASONS, Constraints, random_programs_and_texts, run_batch
+from .generate import REASONS, Constraints, n_tokens, random_programs_and_texts, run_batch
 
 SOURCE = "random"
 
@@ -61,7 +61,8 @@ def _library(text: str) -> tuple:
 
 
 def sample_chunk(job: tuple) -> tuple:
-    """Generate and render one chunk: (chunk, texts of distinct drawable programs, their images, Counter).
+    """Generate and render one chunk: (chunk, texts of distinct drawable programs, their images, Counter,
+    their lengths in tokens).
 
     The Counter holds this chunk's samples, rejections by reason and in-chunk repeats ("duplicate")
     of programs that are *not* passed on (passed-on programs are counted by the insertion)."""
@@ -90,7 +91,7 @@ def sample_chunk(job: tuple) -> tuple:
             keep.append(j)
             stats["duplicate"] += mult[j] - 1
     stats["samples"] = n - len(keep)
-    return chunk, [uniq_text[j] for j in keep], images[keep], stats
+    return chunk, [uniq_text[j] for j in keep], images[keep], stats, [n_tokens(uniq_text[j]) for j in keep]
 
 
 def _worker_init() -> None:
@@ -147,13 +148,14 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
                 while len(inflight) < 2 * workers:
                     inflight.append(pool.apply_async(sample_chunk, (job(k),)))
                     k += 1
-                chunk, texts, images, stats = inflight.popleft().get()
+                chunk, texts, images, stats, lengths = inflight.popleft().get()
             else:
-                chunk, texts, images, stats = sample_chunk(job(k))
+                chunk, texts, images, stats, lengths = sample_chunk(job(k))
                 k += 1
             extra = Counter({(SOURCE, o): n for o, n in stats.items()})
             results = db._insert_rendered(texts, images, [None] * len(texts), [SOURCE] * len(texts),
-                                          extra_stats=extra, progress=(stream, chunk + 1, cfg_text))
+                                          extra_stats=extra, progress=(stream, chunk + 1, cfg_text),
+                                          lengths=lengths)
             outcome = Counter(r.status for r in results)
             outcome.update(stats)
             outcome["samples"] += len(texts)

@@ -89,10 +89,6 @@ class Entry:
     programs: list[tuple[str, str, float]] = field(default_factory=list)  # (text, source, created)
 
 
-def _key(text: str, length: int | None = None) -> tuple[int, str]:
-    return (n_tokens(text) if length is None else length, text)
-
-
 class Database:
     """An image-program database file; see the module docstring.
 
@@ -433,17 +429,28 @@ class Database:
         return self._insert_rendered(texts, imgs, reasons, sources)
 
     def _insert_rendered(self, texts, imgs, reasons, sources, extra_stats: Counter | None = None,
-                         progress: tuple[str, int, str] | None = None) -> list[InsertResult]:
-        """The novelty/equivalents logic for rendered programs, in one write transaction."""
+                         progress: tuple[str, int, str] | None = None,
+                         lengths: Sequence[int] | None = None) -> list[InsertResult]:
+        """The novelty/equivalents logic for rendered programs, in one write transaction.
+
+        `lengths` (optional) are the programs' lengths in tokens, if the caller knows them."""
+        tok: dict[str, int] = {} if lengths is None else dict(zip(texts, lengths))
+
+        def length(t: str) -> int:
+            k = tok.get(t)
+            if k is None:
+                k = tok[t] = n_tokens(t)
+            return k
         with self._write() as conn:
             self._refresh()
-            results, new_rows, touched, stats, prog_ops, new_vectors = self._decide(texts, imgs, reasons, sources)
+            results, new_rows, touched, stats, prog_ops, new_vectors = self._decide(texts, imgs, reasons, sources,
+                                                                                    tok, length)
             if new_rows:
                 conn.executemany("INSERT INTO entries(id, head, length, image, source, created, n_programs, "
                                  "max_length, programs) VALUES (?,?,?,?,?,?,?,?,?)", new_rows)
             if touched:
                 conn.executemany("UPDATE entries SET head=?, length=?, n_programs=?, max_length=?, programs=? "
-                                 "WHERE id=?", [(lst[0][0], _key(lst[0][0])[0], len(lst), _key(lst[-1][0])[0],
+                                 "WHERE id=?", [(lst[0][0], length(lst[0][0]), len(lst), length(lst[-1][0]),
                                                  json.dumps(lst), eid) for eid, lst in touched.items()])
             adds = [(t, e) for t, e in prog_ops.items() if e is not None]
             drops = [(t,) for t, e in prog_ops.items() if e is None]
@@ -462,7 +469,7 @@ class Database:
         for eid, lst in touched.items():
             r = self._index.row_of[eid]
             self._n_prog[r] = len(lst)
-            self._maxlen[r] = _key(lst[-1][0])[0]
+            self._maxlen[r] = length(lst[-1][0])
         if new_rows:
             self._index.add([r[0] for r in new_rows],
                             np.frombuffer(b"".join(r[3] for r in new_rows), np.uint8).reshape(
@@ -471,7 +478,7 @@ class Database:
             self._maxlen.extend(r[7] for r in new_rows)
         return results
 
-    def _decide(self, texts, imgs, reasons, sources):
+    def _decide(self, texts, imgs, reasons, sources, tok: dict[str, int], length):
         n = len(texts)
         idx = self._index
         K = self.max_equivalents
@@ -546,7 +553,7 @@ class Database:
                 target_row[i] = target_row[j]
 
         # 3. load the lists of the existing entries that may change (fast path: full list, longer program)
-        lengths = {i: n_tokens(texts[i]) for i in cand if i not in new_of}
+        lengths = {i: length(texts[i]) for i in cand if i not in new_of}
         need = set()
         for i, r in target_row.items():
             if not (self._n_prog[r] >= K and lengths[i] > self._maxlen[r]):
@@ -566,7 +573,6 @@ class Database:
             known.update(self.conn.execute(f"SELECT text, entry_id FROM programs WHERE text IN "
                                            f"({','.join('?' * len(part))})", part).fetchall())
         prog_ops: dict[str, int | None] = {}       # text -> entry id (added) or None (dropped), net
-        tok: dict[str, int] = {}                   # memo of program lengths
         # 4. apply in order
         next_id = self.max_entry_id() + 1
         new_ids = [next_id + k for k in range(len(new_entries))]
@@ -613,8 +619,8 @@ class Database:
         new_rows = []
         for k, i in enumerate(new_entries):
             lst = new_lists[k]
-            new_rows.append((new_ids[k], lst[0][0], _key(lst[0][0])[0], imgs[i].tobytes(), sources[i], now,
-                             len(lst), _key(lst[-1][0])[0], json.dumps(lst)))
+            new_rows.append((new_ids[k], lst[0][0], length(lst[0][0]), imgs[i].tobytes(), sources[i], now,
+                             len(lst), length(lst[-1][0]), json.dumps(lst)))
         return results, new_rows, touched, stats, prog_ops, new_vectors
 
 

@@ -128,16 +128,30 @@ def image_hashes(images: np.ndarray) -> np.ndarray:
     return h
 
 
+@numba.njit(cache=True, nogil=True)
+def _grid_sums(images, grid, b, scale, out):
+    n, s = images.shape[0], images.shape[1]
+    for k in range(n):
+        for gy in range(grid):
+            for gx in range(grid):
+                acc = 0
+                for y in range(gy * b, min(s, gy * b + b)):
+                    for x in range(gx * b, min(s, gx * b + b)):
+                        acc += images[k, y, x]
+                out[k, gy * grid + gx] = acc * scale
+
+
 def grid_vectors(images: np.ndarray, grid: int = GRID) -> np.ndarray:
-    """(n, grid*grid) float32 block sums / block side: ||u - v||^2 <= sum of squared pixel differences."""
+    """(n, grid*grid) float32 block sums / block side: ||u - v||^2 <= sum of squared pixel differences.
+
+    Blocks are b x b pixels, b = ceil(S / grid) (the last ones may be cut by the border: still a bound)."""
+    images = np.ascontiguousarray(images, np.uint8)
     n, s = images.shape[0], images.shape[1]
     b = math.ceil(s / grid)
-    x = images
-    if b * grid != s:
-        x = np.pad(x, ((0, 0), (0, b * grid - s), (0, b * grid - s)))
-    v = x.reshape(n, grid, b, grid, b).sum(axis=(2, 4), dtype=np.uint32).astype(np.float32)
-    v *= np.float32(1.0 / (255.0 * b))
-    return v.reshape(n, grid * grid)
+    out = np.empty((n, grid * grid), np.float32)
+    if n:
+        _grid_sums(images, grid, b, np.float32(1.0 / (255.0 * b)), out)
+    return out
 
 
 class NoveltyIndex:
