@@ -94,14 +94,6 @@ def sample_chunk(job: tuple) -> tuple:
     return chunk, [uniq_text[j] for j in keep], images[keep], stats, [n_tokens(uniq_text[j]) for j in keep]
 
 
-def _worker_init() -> None:
-    # the parent (novelty check + database writes) is the serial part: let it win the cores
-    try:
-        os.nice(5)
-    except OSError:
-        pass
-
-
 def stream_config(seed: int, chunk_size: int, constraints: Constraints, image_size: int, lib_text: str) -> tuple[str, str]:
     cfg = {"seed": int(seed), "chunk_size": int(chunk_size), "constraints": constraints.as_dict(),
            "image_size": image_size, "library_sha1": hashlib.sha1(lib_text.encode()).hexdigest()}
@@ -133,7 +125,7 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
     job = lambda k: (stream, k, chunk_size, c.as_dict(), db.image_size, lib_text)  # noqa: E731
     # load the compiled numba code once here, so that forked workers start warm
     sample_chunk((stream, -1, 8, c.as_dict(), db.image_size, lib_text))
-    pool = mp.get_context("fork").Pool(workers, initializer=_worker_init) if workers > 1 else None
+    pool = mp.get_context("fork").Pool(workers) if workers > 1 else None
     bar = None
     if progress:
         from tqdm import tqdm
