@@ -79,16 +79,19 @@ def rasterize_reference(segments: np.ndarray, size: int = 28, rows: int = SUBROW
     """
     x = (np.arange(size * cols) + 0.5) / cols * (CANVAS / size)
     y = CANVAS - (np.arange(size * rows) + 0.5) / rows * (CANVAS / size)  # row 0 at the top
-    px, py = np.meshgrid(x, y)
-    inked = np.zeros(px.shape, bool)
+    inked = np.zeros((y.size, x.size), bool)
     for x0, y0, x1, y1 in np.asarray(segments, np.float64).reshape(-1, 4):
         length = math.hypot(x1 - x0, y1 - y0)
         if length <= 1e-12:
             continue
+        # only samples in the segment's bounding box (grown by the pen) can be inside it
+        c = (x >= min(x0, x1) - PEN_WIDTH) & (x <= max(x0, x1) + PEN_WIDTH)
+        r = (y >= min(y0, y1) - PEN_WIDTH) & (y <= max(y0, y1) + PEN_WIDTH)
+        px, py = np.meshgrid(x[c], y[r])
         ux, uy = (x1 - x0) / length, (y1 - y0) / length
         along = (px - x0) * ux + (py - y0) * uy
         across = -(px - x0) * uy + (py - y0) * ux
-        inked |= (along >= 0) & (along <= length) & (np.abs(across) <= PEN_WIDTH / 2)
+        inked[np.ix_(r, c)] |= (along >= 0) & (along <= length) & (np.abs(across) <= PEN_WIDTH / 2)
     counts = inked.reshape(size, rows, size, cols).sum(axis=(1, 3))
     full = rows * cols
     return ((255 * counts + full // 2) // full).astype(np.uint8)

@@ -12,7 +12,7 @@ def tasks():
     return dreamcoder_tasks()
 
 
-@pytest.mark.parametrize("size, every", [(28, 8), (32, 16), (64, 40), (128, 80)])
+@pytest.mark.parametrize("size, every", [(28, 1), (32, 2), (64, 4), (128, 8)])
 def test_matches_point_sampling_reference(tasks, size, every):
     """Same sample points as the numba scan-line fill: identical up to samples exactly on an edge."""
     for t in tasks[::every]:
@@ -26,7 +26,7 @@ def test_matches_point_sampling_reference(tasks, size, every):
 
 def test_close_to_true_coverage(tasks):
     """Against dense 64x64 sampling (close to exact area): small mean and bounded max error, same ink."""
-    for t in tasks[::10]:
+    for t in tasks[::2]:
         segs = run_reference(t.program)
         fast = logo.render(t.program, size=28).astype(float)
         exact = rasterize_reference(segs, 28, rows=64, cols=64).astype(float)
