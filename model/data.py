@@ -288,7 +288,8 @@ class PairSampler:
     def __init__(self, source, tokenizer: Tokenizer, max_tokens: int = 96, max_edits: int = 48,
                  max_dist: int = 6, heldout: float = 0.1, seed: int = 0, max_neighbors: int = 16,
                  mutations_per_refresh: int = 2048, mutation_capacity: int = 50_000,
-                 weights: dict | None = None, refresh_limit: int = 5000):
+                 weights: dict | None = None, refresh_limit: int = 5000, max_candidates: int = 3000,
+                 round_to: int = 1):
         self.source, self.tok = source, tokenizer
         self.max_tokens, self.max_edits, self.max_dist = max_tokens, max_edits, max_dist
         self.heldout = heldout
@@ -299,6 +300,8 @@ class PairSampler:
         self.mutation_capacity = mutation_capacity
         self.weights = dict(weights or {"edit": 0.45, "denovo": 0.15, "lateral": 0.1, "mutation": 0.3})
         self.refresh_limit = refresh_limit
+        self.max_candidates = max_candidates
+        self.round_to = round_to       # pad batch lengths to a multiple (fewer shapes for torch.compile)
         self.size = source.image_size
         # images: row 0 is blank (the empty program)
         self._images = np.zeros((1024, self.size, self.size), np.uint8)
@@ -427,6 +430,8 @@ class PairSampler:
             cand = np.flatnonzero(np.abs(self._lens[:me] - len(toks)) <= k)
             if cand.size == 0:
                 continue
+            if cand.size > self.max_candidates:     # large databases: look at a random subset
+                cand = np.sort(self.nrng.choice(cand, self.max_candidates, replace=False))
             l1 = np.abs(self._hist[cand] - self._hist[me]).sum(1)
             cand = cand[l1 <= 2 * k]
             if cand.size == 0:
@@ -597,8 +602,9 @@ class PairSampler:
         for key in ("a_ids", "depth", "a_len", "e_type", "e_tok", "e_pos", "img_a", "img_b", "b_entry"):
             cols[key] = np.concatenate([pool.arrays[key][rows] for pool, rows in parts])
         # trim padding to the longest A and longest script in the batch
-        L = int(cols["a_len"].max()) + 1
-        T = int((cols["e_type"] >= 0).sum(1).max())
+        r = self.round_to
+        L = min(-(-(int(cols["a_len"].max()) + 1) // r) * r, cols["a_ids"].shape[1])
+        T = min(-(-int((cols["e_type"] >= 0).sum(1).max()) // r) * r, cols["e_type"].shape[1])
         images = np.stack([self._images[cols["img_a"]], self._images[cols["img_b"]]], axis=1)
         batch = {
             "images": torch.from_numpy(images),
