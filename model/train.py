@@ -314,6 +314,14 @@ def main(argv=None) -> int:
     t_load = time.perf_counter()
     while sampler.refresh() > 0:
         pass
+    if sum(sampler.counts("train").values()) == 0 and main_proc:
+        print("train: no training pairs yet; waiting for entries in the database", file=sys.stderr, flush=True)
+    while sum(sampler.counts("train").values()) == 0:     # an empty database: wait for a writer
+        if args.max_seconds and time.perf_counter() - t_start >= args.max_seconds:
+            print("train: no training pairs in the database; nothing to do", file=sys.stderr)
+            return 1
+        time.sleep(2.0)
+        sampler.refresh()
     t_load = time.perf_counter() - t_load
     if len(tokenizer) > config.vocab_capacity:
         raise SystemExit(f"train: the vocabulary has {len(tokenizer)} tokens, more than the model's capacity "
