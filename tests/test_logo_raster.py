@@ -33,7 +33,9 @@ def test_close_to_true_coverage(tasks):
         inked = exact > 0
         assert np.abs(fast - exact)[inked].mean() < 8, t.name
         assert np.abs(fast - exact).max() <= 40, t.name
-        assert abs(fast.sum() - exact.sum()) <= 0.03 * exact.sum() + 16, t.name  # + rounding on tiny drawings
+        # 16 sample rows quantise a horizontal stroke's thickness to 1/16 px: up to +-9% ink for the
+        # 0.7 px pen at 28 px (x is exact); plus rounding on tiny drawings
+        assert abs(fast.sum() - exact.sum()) <= 0.10 * exact.sum() + 16, t.name
 
 
 def test_overlaps_do_not_add_up():
