@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             break
         if time.monotonic() >= deadline:
             what = f"{db_path}: database does not exist" if not db_path.exists() else \
-                f"{ckpt}: no checkpoint found"
+                (f"cannot load checkpoint {watcher.last_error}" if watcher.last_error else f"{ckpt}: no checkpoint found")
             print(f"dream: {what} (waited {args.wait:g} s)", file=sys.stderr)
             return 1
         if not waited:
