@@ -123,8 +123,8 @@ class CheckpointWatcher:
         from model.checkpoint import load
         try:
             model, tokenizer, meta = load(sig[0], self.device)
-        except (OSError, RuntimeError, KeyError, EOFError, ValueError) as e:  # e.g. rotated away meanwhile
-            self.last_error = f"{sig[0]}: {e}"
+        except Exception as e:  # noqa: BLE001 - a corrupt or half-rotated checkpoint must not kill the caller
+            self.last_error = f"{sig[0]}: {type(e).__name__}: {e}"
             return False
         self._sig = sig
         self.model, self.tokenizer, self.meta = model, tokenizer, meta

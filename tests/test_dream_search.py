@@ -210,3 +210,14 @@ def test_beam_search_decoding(tiny):
     expand = ModelProposer(model, tok, "cpu", samples=0, temperatures=(), beam=4)
     r = search(expand, logo.render(Q, 32), logo.render(Q, 28), starts=["", P], budget_s=10.0)
     assert r.solved and r.best.text == canonical_text(Q)
+
+
+def test_corrupt_checkpoint_is_named(tmp_path):
+    d = tmp_path / "ck"
+    d.mkdir()
+    (d / "ckpt_00000001.pt").write_bytes(b"not a checkpoint")
+    (d / "latest").write_text("ckpt_00000001.pt\n")
+    w = CheckpointWatcher(d, "cpu", min_interval_s=0)
+    assert not w.poll()
+    with pytest.raises(FileNotFoundError, match="ckpt_00000001.pt"):
+        w.require()
