@@ -67,6 +67,17 @@ def atomic_write_json(obj, path: Path) -> Path:
     return path
 
 
+def print_table(rows: list[dict]) -> None:
+    print(f"\n{'target':34s} {'solved':>6s} {'time s':>7s} {'tokens':>6s} {'IoU':>5s}  program")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['name'][:34]:34s} {'error':>6s}  {r['error'][:60]}")
+            continue
+        t = "" if r["time_to_solve"] is None else f"{r['time_to_solve']:.1f}"
+        print(f"{r['name'][:34]:34s} {'yes' if r['solved'] else 'no':>6s} {t:>7s} {r['tokens']:6d} {r['iou']:5.2f}  "
+              f"{r['program'][:70]}")
+
+
 def load_targets(spec: str, split: str, size: int, limit: int | None, mnist_root=None):
     """Returns (label, targets, errors): errors are (file, message) for targets that could not be read."""
     from .targets import mnist_targets, png_targets, task_targets
@@ -138,6 +149,7 @@ def solve_command(args) -> int:
                "tokens": r.best.tokens, "time_to_solve": None if r.time_to_solve is None else round(r.time_to_solve, 3),
                "elapsed": round(r.elapsed, 3), "distance": round(r.best.distance, 5),
                "iou": round(iou(r.best.image28, target.image28), 4), "expanded": r.n_expanded,
+               "edit_steps": r.best.step, "start_program": r.path[0].text,
                "candidates": r.n_candidates, **target.extra}
         if target.known_program:
             row["reference_program"] = target.known_program
@@ -156,6 +168,9 @@ def solve_command(args) -> int:
         "failed": [r["name"] for r in rows if "error" in r],
         "mean_iou": round(sum(r["iou"] for r in ok_rows) / len(ok_rows), 4) if ok_rows else None,
         "mean_tokens": round(sum(r["tokens"] for r in ok_rows) / len(ok_rows), 2) if ok_rows else None,
+        # solved by a start program itself (the empty program or a database neighbour, no model edit)
+        "solved_by_start": sum(1 for r in ok_rows if r["solved"] and r["edit_steps"] == 0),
+        "solved_by_edits": sum(1 for r in ok_rows if r["solved"] and r["edit_steps"] > 0),
         "mean_time_to_solve": (round(sum(r["time_to_solve"] for r in ok_rows if r["solved"]) / n_solved, 3)
                                if n_solved else None),
         "wall_s": round(time.monotonic() - t_all, 1),
@@ -166,7 +181,10 @@ def solve_command(args) -> int:
     if sheet:
         from logo.pictures import save_sheet
         save_sheet(sheet, out / "sheet.png", sheet_labels, columns=10, scale=3)
+    print_table(rows)
     print(f"\n{label}: solved {n_solved}/{len(targets)} with {args.budget:g}s per target"
+          f" ({summary['solved_by_start']} by a start program as it was, {summary['solved_by_edits']} "
+          "after model edits)"
           f"; mean IoU {summary['mean_iou']}; mean program length {summary['mean_tokens']} tokens"
           + (f"; {len(errors)} unreadable" if errors else ""))
     print(f"wrote {out / 'results.json'}" + (f" and {out / 'sheet.png'}" if sheet else ""))
