@@ -26,6 +26,8 @@ import numpy as np
 import logo
 from logo import vm
 from logo.ast import BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Program, Var
+from logo import bytecode as bc
+from logo.ast import CONSTANTS
 from logo.bytecode import compile_program
 from logo.errors import LogoError
 from logo.raster import CANVAS, rasterize, scratch
@@ -302,6 +304,116 @@ def _run_batch(ops, op_start, consts, const_start, n_slots, size, buf, max_steps
             verdict[p] = 2
 
 
+class _FastCompiler:
+    """Compiles call-free programs of a batch straight into flat lists, emitting exactly the code that
+    `logo.bytecode.compile_program` emits (tests check this); anything else goes to logo's compiler."""
+
+    def __init__(self):
+        self.ops: list[int] = []        # flat (op, a, b) triples of all programs
+        self.consts: list[float] = []   # constant pools of all programs, concatenated
+        self.op_start = [0]
+        self.const_start = [0]
+        self.n_slots: list[int] = []
+
+    def add(self, program: Program) -> bool:
+        """Compile one program; False (nothing added) if it needs logo's compiler."""
+        if program.defs:
+            return False
+        ops_len0 = len(self.ops)
+        self._ops = self.ops
+        self._pool: dict[float, int] = {}
+        self._slots = 0
+        try:
+            for st in program.body:
+                self._stmt(st, {}, 0)
+        except (_NotFast, KeyError):
+            del self.ops[ops_len0:]
+            return False
+        self.ops += (bc.HALT, 0, 0)
+        if len(self.ops) - ops_len0 > 3 * bc.MAX_CODE or self._slots > bc.MAX_SLOTS:
+            del self.ops[ops_len0:]
+            return False
+        pool = [0.0] * max(1, len(self._pool))
+        for v, i in self._pool.items():
+            pool[i] = v
+        self.consts += pool
+        self.op_start.append(len(self.ops) // 3)
+        self.const_start.append(len(self.consts))
+        self.n_slots.append(self._slots)
+        return True
+
+    def add_code(self, code) -> None:
+        self.ops += code.ops.reshape(-1).tolist()
+        self.consts += code.consts.tolist()
+        self.op_start.append(len(self.ops) // 3)
+        self.const_start.append(len(self.consts))
+        self.n_slots.append(code.n_slots)
+
+    def _const(self, v: float) -> int:
+        return self._pool.setdefault(v, len(self._pool))
+
+    def _expr(self, e, env, depth):
+        t = type(e)
+        if t is Num:
+            self._ops += (bc.CONST, self._const(float(e.value)), 0)
+        elif t is Const:
+            self._ops += (bc.CONST, self._const(CONSTANTS[e.name]), 0)
+        elif t is Var:
+            slot = env.get(e.name)
+            if slot is None:
+                raise _NotFast
+            self._ops += (bc.VAR, slot, 0)
+        elif t is BinOp:
+            if depth >= bc.MAX_STACK // 2:
+                raise _NotFast
+            self._expr(e.left, env, depth + 1)
+            self._expr(e.right, env, depth + 1)
+            self._ops += (bc.BINOPS[e.op], 0, 0)
+        else:
+            raise _NotFast
+
+    def _stmt(self, s, env, frames):
+        t = type(s)
+        ops = self._ops
+        if t is Move:
+            self._expr(s.length, env, 1)
+            self._expr(s.angle, env, 1)
+            ops += (bc.MOVE, 0, 0)
+            return
+        if frames >= bc.MAX_FRAMES:
+            raise _NotFast
+        if t is Loop:
+            self._expr(s.count, env, 1)
+            slot = self._slots
+            self._slots += 1
+            start = len(ops)
+            ops += (bc.LOOP, slot, 0)
+            inner = {**env, s.var: slot}
+            for x in s.body:
+                self._stmt(x, inner, frames + 1)
+            ops += (bc.ENDLOOP, start // 3 + 1 - self._base(start), 0)
+            ops[start + 2] = len(ops) // 3 - self._base(start)
+        elif t is Embed or t is PenUp:
+            ops += (bc.SAVE if t is Embed else bc.PENUP, 0, 0)
+            for x in s.body:
+                self._stmt(x, env, frames + 1)
+            ops += (bc.RESTORE if t is Embed else bc.PENPOP, 0, 0)
+        else:
+            raise _NotFast
+
+    def _base(self, _pos):
+        return self.op_start[-1]
+
+    def arrays(self):
+        return (np.asarray(self.ops, np.int32).reshape(-1, 3), np.asarray(self.consts, np.float64),
+                np.asarray(self.op_start, np.int64), np.asarray(self.const_start, np.int64),
+                np.asarray(self.n_slots, np.int64))
+
+
+class _NotFast(Exception):
+    pass
+
+
 def run_batch(programs: Sequence[Program], size: int = 32, library=None, max_segments: int = vm.MAX_SEGMENTS):
     """Run and draw programs; returns (images (n, size, size) uint8, verdict (n,) int8).
 
@@ -311,29 +423,21 @@ def run_batch(programs: Sequence[Program], size: int = 32, library=None, max_seg
     assert CANVAS == 9.0
     n = len(programs)
     verdict = np.zeros(n, np.int8)
-    ops_l, consts_l, slots = [], [], []
-    halt = np.zeros((1, 3), np.int32)
+    fc = _FastCompiler()
+    halt = bc.Code(np.zeros((1, 3), np.int32), np.zeros(1), 0)
     for i, p in enumerate(programs):
+        if fc.add(p):
+            continue
         try:
-            code = compile_program(p, library)
-            ops_l.append(code.ops)
-            consts_l.append(code.consts)
-            slots.append(code.n_slots)
+            fc.add_code(compile_program(p, library))
         except LogoError:
             verdict[i] = ERROR
-            ops_l.append(halt)
-            consts_l.append(np.zeros(1))
-            slots.append(0)
+            fc.add_code(halt)
     out = np.zeros((n, size, size), np.uint8)
     if n == 0:
         return out, verdict
-    ops = np.concatenate(ops_l)
-    consts = np.concatenate(consts_l)
-    op_start = np.zeros(n + 1, np.int64)
-    np.cumsum([len(o) for o in ops_l], out=op_start[1:])
-    const_start = np.zeros(n + 1, np.int64)
-    np.cumsum([len(c) for c in consts_l], out=const_start[1:])
-    _run_batch(ops, op_start, consts, const_start, np.asarray(slots, np.int64), size, scratch(size),
+    ops, consts, op_start, const_start, n_slots = fc.arrays()
+    _run_batch(ops, op_start, consts, const_start, n_slots, size, scratch(size),
                vm.MAX_STEPS, min(int(max_segments), vm.MAX_SEGMENTS), out, verdict)
     out[verdict != OK] = 0
     return out, verdict
