@@ -111,7 +111,8 @@ class Database:
         try:
             self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            if not exists:
+            empty = exists and not self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if not exists or (empty and create):     # (empty: another process is creating it right now)
                 self._create(image_size, threshold, max_equivalents)
             self._read_meta()
             self.conn.execute("PRAGMA synchronous=NORMAL")     # WAL: a killed process loses nothing committed

@@ -137,3 +137,19 @@ def test_build_uses_the_database_library(tmp_path):
         heads = [h for _, h in db.heads()]
         assert sum("(poly " in h for h in heads) > 20
         assert db.check() == []
+
+
+def _open_and_insert(args):
+    path, k = args
+    with Database(path) as db:
+        return db.insert(f"(move {k} 0)", source="dream").status
+
+
+def test_processes_creating_the_same_file_at_once(tmp_path):
+    import multiprocessing as mp
+    path = str(tmp_path / "race.sqlite")
+    with mp.get_context("fork").Pool(4) as pool:
+        statuses = pool.map(_open_and_insert, [(path, k) for k in (1, 2, 3, 4)] * 2)
+    assert sorted(statuses) == ["duplicate"] * 4 + ["new"] * 4
+    with Database(path, create=False) as db:
+        assert len(db) == 4 and db.check() == [] and db.stats()["dream"]["samples"] == 8
