@@ -83,7 +83,7 @@ def bench_novelty(path: Path, n_queries: int, repeats: int):
     idx = db._index
     stored = idx.images[:idx.n]
     # queries: drawable programs from a chunk the build never made (same generator, other seed)
-    _, _, imgs, _, _ = sample_chunk((12345, 0, 4 * n_queries, Constraints().as_dict(), db.image_size, ""))
+    _, _, imgs, _, _, _ = sample_chunk((12345, 0, 4 * n_queries, Constraints().as_dict(), db.image_size, ""))
     queries = np.ascontiguousarray(imgs[:n_queries])
     ours_t, naive_t, naive_q = [], [], min(n_queries, 200)
     for _ in range(repeats):

@@ -24,6 +24,7 @@ import numpy as np
 import logo
 
 from .db import Database
+from .novelty import within_batch_groups
 from .generate import REASONS, Constraints, n_tokens, random_programs_and_texts, run_batch
 
 SOURCE = "random"
@@ -62,11 +63,13 @@ def _library(text: str) -> tuple:
 
 def sample_chunk(job: tuple) -> tuple:
     """Generate and render one chunk: (chunk, texts of distinct drawable programs, their images, Counter,
-    their lengths in tokens).
+    their lengths in tokens, their near pairs within the chunk (`within_batch_groups`, if job[6] gives the
+    novelty threshold) or None).
 
     The Counter holds this chunk's samples, rejections by reason and in-chunk repeats ("duplicate")
     of programs that are *not* passed on (passed-on programs are counted by the insertion)."""
-    seed, chunk, n, constraints, size, lib_text = job
+    seed, chunk, n, constraints, size, lib_text = job[:6]
+    threshold = job[6] if len(job) > 6 else None
     lib = _library(lib_text)
     c = Constraints.make(**constraints)
     progs, texts = random_programs_and_texts(n, seed=chunk_seed(seed, chunk), library=lib, _constraints=c)
@@ -91,7 +94,9 @@ def sample_chunk(job: tuple) -> tuple:
             keep.append(j)
             stats["duplicate"] += mult[j] - 1
     stats["samples"] = n - len(keep)
-    return chunk, [uniq_text[j] for j in keep], images[keep], stats, [n_tokens(uniq_text[j]) for j in keep]
+    kept = np.ascontiguousarray(images[keep])
+    near = within_batch_groups(kept, threshold, size) if threshold is not None else None
+    return chunk, [uniq_text[j] for j in keep], kept, stats, [n_tokens(uniq_text[j]) for j in keep], near
 
 
 def stream_config(seed: int, chunk_size: int, constraints: Constraints, image_size: int, lib_text: str) -> tuple[str, str]:
@@ -122,9 +127,9 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
         db.close()
         return report
     # chunk k's programs come from (stream, k): the stream names the seed, constraints and library
-    job = lambda k: (stream, k, chunk_size, c.as_dict(), db.image_size, lib_text)  # noqa: E731
+    job = lambda k: (stream, k, chunk_size, c.as_dict(), db.image_size, lib_text, db.threshold)  # noqa: E731
     # load the compiled numba code once here, so that forked workers start warm
-    sample_chunk((stream, -1, 8, c.as_dict(), db.image_size, lib_text))
+    sample_chunk((stream, -1, 8, c.as_dict(), db.image_size, lib_text, db.threshold))
     pool = mp.get_context("fork").Pool(workers) if workers > 1 else None
     bar = None
     if progress:
@@ -140,14 +145,14 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
                 while len(inflight) < 2 * workers:
                     inflight.append(pool.apply_async(sample_chunk, (job(k),)))
                     k += 1
-                chunk, texts, images, stats, lengths = inflight.popleft().get()
+                chunk, texts, images, stats, lengths, near = inflight.popleft().get()
             else:
-                chunk, texts, images, stats, lengths = sample_chunk(job(k))
+                chunk, texts, images, stats, lengths, near = sample_chunk(job(k))
                 k += 1
             extra = Counter({(SOURCE, o): n for o, n in stats.items()})
             results = db._insert_rendered(texts, images, [None] * len(texts), [SOURCE] * len(texts),
                                           extra_stats=extra, progress=(stream, chunk + 1, cfg_text),
-                                          lengths=lengths)
+                                          lengths=lengths, near=near)
             outcome = Counter(r.status for r in results)
             outcome.update(stats)
             outcome["samples"] += len(texts)

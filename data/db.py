@@ -431,10 +431,11 @@ class Database:
 
     def _insert_rendered(self, texts, imgs, reasons, sources, extra_stats: Counter | None = None,
                          progress: tuple[str, int, str] | None = None,
-                         lengths: Sequence[int] | None = None) -> list[InsertResult]:
+                         lengths: Sequence[int] | None = None, near: list | None = None) -> list[InsertResult]:
         """The novelty/equivalents logic for rendered programs, in one write transaction.
 
-        `lengths` (optional) are the programs' lengths in tokens, if the caller knows them."""
+        `lengths` (optional) are the programs' lengths in tokens, if the caller knows them; `near`
+        (optional) is `novelty.within_batch_groups` of all the images, if the caller computed it."""
         tok: dict[str, int] = {} if lengths is None else dict(zip(texts, lengths))
 
         def length(t: str) -> int:
@@ -445,7 +446,7 @@ class Database:
         with self._write() as conn:
             self._refresh()
             results, new_rows, touched, stats, prog_ops, new_vectors = self._decide(texts, imgs, reasons, sources,
-                                                                                    tok, length)
+                                                                                    tok, length, near)
             if new_rows:
                 conn.executemany("INSERT INTO entries(id, head, length, image, source, created, n_programs, "
                                  "max_length, programs) VALUES (?,?,?,?,?,?,?,?,?)", new_rows)
@@ -479,7 +480,7 @@ class Database:
             self._maxlen.extend(r[7] for r in new_rows)
         return results
 
-    def _decide(self, texts, imgs, reasons, sources, tok: dict[str, int], length):
+    def _decide(self, texts, imgs, reasons, sources, tok: dict[str, int], length, near=None):
         n = len(texts)
         idx = self._index
         K = self.max_equivalents
@@ -526,9 +527,13 @@ class Database:
             rows, dist = idx.match(pimgs, pvec, integer=True)
         else:
             rows, dist = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        near_earlier = novelty.within_batch_groups(pimgs, self.threshold, self.image_size, pvec) \
-            if len(pending) > 1 else [[] for _ in pending]
         vec_of = {i: u for u, i in enumerate(pending)}
+        if near is not None:                       # pairs over the whole batch: keep those within `pending`
+            near_earlier = [[(vec_of[j], d) for j, d in near[i] if j in vec_of] for i in pending]
+        elif len(pending) > 1:
+            near_earlier = novelty.within_batch_groups(pimgs, self.threshold, self.image_size, pvec)
+        else:
+            near_earlier = [[] for _ in pending]
         new_of: dict[int, int] = {}                # candidate -> position in `new_entries`
         joins_new: dict[int, int] = {}             # candidate -> position in `new_entries` it joins
         new_entries: list[int] = []                # candidate index of each new entry's first program

@@ -153,3 +153,17 @@ def test_processes_creating_the_same_file_at_once(tmp_path):
     assert sorted(statuses) == ["duplicate"] * 4 + ["new"] * 4
     with Database(path, create=False) as db:
         assert len(db) == 4 and db.check() == [] and db.stats()["dream"]["samples"] == 8
+
+
+def test_near_pairs_from_the_workers_give_the_same_decisions(tmp_path):
+    from data.build import sample_chunk
+    from data.generate import Constraints
+    chunks = [sample_chunk(("s", k, 400, Constraints().as_dict(), 32, "", 0.01)) for k in range(4)]
+    a, b = Database(tmp_path / "a.sqlite"), Database(tmp_path / "b.sqlite")
+    for _, texts, imgs, _, lengths, near in chunks:
+        ra = a._insert_rendered(texts, imgs, [None] * len(texts), ["random"] * len(texts), lengths=lengths, near=near)
+        rb = b._insert_rendered(texts, imgs, [None] * len(texts), ["random"] * len(texts))
+        assert ra == rb
+    assert sum(len(n) for c in chunks for n in c[5]) > 0             # the chunks do hold near pairs
+    a.close(), b.close()
+    assert _dump(tmp_path / "a.sqlite") == _dump(tmp_path / "b.sqlite")
