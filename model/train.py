@@ -7,6 +7,13 @@ Resumes from the latest checkpoint in --out; follows the database while another 
 steps (teacher-forced loss and token accuracy, greedy exact-script accuracy, and the rate at which the
 greedy edits applied to A draw B); logs JSONL (`OUT/metrics.jsonl`), writes `OUT/training.png`, and
 saves checkpoints atomically. Multi-GPU: `torchrun --nproc-per-node N -m model.train ...` (DDP).
+
+Pairs (see `model.data`): edit pairs between stored heads within --max-dist token edits, de novo pairs
+(A empty), lateral pairs (A a stored longer equivalent of B) and mutation pairs (A a random mutation
+of a stored B). An entry is held out by a hash of its id; a pair is held out when its B is.
+"Edits reproduce B": the greedy script applied to A parses, runs and draws B (`data.novelty.same_image`
+under the database's threshold); for lateral pairs (A already draws B) the result must also be
+shorter than A. `a_draws_b` in the log is the rate at which A itself already draws B (a baseline).
 """
 from __future__ import annotations
 
