@@ -99,6 +99,10 @@ def sample_chunk(job: tuple) -> tuple:
     return chunk, [uniq_text[j] for j in keep], kept, stats, [n_tokens(uniq_text[j]) for j in keep], near
 
 
+def _worker_warmup(job) -> None:
+    sample_chunk(job)      # load the compiled numba code before the first real chunk
+
+
 def stream_config(seed: int, chunk_size: int, constraints: Constraints, image_size: int, lib_text: str) -> tuple[str, str]:
     cfg = {"seed": int(seed), "chunk_size": int(chunk_size), "constraints": constraints.as_dict(),
            "image_size": image_size, "library_sha1": hashlib.sha1(lib_text.encode()).hexdigest()}
@@ -130,7 +134,13 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
     job = lambda k: (stream, k, chunk_size, c.as_dict(), db.image_size, lib_text, db.threshold)  # noqa: E731
     # load the compiled numba code once here, so that forked workers start warm
     sample_chunk((stream, -1, 8, c.as_dict(), db.image_size, lib_text, db.threshold))
-    pool = mp.get_context("fork").Pool(workers) if workers > 1 else None
+    pool = None
+    if workers > 1:
+        # fork: workers start warm and the caller's script is not re-imported.  data.novelty keeps faiss
+        # single-threaded, so no OpenMP thread pool exists to hang the forked children; a process that ran
+        # multi-threaded OpenMP code before can set LOGO_DB_START_METHOD=forkserver (or spawn).
+        ctx = mp.get_context(os.environ.get("LOGO_DB_START_METHOD", "fork"))
+        pool = ctx.Pool(workers, initializer=_worker_warmup, initargs=(job(-1),))
     bar = None
     if progress:
         from tqdm import tqdm

@@ -28,6 +28,9 @@ GRID = 16
 #: faiss runs single-threaded in a process that uses this module: its OpenMP threads spin-wait, which
 #: made adds and searches 10x slower while the build's worker processes (or training) used the cores.
 FAISS_THREADS = int(os.environ.get("LOGO_FAISS_THREADS", "1"))
+if FAISS_THREADS > 0:
+    # also keeps OpenMP from starting a thread pool, which would make forked worker processes hang
+    faiss.omp_set_num_threads(FAISS_THREADS)
 
 
 def image_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -167,3 +167,13 @@ def test_near_pairs_from_the_workers_give_the_same_decisions(tmp_path):
     assert sum(len(n) for c in chunks for n in c[5]) > 0             # the chunks do hold near pairs
     a.close(), b.close()
     assert _dump(tmp_path / "a.sqlite") == _dump(tmp_path / "b.sqlite")
+
+
+def test_multi_worker_build_in_a_fresh_process_finishes(tmp_path):
+    # regression: faiss used in the parent before forking left an OpenMP pool that hung the workers
+    path = tmp_path / "fresh.sqlite"
+    code = (f"from data.build import build; r = build({str(path)!r}, 300, workers=2, chunk_size=100, "
+            f"progress=False); print(r.entries)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) >= 300
