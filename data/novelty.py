@@ -16,7 +16,7 @@ rebuilt as PCA to 64 dimensions (an orthonormal projection: still a lower bound)
 is approximate (it agreed with brute force on every query we measured, see bench/db.py) and logarithmic,
 so inserting stays fast at 10^6 entries (measured: the writer handled ~16k programs/s at 15k entries and
 ~11k/s at 100k).
-Memory per stored image: S*S bytes (the image) + ~300 bytes (index); a writer rebuilds the index from the
+Memory per stored image: S*S bytes (the image) + ~0.6 KB (faiss index, hash tables); a writer rebuilds the index from the
 file when it opens it (~5 s per 100k entries).
 """
 from __future__ import annotations
