@@ -173,6 +173,8 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
             count += outcome["new"]
             if bar is not None:
                 el = time.perf_counter() - t0
+                if count > bar.total:          # the last chunk overshoots the target a little
+                    bar.total = count
                 bar.update(outcome["new"])
                 bar.set_postfix_str(f"{report.samples / el:,.0f} samples/s")
             if count >= size or (max_samples is not None and report.samples >= max_samples):
