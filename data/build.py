@@ -99,6 +99,22 @@ def sample_chunk(job: tuple) -> tuple:
     return chunk, [uniq_text[j] for j in keep], kept, stats, [n_tokens(uniq_text[j]) for j in keep], near
 
 
+def _stop_pool(pool, inflight, finished: bool) -> None:
+    """Stop the workers without Pool.terminate(), which can hang for good when a worker is blocked writing
+    a large result or holds the task queue's lock while waiting for a task."""
+    if finished:
+        for r in inflight:              # let the workers finish the chunks they started (a fraction of a s)
+            r.wait()
+        pool.close()
+        pool.join()
+        return
+    for p in list(getattr(pool, "_pool", ())):   # interrupted or failed: kill the workers outright
+        try:
+            p.kill()
+        except Exception:
+            pass
+
+
 def _worker_warmup(job) -> None:
     sample_chunk(job)      # load the compiled numba code before the first real chunk
 
@@ -147,8 +163,9 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
         bar = tqdm(total=size, initial=count, unit="entry", desc=f"logo db build {os.path.basename(db.path)}",
                    dynamic_ncols=True)
     t0 = time.perf_counter()
+    finished = False
+    inflight: deque = deque()
     try:
-        inflight: deque = deque()
         k = next_chunk
         while True:
             if pool is not None:
@@ -157,7 +174,8 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
                     k += 1
                 chunk, texts, images, stats, lengths, near = inflight.popleft().get()
             else:
-                chunk, texts, images, stats, lengths, near = sample_chunk(job(k))
+                # one process: the writer finds near pairs among the images it must check (fewer)
+                chunk, texts, images, stats, lengths, near = sample_chunk(job(k)[:6])
                 k += 1
             extra = Counter({(SOURCE, o): n for o, n in stats.items()})
             results = db._insert_rendered(texts, images, [None] * len(texts), [SOURCE] * len(texts),
@@ -179,10 +197,10 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
                 bar.set_postfix_str(f"{report.samples / el:,.0f} samples/s")
             if count >= size or (max_samples is not None and report.samples >= max_samples):
                 break
+        finished = True
     finally:
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            _stop_pool(pool, inflight, finished)
         if bar is not None:
             bar.close()
         report.seconds = time.perf_counter() - t0

@@ -148,8 +148,10 @@ def _open_and_insert(args):
 def test_processes_creating_the_same_file_at_once(tmp_path):
     import multiprocessing as mp
     path = str(tmp_path / "race.sqlite")
-    with mp.get_context("fork").Pool(4) as pool:
-        statuses = pool.map(_open_and_insert, [(path, k) for k in (1, 2, 3, 4)] * 2)
+    pool = mp.get_context("fork").Pool(4)
+    statuses = pool.map(_open_and_insert, [(path, k) for k in (1, 2, 3, 4)] * 2)
+    pool.close()
+    pool.join()
     assert sorted(statuses) == ["duplicate"] * 4 + ["new"] * 4
     with Database(path, create=False) as db:
         assert len(db) == 4 and db.check() == [] and db.stats()["dream"]["samples"] == 8
@@ -169,11 +171,13 @@ def test_near_pairs_from_the_workers_give_the_same_decisions(tmp_path):
     assert _dump(tmp_path / "a.sqlite") == _dump(tmp_path / "b.sqlite")
 
 
-def test_multi_worker_build_in_a_fresh_process_finishes(tmp_path):
-    # regression: faiss used in the parent before forking left an OpenMP pool that hung the workers
+def test_multi_worker_builds_in_a_fresh_process_finish(tmp_path):
+    # regressions: faiss used in the parent before forking left an OpenMP pool that hung the workers;
+    # Pool.terminate() with chunks still in flight hung now and then (so: many short builds)
     path = tmp_path / "fresh.sqlite"
-    code = (f"from data.build import build; r = build({str(path)!r}, 300, workers=2, chunk_size=100, "
-            f"progress=False); print(r.entries)")
+    code = (f"from data.build import build\n"
+            f"for i in range(12): r = build({str(path)!r} + str(i), 300, workers=2, chunk_size=100, progress=False)\n"
+            f"print(r.entries)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[-1]) >= 300
