@@ -2,8 +2,8 @@
 
 Solved (DreamCoder's criterion at 28x28, with our renderer drawing both): `solved(a, b)` is true when the
 two 28x28 uint8 images differ by at most `SOLVE_TOLERANCE` = 40 at every pixel. The renderer samples each
-pixel 16 times, one sample is 255/16 = 16 levels, so the tolerance allows two sub-pixel samples to
-flip (floating-point noise between equivalent programs such as (* ul 3) and three unit moves) and
+pixel in 16 rows (exact along x), one sample row is 255/16 = 16 levels, so the tolerance allows two
+sub-pixel rows to flip (floating-point noise between equivalent programs such as (* ul 3) and three unit moves) and
 nothing a person could see.
 
 Graded distance for partial progress (`distance`): both images are blurred with a Gaussian of
