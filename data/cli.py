@@ -109,6 +109,8 @@ def _open(path, create=False):
 def _build(a) -> int:
     from .build import build
     from .db import Database, DatabaseError
+    from pathlib import Path
+    Path(a.db).parent.mkdir(parents=True, exist_ok=True)  # a new database may name a new folder
     if a.library:
         import logo
         with open(a.library) as f:

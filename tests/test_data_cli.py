@@ -88,3 +88,12 @@ def test_check_and_clear_errors(small_db, tmp_path, capsys):
         main(["db", "stats", str(junk)])
     assert e.value.code == 1
     assert "junk.sqlite" in capsys.readouterr().err
+
+
+def test_build_creates_missing_folders(tmp_path):
+    from logo.cli import main
+    path = tmp_path / "new" / "folder" / "db.sqlite"
+    assert main(["db", "build", str(path), "--size", "50", "--workers", "1", "--quiet"]) == 0
+    from data.db import Database
+    with Database(path, create=False) as db:
+        assert len(db) >= 50
