@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -265,16 +264,11 @@ def _nearest(a) -> int:
 
 
 def _export(a) -> int:
-    import tempfile
+    from contextlib import nullcontext
+    from logo.files import atomic_write
     with _open(a.db) as db:
-        out = sys.stdout if a.out == "-" else None
-        tmp = None
-        if out is None:
-            d = os.path.dirname(os.path.abspath(a.out))
-            fd, tmp = tempfile.mkstemp(dir=d, prefix=".export.", suffix=".tmp")
-            out = os.fdopen(fd, "w")
         n = 0
-        try:
+        with nullcontext(sys.stdout) if a.out == "-" else atomic_write(a.out, "w") as out:
             for e in db.entries():
                 out.write(json.dumps({"id": e.entry_id, "head": e.head, "equivalents": e.equivalents,
                                       "source": e.source, "created": e.created,
@@ -282,12 +276,6 @@ def _export(a) -> int:
                                       "image_size": db.image_size,
                                       "image": base64.b64encode(e.image.tobytes()).decode()}) + "\n")
                 n += 1
-            if tmp:
-                out.close()
-                os.replace(tmp, a.out)
-        finally:
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
     if a.out != "-":
         print(f"wrote {a.out} ({n} entries)")
     return 0

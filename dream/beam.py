@@ -18,30 +18,13 @@ import torch
 _INVALID = -1e30
 
 
-def _encode(tokenizer, programs, max_tokens):
-    from model.data import encode_program
-    ids, deps, lens, ok = [], [], [], []
-    for p in programs:
-        t = [] if (p is None or (isinstance(p, str) and not p.strip())) else (
-            list(p) if isinstance(p, (list, tuple)) else tokenizer.tokens(p))
-        enc = encode_program(tokenizer, t, max_tokens)
-        ok.append(enc is not None)
-        if enc is None:
-            enc = encode_program(tokenizer, [], max_tokens)
-        ids.append(enc[0])
-        deps.append(enc[1])
-        lens.append(enc[2])
-    L = max(lens) + 1
-    return (torch.from_numpy(np.stack(ids)[:, :L].astype(np.int64)),
-            torch.from_numpy(np.stack(deps)[:, :L].astype(np.int64)), torch.tensor(lens, dtype=torch.int64), ok)
-
-
 @torch.no_grad()
 def beam_propose(model, tokenizer, images_a, images_b, programs_a: Sequence, beam: int = 8, n: int | None = None,
                  device=None, max_edits: int | None = None, action_top: int = 4, pos_top: int = 3):
     """For each input, up to `n` (default `beam`) edit scripts by beam search, most likely first."""
-    from model.edits import DELETE, INSERT, SUBSTITUTE, Edit
-    from model.network import DEL, FIN, INS, SUB
+    from model.data import decode_script
+    from model.generate import action_mask, encode_programs, split_actions
+    from model.network import FIN, INS
     core = getattr(model, "_orig_mod", model)
     core.eval()
     cfg = core.config
@@ -50,7 +33,7 @@ def beam_propose(model, tokenizer, images_a, images_b, programs_a: Sequence, bea
     max_edits = min(max_edits or cfg.max_edits, cfg.max_edits)
     programs_a = list(programs_a)
     B, W, C = len(programs_a), beam, cfg.vocab_capacity
-    ids, deps, lens, ok = _encode(tokenizer, programs_a, cfg.max_tokens)
+    _, ids, deps, lens, ok = encode_programs(tokenizer, programs_a, cfg.max_tokens)
     ia = torch.as_tensor(np.asarray(images_a), dtype=torch.uint8).to(dev)
     ib = torch.as_tensor(np.asarray(images_b), dtype=torch.uint8).to(dev)
     mem, mem_mask, slots, slot_ok = core.encode(torch.stack([ia, ib], 1), ids.to(dev), lens.to(dev), deps.to(dev))
@@ -75,16 +58,9 @@ def beam_propose(model, tokenizer, images_a, images_b, programs_a: Sequence, bea
                                 torch.cat([toks[:, :t], toks[:, :1]], 1), torch.cat([poss[:, :t], poss[:, :1]], 1))
         h = core.decode(x, mem, mem_mask)[:, -1]
         logits = core.action_logits(h).float()
-        no_tok = min_pos >= a_len
-        mask = torch.zeros_like(logits, dtype=torch.bool)
-        mask[:, 1] = no_tok
-        mask[:, 2 + C:] = no_tok[:, None]
-        if t == max_edits:
-            mask[:, 1:] = True
-        lp_a = torch.log_softmax(logits.masked_fill(mask, neg), -1)
+        lp_a = torch.log_softmax(logits.masked_fill(action_mask(logits, min_pos, a_len, t == max_edits), neg), -1)
         top_lp_a, top_a = lp_a.topk(A, -1)                                          # (BW, A)
-        a_type = torch.where(top_a == 0, FIN, torch.where(top_a == 1, DEL, torch.where(top_a < 2 + C, INS, SUB)))
-        a_tok = torch.where(top_a >= 2 + C, top_a - 2 - C, torch.where(top_a >= 2, top_a - 2, 0))
+        a_type, a_tok = split_actions(top_a, C)
         limit = torch.where(a_type == INS, a_len[:, None], a_len[:, None] - 1)      # (BW, A)
         ok_pos = (slot_ok[:, None, :] & (slot_idx[None, None] >= min_pos[:, None, None])
                   & (slot_idx[None, None] <= limit[..., None]))                     # (BW, A, L+1)
@@ -117,8 +93,8 @@ def beam_propose(model, tokenizer, images_a, images_b, programs_a: Sequence, bea
                 ty = int(at_np[row, ai])
                 if ty == FIN:
                     if len(finished[b]) < n:
-                        finished[b].append((s, _script(types[row, :t], toks[row, :t], poss[row, :t], tokenizer,
-                                                       Edit, DELETE, INSERT, SUBSTITUTE, DEL, INS)))
+                        finished[b].append((s, decode_script(tokenizer, types[row, :t].tolist(),
+                                                             toks[row, :t].tolist(), poss[row, :t].tolist())))
                     continue
                 new_rows.append(row)
                 new_type.append(ty)
@@ -154,12 +130,3 @@ def beam_propose(model, tokenizer, images_a, images_b, programs_a: Sequence, bea
         out.append(scripts)
     return out
 
-
-def _script(types, toks, poss, tokenizer, Edit, DELETE, INSERT, SUBSTITUTE, DEL, INS):
-    s = []
-    for a, k, p in zip(types.tolist(), toks.tolist(), poss.tolist()):
-        if a == DEL:
-            s.append(Edit(DELETE, p))
-        else:
-            s.append(Edit(INSERT if a == INS else SUBSTITUTE, p, tokenizer.vocab[k]))
-    return s

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from logo.files import atomic_write
+
 
 def _read_json(path: Path) -> dict:
     try:
@@ -124,7 +126,8 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
     """(Re)write report/index.html from every finished round's record."""
     out = paths["report"]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "history.json").write_text(json.dumps(history, indent=1))
+    with atomic_write(out / "history.json", "w", encoding="utf-8") as f:
+        json.dump(history, f, indent=1)
     eval_keys = [k for k in ("loss", "token_acc", "exact", "reproduces", "reproduces_edit", "reproduces_denovo",
                              "reproduces_lateral") if any(k in h.get("train_eval", {}) for h in history)]
     cols = [("round", "round"), ("db_entries", "DB entries"), ("train_steps", "train steps"),
@@ -171,7 +174,6 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
                      "</pre></details>")
     parts.append("</body></html>")
     index = out / "index.html"
-    tmp = index.with_suffix(".tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    tmp.replace(index)
+    with atomic_write(index, "w", encoding="utf-8") as f:
+        f.write("\n".join(parts))
     return index

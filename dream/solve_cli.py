@@ -16,13 +16,13 @@ a missing checkpoint is an error naming the directory.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from logo.files import atomic_write
 
 
 def register(sub) -> None:
@@ -53,17 +53,8 @@ def register(sub) -> None:
 
 
 def atomic_write_json(obj, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1)
     return path
 
 

@@ -1,13 +1,13 @@
 """PNG output: single drawings and labelled contact sheets (ink is dark on white, as people expect)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from .files import atomic_write
 
 
 def _to_pil(image: np.ndarray, scale: int = 1) -> Image.Image:
@@ -19,17 +19,9 @@ def _to_pil(image: np.ndarray, scale: int = 1) -> Image.Image:
 
 def atomic_save(img: Image.Image, path: str | Path) -> Path:
     """Write a PNG so that readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        img.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    with atomic_write(path) as f:
+        img.save(f, format="PNG")
+    return Path(path)
 
 
 def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:

@@ -7,12 +7,12 @@ A checkpoint holds only tensors, dicts, lists, strings and numbers, so it loads 
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
+
+from logo.files import atomic_write
 
 from .network import EditModel, ModelConfig
 from .tokenizer import Tokenizer
@@ -22,18 +22,8 @@ _CKPT = re.compile(r"ckpt_(\d{8})\.pt$")
 
 
 def _atomic_write_bytes(path: Path, writer) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            writer(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        writer(f)
 
 
 def save(out_dir, model: EditModel, tokenizer: Tokenizer, step: int, optimizer=None, meta: dict | None = None,

@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .data import encode_program, paren_depth
-from .edits import DELETE, INSERT, SUBSTITUTE, Edit, apply_edits
+from .data import decode_script, encode_program
+from .edits import Edit, apply_edits
 from .network import DEL, FIN, INS, SUB, EditModel
 from .tokenizer import Tokenizer, join
 
@@ -25,7 +25,8 @@ def _device_of(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def _encode_as(tokenizer: Tokenizer, programs, max_tokens: int):
+def encode_programs(tokenizer: Tokenizer, programs, max_tokens: int):
+    """Programs (text, token lists, or None/"" for empty) -> (tokens, ids, depths, lengths, ok) tensors."""
     toks, ids, deps, lens, ok = [], [], [], [], []
     for p in programs:
         if isinstance(p, (list, tuple)):
@@ -73,17 +74,9 @@ def decode(model: EditModel, images: torch.Tensor, a_ids, a_len, depth, n: int =
         x = core.step_input(slots, t, types[:, t - 1], toks[:, t - 1], poss[:, t - 1]) if t else core.step_input(slots, 0)
         h = core.decode_step(x, caches, mem_mask)[:, -1]
         logits = core.action_logits(h).float()
-        # DEL / SUB need a token of A at or after min_pos; at the last step only FIN
-        no_tok = min_pos >= a_len
-        mask = torch.zeros_like(logits, dtype=torch.bool)
-        mask[:, 1] = no_tok
-        mask[:, 2 + C:] = no_tok[:, None]
-        if t == max_edits:
-            mask[:, 1:] = True
-        logits = logits.masked_fill(mask, neg)
+        logits = logits.masked_fill(action_mask(logits, min_pos, a_len, t == max_edits), neg)
         act = _choose(logits, temperature, generator)
-        a_type = torch.where(act == 0, FIN, torch.where(act == 1, DEL, torch.where(act < 2 + C, INS, SUB)))
-        a_tok = torch.where(act >= 2 + C, act - 2 - C, torch.where(act >= 2, act - 2, 0))
+        a_type, a_tok = split_actions(act, C)
         limit = torch.where(a_type == INS, a_len, a_len - 1)
         ok_pos = slot_ok & (slot_idx[None] >= min_pos[:, None]) & (slot_idx[None] <= limit[:, None])
         pl = core.pointer_logits(h[:, None], slots, slot_ok, a_type[:, None], a_tok[:, None])[:, 0].float()
@@ -107,18 +100,27 @@ def _choose(logits, temperature, generator):
 
 
 def scripts_from(tokenizer: Tokenizer, types, toks, poss) -> list[list[Edit]]:
-    out = []
-    for ty, tk, ps in zip(types.tolist(), toks.tolist(), poss.tolist()):
-        s = []
-        for a, b, c in zip(ty, tk, ps):
-            if a == FIN or a < 0:
-                break
-            if a == DEL:
-                s.append(Edit(DELETE, c))
-            else:
-                s.append(Edit(INSERT if a == INS else SUBSTITUTE, c, tokenizer.vocab[b]))
-        out.append(s)
-    return out
+    return [decode_script(tokenizer, ty, tk, ps) for ty, tk, ps in zip(types.tolist(), toks.tolist(), poss.tolist())]
+
+
+def action_mask(logits: torch.Tensor, min_pos: torch.Tensor, a_len: torch.Tensor, last: bool) -> torch.Tensor:
+    """Actions that would make the script malformed: DEL / SUB need a token of A at or after min_pos;
+    at the last step only FIN is left.  Action layout: FIN, DEL, INS t (C), SUB t (C)."""
+    C = (logits.shape[-1] - 2) // 2
+    no_tok = min_pos >= a_len
+    mask = torch.zeros_like(logits, dtype=torch.bool)
+    mask[:, 1] = no_tok
+    mask[:, 2 + C:] = no_tok[:, None]
+    if last:
+        mask[:, 1:] = True
+    return mask
+
+
+def split_actions(act: torch.Tensor, C: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Action indices -> (edit type FIN/DEL/INS/SUB, token id; 0 where none)."""
+    a_type = torch.where(act == 0, FIN, torch.where(act == 1, DEL, torch.where(act < 2 + C, INS, SUB)))
+    a_tok = torch.where(act >= 2 + C, act - 2 - C, torch.where(act >= 2, act - 2, 0))
+    return a_type, a_tok
 
 
 def _images_tensor(images, dev) -> torch.Tensor:
@@ -151,7 +153,7 @@ def propose(model: EditModel, tokenizer: Tokenizer, images_a, images_b, programs
     programs_a = list(programs_a)
     per = max(1, batch_size // max(n, 1))
     for s in range(0, len(programs_a), per):
-        toks, ids, deps, lens, ok = _encode_as(tokenizer, programs_a[s:s + per], cfg.max_tokens)
+        toks, ids, deps, lens, ok = encode_programs(tokenizer, programs_a[s:s + per], cfg.max_tokens)
         images = torch.stack([ia[s:s + per], ib[s:s + per]], 1)
         ty, tk, ps = decode(core, images, ids.to(dev), lens.to(dev), deps.to(dev), n=n, temperature=temperature,
                             max_edits=max_edits, generator=gen)

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 
 import logo
+from logo.files import atomic_write
 from . import checkpoint
 from .data import KINDS, MemorySource, PairSampler
 from .edits import EditError, apply_edits
@@ -135,14 +135,8 @@ def model_config(args, resumed: dict | None) -> ModelConfig:
 
 
 def atomic_savefig(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=100)
 
 
 def plot_metrics(jsonl: Path, png: Path) -> None:
