@@ -12,6 +12,5 @@ Modules:
 * `dream.beam`: beam-search decoding of edit scripts.
 * `dream.targets`: MNIST training digits, DreamCoder training tasks, database images, image folders.
 * `dream.dreamer`: `Dreamer`, the loop of the `dream` process (search, insert, log), and `run_search`.
-* `dream.cli`: the `dream` command; `dream.solve_cli`: `logo solve`.
-* `dream.tinymodel`: trains a tiny edit model on a few pairs in seconds (tests, smoke runs).
+* `dream.cli`: the `dream` command (`logo solve` and `logo run` live in `app`).
 """

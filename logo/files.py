@@ -1,7 +1,8 @@
-"""Atomic file writes: another process (train reading what dream writes, a browser reading the report)
-never sees a half-written file."""
+"""Atomic file writes (another process, train reading what dream writes or a browser reading the report,
+never sees a half-written file) and the one JSONL reader for logs other processes append to."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from contextlib import contextmanager
@@ -26,3 +27,41 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_json(obj, path, indent: int = 1) -> Path:
+    """Write `obj` as JSON to `path` atomically (readers never see half a file); returns the path."""
+    path = Path(path)
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=indent)
+    return path
+
+
+def read_jsonl(path, tail_bytes: int | None = None) -> list[dict]:
+    """The JSON records of a JSONL file, one a line; unreadable lines (a record being appended by another
+    process) are skipped and a missing file gives []. With `tail_bytes`, only the file's last bytes
+    are read (the newest records of a long log)."""
+    try:
+        with open(path, "rb") as f:
+            start = 0
+            if tail_bytes is not None:
+                f.seek(0, 2)
+                start = max(0, f.tell() - tail_bytes)
+                f.seek(start)
+            data = f.read()
+    except OSError:
+        return []
+    lines = data.decode("utf-8", "replace").splitlines()
+    if start > 0 and lines:
+        lines = lines[1:]  # the read began inside a line
+    rows = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows

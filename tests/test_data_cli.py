@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 import logo
-from logo.cli import main
+from app.cli import main
 from logo.pictures import save_png
 from data.db import Database
 
@@ -91,7 +91,7 @@ def test_check_and_clear_errors(small_db, tmp_path, capsys):
 
 
 def test_build_creates_missing_folders(tmp_path):
-    from logo.cli import main
+    from app.cli import main
     path = tmp_path / "new" / "folder" / "db.sqlite"
     assert main(["db", "build", str(path), "--size", "50", "--workers", "1", "--quiet"]) == 0
     from data.db import Database

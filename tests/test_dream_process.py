@@ -15,7 +15,7 @@ from PIL import Image
 
 import logo
 from data.db import Database
-from dream.tinymodel import train_tiny
+from tinymodel import train_tiny
 from model import checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,7 +172,7 @@ def test_logo_solve_png_folder_with_bad_files(tmp_path, tiny_ckpt):
     (folder / "c_broken.png").write_bytes(b"\x89PNG not really")
     Image.new("L", (28, 28), 255).save(folder / "d_empty.png")
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "logo.cli", "solve", "--ckpt", str(tiny_ckpt), "--tasks", str(folder),
+    r = subprocess.run([sys.executable, "-m", "app.cli", "solve", "--ckpt", str(tiny_ckpt), "--tasks", str(folder),
                         "--budget", "2", "--out", str(out)], cwd=ROOT, env=ENV, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 1, r.stdout + r.stderr          # some files were unreadable
@@ -185,7 +185,7 @@ def test_logo_solve_png_folder_with_bad_files(tmp_path, tiny_ckpt):
         logo.parse(row["program"])
     assert (out / "sheet.png").exists()
     # a missing checkpoint is an error naming the directory
-    r = subprocess.run([sys.executable, "-m", "logo.cli", "solve", "--ckpt", str(tmp_path / "missing_ckpt"),
+    r = subprocess.run([sys.executable, "-m", "app.cli", "solve", "--ckpt", str(tmp_path / "missing_ckpt"),
                         "--tasks", str(folder), "--out", str(out)], cwd=ROOT, env=ENV, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 1 and "missing_ckpt" in r.stderr

@@ -9,7 +9,7 @@ from dream.dreamer import Dreamer, programs_to_insert, run_search, start_program
 from dream.proposer import CheckpointWatcher, ModelProposer
 from dream.search import Search, n_tokens, search
 from dream.targets import Target
-from dream.tinymodel import train_tiny
+from tinymodel import train_tiny
 from model import checkpoint
 from model.tokenizer import canonical_text
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 
 import logo
-from logo.cli import main
+from app.cli import main
 
 
 def test_compress_cli_writes_library_rewritten_and_report(tmp_path, capsys):

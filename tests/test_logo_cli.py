@@ -2,7 +2,7 @@
 import numpy as np
 from PIL import Image
 
-from logo.cli import main
+from app.cli import main
 
 
 def test_render_writes_a_png_of_the_program(tmp_path, capsys):

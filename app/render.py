@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .errors import LogoError
+from logo.errors import LogoError
 
 
 def register(sub) -> None:
@@ -30,13 +30,13 @@ def register(sub) -> None:
 def load_library(path: str | None):
     if not path:
         return None
-    from .syntax import parse
+    from logo.syntax import parse
     return parse(Path(path).read_text()).defs
 
 
 def _render(args) -> int:
-    from . import from_dreamcoder, parse, render
-    from .pictures import save_png
+    from logo import from_dreamcoder, parse, render
+    from logo.pictures import save_png
     if args.file:
         text = Path(args.file).read_text()
     elif args.program:
@@ -57,8 +57,8 @@ def _render(args) -> int:
 
 def _tasks(args) -> int:
     from data import dreamcoder_tasks
-    from .pictures import save_sheet
-    from .syntax import to_text
+    from logo.pictures import save_sheet
+    from logo.syntax import to_text
     tasks = dreamcoder_tasks(None if args.split == "all" else args.split, size=args.size)
     if args.list:
         for t in tasks:

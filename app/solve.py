@@ -15,14 +15,13 @@ a missing checkpoint is an error naming the directory.
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from logo.files import atomic_write
+from logo.files import write_json
 
 
 def register(sub) -> None:
@@ -52,12 +51,6 @@ def register(sub) -> None:
     p.set_defaults(func=solve_command)
 
 
-def atomic_write_json(obj, path: Path) -> Path:
-    with atomic_write(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-    return path
-
-
 def print_table(rows: list[dict]) -> None:
     print(f"\n{'target':34s} {'solved':>6s} {'time s':>7s} {'tokens':>6s} {'IoU':>5s}  program")
     for r in rows:
@@ -71,7 +64,7 @@ def print_table(rows: list[dict]) -> None:
 
 def load_targets(spec: str, split: str, size: int, limit: int | None, mnist_root=None):
     """Returns (label, targets, errors): errors are (file, message) for targets that could not be read."""
-    from .targets import mnist_targets, png_targets, task_targets
+    from dream.targets import mnist_targets, png_targets, task_targets
     if spec == "dreamcoder":
         ts = task_targets(None if split == "all" else split, size)
         if limit is not None and limit < len(ts):   # spread over the split (tasks are grouped by family)
@@ -90,9 +83,9 @@ def load_targets(spec: str, split: str, size: int, limit: int | None, mnist_root
 
 
 def solve_command(args) -> int:
-    from .dreamer import parse_library, run_search
-    from .proposer import CheckpointMissing, CheckpointWatcher, resolve_device
-    from .score import iou
+    from dream.dreamer import parse_library, run_search
+    from dream.proposer import CheckpointMissing, CheckpointWatcher, resolve_device
+    from dream.score import iou
 
     out = Path(args.out)
     device = resolve_device(args.device)
@@ -168,7 +161,7 @@ def solve_command(args) -> int:
         "search": {"k": args.k, "batch": args.batch, "samples": args.samples, "temperatures": list(temperatures),
                    "beam": args.beam},
     }
-    atomic_write_json({"summary": summary, "results": rows}, out / "results.json")
+    write_json({"summary": summary, "results": rows}, out / "results.json")
     if sheet:
         from logo.pictures import save_sheet
         save_sheet(sheet, out / "sheet.png", sheet_labels, columns=10, scale=3)

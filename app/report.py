@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from logo.files import atomic_write
+from logo.files import atomic_write, read_jsonl, write_json
 
 
 def _read_json(path: Path) -> dict:
@@ -17,19 +17,6 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-
-
-def _jsonl(path: Path) -> list[dict]:
-    rows = []
-    try:
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue
-    except OSError:
-        pass
-    return rows
 
 
 def _last_eval(metrics: list[dict]) -> dict:
@@ -68,7 +55,7 @@ def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
     finally:
         db.close()
 
-    metrics = _jsonl(paths["ckpt"] / "metrics.jsonl")
+    metrics = read_jsonl(paths["ckpt"] / "metrics.jsonl")
     rec["train_steps"] = max((m.get("step", 0) for m in metrics), default=0)
     keep = ("loss", "token_acc", "exact", "reproduces", "reproduces_edit", "reproduces_denovo", "reproduces_lateral")
     rec["train_eval"] = {k: v for k, v in _last_eval(metrics).items() if k in keep}
@@ -85,7 +72,7 @@ def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
     rec["mnist_mean_tokens"] = mnist.get("mean_tokens")
     rec["solve_budget_s"] = tasks.get("budget_s")
 
-    dream_log = _jsonl(paths["dream"] / "found.jsonl")
+    dream_log = read_jsonl(paths["dream"] / "found.jsonl")
     rec["dream_records"] = len(dream_log)
 
     # the library: each procedure drawn by the shortest database program that calls it
@@ -126,8 +113,7 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
     """(Re)write report/index.html from every finished round's record."""
     out = paths["report"]
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / "history.json", "w", encoding="utf-8") as f:
-        json.dump(history, f, indent=1)
+    write_json(history, out / "history.json")
     eval_keys = [k for k in ("loss", "token_acc", "exact", "reproduces", "reproduces_edit", "reproduces_denovo",
                              "reproduces_lateral") if any(k in h.get("train_eval", {}) for h in history)]
     cols = [("round", "round"), ("db_entries", "DB entries"), ("train_steps", "train steps"),

@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .solve_cli import atomic_write_json
+from logo.files import read_jsonl, write_json
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,13 @@ class Stopped(Exception):
     """Ctrl-C or SIGTERM reached the supervisor."""
 
 
-def _python(module_main: str, args: list[str]) -> list[str]:
-    module, func = module_main.split(":")
-    code = f"import sys; from {module} import {func}; sys.exit({func}(sys.argv[1:]))"
-    return [sys.executable, "-c", code, *args]
+def _python(module: str, args: list[str]) -> list[str]:
+    """`python -m MODULE ARGS`: the same interpreter and import path as this process, no entry-point script."""
+    return [sys.executable, "-m", module, *args]
 
 
 def _logo(args: list[str]) -> list[str]:
-    return _python("logo.cli:main", args)
+    return _python("app.cli", args)
 
 
 class Supervisor:
@@ -96,7 +95,7 @@ class Supervisor:
     def start(self, name: str, cmd: list[str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "a", encoding="utf-8")
-        log.write(f"\n$ {' '.join(cmd[3:]) if cmd[1] == '-c' else ' '.join(cmd)}\n")
+        log.write(f"\n$ {' '.join(cmd[2:]) if cmd[1] == '-m' else ' '.join(cmd)}\n")
         log.flush()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -169,21 +168,10 @@ def _load_state(path: Path, config: str) -> State:
     return state
 
 
-def _tail_json(path: Path) -> dict:
-    """Last JSON line of a JSONL file ({} if none)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - 65536))
-            lines = [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-        for ln in reversed(lines):
-            try:
-                return json.loads(ln)
-            except ValueError:
-                continue
-    except OSError:
-        pass
-    return {}
+def _last_record(path: Path) -> dict:
+    """The newest record of a JSONL log ({} if none yet)."""
+    rows = read_jsonl(path, tail_bytes=65536)
+    return rows[-1] if rows else {}
 
 
 def _count_lines(path: Path) -> int:
@@ -214,10 +202,10 @@ def run_command(args) -> int:
           f"logo run --config {args.config}: {cfg.rounds} rounds in {out}/", flush=True)
     try:
         while state.round < cfg.rounds:
-            _round(cfg, args, state, paths, sup, lambda: atomic_write_json(asdict(state), state_path))
+            _round(cfg, args, state, paths, sup, lambda: write_json(asdict(state), state_path))
             state.round += 1
             state.done = []
-            atomic_write_json(asdict(state), state_path)
+            write_json(asdict(state), state_path)
     except Stopped:
         print(f"logo run: stopped; finished phases are kept in {state_path}. Run the same command to resume.",
               flush=True)
@@ -260,17 +248,17 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
 
     def train_and_dream() -> None:
         seconds = str(cfg.train_seconds)
-        train = sup.start("train", _python("model.train:main", [
+        train = sup.start("train", _python("model.train", [
             "--db", db, "--out", ckpt, "--max-seconds", seconds, *device, *cfg.train_args]))
         # dream waits for train's first checkpoint, then dreams for the same wall time
-        dream = sup.start("dream", _python("dream.cli:main", [
+        dream = sup.start("dream", _python("dream.cli", [
             "--db", db, "--ckpt", ckpt, "--max-seconds", seconds, "--log", str(paths["dream"]),
             "--seed", str(r), *device, *mnist, *cfg.dream_args]))
         metrics = paths["ckpt"] / "metrics.jsonl"
         found = paths["dream"] / "found.jsonl"
 
         def status() -> str:
-            m = _tail_json(metrics)
+            m = _last_record(metrics)
             bits = [f"train step {m.get('step', '?')}"]
             if "loss" in m:
                 bits.append(f"loss {m['loss']:.3f}")

@@ -1,28 +1,28 @@
 """`logo`: one command with subcommands. Each area of the project registers its own subcommands.
 
-A module in `SUBCOMMAND_MODULES` exposes `register(subparsers)`, which adds parsers whose default
-`func(args) -> int` does the work.
+Every module imported here exposes `register(subparsers)`, which adds parsers whose default
+`func(args) -> int` does the work. The imports are plain: a missing module is an error, not a
+silently absent subcommand.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-SUBCOMMAND_MODULES = ["logo.render_cli", "data.cli", "dream.solve_cli", "library.cli", "dream.loop_cli"]
+import data.cli
+import library.cli
+
+from . import render, run, solve
+
+# the order of `logo --help`
+SUBCOMMAND_MODULES = (render, data.cli, solve, library.cli, run)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="logo", description=__doc__.split("\n")[0] +
                                      " Program synthesis for Logo inverse graphics.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # that part of the project is not built yet
-                continue
-            raise
+    for module in SUBCOMMAND_MODULES:
         module.register(sub)
     return parser
 
