@@ -11,7 +11,7 @@ from dream.search import Search, n_tokens, search
 from dream.targets import Target
 from tinymodel import train_tiny
 from model import checkpoint
-from model.tokenizer import canonical_text
+from model.tokenizer import SPECIALS, canonical_text
 
 P = "(loop i 4 (move (* ul 3) (/ ua 4)))"
 Q = "(loop i 4 (move (* ul 2) (/ ua 4)))"          # P with one token changed: a smaller square
@@ -55,14 +55,34 @@ def test_one_edit_away_is_found_from_the_database(tmp_path, tiny):
     assert programs_to_insert(r) == [canonical_text(Q)]
 
 
-def test_without_the_right_model_the_target_is_not_reached(tmp_path, tiny):
-    """Control: a search whose proposer never edits (returns nothing) cannot solve Q from the same starts."""
+NEAR_Q = ["(loop i 3 (move (* ul 2) (/ ua 4)))",    # three sides of Q
+          "(loop i 4 (move (* ul 2) (/ ua 3)))",    # Q's sides at the wrong angle
+          "(loop i 4 (move ul (/ ua 4)))"]          # a smaller square than Q
+
+
+def test_without_the_right_edit_the_target_is_not_reached(tmp_path):
+    """Control: the same starts, and proposals that draw near misses of Q (never Q itself), do not solve Q,
+    while the same proposals plus Q do: solving takes the right edit, not a lenient criterion."""
     db = Database(tmp_path / "db.sqlite", image_size=32)
     db.insert(P)
     target = target_of(Q)
-    r = run_search(lambda a, b, progs: [[] for _ in progs], target, db, k=5, budget_s=1.0)
-    assert not r.solved and r.best.text in ("", canonical_text(P))
-    assert programs_to_insert(r) == []
+    for near in NEAR_Q:   # each near miss really draws something else
+        assert not np.array_equal(logo.render(near, 28), target.image28), near
+
+    def proposer(extra):
+        table = {t: [*NEAR_Q, *extra] for t in ("", canonical_text(P))}
+        return _Scripted({canonical_text(k) if k else k: v for k, v in table.items()})
+
+    control = proposer([])
+    r = run_search(control, target, db, k=5, budget_s=1.0, batch=1)
+    assert control.calls, "the control search never asked its proposer"
+    assert r.n_candidates >= len(NEAR_Q)
+    assert not r.solved, r.summary()
+    assert r.best.text in {"", canonical_text(P), *map(canonical_text, NEAR_Q)}
+    assert programs_to_insert(r) == [] or r.best.text in map(canonical_text, NEAR_Q)
+
+    r = run_search(proposer([Q]), target, db, k=5, budget_s=5.0, batch=1)
+    assert r.solved and r.best.text == canonical_text(Q), r.summary()
 
 
 class _Scripted:
@@ -202,7 +222,11 @@ def test_beam_search_decoding(tiny):
         assert 1 <= len(scripts) <= 4
         assert len({tuple(s) for s in scripts}) == len(scripts)          # distinct
         texts = [" ".join(apply_edits(a, s)) for s in scripts]           # well formed: no EditError
-        assert texts
+        for script, text in zip(scripts, texts):
+            ops = [e.op for e in script]
+            # each result is A with the script's inserts and deletes, in real program tokens (no specials)
+            assert len(text.split()) == len(a) + ops.count("insert") - ops.count("delete"), (p, script)
+            assert all(t in tok.index and t not in SPECIALS for t in text.split()), (p, text)
     # the most likely script is the trained edit
     assert logo.parse(" ".join(apply_edits(tok.tokens(P), out[0][0]))) == logo.parse(canonical_text(Q))
     assert " ".join(apply_edits([], out[1][0])) == "( move ul 0 )"
