@@ -48,6 +48,13 @@ CONFIGS = {
                    dream_args=("--time-budget", "3", "--targets", "tasks=2,mnist=1,db=1"),
                    solve_budget=1.5, solve_tasks=16, solve_mnist=8, compress_iterations=5,
                    compress_limit=1500),
+    # the smallest run that still goes through every phase, for tests: about a minute on a 2-core CPU
+    "smoke": Config(rounds=1, db_size=60, db_growth=20, train_seconds=3,
+                    train_args=("--preset", "tiny", "--batch-size", "16", "--eval-every", "10", "--eval-pairs", "8",
+                                "--ckpt-every", "5", "--warmup", "5", "--threads", "1"),
+                    dream_args=("--time-budget", "0.5", "--targets", "tasks=1,db=1", "--grid-every", "1000"),
+                    solve_budget=0.2, solve_tasks=1, solve_mnist=1, compress_iterations=1, compress_limit=60,
+                    workers=1),
     # hours on one GPU
     "full": Config(rounds=10, db_size=200_000, db_growth=50_000, train_seconds=3600,
                    train_args=("--batch-size", "512", "--eval-every", "1000"),

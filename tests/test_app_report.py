@@ -1,0 +1,74 @@
+"""The `logo run` report (app.report) from a synthetic run folder: numbers, sections and pictures."""
+import json
+
+import numpy as np
+
+from app.report import round_record, write_report
+from data.db import Database
+from logo.pictures import save_png, save_sheet
+
+LIB = "(define (sq n) (loop i 4 (move n (/ ua 4))))"
+
+
+def _run_folder(tmp_path):
+    """What a finished round leaves behind: database, metrics, plots, solve results, dream log."""
+    paths = {k: tmp_path / k for k in ("ckpt", "library", "dream", "logs", "report")}
+    paths["db"] = tmp_path / "db.sqlite"
+    db = Database(paths["db"], image_size=32)
+    db.set_library(LIB)
+    for p in ("(move ul 0)", "(loop i 3 (move ul (/ ua 3)))", "(move (* ul 2) (/ ua 4)) (move ul 0)"):
+        db.insert(p, source="random")
+    db.insert("(sq (* ul 2))", source="dream")
+    db.close()
+    paths["ckpt"].mkdir()
+    (paths["ckpt"] / "metrics.jsonl").write_text(
+        json.dumps({"kind": "train", "step": 10, "loss": 2.0}) + "\n"
+        + json.dumps({"kind": "eval", "step": 20, "loss": 1.5, "token_acc": 0.25, "ignored": 7}) + "\n"
+        + '{"kind": "train", "step": 3')          # a record still being appended
+    save_png(np.zeros((8, 8), np.uint8), paths["ckpt"] / "curves.png")
+    rdir = paths["report"] / "round1"
+    for kind, solved, total in (("tasks", 1, 2), ("mnist", 0, 1)):
+        (rdir / kind).mkdir(parents=True)
+        summary = {"solved": solved, "targets": total, "mean_iou": 0.5, "mean_tokens": 12.0, "budget_s": 0.2}
+        (rdir / kind / "results.json").write_text(json.dumps({"summary": summary, "results": []}))
+        save_sheet([np.zeros((28, 28), np.uint8)] * 2, rdir / kind / "sheet.png")
+    paths["dream"].mkdir()
+    (paths["dream"] / "found.jsonl").write_text('{"event": "target"}\n{"event": "target"}\n')
+    return paths, rdir
+
+
+def test_round_record_collects_the_rounds_numbers_and_pictures(tmp_path):
+    paths, rdir = _run_folder(tmp_path)
+    rec = round_record(1, paths, rdir)
+    assert rec["round"] == 1 and rec["db_entries"] == 4
+    assert rec["db_sources"] == {"random": 3, "dream": 1}
+    assert rec["train_steps"] == 20                               # the half-written last line is skipped
+    assert rec["train_eval"] == {"loss": 1.5, "token_acc": 0.25}  # only the report's eval keys
+    assert rec["train_plots"] == ["curves.png"] and (rdir / "curves.png").exists()
+    assert (rec["tasks_solved"], rec["tasks_total"], rec["mnist_mean_iou"]) == (1, 2, 0.5)
+    assert rec["dream_records"] == 2
+    assert rec["library"] == [LIB] and rec["library_examples"] == ["(sq (* ul 2))"]  # drawn by its shortest user
+    for png in ("db_newest.png", "db_dreamed.png", "library.png"):
+        assert (rdir / png).exists(), png
+
+
+def test_report_page_has_every_section_and_only_existing_images(tmp_path):
+    paths, rdir = _run_folder(tmp_path)
+    history = [round_record(1, paths, rdir)]
+    (rdir / "db_newest.png").unlink()                             # a picture that is missing is left out
+    index = write_report(paths, history, "smoke")
+    page = index.read_text()
+    assert index == paths["report"] / "index.html"
+    assert "<title>logo-synth: smoke run</title>" in page and "1 round(s) finished" in page
+    for section in ("Numbers per round", "Round 1", "Training: loss and accuracy",
+                    "DreamCoder training tasks: target | best program found",
+                    "Held-out MNIST digits: target | best program found", "Library procedures",
+                    "Database entries found by dreaming"):
+        assert section in page, section
+    for src in ("round1/curves.png", "round1/tasks/sheet.png", "round1/mnist/sheet.png", "round1/library.png",
+                "round1/db_dreamed.png"):
+        assert f"src='{src}'" in page, src
+    assert "db_newest.png" not in page
+    # the numbers table: a header per column and the round's row
+    assert "<th>tasks solved</th>" in page and "<th>token_acc</th>" in page and "<td>0.250</td>" in page
+    assert json.loads((paths["report"] / "history.json").read_text()) == history
