@@ -1,4 +1,4 @@
-"""`logo render` and `logo tasks` as a user runs them."""
+"""The `logo` command (app.cli): `logo render` and `logo tasks` as a user runs them, and the dispatcher."""
 import numpy as np
 from PIL import Image
 
@@ -43,3 +43,21 @@ def test_tasks_sheet(tmp_path, capsys):
     assert printed.count("test ") == 80 and "(loop" in printed
     sheet = np.asarray(Image.open(out))
     assert sheet.shape[1] >= 16 * 32 and (sheet < 128).any()
+
+
+def test_python_dash_m_app_cli_lists_every_subcommand():
+    """`python -m app.cli` is the `logo` command (the supervisor and tests start it this way), and every
+    area's subcommands are there: the imports are static, nothing is skipped silently."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    r = subprocess.run([sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    for command in ("render", "tasks", "db", "solve", "compress", "run"):
+        assert f"\n    {command} " in r.stdout, (command, r.stdout)
+    r = subprocess.run([sys.executable, "-m", "app.cli"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and "usage: logo" in r.stdout
