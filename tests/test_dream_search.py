@@ -79,7 +79,7 @@ def test_without_the_right_edit_the_target_is_not_reached(tmp_path):
     assert r.n_candidates >= len(NEAR_Q)
     assert not r.solved, r.summary()
     assert r.best.text in {"", canonical_text(P), *map(canonical_text, NEAR_Q)}
-    assert programs_to_insert(r) == [] or r.best.text in map(canonical_text, NEAR_Q)
+    assert r.best.distance > 0
 
     r = run_search(proposer([Q]), target, db, k=5, budget_s=5.0, batch=1)
     assert r.solved and r.best.text == canonical_text(Q), r.summary()
