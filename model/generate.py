@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .data import decode_script, encode_program
+from .encoding import decode_script, encode_program
 from .edits import Edit, apply_edits
 from .network import DEL, FIN, INS, SUB, EditModel
 from .tokenizer import Tokenizer, join

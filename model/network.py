@@ -6,7 +6,7 @@ Each decoder step emits one edit in two parts: an *action* from one softmax over
 token embedding, so the vocabulary can grow), then a *position* by pointing at one of A's token
 slots (slot len(A) is the end, for appending).  Position scores are conditioned on the chosen action.
 
-Batches are dicts of tensors (see `Batch` in `model.data`):
+Batches are dicts of tensors (made by `model.pairs.PairSampler.batch`):
   images   uint8 (B, 2, S, S)        image A and image B
   a_ids    int64 (B, L + 1)          A's token ids, then END at a_len, then PAD
   a_len    int64 (B,)

@@ -8,7 +8,7 @@ steps (teacher-forced loss and token accuracy, greedy exact-script accuracy, and
 greedy edits applied to A draw B); logs JSONL (`OUT/metrics.jsonl`), writes `OUT/training.png`, and
 saves checkpoints atomically. Multi-GPU: `torchrun --nproc-per-node N -m model.train ...` (DDP).
 
-Pairs (see `model.data`): edit pairs between stored heads within --max-dist token edits, de novo pairs
+Pairs (see `model.pairs`): edit pairs between stored heads within --max-dist token edits, de novo pairs
 (A empty), lateral pairs (A a stored longer equivalent of B) and mutation pairs (A a random mutation
 of a stored B). An entry is held out by a hash of its id; a pair is held out when its B is.
 "Edits reproduce B": the greedy script applied to A parses, runs and draws B (`data.novelty.same_image`
@@ -32,7 +32,8 @@ import torch
 import logo
 from logo.files import atomic_write
 from . import checkpoint
-from .data import KINDS, MemorySource, PairSampler
+from data.memory import MemorySource
+from .pairs import KINDS, PairSampler
 from .edits import EditError, apply_edits
 from .generate import decode, scripts_from
 from .network import EditModel, ModelConfig, loss_and_metrics, preset

@@ -10,7 +10,8 @@ import logo
 from data.db import Database
 from data.generate import random_programs
 from model import checkpoint
-from model.data import MemorySource, PairSampler
+from data.memory import MemorySource
+from model.pairs import PairSampler
 from model.tokenizer import Tokenizer
 from model.train import lr_factor, main
 
