@@ -26,6 +26,7 @@ import torch
 import logo
 from data.generate import run_batch
 from data.novelty import same_image
+from data.source import ProgramSource
 from .distance import bounded_distances
 from .edits import Edit, edit_script
 from .encoding import decode_script, encode_program, encode_script
@@ -107,7 +108,7 @@ class PairPool:
 class PairSampler:
     """Training pairs from a `data.source.ProgramSource`, encoded and ready to batch (see the module doc)."""
 
-    def __init__(self, source, tokenizer: Tokenizer, max_tokens: int = 96, max_edits: int = 48,
+    def __init__(self, source: ProgramSource, tokenizer: Tokenizer, max_tokens: int = 96, max_edits: int = 48,
                  max_dist: int = 6, heldout: float = 0.1, seed: int = 0, max_neighbors: int = 16,
                  mutations_per_refresh: int = 2048, mutation_capacity: int = 50_000,
                  weights: dict | None = None, refresh_limit: int = 5000, max_candidates: int = 3000,
