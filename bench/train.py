@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from model.data import MemorySource, PairSampler  # noqa: E402
+from data.memory import MemorySource  # noqa: E402
+from model.pairs import PairSampler  # noqa: E402
 from model.network import EditModel, loss_and_metrics, preset  # noqa: E402
 from model.tokenizer import Tokenizer  # noqa: E402
 

@@ -4,7 +4,7 @@ Programs are built from templates that DreamCoder's LOGO tasks use: single moves
 `(loop i n (move l (/ ua n)))`, spirals that use the loop index in a length, arcs and circles made of
 epsilon steps `(loop i inf (move eps_l eps_a))`, `embed` (save/restore the turtle), pen-up gaps, and
 calls to library procedures.  Every program parses back from its canonical text; programs that draw
-nothing, leave the canvas or hit an execution limit are filtered later (`sample_batch`).
+nothing, leave the canvas or hit an execution limit are filtered later (by `run_batch` verdicts).
 
     >>> import logo
     >>> progs = random_programs(3, seed=0)
@@ -42,7 +42,7 @@ class Constraints:
     min_tokens / max_tokens: length of the canonical text in tokens (programs outside are resampled).
     max_statements: top-level statements (1..max_statements, biased towards few).
     max_depth: nesting of loop / embed / penup blocks.
-    max_segments: programs drawing more segments are rejected ("too_big") by `sample_batch`.
+    max_segments: programs drawing more segments are rejected ("too_big") by `run_batch`.
     loops, loop_index, embed, penup, arithmetic: which constructs may appear.
     p_call: probability that a statement slot becomes a call to a library procedure (needs a library).
     """

@@ -9,7 +9,7 @@ Modules:
   distance (blurred L2), IoU, and `load_target_image` (how any image file becomes a target).
 * `dream.proposer`: `ModelProposer` (a checkpoint's model as the search's `expand`: sampling at given
   temperatures plus beam search) and `CheckpointWatcher` (reloads the newest checkpoint).
-* `dream.beam`: beam-search decoding of edit scripts.
+* beam-search decoding of edit scripts is `model.generate.beam_propose`.
 * `dream.targets`: MNIST training digits, DreamCoder training tasks, database images, image folders.
 * `dream.dreamer`: `Dreamer`, the loop of the `dream` process (search, insert, log), and `run_search`.
 * `dream.cli`: the `dream` command (`logo solve` and `logo run` live in `app`).

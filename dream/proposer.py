@@ -3,7 +3,7 @@
 `ModelProposer(model, tokenizer, device, samples, temperatures)` is callable as the search's `expand`:
 for each (image_a, image_b, program_a) it asks `model.generate.propose` for `samples` edit scripts at each
 temperature in `temperatures` (temperature 0 = one greedy script) and, with `beam` > 0, the `beam`
-best scripts of a beam search (`dream.beam`; deterministic, so only the first time a program is
+best scripts of a beam search (`model.generate`; deterministic, so only the first time a program is
 expanded towards a target), applies them to program_a's canonical tokens (`model.edits.apply_edits`)
 and returns the resulting program texts (scripts that are not well-formed for program_a are dropped).
 """
@@ -42,7 +42,7 @@ class ModelProposer:
         out: list[list[str]] = [[] for _ in programs_a]
         batches = []
         if self.beam > 0:
-            from .beam import beam_propose
+            from model.generate import beam_propose
             keys = [(p, hash(np.asarray(b).tobytes())) for p, b in zip(programs_a, images_b)]
             todo = [k for k, key in enumerate(keys) if key not in self._beamed]
             if todo:

@@ -14,7 +14,7 @@ import torch
 
 from logo.files import atomic_write
 
-from .network import EditModel, ModelConfig
+from .network import EditModel, ModelConfig, unwrap
 from .tokenizer import Tokenizer
 
 FORMAT = 1
@@ -30,8 +30,7 @@ def save(out_dir, model: EditModel, tokenizer: Tokenizer, step: int, optimizer=N
          keep: int = 3) -> Path:
     """Write `ckpt_{step:08d}.pt` and point `latest` at it; keep the newest `keep` checkpoints."""
     out_dir = Path(out_dir)
-    core = getattr(model, "module", model)
-    core = getattr(core, "_orig_mod", core)
+    core = unwrap(model)
     state = {
         "format": FORMAT,
         "step": int(step),

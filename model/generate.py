@@ -1,4 +1,4 @@
-"""Decoding edit scripts from the model: batched greedy decoding and temperature sampling.
+"""Decoding edit scripts from the model: batched greedy decoding, temperature sampling, beam search.
 
 Decoding is constrained so every script is well formed for its A (see `model.edits`): positions
 never decrease, nothing follows a delete/substitute at the same position, deletes/substitutes point
@@ -7,6 +7,11 @@ at a token of A and inserts at a token or the end.
     scripts = propose(model, tokenizer, images_a, images_b, programs_a, n=8, temperature=1.0)
     a = tokenizer.tokens(programs_a[0])            # the edits index these tokens
     texts = [" ".join(apply_edits(a, s)) for s in scripts[0]]
+    best = beam_propose(model, tokenizer, images_a, images_b, programs_a, beam=8)   # most likely first
+
+All three encode A and the images once and then run the decoder one step at a time on cached keys
+and values (`EditModel.start_cache` / `decode_step`), sharing the set-up below (`Decoding`,
+`action_mask`, `position_ok`, `split_actions`).
 """
 from __future__ import annotations
 
@@ -15,14 +20,16 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .data import decode_script, encode_program
 from .edits import Edit, apply_edits
-from .network import DEL, FIN, INS, SUB, EditModel
+from .encoding import decode_script, encode_program
+from .network import DEL, FIN, INS, SUB, EditModel, unwrap
 from .tokenizer import Tokenizer, join
 
 
-def _device_of(model) -> torch.device:
-    return next(model.parameters()).device
+def _core_and_device(model, device) -> tuple[EditModel, torch.device]:
+    core = unwrap(model)
+    dev = torch.device(device) if device is not None else next(core.parameters()).device
+    return core, dev
 
 
 def encode_programs(tokenizer: Tokenizer, programs, max_tokens: int):
@@ -48,44 +55,82 @@ def encode_programs(tokenizer: Tokenizer, programs, max_tokens: int):
             torch.from_numpy(np.stack(deps)[:, :L].astype(np.int64)), torch.tensor(lens, dtype=torch.int64), ok)
 
 
+class Decoding:
+    """Per-row decoder state shared by sampling and beam search: A's slots and masks, the memory mask
+    and the decoder's key/value cache (rows are inputs, each repeated `repeat` times)."""
+
+    def __init__(self, core: EditModel, images, a_ids, a_len, depth, repeat: int = 1):
+        mem, mem_mask, slots, slot_ok = core.encode(images, a_ids, a_len, depth)
+        if repeat > 1:
+            mem, mem_mask, slots, slot_ok, a_len = (x.repeat_interleave(repeat, 0)
+                                                    for x in (mem, mem_mask, slots, slot_ok, a_len))
+        self.core, self.mem_mask, self.slots, self.slot_ok, self.a_len = core, mem_mask, slots, slot_ok, a_len
+        self.caches = core.start_cache(mem)
+
+    def step(self, t: int, types, toks, poss) -> torch.Tensor:
+        """Decoder output (rows, d) at step t, given the edits already in columns 0..t-1."""
+        core = self.core
+        if t:
+            x = core.step_input(self.slots, t, types[:, t - 1], toks[:, t - 1], poss[:, t - 1])
+        else:
+            x = core.step_input(self.slots, 0)
+        return core.decode_step(x, self.caches, self.mem_mask)[:, -1]
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Row i of the self-attention cache becomes old row rows[i] (beam search); the memory,
+        slots and masks stay, since beams only move between rows of the same input."""
+        for cache in self.caches:
+            cache["k"], cache["v"] = cache["k"][rows], cache["v"][rows]
+
+
+def position_ok(d: Decoding, min_pos: torch.Tensor, a_type: torch.Tensor) -> torch.Tensor:
+    """Slots the chosen action may point at: a token (or the end, for INS) of A at or after min_pos.
+    a_type is (rows,) or (rows, k); the mask is a_type's shape plus the slot axis."""
+    extra = (1,) * (a_type.ndim - 1)
+    a_len = d.a_len.view(-1, *extra)
+    limit = torch.where(a_type == INS, a_len, a_len - 1)
+    slot_idx = torch.arange(d.slots.shape[1], device=a_type.device)
+    return (d.slot_ok.view(d.slot_ok.shape[0], *extra, -1) & (slot_idx >= min_pos.view(-1, *extra, 1))
+            & (slot_idx <= limit[..., None]))
+
+
+def next_min_pos(a_type: torch.Tensor, pos: torch.Tensor, min_pos: torch.Tensor) -> torch.Tensor:
+    """The smallest position the next edit may use: an insert keeps its slot open, a delete or
+    substitute consumes it, FIN / padding changes nothing."""
+    return torch.where(a_type == INS, pos, torch.where(a_type > 0, pos + 1, min_pos))
+
+
 @torch.no_grad()
 def decode(model: EditModel, images: torch.Tensor, a_ids, a_len, depth, n: int = 1, temperature: float = 0.0,
            max_edits: int | None = None, generator: torch.Generator | None = None):
     """Decode `n` scripts per input. Returns (type, tok, pos) int64 tensors (B*n, T), rows in input order
     (input i's scripts are rows i*n .. i*n+n-1); type FIN / -1 marks the end."""
-    model.eval()
-    core = getattr(model, "_orig_mod", model)
+    core = unwrap(model)
+    core.eval()
     cfg = core.config
     max_edits = min(max_edits or cfg.max_edits, cfg.max_edits)
-    mem, mem_mask, slots, slot_ok = core.encode(images, a_ids, a_len, depth)
-    if n > 1:
-        mem, mem_mask, slots, slot_ok, a_len = (x.repeat_interleave(n, 0) for x in (mem, mem_mask, slots, slot_ok, a_len))
-    B, dev = slots.shape[0], slots.device
+    d = Decoding(core, images, a_ids, a_len, depth, repeat=n)
+    B, dev = d.slots.shape[0], d.slots.device
     C = cfg.vocab_capacity
     types = torch.full((B, max_edits + 1), -1, dtype=torch.int64, device=dev)
     toks = torch.zeros_like(types)
     poss = torch.zeros_like(types)
     min_pos = torch.zeros(B, dtype=torch.int64, device=dev)
     done = torch.zeros(B, dtype=torch.bool, device=dev)
-    slot_idx = torch.arange(slots.shape[1], device=dev)
     neg = torch.finfo(torch.float32).min
-    caches = core.start_cache(mem)
     for t in range(max_edits + 1):
-        x = core.step_input(slots, t, types[:, t - 1], toks[:, t - 1], poss[:, t - 1]) if t else core.step_input(slots, 0)
-        h = core.decode_step(x, caches, mem_mask)[:, -1]
+        h = d.step(t, types, toks, poss)
         logits = core.action_logits(h).float()
-        logits = logits.masked_fill(action_mask(logits, min_pos, a_len, t == max_edits), neg)
+        logits = logits.masked_fill(action_mask(logits, min_pos, d.a_len, t == max_edits), neg)
         act = _choose(logits, temperature, generator)
         a_type, a_tok = split_actions(act, C)
-        limit = torch.where(a_type == INS, a_len, a_len - 1)
-        ok_pos = slot_ok & (slot_idx[None] >= min_pos[:, None]) & (slot_idx[None] <= limit[:, None])
-        pl = core.pointer_logits(h[:, None], slots, slot_ok, a_type[:, None], a_tok[:, None])[:, 0].float()
-        pl = pl.masked_fill(~ok_pos, neg)
+        pl = core.pointer_logits(h[:, None], d.slots, d.slot_ok, a_type[:, None], a_tok[:, None])[:, 0].float()
+        pl = pl.masked_fill(~position_ok(d, min_pos, a_type), neg)
         pos = _choose(pl, temperature, generator)
         pos = torch.where(a_type == FIN, 0, pos)
         a_type = torch.where(done, -1, a_type)
         types[:, t], toks[:, t], poss[:, t] = a_type, torch.where(done, 0, a_tok), torch.where(done, 0, pos)
-        min_pos = torch.where(a_type == INS, pos, torch.where(a_type > 0, pos + 1, min_pos))
+        min_pos = next_min_pos(a_type, pos, min_pos)
         done = done | (a_type == FIN)
         if bool(done.all()):
             break
@@ -141,8 +186,7 @@ def propose(model: EditModel, tokenizer: Tokenizer, images_a, images_b, programs
     The edits index `tokenizer.tokens(program_a)` (the canonical tokens). temperature <= 0 decodes
     greedily (then the `n` scripts are identical; ask for n=1). Scripts may repeat when sampling.
     """
-    dev = torch.device(device) if device is not None else _device_of(model)
-    core = getattr(model, "_orig_mod", model)
+    core, dev = _core_and_device(model, device)
     cfg = core.config
     gen = None
     if seed is not None and temperature > 0:
@@ -171,4 +215,123 @@ def propose_programs(model, tokenizer, images_a, images_b, programs_a, n=1, temp
     for p, ss in zip(programs_a, scripts):
         a = list(p) if isinstance(p, (list, tuple)) else ([] if not p else tokenizer.tokens(p))
         out.append([join(apply_edits(a, s)) for s in ss])
+    return out
+
+
+# ---- beam search -----------------------------------------------------------------------------------
+
+_INVALID = -1e30
+
+
+@torch.no_grad()
+def beam_search(model, tokenizer: Tokenizer, images_a, images_b, programs_a: Sequence, beam: int = 8,
+                n: int | None = None, device=None, max_edits: int | None = None, action_top: int = 4,
+                pos_top: int = 3) -> list[list[tuple[float, list[Edit]]]]:
+    """For each input, up to `n` (default `beam`) finished (log-probability, script), best first.
+
+    Each decoder step emits an action then a position. A hypothesis is extended by its `action_top`
+    most likely actions, each with its `pos_top` most likely positions, scored by summed
+    log-probabilities; the `beam` best unfinished hypotheses per input go on, and one that emits FIN
+    is finished. The constraints are those of `decode`, so every script is well formed. Inputs whose
+    A is too long or has unknown tokens get no scripts. Finished scripts may repeat.
+    """
+    core, dev = _core_and_device(model, device)
+    core.eval()
+    cfg = core.config
+    n = n or beam
+    max_edits = min(max_edits or cfg.max_edits, cfg.max_edits)
+    programs_a = list(programs_a)
+    B, W, C = len(programs_a), beam, cfg.vocab_capacity
+    _, ids, deps, lens, ok = encode_programs(tokenizer, programs_a, cfg.max_tokens)
+    images = torch.stack([_images_tensor(images_a, dev), _images_tensor(images_b, dev)], 1)
+    d = Decoding(core, images, ids.to(dev), lens.to(dev), deps.to(dev), repeat=W)
+    BW = B * W
+    types = torch.full((BW, max_edits + 1), -1, dtype=torch.int64, device=dev)
+    toks = torch.zeros_like(types)
+    poss = torch.zeros_like(types)
+    min_pos = torch.zeros(BW, dtype=torch.int64, device=dev)
+    score = torch.full((BW,), float("-inf"), device=dev)
+    score[::W] = 0.0                                   # one live hypothesis per input to start
+    finished: list[list[tuple[float, list[Edit]]]] = [[] for _ in range(B)]
+    neg = torch.finfo(torch.float32).min
+    A = min(action_top, 2 + 2 * C)
+    for t in range(max_edits + 1):
+        if not bool(torch.isfinite(score).any()):
+            break
+        h = d.step(t, types, toks, poss)
+        logits = core.action_logits(h).float()
+        lp_a = torch.log_softmax(logits.masked_fill(action_mask(logits, min_pos, d.a_len, t == max_edits), neg), -1)
+        top_lp_a, top_a = lp_a.topk(A, -1)                                          # (BW, A)
+        a_type, a_tok = split_actions(top_a, C)
+        pl = core.pointer_logits(h[:, None].expand(-1, A, -1), d.slots, d.slot_ok, a_type, a_tok).float()
+        lp_p = torch.log_softmax(pl.masked_fill(~position_ok(d, min_pos, a_type), neg), -1)
+        P = min(pos_top, lp_p.shape[-1])
+        top_lp_p, top_p = lp_p.topk(P, -1)                                          # (BW, A, P)
+        # FIN has no position: count it once, with log-probability 0 for the position
+        is_fin = (a_type == FIN)[..., None]
+        first = torch.zeros(P, dtype=torch.bool, device=dev)
+        first[0] = True
+        top_lp_p = torch.where(is_fin, torch.where(first, 0.0, float("-inf")), top_lp_p)
+        top_p = torch.where(is_fin, 0, top_p)
+        bad = (top_lp_a < _INVALID)[..., None] | (top_lp_p < _INVALID)
+        cand = score[:, None, None] + top_lp_a[..., None] + top_lp_p
+        cand = cand.masked_fill(bad, float("-inf")).reshape(B, W * A * P)
+        order = cand.argsort(-1, descending=True).cpu().numpy()
+        cand_np = cand.cpu().numpy()
+        at_np, ak_np, ap_np = a_type.cpu().numpy(), a_tok.cpu().numpy(), top_p.cpu().numpy()
+        new_rows, new_type, new_tok, new_pos, new_dst, new_score = [], [], [], [], [], []
+        for b in range(B):
+            kept = 0
+            for flat in order[b]:
+                s = float(cand_np[b, flat])
+                if not np.isfinite(s) or kept >= W:
+                    break
+                w, rest = divmod(int(flat), A * P)
+                ai, pi = divmod(rest, P)
+                row = b * W + w
+                ty = int(at_np[row, ai])
+                if ty == FIN:
+                    if len(finished[b]) < n:
+                        finished[b].append((s, decode_script(tokenizer, types[row, :t].tolist(),
+                                                             toks[row, :t].tolist(), poss[row, :t].tolist())))
+                    continue
+                new_rows.append(row)
+                new_type.append(ty)
+                new_tok.append(int(ak_np[row, ai]))
+                new_pos.append(int(ap_np[row, ai, pi]))
+                new_dst.append(b * W + kept)
+                new_score.append(s)
+                kept += 1
+        if all(len(f) >= n for f in finished) or not new_rows:
+            break
+        src = torch.arange(BW, device=dev)
+        dst = torch.tensor(new_dst, device=dev)
+        src[dst] = torch.tensor(new_rows, device=dev)
+        types, toks, poss, min_pos = types[src].clone(), toks[src].clone(), poss[src].clone(), min_pos[src].clone()
+        d.reorder(src)
+        score = torch.full((BW,), float("-inf"), device=dev)
+        score[dst] = torch.tensor(new_score, device=dev)
+        ty_t = torch.tensor(new_type, device=dev)
+        ps_t = torch.tensor(new_pos, device=dev)
+        types[dst, t] = ty_t
+        toks[dst, t] = torch.tensor(new_tok, device=dev)
+        poss[dst, t] = ps_t
+        min_pos[dst] = next_min_pos(ty_t, ps_t, min_pos[dst])
+    return [sorted(f, key=lambda x: -x[0]) if ok[b] else [] for b, f in enumerate(finished)]
+
+
+def beam_propose(model, tokenizer: Tokenizer, images_a, images_b, programs_a: Sequence, beam: int = 8,
+                 n: int | None = None, device=None, max_edits: int | None = None, action_top: int = 4,
+                 pos_top: int = 3) -> list[list[list[Edit]]]:
+    """For each input, up to `n` (default `beam`) distinct edit scripts by beam search, most likely first."""
+    out = []
+    for scored in beam_search(model, tokenizer, images_a, images_b, programs_a, beam, n, device, max_edits,
+                              action_top, pos_top):
+        seen, scripts = set(), []
+        for _, script in scored:
+            key = tuple(script)
+            if key not in seen:
+                seen.add(key)
+                scripts.append(script)
+        out.append(scripts)
     return out

@@ -6,7 +6,7 @@ Each decoder step emits one edit in two parts: an *action* from one softmax over
 token embedding, so the vocabulary can grow), then a *position* by pointing at one of A's token
 slots (slot len(A) is the end, for appending).  Position scores are conditioned on the chosen action.
 
-Batches are dicts of tensors (see `Batch` in `model.data`):
+Batches are dicts of tensors (made by `model.pairs.PairSampler.batch`):
   images   uint8 (B, 2, S, S)        image A and image B
   a_ids    int64 (B, L + 1)          A's token ids, then END at a_len, then PAD
   a_len    int64 (B,)
@@ -186,6 +186,23 @@ class EditModel(nn.Module):
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def configure_optimizers(self, weight_decay: float, lr: float, betas=(0.9, 0.98), device_type: str = "cpu"):
+        """AdamW with weight decay on the weights of linear and convolution layers only.
+
+        Norms, biases, embeddings and the learned position / BOS vectors are not decayed (after
+        nanoGPT): decaying them pulls scales and lookup rows toward zero without regularising much.
+        """
+        decay, no_decay = [], []
+        for module in self.modules():
+            for name, p in module.named_parameters(recurse=False):
+                if isinstance(module, (nn.Linear, nn.Conv2d)) and name == "weight":
+                    decay.append(p)
+                else:
+                    no_decay.append(p)
+        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        extra = {"fused": True} if device_type == "cuda" else {}
+        return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), **extra)
+
     # ---- encoder --------------------------------------------------------------------------------
 
     def encode(self, images, a_ids, a_len, depth):
@@ -285,10 +302,21 @@ class EditModel(nn.Module):
         return self.action_logits(h), self.pointer_logits(h, slots, slot_ok, batch["e_type"], batch["e_tok"])
 
 
+def unwrap(model) -> EditModel:
+    """The `EditModel` inside any DistributedDataParallel (`.module`) and torch.compile (`._orig_mod`)
+    wrappers: its config, cache decoding and state dict are not reachable through them."""
+    while True:
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
 def loss_and_metrics(model: EditModel, batch, logits=None):
     """Cross-entropy over actions and positions; also token and exact-script accuracy (teacher forced)."""
-    core = model.module if hasattr(model, "module") else model
-    core = getattr(core, "_orig_mod", core)
+    core = unwrap(model)
     act_logits, ptr_logits = model(batch) if logits is None else logits
     act_t = core.action_index(batch["e_type"], batch["e_tok"])
     e_type = batch["e_type"]

@@ -8,7 +8,7 @@ steps (teacher-forced loss and token accuracy, greedy exact-script accuracy, and
 greedy edits applied to A draw B); logs JSONL (`OUT/metrics.jsonl`), writes `OUT/training.png`, and
 saves checkpoints atomically. Multi-GPU: `torchrun --nproc-per-node N -m model.train ...` (DDP).
 
-Pairs (see `model.data`): edit pairs between stored heads within --max-dist token edits, de novo pairs
+Pairs (see `model.pairs`): edit pairs between stored heads within --max-dist token edits, de novo pairs
 (A empty), lateral pairs (A a stored longer equivalent of B) and mutation pairs (A a random mutation
 of a stored B). An entry is held out by a hash of its id; a pair is held out when its B is.
 "Edits reproduce B": the greedy script applied to A parses, runs and draws B (`data.novelty.same_image`
@@ -30,12 +30,14 @@ import numpy as np
 import torch
 
 import logo
+from data.memory import MemorySource
+from data.novelty import same_image
 from logo.files import atomic_write
 from . import checkpoint
-from .data import KINDS, MemorySource, PairSampler
 from .edits import EditError, apply_edits
 from .generate import decode, scripts_from
-from .network import EditModel, ModelConfig, loss_and_metrics, preset
+from .network import EditModel, ModelConfig, loss_and_metrics, preset, unwrap
+from .pairs import KINDS, PairSampler
 from .tokenizer import Tokenizer, join
 
 
@@ -98,11 +100,8 @@ def lr_factor(step: int, frac: float, warmup: int, min_frac: float) -> float:
 
 
 def same_image_fn(threshold: float | None):
-    try:
-        from data.novelty import same_image
-        return (lambda a, b: same_image(a, b, threshold)) if threshold else same_image
-    except ImportError:
-        return lambda a, b: int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max()) <= 8
+    """`data.novelty.same_image` under the database's threshold (its default when there is none)."""
+    return (lambda a, b: same_image(a, b, threshold)) if threshold else same_image
 
 
 def open_source(args):
@@ -208,8 +207,7 @@ class Evaluator:
             self.batches = self._choose()
         if not self.batches:
             return None
-        core = getattr(model, "module", model)
-        core = getattr(core, "_orig_mod", core)
+        core = unwrap(model)
         core.eval()
         s = self.sampler
         totals = {"loss": 0.0, "token_acc": 0.0, "exact": 0.0, "reproduces": 0.0, "parses": 0.0,
@@ -274,6 +272,57 @@ class Evaluator:
 
 # ---- main ------------------------------------------------------------------------------------------
 
+def regroup_optimizer_state(saved: dict, opt: torch.optim.Optimizer, model: torch.nn.Module) -> dict:
+    """An optimizer state saved with one parameter group (checkpoints from before
+    `EditModel.configure_optimizers`: the parameters in `model.parameters()` order) laid out in
+    `opt`'s groups, so older runs resume with their Adam moments; any other state is returned as is."""
+    groups = opt.state_dict()["param_groups"]
+    if len(saved.get("param_groups", ())) != 1 or len(groups) == 1:
+        return saved
+    old_index = {id(p): i for i, p in enumerate(model.parameters())}
+    if len(saved["param_groups"][0]["params"]) != len(old_index):
+        return saved
+    state, new_i = {}, 0
+    for g in opt.param_groups:
+        for p in g["params"]:
+            old = old_index[id(p)]
+            if old in saved["state"]:
+                state[new_i] = saved["state"][old]
+            new_i += 1
+    return {"state": state, "param_groups": groups}
+
+
+class StopSignal:
+    """Whether to stop, and how far along the run is, decided by rank 0 and shared with every rank.
+
+    Each rank has its own clock; if each stopped on its own --max-seconds, one could stop while
+    another waits forever in the next gradient all-reduce (and their learning rates, which follow the
+    run's progress, would drift apart). So rank 0 decides and broadcasts its decision every step.
+    """
+
+    def __init__(self, steps: int, max_seconds: float, t_start: float, distributed: bool, device):
+        self.steps, self.max_seconds, self.t_start = steps, max_seconds, t_start
+        self.distributed, self.device = distributed, device
+
+    def local(self, step: int) -> tuple[bool, float]:
+        fracs = []
+        if self.steps:
+            fracs.append(step / self.steps)
+        if self.max_seconds:
+            fracs.append((time.perf_counter() - self.t_start) / self.max_seconds)
+        frac = max(fracs) if fracs else 0.0
+        return bool((self.steps and step >= self.steps) or (self.max_seconds and frac >= 1.0)), frac
+
+    def __call__(self, step: int) -> tuple[bool, float]:
+        """(stop now, fraction of the run done), the same on every rank."""
+        stop, frac = self.local(step)
+        if not self.distributed:
+            return stop, frac
+        flag = torch.tensor([float(stop), frac], dtype=torch.float64, device=self.device)
+        torch.distributed.broadcast(flag, 0)
+        return bool(flag[0].item()), float(flag[1].item())
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     t_start = time.perf_counter()          # --max-seconds counts from here (reading the database included)
@@ -334,20 +383,20 @@ def main(argv=None) -> int:
         model.set_vocab_size(len(tokenizer))
         step = int(state["step"])
     model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.98))
+    raw_model = model             # the EditModel itself; `model` becomes the compiled / DDP wrapper
+    opt = raw_model.configure_optimizers(args.weight_decay, args.lr, (0.9, 0.98), dev_kind)
     if state is not None and state.get("optimizer"):
         try:
-            opt.load_state_dict(state["optimizer"])
+            opt.load_state_dict(regroup_optimizer_state(state["optimizer"], opt, raw_model))
         except (ValueError, KeyError) as e:
             print(f"train: optimizer state not restored ({e})", file=sys.stderr)
     prev_elapsed = float(state["meta"].get("elapsed_s", 0.0)) if state else 0.0
     del state
-    run_model = model
     if args.compile:
-        run_model = torch.compile(model, dynamic=True)
+        model = torch.compile(model, dynamic=True)
     if distributed:
-        run_model = torch.nn.parallel.DistributedDataParallel(
-            run_model, device_ids=[local_rank] if dev_kind == "cuda" else None)
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[local_rank] if dev_kind == "cuda" else None)
     use_bf16 = dev_kind == "cuda" and not args.no_bf16
 
     def autocast():
@@ -365,10 +414,10 @@ def main(argv=None) -> int:
 
     if main_proc:
         counts = sampler.counts("train")
-        print(f"train: {model.n_params() / 1e6:.2f}M parameters, device {device}, "
+        print(f"train: {raw_model.n_params() / 1e6:.2f}M parameters, device {device}, "
               f"{len(sampler.entry_ids)} entries read in {t_load:.1f} s, train pairs {counts}, "
               f"held-out pairs {sampler.counts('heldout')}, resuming at step {step}", flush=True)
-        log({"kind": "start", "step": step, "params": model.n_params(), "config": config.to_dict(),
+        log({"kind": "start", "step": step, "params": raw_model.n_params(), "config": config.to_dict(),
              "entries": len(sampler.entry_ids), "pairs": counts, "device": str(device), "time": time.time()})
 
     bar = None
@@ -381,20 +430,14 @@ def main(argv=None) -> int:
     t_data = t_model = 0.0
     last_eval = None
 
-    def time_frac():
-        fs = []
-        if args.steps:
-            fs.append(step / args.steps)
-        if args.max_seconds:
-            fs.append((time.perf_counter() - t_start) / args.max_seconds)
-        return max(fs) if fs else 0.0
+    stop_signal = StopSignal(args.steps, args.max_seconds, t_start, distributed, device)
 
     def do_eval():
         nonlocal last_eval
         if not main_proc:
             return
         te = time.perf_counter()
-        r = evaluator.run(model, device, autocast)
+        r = evaluator.run(raw_model, device, autocast)
         if r is None:
             return
         r.update(kind="eval", step=step, seconds=time.perf_counter() - te, time=time.time(),
@@ -408,7 +451,7 @@ def main(argv=None) -> int:
 
     def save():
         if main_proc:
-            checkpoint.save(out, model, tokenizer, step, opt,
+            checkpoint.save(out, raw_model, tokenizer, step, opt,
                             meta={"elapsed_s": prev_elapsed + time.perf_counter() - t0, "last_id": sampler.last_id,
                                   "eval": {k: v for k, v in (last_eval or {}).items()
                                            if isinstance(v, (int, float, str))}},
@@ -416,9 +459,8 @@ def main(argv=None) -> int:
 
     try:
         while True:
-            if args.steps and step >= args.steps:
-                break
-            if args.max_seconds and time.perf_counter() - t_start >= args.max_seconds:
+            stop, frac = stop_signal(step)
+            if stop:
                 break
             td = time.perf_counter()
             if step > start_step and step % args.refresh_every == 0:
@@ -428,20 +470,20 @@ def main(argv=None) -> int:
                     if len(tokenizer) > config.vocab_capacity:
                         raise SystemExit(f"train: the library grew the vocabulary to {len(tokenizer)} tokens, "
                                          f"past the model's capacity {config.vocab_capacity}")
-                    model.set_vocab_size(len(tokenizer))
+                    raw_model.set_vocab_size(len(tokenizer))
             batch = sampler.batch(args.batch_size, "train", device)
             batch.pop("b_entry")
             tm = time.perf_counter()
             t_data += tm - td
             for g in opt.param_groups:
-                g["lr"] = args.lr * lr_factor(step, time_frac(), args.warmup, args.min_lr)
-            run_model.train()
+                g["lr"] = args.lr * lr_factor(step, frac, args.warmup, args.min_lr)
+            model.train()
             with autocast():
-                loss, met = loss_and_metrics(run_model, batch)
+                loss, met = loss_and_metrics(model, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if args.clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+                torch.nn.utils.clip_grad_norm_(raw_model.parameters(), args.clip)
             opt.step()
             step += 1
             for k in ("loss", "token_acc", "exact_tf"):
@@ -476,6 +518,8 @@ def main(argv=None) -> int:
     if step % args.eval_every != 0:
         do_eval()
     save()
+    if distributed and not main_proc:
+        print(f"train: rank {rank} stopped at step {step}", file=sys.stderr, flush=True)
     if main_proc:
         el = time.perf_counter() - t0
         print(f"train: stopped at step {step} after {el:.0f} s "

@@ -208,7 +208,7 @@ def test_checkpoint_reloading(tmp_path, tiny):
 
 
 def test_beam_search_decoding(tiny):
-    from dream.beam import beam_propose
+    from model.generate import beam_propose
     from model.edits import apply_edits
     model, tok = tiny
     torch.set_num_threads(1)

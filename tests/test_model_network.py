@@ -6,7 +6,8 @@ import torch
 import data
 import logo
 from model import checkpoint
-from model.data import MemorySource, PairSampler
+from data.memory import MemorySource
+from model.pairs import PairSampler
 from model.edits import apply_edits, check_script
 from model.generate import propose, propose_programs
 from model.network import EditModel, loss_and_metrics, preset

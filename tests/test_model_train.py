@@ -10,7 +10,8 @@ import logo
 from data.db import Database
 from data.generate import random_programs
 from model import checkpoint
-from model.data import MemorySource, PairSampler
+from data.memory import MemorySource
+from model.pairs import PairSampler
 from model.tokenizer import Tokenizer
 from model.train import lr_factor, main
 
@@ -43,8 +44,14 @@ def test_train_logs_plots_checkpoints_and_resumes(db_path, tmp_path):
     evals = [r for r in recs if r["kind"] == "eval"]
     assert [r["step"] for r in train] == [6, 12, 18, 24]
     assert [r["step"] for r in evals] == [12, 24]
-    for key in ("loss", "token_acc", "exact", "reproduces", "parses"):
-        assert 0 <= evals[-1][key] < 100
+    for r in evals:
+        assert 0 < r["loss"] < float("inf")
+        fractions = ["token_acc", "exact", "reproduces", "parses", "a_draws_b"]
+        fractions += [k for k in r if k.startswith(("reproduces_", "exact_"))]
+        for key in fractions:
+            assert 0 <= r[key] <= 1, (key, r[key])
+    for r in train:
+        assert 0 <= r["token_acc"] <= 1 and 0 <= r["exact_tf"] <= 1
     assert evals[-1]["n_eval"] > 0
     assert train[-1]["loss"] < train[0]["loss"]
     assert (out / "training.png").stat().st_size > 1000

@@ -15,7 +15,7 @@ import logo
 
 def pair_batch(pairs: Sequence[tuple[str, str]], tokenizer, config) -> dict:
     """A training batch (see `model.network`) holding every (A, B) pair once."""
-    from model.data import encode_program, encode_script
+    from model.encoding import encode_program, encode_script
     from model.edits import edit_script
     rows = {k: [] for k in ("a_ids", "depth", "a_len", "e_type", "e_tok", "e_pos")}
     images = []

@@ -2,7 +2,7 @@
 
 `PairSampler(source, tokenizer, ...)` keeps an in-memory index of the database's head programs
 (refreshed with `refresh()` from `source.heads(min_id=last_seen)`, so it follows a database that
-another process is filling) and a pool of ready-encoded pairs:
+another process is filling) and a `PairPool` of ready-encoded pairs:
 
 - "edit":     A and B are stored heads within token edit distance 1..k (both directions);
 - "denovo":   A is the empty program, B a stored head;
@@ -11,258 +11,53 @@ another process is filling) and a pool of ready-encoded pairs:
               fallback when the database has few near pairs.
 
 Entries are split into train / held-out by a hash of their id; a pair is held out when its B is.
-`batch(n, split)` gathers a batch of tensors (see `model.network`) with numpy indexing only.
+`batch(n, split)` gathers a batch of tensors (the layout is in `model.network`) with numpy indexing only.
 
-`source` is a `data.db.Database` or a `MemorySource` (the same read API over programs in memory).
+`source` is any `data.source.ProgramSource`: a `data.db.Database` or a `data.memory.MemorySource`.
 """
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Sequence
 
-import numba
 import numpy as np
 import torch
 
 import logo
-from .edits import DELETE, INSERT, SUBSTITUTE, Edit, edit_script
-from .network import DEL, FIN, INS, SUB
+from data.generate import run_batch
+from data.novelty import same_image
+from data.source import ProgramSource
+from .distance import bounded_distances
+from .edits import Edit, edit_script
+from .encoding import decode_script, encode_program, encode_script
+from .mutations import mutate_tokens
 from .tokenizer import Tokenizer, join, program_tokens
 
 KINDS = ("edit", "denovo", "lateral", "mutation")
-_TYPE = {INSERT: INS, DELETE: DEL, SUBSTITUTE: SUB}
-
-
-# ---- encoding ------------------------------------------------------------------------------------
-
-def paren_depth(tokens: Sequence[str]) -> list[int]:
-    out, d = [], 0
-    for t in tokens:
-        if t == ")":
-            d -= 1
-        out.append(max(d, 0))
-        if t == "(":
-            d += 1
-    return out
-
-
-def encode_program(tokenizer: Tokenizer, tokens: Sequence[str], max_tokens: int):
-    """(ids (L+1,), depth (L+1,), n): A's ids then END at n then PAD; None if too long / unknown."""
-    n = len(tokens)
-    if n > max_tokens:
-        return None
-    ids = tokenizer.encode(tokens)
-    if tokenizer.unk_id in ids:
-        return None
-    a = np.zeros(max_tokens + 1, np.int32)
-    a[:n] = ids
-    a[n] = tokenizer.end_id
-    dep = np.zeros(max_tokens + 1, np.int8)
-    dep[:n] = paren_depth(tokens)
-    return a, dep, n
-
-
-def encode_script(tokenizer: Tokenizer, edits: Sequence[Edit], max_edits: int):
-    """(type, tok, pos) arrays of length max_edits + 1 (edits, FIN, padding -1); None if too long."""
-    if len(edits) > max_edits:
-        return None
-    t = np.full(max_edits + 1, -1, np.int8)
-    k = np.zeros(max_edits + 1, np.int32)
-    p = np.zeros(max_edits + 1, np.int16)
-    for i, e in enumerate(edits):
-        t[i] = _TYPE[e.op]
-        if e.token is not None:
-            tid = tokenizer.index.get(e.token)
-            if tid is None:
-                return None
-            k[i] = tid
-        p[i] = e.pos
-    t[len(edits)] = FIN
-    return t, k, p
-
-
-def decode_script(tokenizer: Tokenizer, e_type, e_tok, e_pos) -> list[Edit]:
-    out = []
-    for ty, tk, ps in zip(e_type, e_tok, e_pos):
-        ty = int(ty)
-        if ty == FIN or ty < 0:
-            break
-        if ty == DEL:
-            out.append(Edit(DELETE, int(ps)))
-        else:
-            out.append(Edit(INSERT if ty == INS else SUBSTITUTE, int(ps), tokenizer.vocab[int(tk)]))
-    return out
-
-
-# ---- an in-memory stand-in for the database ------------------------------------------------------
-
-@dataclass
-class _MemEntry:
-    entry_id: int
-    head: str
-    equivalents: list
-    image: np.ndarray
-    source: str = "memory"
-    created: float = 0.0
-
-
-class MemorySource:
-    """The read side of `data.db.Database` over programs held in memory (tests, fallbacks).
-
-    Programs that draw the same image (exactly) share an entry; the head is the shortest.
-    """
-
-    def __init__(self, programs=(), image_size: int = 32, library_text: str = ""):
-        self.image_size = image_size
-        self._library_text = library_text
-        self.entries: list[_MemEntry] = []
-        self._by_image: dict[bytes, int] = {}
-        self.add(programs)
-
-    def add(self, programs) -> int:
-        texts = [p if isinstance(p, str) else logo.to_text(p) for p in programs]
-        lib = logo.parse(self._library_text).defs if self._library_text else None
-        if not texts:
-            return 0
-        images, ok = logo.render_batch(texts, size=self.image_size, library=lib, errors="blank")
-        added = 0
-        for t, img, good in zip(texts, images, ok):
-            if not good or not img.any():
-                continue
-            key = img.tobytes()
-            if key in self._by_image:
-                e = self.entries[self._by_image[key] - 1]
-                if t in e.equivalents:
-                    continue
-                e.equivalents.append(t)
-                e.equivalents.sort(key=lambda s: (len(program_tokens(s)), s))
-                e.head = e.equivalents[0]
-            else:
-                eid = len(self.entries) + 1
-                self.entries.append(_MemEntry(eid, t, [t], img))
-                self._by_image[key] = eid
-                added += 1
-        return added
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def max_entry_id(self) -> int:
-        return len(self.entries)
-
-    def heads(self, min_id: int = 0, limit: int | None = None):
-        out = [(e.entry_id, e.head) for e in self.entries[max(min_id - 1, 0):] if e.entry_id >= min_id]
-        return out if limit is None else out[:limit]
-
-    def images(self, entry_ids) -> np.ndarray:
-        if len(entry_ids) == 0:
-            return np.zeros((0, self.image_size, self.image_size), np.uint8)
-        return np.stack([self.entries[i - 1].image for i in entry_ids])
-
-    def get(self, entry_id: int) -> _MemEntry:
-        return self.entries[entry_id - 1]
-
-    def library_text(self) -> str:
-        return self._library_text
+SPLITS = ("train", "heldout")
 
 
 def is_heldout(entry_id: int, frac: float) -> bool:
+    """Whether an entry is in the held-out split: a fixed hash of its id, so every run agrees."""
     return ((int(entry_id) * 2654435761) % 1_000_003) / 1_000_003 < frac
 
 
-# ---- mutations -----------------------------------------------------------------------------------
+class PairPool:
+    """Growable arrays of encoded (A, edit script, image A, image B) pairs, indexed by kind and split.
 
-_DIGITS = [str(d) for d in range(10)]
-_NUMERIC = _DIGITS + ["ul", "ua", "eps_l", "eps_a", "inf"]
-_OPS = ["+", "-", "*", "/"]
+    A row: A's token ids, depths and length; the script's type / token / position columns; `img_a`
+    and `img_b`, rows of the sampler's image table; and `b_entry`, the database entry that decides
+    the split. `img_b` is the image the model is asked to move toward (B's own image for the kinds
+    here; a pair kind may put a farther target image there).
+    """
 
-
-def mutate_tokens(tokens: Sequence[str], rng: random.Random, n_edits: int) -> list[str]:
-    """Up to `n_edits` small random token changes (the result may not parse; callers check)."""
-    t = list(tokens)
-    for _ in range(n_edits):
-        r = rng.random()
-        leaves = [i for i, x in enumerate(t) if x in _NUMERIC or x in _OPS]
-        if r < 0.5 and leaves:
-            i = rng.choice(leaves)
-            t[i] = rng.choice(_OPS if t[i] in _OPS else _NUMERIC)
-        elif r < 0.65 and leaves:                       # wrap a leaf: x -> (op x d)
-            i = rng.choice([i for i in leaves if t[i] not in _OPS] or leaves)
-            if t[i] in _OPS:
-                continue
-            t[i:i + 1] = ["(", rng.choice(_OPS), t[i], rng.choice(_DIGITS), ")"]
-        elif r < 0.8:                                    # insert a move at a statement boundary
-            starts = [i for i in range(len(t)) if t[i] == "(" and i + 1 < len(t)
-                      and t[i + 1] in ("move", "loop", "embed", "penup")] + [len(t)]
-            i = rng.choice(starts)
-            t[i:i] = ["(", "move", rng.choice(_NUMERIC[:6] + ["ul"]), rng.choice(_NUMERIC[:4] + ["ua", "0"]), ")"]
-        else:                                           # delete a statement
-            starts = [i for i in range(len(t)) if t[i] == "(" and i + 1 < len(t) and t[i + 1] == "move"]
-            if not starts:
-                continue
-            i = rng.choice(starts)
-            j = t.index(")", i)
-            if "(" in t[i + 1:j]:                        # move with compound args: find the match
-                d, j = 0, i
-                while True:
-                    d += t[j] == "("
-                    d -= t[j] == ")"
-                    if d == 0:
-                        break
-                    j += 1
-            del t[i:j + 1]
-    return t
-
-
-@numba.njit(cache=True, nogil=True)
-def bounded_distances(a, flat, starts, lens, cand, k):
-    """Levenshtein distance from token-id sequence `a` to each candidate sequence (flat[starts[c]:+lens[c]]),
-    or k + 1 where it exceeds k (rows stop early)."""
-    out = np.full(cand.shape[0], k + 1, np.int64)
-    n = a.shape[0]
-    prev = np.empty(n + 1, np.int64)
-    cur = np.empty(n + 1, np.int64)
-    for ci in range(cand.shape[0]):
-        c = cand[ci]
-        b = flat[starts[c]:starts[c] + lens[c]]
-        m = b.shape[0]
-        if abs(m - n) > k:
-            continue
-        for i in range(n + 1):
-            prev[i] = i
-        over = False
-        for j in range(1, m + 1):
-            cur[0] = j
-            best = cur[0]
-            for i in range(1, n + 1):
-                v = prev[i - 1] + (0 if a[i - 1] == b[j - 1] else 1)
-                if prev[i] + 1 < v:
-                    v = prev[i] + 1
-                if cur[i - 1] + 1 < v:
-                    v = cur[i - 1] + 1
-                cur[i] = v
-                if v < best:
-                    best = v
-            if best > k:
-                over = True
-                break
-            for i in range(n + 1):
-                prev[i] = cur[i]
-        if not over and prev[n] <= k:
-            out[ci] = prev[n]
-    return out
-
-
-# ---- the sampler ---------------------------------------------------------------------------------
-
-class _Pool:
-    """Growable arrays of encoded pairs."""
-
-    def __init__(self, max_tokens: int, max_edits: int, capacity: int = 1024):
+    def __init__(self, tokenizer: Tokenizer, max_tokens: int, max_edits: int, heldout: float = 0.0,
+                 capacity: int = 1024):
+        self.tok, self.max_tokens, self.max_edits, self.heldout = tokenizer, max_tokens, max_edits, heldout
         self.n = 0
         self.L, self.T = max_tokens + 1, max_edits + 1
-        self.arrays = {}
+        self.arrays: dict[str, np.ndarray] = {}
+        self.rows: dict[tuple[str, str], list[int]] = {(k, s): [] for k in KINDS for s in SPLITS}
         self._alloc(capacity)
 
     def _alloc(self, cap: int):
@@ -276,6 +71,7 @@ class _Pool:
         self.cap = cap
 
     def append(self, **row) -> int:
+        """Store one already-encoded row (all the array fields); returns its index. Not indexed by kind."""
         if self.n == self.cap:
             self._alloc(self.cap * 2)
         for k, v in row.items():
@@ -283,9 +79,36 @@ class _Pool:
         self.n += 1
         return self.n - 1
 
+    def add_pair(self, kind: str, a_tokens: Sequence[str], b_tokens: Sequence[str], img_a: int, img_b: int,
+                 b_entry: int) -> bool:
+        """Encode and store the pair "edit A into B" under `kind`; False (nothing stored) when A is too
+        long or has unknown tokens, the script is empty, too long or emits an unknown token.
+
+        img_a: image row of A's drawing; img_b: image row of the image the model is asked to move
+        toward; b_entry: the entry whose id decides the split.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown pair kind {kind!r}; expected one of {KINDS}")
+        enc_a = encode_program(self.tok, a_tokens, self.max_tokens)
+        if enc_a is None:
+            return False
+        script = edit_script(a_tokens, b_tokens)
+        enc_e = encode_script(self.tok, script, self.max_edits)
+        if enc_e is None or not script:
+            return False
+        a, dep, n = enc_a
+        t, k, p = enc_e
+        i = self.append(a_ids=a, depth=dep, a_len=n, e_type=t, e_tok=k, e_pos=p, img_a=img_a, img_b=img_b,
+                        b_entry=b_entry)
+        split = "heldout" if is_heldout(b_entry, self.heldout) else "train"
+        self.rows[(kind, split)].append(i)
+        return True
+
 
 class PairSampler:
-    def __init__(self, source, tokenizer: Tokenizer, max_tokens: int = 96, max_edits: int = 48,
+    """Training pairs from a `data.source.ProgramSource`, encoded and ready to batch (see the module doc)."""
+
+    def __init__(self, source: ProgramSource, tokenizer: Tokenizer, max_tokens: int = 96, max_edits: int = 48,
                  max_dist: int = 6, heldout: float = 0.1, seed: int = 0, max_neighbors: int = 16,
                  mutations_per_refresh: int = 2048, mutation_capacity: int = 50_000,
                  weights: dict | None = None, refresh_limit: int = 5000, max_candidates: int = 3000,
@@ -313,9 +136,9 @@ class PairSampler:
         self._lens = np.zeros(0, np.int32)
         self.neighbors: dict[int, int] = {}
         self.last_id = 0
-        self.pool = _Pool(max_tokens, max_edits)
-        self.kind_index: dict[tuple[str, str], list[int]] = {(k, s): [] for k in KINDS for s in ("train", "heldout")}
-        self._mut_pool = _Pool(max_tokens, max_edits, 1024)
+        self.pool = PairPool(tokenizer, max_tokens, max_edits, heldout)
+        self.kind_index = self.pool.rows         # (kind, split) -> rows of `pool`
+        self._mut_pool = PairPool(tokenizer, max_tokens, max_edits, heldout)   # a ring of mutation pairs
         self._mut_rows = {"train": [], "heldout": []}
         self._mut_next = 0
         self._mut_image_rows: np.ndarray | None = None
@@ -347,24 +170,12 @@ class PairSampler:
 
     # ---- pairs ---------------------------------------------------------------------------------
     def _add_pair(self, kind: str, a_tokens, b_tokens, img_a: int, img_b: int, b_entry: int) -> bool:
-        enc_a = encode_program(self.tok, a_tokens, self.max_tokens)
-        if enc_a is None:
-            return False
-        script = edit_script(a_tokens, b_tokens)
-        enc_e = encode_script(self.tok, script, self.max_edits)
-        if enc_e is None or not script:
-            return False
-        a, dep, n = enc_a
-        t, k, p = enc_e
-        i = self.pool.append(a_ids=a, depth=dep, a_len=n, e_type=t, e_tok=k, e_pos=p, img_a=img_a, img_b=img_b,
-                             b_entry=b_entry)
-        split = "heldout" if is_heldout(b_entry, self.heldout) else "train"
-        self.kind_index[(kind, split)].append(i)
-        self.stats[kind] += 1
-        return True
+        ok = self.pool.add_pair(kind, a_tokens, b_tokens, img_a, img_b, b_entry)
+        self.stats[kind] += ok
+        return ok
 
     def _refresh_library(self):
-        text = self.source.library_text() if hasattr(self.source, "library_text") else ""
+        text = self.source.library_text()
         if text != self._library_text:
             self._library_text = text
             self._library = logo.parse(text).defs if text else None
@@ -452,8 +263,6 @@ class PairSampler:
                     self.neighbors[eid] = self.neighbors.get(eid, 0) + 1
 
     def _add_laterals(self, new_ids):
-        if not hasattr(self.source, "get"):
-            return
         for eid in new_ids:
             try:
                 entry = self.source.get(eid)
@@ -496,11 +305,11 @@ class PairSampler:
             cands.append((b, at, enc_a, enc_e))
         if not cands:
             return []
-        imgs, ok = _render_checked([join(c[1]) for c in cands], self.size, self._library)
+        imgs, verdicts = _render_checked([join(c[1]) for c in cands], self.size, self._library)
         out = []
-        for c, img, good in zip(cands, imgs, ok):
+        for c, img, verdict in zip(cands, imgs, verdicts):
             # A must draw something else than B (else "A already draws B" makes a trivial pair)
-            if good and not _same(img, self._images[self.entry_row[c[0]]]):
+            if verdict == 0 and not same_image(img, self._images[self.entry_row[c[0]]]):
                 out.append((c, img))
         return out
 
@@ -598,6 +407,7 @@ class PairSampler:
         return rows[self.nrng.choice(len(rows), m, replace=False)]
 
     def gather(self, parts, device="cpu") -> dict:
+        """The batch of the given (pool, rows) parts, padding trimmed to the longest A and script."""
         cols = {}
         for key in ("a_ids", "depth", "a_len", "e_type", "e_tok", "e_pos", "img_a", "img_b", "b_entry"):
             cols[key] = np.concatenate([pool.arrays[key][rows] for pool, rows in parts])
@@ -621,6 +431,7 @@ class PairSampler:
         return batch
 
     def batch(self, n: int, split: str = "train", device="cpu", kinds=None) -> dict:
+        """n pairs drawn by kind weight, as a batch of tensors (see `model.network`) plus `b_entry` (numpy)."""
         return self.gather(self.sample_indices(n, split, kinds), device)
 
     def a_tokens(self, batch) -> list[list[str]]:
@@ -633,28 +444,16 @@ class PairSampler:
         return [decode_script(self.tok, t[i], k[i], p[i]) for i in range(len(t))]
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    try:
-        from data.novelty import same_image
-    except ImportError:
-        return bool(np.array_equal(a, b))
-    return bool(same_image(a, b))
-
-
 def _render_checked(texts, size, library):
-    """Images and an ok mask (draws something, stays on the canvas, runs within limits)."""
-    try:
-        from data.generate import run_batch
-        progs, parsed = [], []
-        for t in texts:
-            try:
-                progs.append(logo.parse(t))
-                parsed.append(True)
-            except logo.LogoError:
-                progs.append(logo.parse("(move 0 0)"))
-                parsed.append(False)
-        imgs, verdict = run_batch(progs, size=size, library=library)
-        return imgs, (verdict == 0) & np.asarray(parsed)
-    except ImportError:
-        imgs, ok = logo.render_batch(texts, size=size, library=library, errors="blank")
-        return imgs, ok & imgs.reshape(len(texts), -1).any(1)
+    """Images and verdicts (0 = parses, draws something, stays on the canvas, runs within limits)."""
+    progs, parsed = [], []
+    for t in texts:
+        try:
+            progs.append(logo.parse(t))
+            parsed.append(True)
+        except logo.LogoError:
+            progs.append(logo.parse("(move 0 0)"))
+            parsed.append(False)
+    imgs, verdict = run_batch(progs, size=size, library=library)
+    verdict = np.where(np.asarray(parsed, bool), verdict, np.int8(-1))
+    return imgs, verdict
