@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import logo
-from model.tokenizer import program_tokens
+from .generate import sort_key
 
 
 @dataclass
@@ -51,7 +51,7 @@ class MemorySource:
                 if t in e.equivalents:
                     continue
                 e.equivalents.append(t)
-                e.equivalents.sort(key=lambda s: (len(program_tokens(s)), s))
+                e.equivalents.sort(key=sort_key)
                 e.head = e.equivalents[0]
             else:
                 eid = len(self.entries) + 1
