@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from . import sexpr
-from .core import Corpus, Found, SearchConfig, SearchStats, Store, best_abstraction, pattern_body, rewrite_roots
+from .core import Corpus, Found, SearchConfig, SearchStats, Store, best_abstraction
+from .rewrite import pattern_body, rewrite_roots
 
 
 @dataclass
