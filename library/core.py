@@ -12,11 +12,12 @@ A `Store` hash-conses them, so structurally equal subtrees share one id, and ids
 application / lambda.
 
 One compression step (`best_abstraction`) searches patterns with holes, grown top-down from the single
-hole that matches every subtree.  A pattern keeps its match locations and, for each open hole and each
-abstraction variable (`#i`), the corpus subtree it covers at every location.  Expanding a hole splits
-the locations by what sits there (a primitive, a variable, an application, a lambda) or turns the hole
-into a parameter: a new `#i` (at most `max_arity`) or an existing one (keeping only the locations where
-both cover the same argument).  The objective is Stitch's utility: corpus cost saved by rewriting
+hole that matches every subtree.  A pattern (`Partial`) keeps its match locations and, for each open
+`Hole` and each abstraction variable (`Arg`, `#i`), the corpus subtree it covers at every location.
+Expanding a hole splits the locations by what sits there (a primitive, a variable, an application, a
+lambda: `_Search.expand_concrete`) or turns the hole into a parameter (`expand_parameters`): a new `#i`
+(at most `max_arity`) or an existing one (keeping only the locations where both cover the same
+argument).  The objective is Stitch's utility: corpus cost saved by rewriting
 (only the cheapest program of each task counts) minus the abstraction's own size.  A candidate is
 dropped as soon as an upper bound on that utility cannot beat the best finished abstraction.  The
 bound is tighter than Stitch's: per location it subtracts the parameters already chosen, it counts a
@@ -26,6 +27,10 @@ size built so far.  Holes that cover the same closed subtree at every location a
 
 Binding safety: a body may not contain a variable bound outside it (it must become a parameter), and
 an argument may not mention a variable bound inside the body (such locations are dropped).
+
+The search itself knows no language: a `SearchMode` strategy says where patterns may start, what may
+become a parameter and whether a pattern ends in a tail (`logo_mode.LogoSearchMode`).  Applying a found
+abstraction to the corpus is `rewrite.py`.
 """
 from __future__ import annotations
 
@@ -312,6 +317,8 @@ class Corpus:
     def total_cost(self) -> int:
         return sum(self.task_cost)
 
+
+# ---- the search ------------------------------------------------------------------------------------
 
 @dataclass
 class Found:

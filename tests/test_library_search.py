@@ -115,3 +115,22 @@ def test_incremental_corpus_update_equals_a_fresh_one(monkeypatch):
         corpus = corpus.updated(new_roots)
         assert (corpus.nodes, corpus.w, corpus.taskmask, corpus.occ, corpus.task_cost) == \
             (fresh.nodes, fresh.w, fresh.taskmask, fresh.occ, fresh.task_cost)
+
+
+def test_a_search_mode_decides_what_may_be_a_parameter():
+    # the generic core asks its SearchMode; one that allows no parameters leaves only the closed subtree
+    from library.core import Corpus, SearchConfig, SearchMode, Store, best_abstraction
+    from library.rewrite import pattern_body
+
+    class NoParameters(SearchMode):
+        def parameter_values(self, st, nodes, depth):
+            return None
+
+    progs = ["(f (g a a) (h a) p)", "(f (g a a) (h a) q)", "(f (g b b) (h b) r)"]
+    found = []
+    for mode in (SearchMode(), NoParameters()):
+        st = Store()
+        corpus = Corpus(st, [sexpr.parse(st, p) for p in progs], [0, 1, 2])
+        f = best_abstraction(corpus, SearchConfig(max_arity=3, mode=mode))
+        found.append((sexpr.show(st, pattern_body(st, f)), f.arity, f.utility))
+    assert found == [("(f (g #0 #0) (h #0))", 1, 907), ("(f (g a a) (h a))", 0, 405)]
