@@ -437,6 +437,10 @@ class _Search:
         self.heap: list = []
         self.counter = 0
         self.end_heads = self.mode.tail_end_heads(corpus)
+        # read in the innermost loops (NamedTuple fields and chained attributes are slow there)
+        self.fv, self.taskmask = self.st.fv, corpus.taskmask
+        self.allow_single = cfg.allow_single_task
+        self.drop_lone_closed = self.mode.arity_zero
 
     # ---- bounds and pruning ----
 
@@ -454,14 +458,14 @@ class _Search:
         (its arity-zero abstraction, primed at the start, is at least as good)."""
         if not locs:
             return True
-        if not self.cfg.allow_single_task:
-            taskmask = self.corpus.taskmask
+        if not self.allow_single:
+            taskmask = self.taskmask
             m = 0
             for loc in locs:
                 m |= taskmask[loc]
             if m & (m - 1) == 0:
                 return True
-        return self.mode.arity_zero and len(locs) == 1 and not self.st.fv[locs[0]]
+        return self.drop_lone_closed and len(locs) == 1 and not self.fv[locs[0]]
 
     # ---- the queue ----
 
@@ -533,31 +537,35 @@ class _Search:
     def fill_forced_holes(self, pat: Partial) -> Partial | None:
         """Fill the holes that cover the same closed subtree at every location (a parameter there could
         never help: Stitch's argument capture); None if the larger body cannot beat the cutoff."""
-        fv, cost = self.st.fv, self.st.cost
-        k = len(pat.locs)
-        body = pat.body_cost
+        fv, cost = self.fv, self.st.cost
+        locs, savings, holes, args, body_cost, arity, has_tail, arg_paths, bound = pat
+        k = len(locs)
+        body = body_cost
         keep = []
-        for hole in pat.holes:
-            nodes = hole.nodes
+        for hole in holes:
+            _, depth, tail_ok, nodes = hole
             n0 = nodes[0]
-            if hole.tail_ok or fv[n0] >> hole.depth or nodes.count(n0) != k:
+            if tail_ok or fv[n0] >> depth or nodes.count(n0) != k:
                 keep.append(hole)
             else:
                 body += cost[n0]
-        if body == pat.body_cost:
+        if body == body_cost:
             return pat
-        b = pat.bound - (body - pat.body_cost)
+        b = bound - (body - body_cost)
         if b <= self.cutoff:
             return None
-        return Partial(pat.locs, pat.savings, keep, pat.args, body, pat.arity, pat.has_tail, pat.arg_paths, b)
+        return Partial(locs, savings, keep, args, body, arity, has_tail, arg_paths, b)
 
     def expand_concrete(self, pat: Partial, hole: Hole, rest: list[Hole]) -> None:
         """Fill `hole` with a primitive, a variable, an application or a lambda: one candidate per head
         found at the hole, keeping the locations that have it."""
         st = self.st
         A, B, head, fv = st.a, st.b, st.head, st.fv
-        path, depth, nodes = hole.path, hole.depth, hole.nodes
-        k = len(pat.locs)
+        path, depth, tail_ok, nodes = hole
+        pat_locs, pat_savings, _, pat_args, body_cost, arity, has_tail, arg_paths, bound = pat
+        end_heads = self.end_heads
+        should_prune = self.should_prune
+        k = len(pat_locs)
         groups: dict[int, list[int]] = {}
         for i, n in enumerate(nodes):
             h = head[n]
@@ -576,34 +584,33 @@ class _Search:
                     continue              # variable bound outside the pattern: must be a parameter
                 delta = COST_VAR
             else:
-                if hole.tail_ok and h in self.end_heads:
+                if tail_ok and h in end_heads:
                     continue              # the tail stands for it
                 delta = COST_PRIM
-            body = pat.body_cost + delta
+            body = body_cost + delta
             if len(idx) == k:
-                locs, savings, holes, args, sel_nodes = pat.locs, pat.savings, rest, pat.args, nodes
-                b = pat.bound - delta               # same locations: only the body grew
+                locs, savings, holes, args, sel_nodes = pat_locs, pat_savings, rest, pat_args, nodes
+                b = bound - delta                   # same locations: only the body grew
             else:
-                locs = [pat.locs[i] for i in idx]
-                if self.should_prune(locs):
+                locs = [pat_locs[i] for i in idx]
+                if should_prune(locs):
                     continue
-                savings = [pat.savings[i] for i in idx]
+                savings = [pat_savings[i] for i in idx]
                 b = self.bound(locs, savings, body)
                 if b <= self.cutoff:
                     continue
-                holes, args = _select(rest, pat.args, idx)
+                holes, args = _select(rest, pat_args, idx)
                 if _useless_or_redundant(args, fv):
                     continue
                 sel_nodes = [nodes[i] for i in idx]
             if h == HEAD_APP:
                 holes = holes + [Hole(path + (0,), depth, False, [A[n] for n in sel_nodes]),
-                                 Hole(path + (1,), depth, hole.tail_ok, [B[n] for n in sel_nodes])]
+                                 Hole(path + (1,), depth, tail_ok, [B[n] for n in sel_nodes])]
             elif h == HEAD_LAM:
                 holes = holes + [Hole(path + (2,), depth + 1, False, [A[n] for n in sel_nodes])]
             if b <= self.cutoff:
                 continue
-            self.push_or_finish(Partial(locs, savings, holes, args, body, pat.arity, pat.has_tail,
-                                        pat.arg_paths, b))
+            self.push_or_finish(Partial(locs, savings, holes, args, body, arity, has_tail, arg_paths, b))
 
     def expand_parameters(self, pat: Partial, hole: Hole, rest: list[Hole]) -> None:
         """Make `hole` the tail, an existing parameter (keeping the locations where both cover the same
@@ -634,10 +641,11 @@ class _Search:
         if allsel:
             locs, savings, b = pat.locs, pat.savings, pat.bound
         else:
-            locs = [pat.locs[i] for i in idx]
+            pat_locs, pat_savings = pat.locs, pat.savings
+            locs = [pat_locs[i] for i in idx]
             if self.should_prune(locs):
                 return
-            savings = [pat.savings[i] for i in idx]
+            savings = [pat_savings[i] for i in idx]
             b = self.bound(locs, savings, pat.body_cost)
         if b <= self.cutoff:
             return
@@ -663,10 +671,11 @@ class _Search:
             s0 = new.shifted[0]
             if not fv[s0] and new.shifted.count(s0) == len(idx):
                 return                    # same closed argument everywhere: inline it instead
-        locs = pat.locs if allsel else [pat.locs[i] for i in idx]
+        pat_locs, pat_savings = pat.locs, pat.savings
+        locs = pat_locs if allsel else [pat_locs[i] for i in idx]
         if not allsel and self.should_prune(locs):
             return
-        savings = [pat.savings[i] - COST_APP - cost[nodes[i]] for i in idx]
+        savings = [pat_savings[i] - COST_APP - cost[nodes[i]] for i in idx]
         b = self.bound(locs, savings, pat.body_cost)
         if b <= self.cutoff:
             return
@@ -684,8 +693,9 @@ class _Search:
 
 def _select(holes: list[Hole], args: list[Arg], idx: list[int]) -> tuple[list[Hole], list[Arg]]:
     """Holes and arguments restricted to the locations `idx`."""
-    return ([Hole(h.path, h.depth, h.tail_ok, [h.nodes[i] for i in idx]) for h in holes],
-            [Arg(a.depth, [a.shifted[i] for i in idx], [a.nodes[i] for i in idx], a.is_tail) for a in args])
+    return ([Hole(path, depth, tail_ok, [nodes[i] for i in idx]) for path, depth, tail_ok, nodes in holes],
+            [Arg(depth, [shifted[i] for i in idx], [nodes[i] for i in idx], is_tail)
+             for depth, shifted, nodes, is_tail in args])
 
 
 def _useless_or_redundant(args: list[Arg], fv) -> bool:
