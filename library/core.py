@@ -386,6 +386,11 @@ class SearchStats:
     exact: int = 0
 
 
+# the search builds hundreds of thousands of these per step: `_new(Hole, (...))` skips the Python-level
+# `Hole.__new__` call that `Hole(...)` makes
+_new = tuple.__new__
+
+
 class Hole(NamedTuple):
     """An open position of a partial abstraction."""
     path: tuple          # from the pattern root: 0 function, 1 argument (of an application), 2 lambda body
@@ -510,8 +515,8 @@ class _Search:
         roots, tail_ok = self.mode.root_locations(self.corpus)
         cost = self.st.cost
         savings = [cost[n] - COST_PRIM for n in roots]
-        return Partial(roots, savings, [Hole((), 0, tail_ok, roots)], [], 0, 0, False, (),
-                       self.bound(roots, savings, 0))
+        return _new(Partial, (roots, savings, [_new(Hole, ((), 0, tail_ok, roots))], [], 0, 0, False, (),
+                       self.bound(roots, savings, 0)))
 
     def run(self) -> None:
         """Expand the candidate with the highest bound until no bound beats the best utility."""
@@ -554,7 +559,7 @@ class _Search:
         b = bound - (body - body_cost)
         if b <= self.cutoff:
             return None
-        return Partial(locs, savings, keep, args, body, arity, has_tail, arg_paths, b)
+        return _new(Partial, (locs, savings, keep, args, body, arity, has_tail, arg_paths, b))
 
     def expand_concrete(self, pat: Partial, hole: Hole, rest: list[Hole]) -> None:
         """Fill `hole` with a primitive, a variable, an application or a lambda: one candidate per head
@@ -604,13 +609,13 @@ class _Search:
                     continue
                 sel_nodes = [nodes[i] for i in idx]
             if h == HEAD_APP:
-                holes = holes + [Hole(path + (0,), depth, False, [A[n] for n in sel_nodes]),
-                                 Hole(path + (1,), depth, tail_ok, [B[n] for n in sel_nodes])]
+                holes = holes + [_new(Hole, (path + (0,), depth, False, [A[n] for n in sel_nodes])),
+                                 _new(Hole, (path + (1,), depth, tail_ok, [B[n] for n in sel_nodes]))]
             elif h == HEAD_LAM:
-                holes = holes + [Hole(path + (2,), depth + 1, False, [A[n] for n in sel_nodes])]
+                holes = holes + [_new(Hole, (path + (2,), depth + 1, False, [A[n] for n in sel_nodes]))]
             if b <= self.cutoff:
                 continue
-            self.push_or_finish(Partial(locs, savings, holes, args, body, arity, has_tail, arg_paths, b))
+            self.push_or_finish(_new(Partial, (locs, savings, holes, args, body, arity, has_tail, arg_paths, b)))
 
     def expand_parameters(self, pat: Partial, hole: Hole, rest: list[Hole]) -> None:
         """Make `hole` the tail, an existing parameter (keeping the locations where both cover the same
@@ -655,8 +660,8 @@ class _Search:
             holes, args = _select(rest, pat.args, idx)
             if _useless_or_redundant(args, self.st.fv):
                 return
-        self.push_or_finish(Partial(locs, savings, holes, args, pat.body_cost, pat.arity, pat.has_tail,
-                                    pat.arg_paths + ((hole.path, j),), b))
+        self.push_or_finish(_new(Partial, (locs, savings, holes, args, pat.body_cost, pat.arity, pat.has_tail,
+                                           pat.arg_paths + ((hole.path, j),), b)))
 
     def add_arg(self, pat: Partial, hole: Hole, rest: list[Hole], idx: list[int], values: list[int],
                 is_tail: bool) -> None:
@@ -666,7 +671,7 @@ class _Search:
         cost, fv = self.st.cost, self.st.fv
         nodes = hole.nodes
         allsel = len(idx) == len(pat.locs)
-        new = Arg(hole.depth, [values[i] for i in idx], [nodes[i] for i in idx], is_tail)
+        new = _new(Arg, (hole.depth, [values[i] for i in idx], [nodes[i] for i in idx], is_tail))
         if not is_tail:
             s0 = new.shifted[0]
             if not fv[s0] and new.shifted.count(s0) == len(idx):
@@ -687,14 +692,14 @@ class _Search:
         if _useless_or_redundant(args, fv):
             return
         arity = pat.arity if is_tail else pat.arity + 1
-        self.push_or_finish(Partial(locs, savings, holes, args, pat.body_cost, arity, pat.has_tail or is_tail,
-                                    pat.arg_paths + ((hole.path, len(pat.args)),), b))
+        self.push_or_finish(_new(Partial, (locs, savings, holes, args, pat.body_cost, arity,
+                                           pat.has_tail or is_tail, pat.arg_paths + ((hole.path, len(pat.args)),), b)))
 
 
 def _select(holes: list[Hole], args: list[Arg], idx: list[int]) -> tuple[list[Hole], list[Arg]]:
     """Holes and arguments restricted to the locations `idx`."""
-    return ([Hole(path, depth, tail_ok, [nodes[i] for i in idx]) for path, depth, tail_ok, nodes in holes],
-            [Arg(depth, [shifted[i] for i in idx], [nodes[i] for i in idx], is_tail)
+    return ([_new(Hole, (path, depth, tail_ok, [nodes[i] for i in idx])) for path, depth, tail_ok, nodes in holes],
+            [_new(Arg, (depth, [shifted[i] for i in idx], [nodes[i] for i in idx], is_tail))
              for depth, shifted, nodes, is_tail in args])
 
 
