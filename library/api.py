@@ -10,10 +10,10 @@ from typing import Callable, Mapping, Sequence
 import logo
 from logo.ast import Call, Define, Program
 
-from .core import (Corpus, SearchConfig, SearchStats, Store, best_abstraction, match_abstraction, pattern_body,
-                   rewrite_roots)
+from .core import Corpus, SearchConfig, SearchStats, Store, best_abstraction
+from .rewrite import match_abstraction, pattern_body, rewrite_roots
 from .generic import Step, count_uses, task_ids
-from .logo_mode import PARAM_NAMES, LogoDecoder, LogoEncoder, Unsupported, define_of
+from .logo_mode import PARAM_NAMES, LogoDecoder, LogoEncoder, LogoSearchMode, Unsupported, define_of
 
 
 @dataclass
@@ -80,8 +80,7 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
         roots = _apply_library(st, enc, roots, tids, lib)
     corpus = Corpus(st, roots, tids) if roots else None
     cost_with_library = corpus.total_cost() if corpus else 0
-    cfg = SearchConfig(max_arity=max_arity, logo=True, allow_single_task=allow_single_task,
-                       param_ok=enc.param_ok, chain=enc.chain, seq=enc.seq)
+    cfg = SearchConfig(max_arity=max_arity, allow_single_task=allow_single_task, mode=LogoSearchMode(enc))
     called = {n.name for p in progs for n in logo.walk(p) if isinstance(n, Call)}
     start = _next_index([d.name for d in lib] + sorted(called), prefix)
     size_before = sum(logo.ast_size(progs[i]) for i in kept)

@@ -12,11 +12,12 @@ A `Store` hash-conses them, so structurally equal subtrees share one id, and ids
 application / lambda.
 
 One compression step (`best_abstraction`) searches patterns with holes, grown top-down from the single
-hole that matches every subtree.  A pattern keeps its match locations and, for each open hole and each
-abstraction variable (`#i`), the corpus subtree it covers at every location.  Expanding a hole splits
-the locations by what sits there (a primitive, a variable, an application, a lambda) or turns the hole
-into a parameter: a new `#i` (at most `max_arity`) or an existing one (keeping only the locations where
-both cover the same argument).  The objective is Stitch's utility: corpus cost saved by rewriting
+hole that matches every subtree.  A pattern (`Partial`) keeps its match locations and, for each open
+`Hole` and each abstraction variable (`Arg`, `#i`), the corpus subtree it covers at every location.
+Expanding a hole splits the locations by what sits there (a primitive, a variable, an application, a
+lambda: `_Search.expand_concrete`) or turns the hole into a parameter (`expand_parameters`): a new `#i`
+(at most `max_arity`) or an existing one (keeping only the locations where both cover the same
+argument).  The objective is Stitch's utility: corpus cost saved by rewriting
 (only the cheapest program of each task counts) minus the abstraction's own size.  A candidate is
 dropped as soon as an upper bound on that utility cannot beat the best finished abstraction.  The
 bound is tighter than Stitch's: per location it subtracts the parameters already chosen, it counts a
@@ -26,19 +27,21 @@ size built so far.  Holes that cover the same closed subtree at every location a
 
 Binding safety: a body may not contain a variable bound outside it (it must become a parameter), and
 an argument may not mention a variable bound inside the body (such locations are dropped).
+
+The search itself knows no language: a `SearchMode` strategy says where patterns may start, what may
+become a parameter and whether a pattern ends in a tail (`logo_mode.LogoSearchMode`).  Applying a found
+abstraction to the corpus is `rewrite.py`.
 """
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 PRIM, VAR, APP, LAM = 0, 1, 2, 3
 HEAD_APP, HEAD_LAM = -1, -2          # head codes; a variable $i has head -3 - i; a primitive its symbol id
 COST_PRIM, COST_VAR, COST_APP, COST_LAM = 100, 100, 1, 1
 
-# hole flags (Logo mode): ROOTCHAIN marks the statement-sequence positions reachable from the pattern root
-# through continuations only; the one place where the sequence may end in the "rest of the body" tail.
-ROOTCHAIN = 1
 # Corpus.updated rebuilds from scratch when more than 1/REBUILD_DIVISOR of the programs changed
 REBUILD_DIVISOR = 8
 
@@ -315,6 +318,8 @@ class Corpus:
         return sum(self.task_cost)
 
 
+# ---- the search ------------------------------------------------------------------------------------
+
 @dataclass
 class Found:
     """A finished abstraction of one step."""
@@ -322,21 +327,54 @@ class Found:
     body_cost: int
     locs: list[int]
     ivar_paths: dict[tuple, int]       # path from the root -> ivar index
-    arity: int                         # number of parameters (the Logo tail is not one)
+    arity: int                         # number of parameters (the tail is not one)
     has_tail: bool
     ivar_depth: list[int]              # lambdas above each ivar (index: ivar)
     args: list[list[int]]              # args[i][j]: unshifted corpus node of ivar j at location i
     U: list[int]                       # per-location saving before nested rewrites
 
 
+class SearchMode:
+    """What a language adds to the generic search (a strategy object; this one is the plain λ-calculus
+    of Stitch).  A mode may restrict where patterns start, which subtrees may become parameters, and
+    give patterns a *tail*: an open end that is not a parameter (`logo_mode.LogoSearchMode` uses it
+    for the rest of a statement list)."""
+
+    #: seed the search with every closed subtree as an arity-zero abstraction (then a candidate left
+    #: with one closed location is pruned: its arity-zero version is at least as good)
+    arity_zero: bool = True
+    #: a finished abstraction must have its tail
+    require_tail: bool = False
+
+    def root_locations(self, corpus: "Corpus") -> tuple[list[int], bool]:
+        """(the locations a pattern may be rooted at, whether the root hole may become the tail)."""
+        return list(corpus.nodes), False
+
+    def tail_end_heads(self, corpus: "Corpus") -> set[int]:
+        """Heads that may not fill a hole that could be the tail (the tail stands for them)."""
+        return set()
+
+    def parameter_values(self, st: Store, nodes: list[int], depth: int) -> list[int] | None:
+        """What a parameter at a hole `depth` lambdas deep would pass at each location (-1: it cannot
+        be one there), or None when it can be one nowhere."""
+        return closed_arguments(st, nodes, depth)
+
+
+def closed_arguments(st: Store, nodes: list[int], depth: int) -> list[int]:
+    """The subtrees with the pattern's `depth` lambdas shifted away; -1 where one mentions a variable
+    bound by those lambdas (it cannot be passed in from outside)."""
+    if not depth:
+        return nodes
+    mask = (1 << depth) - 1
+    fv = st.fv
+    return [-1 if fv[n] & mask else st.shift(n, -depth) for n in nodes]
+
+
 @dataclass
 class SearchConfig:
     max_arity: int = 3
-    logo: bool = False                 # Logo mode: typed holes, sequence roots, tail continuation
     allow_single_task: bool = False
-    param_ok: dict | None = None       # Logo: node -> may be a parameter (an expression)
-    chain: set | None = None           # Logo: statement-sequence nodes that are not the empty end
-    seq: set | None = None             # Logo: all statement-sequence nodes (incl. the empty end)
+    mode: SearchMode = field(default_factory=SearchMode)
     max_steps: int = 2_000_000
 
 
@@ -348,122 +386,191 @@ class SearchStats:
     exact: int = 0
 
 
-class _P:
-    """A partial pattern (mutable only while being built)."""
-    __slots__ = ("locs", "U", "holes", "ivars", "body", "nparams", "tail", "ipaths", "bound")
-
-    def __init__(self, locs, U, holes, ivars, body, nparams, tail, ipaths, bound):
-        self.locs = locs          # list of corpus nodes
-        self.U = U                # per-location upper bound on the saving
-        self.holes = holes        # list of (path, depth, flags, nodes)
-        self.ivars = ivars        # list of (depth, shifted, unshifted, is_tail)
-        self.body = body          # body cost so far
-        self.nparams = nparams
-        self.tail = tail
-        self.ipaths = ipaths      # tuple of (path, ivar index)
-        self.bound = bound
-
-    def __lt__(self, other):
-        return False
+# the search builds hundreds of thousands of these per step: `_new(Hole, (...))` skips the Python-level
+# `Hole.__new__` call that `Hole(...)` makes
+_new = tuple.__new__
 
 
-def _popcount_le1(x: int) -> bool:
-    return x & (x - 1) == 0
+class Hole(NamedTuple):
+    """An open position of a partial abstraction."""
+    path: tuple          # from the pattern root: 0 function, 1 argument (of an application), 2 lambda body
+    depth: int           # lambdas between the pattern root and the hole
+    tail_ok: bool        # the hole may become the pattern's tail (see SearchMode)
+    nodes: list[int]     # the corpus subtree at this position, per location
+
+
+class Arg(NamedTuple):
+    """A parameter `#i` (or the tail) of a partial abstraction: what it covers at each location."""
+    depth: int           # lambdas above it in the body
+    shifted: list[int]   # the argument the call passes (the body's lambdas shifted away)
+    nodes: list[int]     # the corpus subtree itself
+    is_tail: bool
+
+
+class Partial(NamedTuple):
+    """A partial abstraction: a body with holes and the locations it still matches."""
+    locs: list[int]      # match locations (corpus nodes)
+    savings: list[int]   # per location: upper bound on the cost a rewrite saves there
+    holes: list[Hole]
+    args: list[Arg]
+    body_cost: int       # cost of the body built so far
+    arity: int           # parameters so far (the tail is not one)
+    has_tail: bool
+    arg_paths: tuple     # ((path, index into args), ...): where the parameters sit
+    bound: int           # upper bound on the utility of any completion
 
 
 def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | None = None) -> Found | None:
     """The highest-utility abstraction for one step (None if none has positive utility)."""
-    st = corpus.store
-    kind, A, B, head, cost, fv = st.kind, st.a, st.b, st.head, st.cost, st.fv
-    w = corpus.w
-    taskmask = corpus.taskmask
-    logo = cfg.logo
-    max_arity = cfg.max_arity
-    allow_single = cfg.allow_single_task
-    stats = stats if stats is not None else SearchStats()
-    param_ok = cfg.param_ok or {}
-    chain = cfg.chain or set()
-    nil_heads = set()
-    if logo:
-        for n in (cfg.seq or ()):
-            if n not in chain:
-                nil_heads.add(head[n])
+    search = _Search(corpus, cfg, stats if stats is not None else SearchStats())
+    if cfg.mode.arity_zero:
+        search.prime_arity_zero()
+    search.push(search.single_hole())
+    search.run()
+    return search.best
 
-    best: Found | None = None
-    cutoff = 0
 
-    def bound_of(locs, U, body):
+class _Search:
+    """The state of one branch-and-bound search: a max-heap of partial abstractions by bound, the best
+    finished abstraction and its utility (the cutoff every bound has to beat)."""
+
+    def __init__(self, corpus: Corpus, cfg: SearchConfig, stats: SearchStats):
+        self.corpus, self.cfg, self.stats, self.mode = corpus, cfg, stats, cfg.mode
+        self.st = corpus.store
+        self.best: Found | None = None
+        self.cutoff = 0
+        self.heap: list = []
+        self.counter = 0
+        self.end_heads = self.mode.tail_end_heads(corpus)
+        # read in the innermost loops (NamedTuple fields and chained attributes are slow there)
+        self.fv, self.taskmask = self.st.fv, corpus.taskmask
+        self.allow_single = cfg.allow_single_task
+        self.drop_lone_closed = self.mode.arity_zero
+
+    # ---- bounds and pruning ----
+
+    def bound(self, locs: list[int], savings: list[int], body_cost: int) -> int:
+        """Upper bound on the utility: each location's saving counted once per task, minus the body."""
+        w = self.corpus.w
         s = 0
-        for loc, u in zip(locs, U):
+        for loc, u in zip(locs, savings):
             if u > 0:
                 s += w[loc] * u
-        return s - body
+        return s - body_cost
 
-    # ---- arity-zero priming: every closed subtree as an abstraction (generic mode only) ----
-    if not logo:
+    def should_prune(self, locs: list[int]) -> bool:
+        """Too few locations to pay: none, all in one task (unless allowed), or one closed subtree
+        (its arity-zero abstraction, primed at the start, is at least as good)."""
+        if not locs:
+            return True
+        if not self.allow_single:
+            taskmask = self.taskmask
+            m = 0
+            for loc in locs:
+                m |= taskmask[loc]
+            if m & (m - 1) == 0:
+                return True
+        return self.drop_lone_closed and len(locs) == 1 and not self.fv[locs[0]]
+
+    # ---- the queue ----
+
+    def push(self, cand: Partial) -> None:
+        heapq.heappush(self.heap, (-cand.bound, self.counter, cand))
+        self.counter += 1
+
+    def push_or_finish(self, cand: Partial) -> None:
+        """Queue a candidate that still has holes; finish one that has none (it may become the best)."""
+        if cand.holes:
+            self.push(cand)
+            self.stats.pushed += 1
+        else:
+            found = _finish(cand, self.corpus, self.cfg, self.cutoff, self.stats)
+            if found is not None:
+                self.best, self.cutoff = found, found.utility
+
+    # ---- the steps ----
+
+    def prime_arity_zero(self) -> None:
+        """Every closed subtree as an abstraction without parameters: a first cutoff."""
+        corpus, st, stats = self.corpus, self.st, self.stats
+        kind, cost, fv = st.kind, st.cost, st.fv
+        w, taskmask = corpus.w, corpus.taskmask
+        allow_single = self.cfg.allow_single_task
         for n in corpus.nodes:
             if fv[n] or kind[n] == PRIM:
                 continue
-            if not allow_single and _popcount_le1(taskmask[n]):
+            if not allow_single and taskmask[n] & (taskmask[n] - 1) == 0:
                 continue
             u = cost[n] - COST_PRIM
-            if w[n] * u - cost[n] <= cutoff:
+            if w[n] * u - cost[n] <= self.cutoff:
                 continue
             util = _additive([n], [u], corpus) - cost[n]
             stats.exact += 1
-            if util > cutoff:
-                cutoff = util
-                best = Found(util, cost[n], [n], {}, 0, False, [], [[]], [u])
+            if util > self.cutoff:
+                self.cutoff = util
+                self.best = Found(util, cost[n], [n], {}, 0, False, [], [[]], [u])
 
-    # ---- the single hole ----
-    if logo:
-        roots = [n for n in corpus.nodes if n in chain]
-        flags0 = ROOTCHAIN
-    else:
-        roots = list(corpus.nodes)
-        flags0 = 0
-    U0 = [cost[n] - COST_PRIM for n in roots]
-    p0 = _P(roots, U0, [((), 0, flags0, roots)], [], 0, 0, False, (), bound_of(roots, U0, 0))
-    heap = [(-p0.bound, 0, p0)]
-    counter = 1
+    def single_hole(self) -> Partial:
+        """The pattern that is one hole, matching every allowed root."""
+        roots, tail_ok = self.mode.root_locations(self.corpus)
+        cost = self.st.cost
+        savings = [cost[n] - COST_PRIM for n in roots]
+        return _new(Partial, (roots, savings, [_new(Hole, ((), 0, tail_ok, roots))], [], 0, 0, False, (),
+                       self.bound(roots, savings, 0)))
 
-    while heap:
-        negb, _, pat = heapq.heappop(heap)
-        if -negb <= cutoff:
-            break
-        stats.steps += 1
-        if stats.steps > cfg.max_steps:
-            break
-        holes = list(pat.holes)
-        body = pat.body
-        # fill holes that cover the same closed subtree everywhere (forced; no branching)
-        locs = pat.locs
+    def run(self) -> None:
+        """Expand the candidate with the highest bound until no bound beats the best utility."""
+        heap, stats, max_steps = self.heap, self.stats, self.cfg.max_steps
+        while heap:
+            negb, _, pat = heapq.heappop(heap)
+            if -negb <= self.cutoff:
+                break
+            stats.steps += 1
+            if stats.steps > max_steps:
+                break
+            pat = self.fill_forced_holes(pat)
+            if pat is None:
+                continue
+            if not pat.holes:
+                self.push_or_finish(pat)
+                continue
+            rest = list(pat.holes)
+            hole = rest.pop()
+            self.expand_concrete(pat, hole, rest)
+            self.expand_parameters(pat, hole, rest)
+
+    def fill_forced_holes(self, pat: Partial) -> Partial | None:
+        """Fill the holes that cover the same closed subtree at every location (a parameter there could
+        never help: Stitch's argument capture); None if the larger body cannot beat the cutoff."""
+        fv, cost = self.fv, self.st.cost
+        locs, savings, holes, args, body_cost, arity, has_tail, arg_paths, bound = pat
         k = len(locs)
+        body = body_cost
         keep = []
         for hole in holes:
-            nodes = hole[3]
+            _, depth, tail_ok, nodes = hole
             n0 = nodes[0]
-            if hole[2] & ROOTCHAIN or fv[n0] >> hole[1] or nodes.count(n0) != k:
+            if tail_ok or fv[n0] >> depth or nodes.count(n0) != k:
                 keep.append(hole)
             else:
                 body += cost[n0]
-        holes = keep
-        if body != pat.body:
-            b = pat.bound - (body - pat.body)
-            if b <= cutoff:
-                continue
-            if not holes:
-                cand = _P(locs, pat.U, holes, pat.ivars, body, pat.nparams, pat.tail, pat.ipaths, b)
-                res = _finish(cand, corpus, cfg, cutoff, stats)
-                if res is not None:
-                    best, cutoff = res, res.utility
-                continue
-        path, depth, flags, nodes = holes.pop()
-        U = pat.U
-        ivars = pat.ivars
+        if body == body_cost:
+            return pat
+        b = bound - (body - body_cost)
+        if b <= self.cutoff:
+            return None
+        return _new(Partial, (locs, savings, keep, args, body, arity, has_tail, arg_paths, b))
 
-        expansions = []   # (head, location indices, body cost added)
-        # 1) concrete expansions, grouped by head
+    def expand_concrete(self, pat: Partial, hole: Hole, rest: list[Hole]) -> None:
+        """Fill `hole` with a primitive, a variable, an application or a lambda: one candidate per head
+        found at the hole, keeping the locations that have it."""
+        st = self.st
+        A, B, head, fv = st.a, st.b, st.head, st.fv
+        path, depth, tail_ok, nodes = hole
+        pat_locs, pat_savings, _, pat_args, body_cost, arity, has_tail, arg_paths, bound = pat
+        end_heads = self.end_heads
+        should_prune = self.should_prune
+        k = len(pat_locs)
         groups: dict[int, list[int]] = {}
         for i, n in enumerate(nodes):
             h = head[n]
@@ -482,184 +589,161 @@ def best_abstraction(corpus: Corpus, cfg: SearchConfig, stats: SearchStats | Non
                     continue              # variable bound outside the pattern: must be a parameter
                 delta = COST_VAR
             else:
-                if flags & ROOTCHAIN and h in nil_heads:
-                    continue              # Logo: a body ends in the caller's continuation, not here
+                if tail_ok and h in end_heads:
+                    continue              # the tail stands for it
                 delta = COST_PRIM
-            expansions.append((h, idx, delta))
-
-        for h, idx, delta in expansions:
-            allsel = len(idx) == k
-            if allsel:
-                nlocs, nU, nholes, nivars = locs, U, holes, ivars
-                sel_nodes = nodes
+            body = body_cost + delta
+            if len(idx) == k:
+                locs, savings, holes, args, sel_nodes = pat_locs, pat_savings, rest, pat_args, nodes
+                b = bound - delta                   # same locations: only the body grew
             else:
-                nlocs = [locs[i] for i in idx]
-                if not allow_single:
-                    m = 0
-                    for loc in nlocs:
-                        m |= taskmask[loc]
-                    if _popcount_le1(m):
-                        continue
-                if not logo and len(nlocs) == 1 and not fv[nlocs[0]]:
-                    continue                  # single use: the arity-zero abstraction is better
-                nU = [U[i] for i in idx]
-                b = bound_of(nlocs, nU, body + delta)
-                if b <= cutoff:
+                locs = [pat_locs[i] for i in idx]
+                if should_prune(locs):
                     continue
-                nholes = [(hp, hd, hf, [hn[i] for i in idx]) for hp, hd, hf, hn in holes]
-                nivars = [(vd, [vs[i] for i in idx], [vu[i] for i in idx], vt) for vd, vs, vu, vt in ivars]
-                if _useless_or_redundant(nivars, fv):
+                savings = [pat_savings[i] for i in idx]
+                b = self.bound(locs, savings, body)
+                if b <= self.cutoff:
+                    continue
+                holes, args = _select(rest, pat_args, idx)
+                if _useless_or_redundant(args, fv):
                     continue
                 sel_nodes = [nodes[i] for i in idx]
-            nbody = body + delta
-            if allsel:
-                b = pat.bound - (nbody - pat.body)      # same locations: only the body grew
             if h == HEAD_APP:
-                cf = flags if (flags & ROOTCHAIN) else 0
-                nholes = nholes + [(path + (0,), depth, 0, [A[n] for n in sel_nodes]),
-                                   (path + (1,), depth, cf, [B[n] for n in sel_nodes])]
+                holes = holes + [_new(Hole, (path + (0,), depth, False, [A[n] for n in sel_nodes])),
+                                 _new(Hole, (path + (1,), depth, tail_ok, [B[n] for n in sel_nodes]))]
             elif h == HEAD_LAM:
-                nholes = nholes + [(path + (2,), depth + 1, 0, [A[n] for n in sel_nodes])]
-            if b <= cutoff:
+                holes = holes + [_new(Hole, (path + (2,), depth + 1, False, [A[n] for n in sel_nodes]))]
+            if b <= self.cutoff:
                 continue
-            cand = _P(nlocs, nU, nholes, nivars, nbody, pat.nparams, pat.tail, pat.ipaths, b)
-            if nholes:
-                heapq.heappush(heap, (-b, counter, cand))
-                counter += 1
-                stats.pushed += 1
-            else:
-                res = _finish(cand, corpus, cfg, cutoff, stats)
-                if res is not None:
-                    best, cutoff = res, res.utility
+            self.push_or_finish(_new(Partial, (locs, savings, holes, args, body, arity, has_tail, arg_paths, b)))
 
-        # 2) parameters
-        is_tail_pos = logo and bool(flags & ROOTCHAIN)
-        mask = (1 << depth) - 1
-        if logo and not is_tail_pos:
-            # only expressions can be parameters; the hole's locations may still disagree on that
-            # when the statement around it is not fixed yet
-            sh = [-1 if not param_ok.get(n, False) or fv[n] & mask else st.shift(n, -depth) for n in nodes]
-            if sh.count(-1) == k:
-                continue
-        elif depth:
-            sh = [-1 if fv[n] & mask else st.shift(n, -depth) for n in nodes]
-        else:
-            sh = nodes
-        options = []
-        if is_tail_pos:
-            if not pat.tail:
-                options.append(("tail", None))
-        else:
-            for j, (vd, vs, vu, vt) in enumerate(ivars):
-                if vt:
-                    continue
-                idx = [i for i, (x, y) in enumerate(zip(sh, vs)) if x == y]   # vs holds no -1
+    def expand_parameters(self, pat: Partial, hole: Hole, rest: list[Hole]) -> None:
+        """Make `hole` the tail, an existing parameter (keeping the locations where both cover the same
+        argument) or a new one (at most max_arity)."""
+        st = self.st
+        if hole.tail_ok:
+            if not pat.has_tail:
+                values = closed_arguments(st, hole.nodes, hole.depth)
+                self.add_arg(pat, hole, rest, [i for i, v in enumerate(values) if v != -1], values, True)
+            return
+        values = self.mode.parameter_values(st, hole.nodes, hole.depth)
+        if values is None:
+            return
+        reuses = []
+        for j, arg in enumerate(pat.args):
+            if not arg.is_tail:
+                idx = [i for i, (x, y) in enumerate(zip(values, arg.shifted)) if x == y]  # shifted holds no -1
                 if idx:
-                    options.append(("reuse", j, idx))
-            if pat.nparams < max_arity:
-                options.append(("new", None))
-        for opt in options:
-            kind_opt = opt[0]
-            if kind_opt == "reuse":
-                j, idx = opt[1], opt[2]
-                allsel = len(idx) == k
-                nlocs = locs if allsel else [locs[i] for i in idx]
-                nU = U if allsel else [U[i] for i in idx]
-                new_ivar = None
-            else:
-                idx = [i for i in range(k) if sh[i] != -1]
-                if not idx:
-                    continue
-                allsel = len(idx) == k
-                nlocs = locs if allsel else [locs[i] for i in idx]
-                nU = [U[i] - COST_APP - cost[nodes[i]] for i in idx]
-                new_ivar = (depth, [sh[i] for i in idx], [nodes[i] for i in idx], kind_opt == "tail")
-                if kind_opt == "new":
-                    s0 = new_ivar[1][0]
-                    if not fv[s0] and new_ivar[1].count(s0) == len(idx):
-                        continue              # same closed argument everywhere: inline it instead
-            if not allsel:
-                if not nlocs:
-                    continue
-                if not allow_single:
-                    m = 0
-                    for loc in nlocs:
-                        m |= taskmask[loc]
-                    if _popcount_le1(m):
-                        continue
-                if not logo and len(nlocs) == 1 and not fv[nlocs[0]]:
-                    continue
-            b = pat.bound - (body - pat.body) if nU is U else bound_of(nlocs, nU, body)
-            if b <= cutoff:
-                continue
-            if allsel:
-                nholes, nivars = holes, list(ivars)
-            else:
-                nholes = [(hp, hd, hf, [hn[i] for i in idx]) for hp, hd, hf, hn in holes]
-                nivars = [(vd, [vs[i] for i in idx], [vu[i] for i in idx], vt) for vd, vs, vu, vt in ivars]
-            if kind_opt == "reuse":
-                ipaths = pat.ipaths + ((path, opt[1]),)
-                nparams, tail = pat.nparams, pat.tail
-                if not allsel and _useless_or_redundant(nivars, fv):
-                    continue
-            else:
-                nivars.append(new_ivar)
-                ipaths = pat.ipaths + ((path, len(ivars)),)
-                if kind_opt == "tail":
-                    nparams, tail = pat.nparams, True
-                else:
-                    nparams, tail = pat.nparams + 1, pat.tail
-                if _useless_or_redundant(nivars, fv):
-                    continue
-            cand = _P(nlocs, nU, nholes, nivars, body, nparams, tail, ipaths, b)
-            if nholes:
-                heapq.heappush(heap, (-b, counter, cand))
-                counter += 1
-                stats.pushed += 1
-            else:
-                res = _finish(cand, corpus, cfg, cutoff, stats)
-                if res is not None:
-                    best, cutoff = res, res.utility
-    return best
+                    reuses.append((j, idx))
+        for j, idx in reuses:
+            self.reuse_arg(pat, hole, rest, j, idx)
+        if pat.arity < self.cfg.max_arity:
+            self.add_arg(pat, hole, rest, [i for i, v in enumerate(values) if v != -1], values, False)
+
+    def reuse_arg(self, pat: Partial, hole: Hole, rest: list[Hole], j: int, idx: list[int]) -> None:
+        """`hole` becomes parameter `j` again, at the locations `idx` where both cover the same argument."""
+        allsel = len(idx) == len(pat.locs)
+        if allsel:
+            locs, savings, b = pat.locs, pat.savings, pat.bound
+        else:
+            pat_locs, pat_savings = pat.locs, pat.savings
+            locs = [pat_locs[i] for i in idx]
+            if self.should_prune(locs):
+                return
+            savings = [pat_savings[i] for i in idx]
+            b = self.bound(locs, savings, pat.body_cost)
+        if b <= self.cutoff:
+            return
+        if allsel:
+            holes, args = rest, list(pat.args)
+        else:
+            holes, args = _select(rest, pat.args, idx)
+            if _useless_or_redundant(args, self.st.fv):
+                return
+        self.push_or_finish(_new(Partial, (locs, savings, holes, args, pat.body_cost, pat.arity, pat.has_tail,
+                                           pat.arg_paths + ((hole.path, j),), b)))
+
+    def add_arg(self, pat: Partial, hole: Hole, rest: list[Hole], idx: list[int], values: list[int],
+                is_tail: bool) -> None:
+        """`hole` becomes a new parameter (or the tail), at the locations `idx` where it can be one."""
+        if not idx:
+            return
+        cost, fv = self.st.cost, self.st.fv
+        nodes = hole.nodes
+        allsel = len(idx) == len(pat.locs)
+        new = _new(Arg, (hole.depth, [values[i] for i in idx], [nodes[i] for i in idx], is_tail))
+        if not is_tail:
+            s0 = new.shifted[0]
+            if not fv[s0] and new.shifted.count(s0) == len(idx):
+                return                    # same closed argument everywhere: inline it instead
+        pat_locs, pat_savings = pat.locs, pat.savings
+        locs = pat_locs if allsel else [pat_locs[i] for i in idx]
+        if not allsel and self.should_prune(locs):
+            return
+        savings = [pat_savings[i] - COST_APP - cost[nodes[i]] for i in idx]
+        b = self.bound(locs, savings, pat.body_cost)
+        if b <= self.cutoff:
+            return
+        if allsel:
+            holes, args = rest, list(pat.args)
+        else:
+            holes, args = _select(rest, pat.args, idx)
+        args.append(new)
+        if _useless_or_redundant(args, fv):
+            return
+        arity = pat.arity if is_tail else pat.arity + 1
+        self.push_or_finish(_new(Partial, (locs, savings, holes, args, pat.body_cost, arity,
+                                           pat.has_tail or is_tail, pat.arg_paths + ((hole.path, len(pat.args)),), b)))
 
 
-def _useless_or_redundant(ivars, fv) -> bool:
+def _select(holes: list[Hole], args: list[Arg], idx: list[int]) -> tuple[list[Hole], list[Arg]]:
+    """Holes and arguments restricted to the locations `idx`."""
+    return ([_new(Hole, (path, depth, tail_ok, [nodes[i] for i in idx])) for path, depth, tail_ok, nodes in holes],
+            [_new(Arg, (depth, [shifted[i] for i in idx], [nodes[i] for i in idx], is_tail))
+             for depth, shifted, nodes, is_tail in args])
+
+
+def _useless_or_redundant(args: list[Arg], fv) -> bool:
     """Stitch's argument-capture and redundant-argument pruning for the parameters (not the tail)."""
-    params = [v for v in ivars if not v[3]]
-    for vd, vs, vu, vt in params:
-        s0 = vs[0]
-        if not fv[s0] and vs.count(s0) == len(vs):
+    params = [a for a in args if not a.is_tail]
+    for a in params:
+        s0 = a.shifted[0]
+        if not fv[s0] and a.shifted.count(s0) == len(a.shifted):
             return True
     for i in range(len(params)):
         for j in range(i + 1, len(params)):
-            if params[i][1] == params[j][1]:
+            if params[i].shifted == params[j].shifted:
                 return True
     return False
 
 
-def _finish(pat: _P, corpus: Corpus, cfg: SearchConfig, cutoff: int, stats: SearchStats) -> Found | None:
+def _finish(pat: Partial, corpus: Corpus, cfg: SearchConfig, cutoff: int, stats: SearchStats) -> Found | None:
+    """The finished abstraction with its exact utility, or None if it does not beat `cutoff`."""
     stats.finished += 1
-    if cfg.logo and not pat.tail:
+    if cfg.mode.require_tail and not pat.has_tail:
         return None
-    util = _additive(pat.locs, pat.U, corpus) - pat.body
+    util = _additive(pat.locs, pat.savings, corpus) - pat.body_cost
     if util <= cutoff:
         return None               # the additive utility is an upper bound on the exact one
-    args = [[v[2][i] for v in pat.ivars] for i in range(len(pat.locs))]
+    args = [[a.nodes[i] for a in pat.args] for i in range(len(pat.locs))]
     if _overlaps(pat, corpus):
         stats.exact += 1
-        util = _exact(pat.locs, pat.U, args, corpus) - pat.body
+        util = _exact(pat.locs, pat.savings, args, corpus) - pat.body_cost
         if util <= cutoff:
             return None
     # renumber: parameters 0..arity-1 in creation order, the tail (if any) last
-    order = [j for j, v in enumerate(pat.ivars) if not v[3]] + [j for j, v in enumerate(pat.ivars) if v[3]]
+    order = [j for j, a in enumerate(pat.args) if not a.is_tail] + [j for j, a in enumerate(pat.args) if a.is_tail]
     new_index = {old: new for new, old in enumerate(order)}
-    ipaths = {path: new_index[j] for path, j in pat.ipaths}
-    return Found(util, pat.body, list(pat.locs), ipaths, pat.nparams, pat.tail,
-                 [pat.ivars[j][0] for j in order], [[a[j] for j in order] for a in args], list(pat.U))
+    ipaths = {path: new_index[j] for path, j in pat.arg_paths}
+    return Found(util, pat.body_cost, list(pat.locs), ipaths, pat.arity, pat.has_tail,
+                 [pat.args[j].depth for j in order], [[a[j] for j in order] for a in args], list(pat.savings))
 
 
-def _dp(locs, U, args, corpus: Corpus):
-    """Bottom-up: best total saving under each node, choosing where to rewrite (overlaps exclusive)."""
+# ---- utility ----------------------------------------------------------------------------------------
+
+def choose_rewrites(locs, U, args, corpus: Corpus) -> tuple[dict[int, int], set[int]]:
+    """Bottom-up: best total saving under each node, choosing where to rewrite (overlaps exclusive).
+    The exact utility and `rewrite.rewrite_roots` make the same choice: (saving per node, chosen locations)."""
     st = corpus.store
     kind, A, B = st.kind, st.a, st.b
     parents = corpus.parents
@@ -716,7 +800,7 @@ def _additive(locs, U, corpus: Corpus) -> int:
     return gain
 
 
-def _overlaps(pat: _P, corpus: Corpus) -> bool:
+def _overlaps(pat: Partial, corpus: Corpus) -> bool:
     """Does some location lie inside another location's body (outside its arguments)?"""
     st = corpus.store
     kind, A, B = st.kind, st.a, st.b
@@ -725,9 +809,9 @@ def _overlaps(pat: _P, corpus: Corpus) -> bool:
         return False
     # a location inside a repeated argument is rewritten once in the call, not once per occurrence,
     # so it counts as an overlap too (then the exact DP decides)
-    stops = {path for path, _ in pat.ipaths}
+    stops = {path for path, _ in pat.arg_paths}
     first: dict[int, tuple] = {}
-    for path, j in pat.ipaths:
+    for path, j in pat.arg_paths:
         first.setdefault(j, path)
     repeats = stops - set(first.values())
     loc0 = pat.locs[0]
@@ -780,7 +864,7 @@ def _contains_any(st: Store, n: int, targets: set) -> bool:
 
 def _exact(locs, U, args, corpus: Corpus) -> int:
     """Compressive utility: reduction of the sum over tasks of the cheapest program's cost."""
-    cum, _ = _dp(locs, U, args, corpus)
+    cum, _ = choose_rewrites(locs, U, args, corpus)
     roots, cost = corpus.roots, corpus.store.cost
     touched = {corpus.tasks[p] for p, r in enumerate(roots) if r in cum}
     gain = 0
@@ -788,121 +872,3 @@ def _exact(locs, U, args, corpus: Corpus) -> int:
         new = min(cost[roots[p]] - cum.get(roots[p], 0) for p in corpus.progs_of_task[t])
         gain += corpus.task_cost[t] - new
     return gain
-
-
-# ---- abstraction bodies and rewriting ------------------------------------------------------------
-
-def pattern_body(st: Store, found: Found, tail_name: str = "#tail") -> int:
-    """The abstraction body as a term, with parameters as primitives `#0`, `#1`, ... (the tail `#tail`)."""
-    loc = found.locs[0]
-    prefixes = set()
-    for path in found.ivar_paths:
-        for i in range(len(path)):
-            prefixes.add(path[:i])
-
-    def build(n, path):
-        j = found.ivar_paths.get(path)
-        if j is not None:
-            if found.has_tail and j == found.arity:
-                return st.prim(tail_name)
-            return st.prim(f"#{j}")
-        if path not in prefixes:
-            return n
-        k = st.kind[n]
-        if k == APP:
-            return st.app(build(st.a[n], path + (0,)), build(st.b[n], path + (1,)))
-        if k == LAM:
-            return st.lam(build(st.a[n], path + (2,)))
-        return n
-    return build(loc, ())
-
-
-def match_abstraction(corpus: Corpus, body: int, arity: int, candidates=None,
-                      tail_name: str = "#tail") -> Found | None:
-    """An existing abstraction (body with `#0..#arity-1` and optionally a tail) as a `Found`: where it
-    matches in the corpus (parameters consistent, no captured variables), ready for `rewrite_roots`."""
-    st = corpus.store
-    kind, A, B, fv, cost = st.kind, st.a, st.b, st.fv, st.cost
-    names = {st.prim(f"#{i}"): i for i in range(arity)}
-    tail = st.prim(tail_name)
-    has_tail = False
-    n_args = arity
-
-    def match(p, n, depth, got, depths):
-        nonlocal has_tail
-        if p in names or p == tail:
-            j = names.get(p, arity)
-            if p == tail:
-                has_tail = True
-            if fv[n] & ((1 << depth) - 1):
-                return False                      # the argument mentions a variable bound in the body
-            sh = st.shift(n, -depth)
-            if got[j] is None:
-                got[j] = (sh, n)
-                depths[j] = depth
-                return True
-            return got[j][0] == sh
-        kp = kind[p]
-        if kp != kind[n]:
-            return False
-        if kp == APP:
-            return match(A[p], A[n], depth, got, depths) and match(B[p], B[n], depth, got, depths)
-        if kp == LAM:
-            return match(A[p], A[n], depth + 1, got, depths)
-        return p == n
-
-    locs, args, U = [], [], []
-    ivar_depth = None
-    for n in (candidates if candidates is not None else corpus.nodes):
-        got = [None] * (n_args + 1)
-        depths = [0] * (n_args + 1)
-        if not match(body, n, 0, got, depths):
-            continue
-        used = [j for j in range(n_args + 1) if got[j] is not None]
-        if any(got[j] is None for j in range(arity)):
-            continue                              # a parameter the body never uses: cannot tell its value
-        locs.append(n)
-        args.append([got[j][1] for j in used])
-        U.append(cost[n] - COST_PRIM - sum(COST_APP + cost[got[j][1]] for j in used))
-        ivar_depth = [depths[j] for j in used]
-    if not locs:
-        return None
-    return Found(0, 0, locs, {}, arity, has_tail, ivar_depth, args, U)
-
-
-def rewrite_roots(corpus: Corpus, found: Found, fn_name: str) -> list[int]:
-    """Rewrite every program with the abstraction where it pays (the same choice as the utility)."""
-    st = corpus.store
-    cum, chosen = _dp(found.locs, found.U, found.args, corpus)
-    argmap = {loc: a for loc, a in zip(found.locs, found.args)}
-    fn = st.prim(fn_name)
-    memo: dict[int, int] = {}
-
-    def rw(n):
-        r = memo.get(n)
-        if r is not None:
-            return r
-        if n not in cum:
-            return n
-        if n in chosen:
-            r = fn
-            for x, d in zip(argmap[n], found.ivar_depth):
-                r = st.app(r, st.shift(rw(x), -d))
-        else:
-            k = st.kind[n]
-            if k == APP:
-                r = st.app(rw(st.a[n]), rw(st.b[n]))
-            elif k == LAM:
-                r = st.lam(rw(st.a[n]))
-            else:
-                r = n
-        memo[n] = r
-        return r
-
-    import sys
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 20000))
-    try:
-        return [rw(r) for r in corpus.roots]
-    finally:
-        sys.setrecursionlimit(old)

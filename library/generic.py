@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from . import sexpr
-from .core import Corpus, Found, SearchConfig, SearchStats, Store, best_abstraction, pattern_body, rewrite_roots
+from .core import APP, LAM, Corpus, Found, SearchConfig, SearchStats, Store, best_abstraction
+from .rewrite import pattern_body, rewrite_roots
 
 
 @dataclass
@@ -45,9 +46,9 @@ def count_uses(st: Store, roots: list[int], fn_prim: int) -> int:
         if r is not None:
             return r
         k = st.kind[n]
-        if k == 2:
+        if k == APP:
             r = cnt(st.a[n]) + cnt(st.b[n])
-        elif k == 3:
+        elif k == LAM:
             r = cnt(st.a[n])
         else:
             r = int(n == fn_prim)

@@ -13,13 +13,14 @@ sequence node whose last continuation is left open (the "tail"): `(define (fn_0 
     (+ a b), 0..9, ul   -> (+ a b), 0..9, ul
 
 Only expression positions may become parameters (procedures take numbers), and a loop variable bound
-outside an abstraction must be passed in as a parameter (the core's binding rule).
+outside an abstraction must be passed in as a parameter (the core's binding rule).  `LogoSearchMode` is
+how the generic search (`core.SearchMode`) learns these rules.
 """
 from __future__ import annotations
 
 from logo.ast import CONSTANTS, OPERATORS, BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Var
 
-from .core import PRIM, VAR, Store
+from .core import PRIM, VAR, Corpus, SearchMode, Store
 
 NIL = ".nil"
 TAIL = "#tail"
@@ -96,6 +97,36 @@ class LogoEncoder:
         if prog.defs:
             raise Unsupported("programs with their own procedure definitions are left as they are")
         return self.body(prog.body, [])
+
+
+class LogoSearchMode(SearchMode):
+    """The search over continuation-passing Logo: a procedure is a run of statements rooted at a
+    non-empty statement list, whose last continuation is the tail (the caller's rest of the list); only
+    expressions become parameters.  It reads the encoder's node sets live, so nodes registered after a
+    rewrite count in later steps."""
+
+    arity_zero = False       # a body is a statement run ending in the tail, never a closed subtree
+    require_tail = True
+
+    def __init__(self, enc: LogoEncoder):
+        self.enc = enc
+
+    def root_locations(self, corpus: Corpus) -> tuple[list[int], bool]:
+        chain = self.enc.chain
+        return [n for n in corpus.nodes if n in chain], True
+
+    def tail_end_heads(self, corpus: Corpus) -> set[int]:
+        """The ends of statement lists (`.nil`, a procedure's own tail): the tail stands for them."""
+        head, chain = corpus.store.head, self.enc.chain
+        return {head[n] for n in self.enc.seq if n not in chain}
+
+    def parameter_values(self, st: Store, nodes: list[int], depth: int) -> list[int] | None:
+        # the hole's locations may still disagree on being an expression while the statement around
+        # it is not fixed yet
+        param_ok, fv = self.enc.param_ok, st.fv
+        mask = (1 << depth) - 1
+        values = [-1 if not param_ok.get(n, False) or fv[n] & mask else st.shift(n, -depth) for n in nodes]
+        return None if values.count(-1) == len(values) else values
 
 
 def _index(env: list[str], name: str) -> int:
