@@ -136,6 +136,8 @@ def parse(text: str) -> Program:
 
 def parse_with_lark(text: str) -> Program:
     """The reference parser (lark LALR on grammar.lark)."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ProgramSizeError(f"program text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
     _check_nesting(text)
     try:
         tree = _parser().parse(text)
