@@ -36,6 +36,15 @@ class Verdict(IntEnum):
 
 
 @numba.njit(cache=True, nogil=True)
+def _any_ink(image):
+    for a in range(image.shape[0]):
+        for b in range(image.shape[1]):
+            if image[a, b] != 0:
+                return True
+    return False
+
+
+@numba.njit(cache=True, nogil=True)
 def _run_checked(ops, op_start, consts, const_start, n_slots, size, words, max_steps, max_segments,
                  draw_off_canvas, out, verdict, status):
     """Run, check and draw each program whose verdict is still OK (0); see `Verdict` for the codes."""
@@ -70,11 +79,7 @@ def _run_checked(ops, op_start, consts, const_start, n_slots, size, words, max_s
         rasterize(segs, n, size, words, out[p])
         if verdict[p] != 0:
             continue
-        ink = 0
-        for a in range(size):
-            for b in range(size):
-                ink += out[p, a, b]
-        if ink == 0:
+        if not _any_ink(out[p]):
             verdict[p] = 2
 
 
