@@ -66,7 +66,7 @@ def test_non_ascii_digits_are_syntax_errors():
 @pytest.mark.parametrize("text,error", [
     ("(move (/ ul 0) 0)", logo.NumericRangeError),
     ("(move " + "(* 9 " * 8 + "9" + ")" * 8 + " 0)", logo.NumericRangeError),
-    ("(loop i (* 9 (* 9 9)) (move ul 0))", logo.LoopLimitError),
+    ("(loop i (* 9 (* 9 (* 9 9))) (move ul 0))", logo.LoopLimitError),
     ("(loop i 9 (loop j 9 (loop k 9 (loop m 9 (move eps_l 0)))))", logo.LimitError),
     ("(define (f) (f)) (f)", logo.CallDepthError),
     ("(move i 0)", logo.UnboundNameError),
