@@ -13,8 +13,8 @@ import numba
 
 import logo
 from data.tasks import _load
-from logo.bytecode import compile_program
-from logo.interp import CompiledBatch
+from logo.batch import run_compiled
+from logo.bytecode import compile_batch
 from logo.reference import rasterize_reference, run_reference
 
 
@@ -39,11 +39,11 @@ def main() -> None:
     texts = [logo.to_text(t.program) for t in tasks]
     programs = [logo.parse(t) for t in texts]
     n = len(programs)
-    batch = CompiledBatch([compile_program(p) for p in programs])
+    batch = compile_batch(programs)
 
     parse = rate(lambda: [logo.parse(t) for t in texts], n, args.repeats)
     compile_run_render = rate(lambda: logo.render_batch(programs, size=args.size), n, args.repeats)
-    run_render = rate(lambda: batch.render(args.size), n, args.repeats)
+    run_render = rate(lambda: run_compiled(batch, args.size, draw_off_canvas=True), n, args.repeats)
     end_to_end = rate(lambda: logo.render_batch([logo.parse(t) for t in texts], size=args.size), n, args.repeats)
     subset = programs[::8]
     reference = rate(lambda: [rasterize_reference(run_reference(p), args.size) for p in subset], len(subset), 1)

@@ -20,17 +20,10 @@ import random
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Sequence
 
-import numba
-import numpy as np
-
 import logo
 from logo import vm
 from logo.ast import BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Program, Var
-from logo import bytecode as bc
-from logo.ast import CONSTANTS
-from logo.bytecode import compile_program
-from logo.errors import LogoError
-from logo.raster import CANVAS, rasterize, scratch
+from logo.batch import Verdict, render_checked
 
 # ---- constraints ---------------------------------------------------------------------------------
 
@@ -263,181 +256,16 @@ def random_programs_and_texts(n: int, seed: int = 0, library: Sequence[Define] |
 
 # ---- running a batch: images plus the reason each program is rejected ----------------------------
 
-OK, ERROR, EMPTY, OFF_CANVAS, TOO_BIG = 0, 1, 2, 3, 4
+OK, ERROR, EMPTY, OFF_CANVAS, TOO_BIG = (Verdict.OK, Verdict.ERROR, Verdict.EMPTY, Verdict.OFF_CANVAS,
+                                         Verdict.TOO_BIG)
 REASONS = {ERROR: "error", EMPTY: "empty", OFF_CANVAS: "off_canvas", TOO_BIG: "too_big"}
 
 
-@numba.njit(cache=True, nogil=True)
-def _run_batch(ops, op_start, consts, const_start, n_slots, size, buf, max_steps, max_segments, out, verdict):
-    segs = np.empty((vm.MAX_SEGMENTS, 4), np.float64)
-    for p in range(op_start.shape[0] - 1):
-        if verdict[p] != 0:
-            continue
-        o = ops[op_start[p]:op_start[p + 1]]
-        c = consts[const_start[p]:const_start[p + 1]]
-        n, st = vm.run_code(o, c, n_slots[p], max_steps, segs)
-        if st != 0:
-            verdict[p] = 1
-            continue
-        if n == 0:
-            verdict[p] = 2
-            continue
-        if n > max_segments:
-            verdict[p] = 4
-            continue
-        vm.center(segs, n)
-        lo = 1e30
-        hi = -1e30
-        for i in range(n):
-            for j in range(4):
-                lo = min(lo, segs[i, j])
-                hi = max(hi, segs[i, j])
-        if lo < 0.0 or hi > 9.0:
-            verdict[p] = 3
-            continue
-        rasterize(segs, n, size, buf, out[p])
-        ink = 0
-        for a in range(size):
-            for b in range(size):
-                ink += out[p, a, b]
-        if ink == 0:
-            verdict[p] = 2
-
-
-class _FastCompiler:
-    """Compiles call-free programs of a batch straight into flat lists, emitting exactly the code that
-    `logo.bytecode.compile_program` emits (tests check this); anything else goes to logo's compiler."""
-
-    def __init__(self):
-        self.ops: list[int] = []        # flat (op, a, b) triples of all programs
-        self.consts: list[float] = []   # constant pools of all programs, concatenated
-        self.op_start = [0]
-        self.const_start = [0]
-        self.n_slots: list[int] = []
-
-    def add(self, program: Program) -> bool:
-        """Compile one program; False (nothing added) if it needs logo's compiler."""
-        if program.defs:
-            return False
-        ops_len0 = len(self.ops)
-        self._ops = self.ops
-        self._pool: dict[float, int] = {}
-        self._slots = 0
-        try:
-            for st in program.body:
-                self._stmt(st, {}, 0)
-        except (_NotFast, KeyError):
-            del self.ops[ops_len0:]
-            return False
-        self.ops += (bc.HALT, 0, 0)
-        if len(self.ops) - ops_len0 > 3 * bc.MAX_CODE or self._slots > bc.MAX_SLOTS:
-            del self.ops[ops_len0:]
-            return False
-        pool = [0.0] * max(1, len(self._pool))
-        for v, i in self._pool.items():
-            pool[i] = v
-        self.consts += pool
-        self.op_start.append(len(self.ops) // 3)
-        self.const_start.append(len(self.consts))
-        self.n_slots.append(self._slots)
-        return True
-
-    def add_code(self, code) -> None:
-        self.ops += code.ops.reshape(-1).tolist()
-        self.consts += code.consts.tolist()
-        self.op_start.append(len(self.ops) // 3)
-        self.const_start.append(len(self.consts))
-        self.n_slots.append(code.n_slots)
-
-    def _const(self, v: float) -> int:
-        return self._pool.setdefault(v, len(self._pool))
-
-    def _expr(self, e, env, depth):
-        t = type(e)
-        if t is Num:
-            self._ops += (bc.CONST, self._const(float(e.value)), 0)
-        elif t is Const:
-            self._ops += (bc.CONST, self._const(CONSTANTS[e.name]), 0)
-        elif t is Var:
-            slot = env.get(e.name)
-            if slot is None:
-                raise _NotFast
-            self._ops += (bc.VAR, slot, 0)
-        elif t is BinOp:
-            if depth >= bc.MAX_STACK // 2:
-                raise _NotFast
-            self._expr(e.left, env, depth + 1)
-            self._expr(e.right, env, depth + 1)
-            self._ops += (bc.BINOPS[e.op], 0, 0)
-        else:
-            raise _NotFast
-
-    def _stmt(self, s, env, frames):
-        t = type(s)
-        ops = self._ops
-        if t is Move:
-            self._expr(s.length, env, 1)
-            self._expr(s.angle, env, 1)
-            ops += (bc.MOVE, 0, 0)
-            return
-        if frames >= bc.MAX_FRAMES:
-            raise _NotFast
-        if t is Loop:
-            self._expr(s.count, env, 1)
-            slot = self._slots
-            self._slots += 1
-            start = len(ops)
-            ops += (bc.LOOP, slot, 0)
-            inner = {**env, s.var: slot}
-            for x in s.body:
-                self._stmt(x, inner, frames + 1)
-            ops += (bc.ENDLOOP, start // 3 + 1 - self._base(start), 0)
-            ops[start + 2] = len(ops) // 3 - self._base(start)
-        elif t is Embed or t is PenUp:
-            ops += (bc.SAVE if t is Embed else bc.PENUP, 0, 0)
-            for x in s.body:
-                self._stmt(x, env, frames + 1)
-            ops += (bc.RESTORE if t is Embed else bc.PENPOP, 0, 0)
-        else:
-            raise _NotFast
-
-    def _base(self, _pos):
-        return self.op_start[-1]
-
-    def arrays(self):
-        return (np.asarray(self.ops, np.int32).reshape(-1, 3), np.asarray(self.consts, np.float64),
-                np.asarray(self.op_start, np.int64), np.asarray(self.const_start, np.int64),
-                np.asarray(self.n_slots, np.int64))
-
-
-class _NotFast(Exception):
-    pass
-
-
 def run_batch(programs: Sequence[Program], size: int = 32, library=None, max_segments: int = vm.MAX_SEGMENTS):
-    """Run and draw programs; returns (images (n, size, size) uint8, verdict (n,) int8).
+    """Run and draw programs; returns (images (n, size, size) uint8, verdict (n,) int8 of `logo.Verdict`).
 
-    verdict: OK, ERROR (LogoError: bad call, execution limit), EMPTY (no ink), OFF_CANVAS (the
-    centred drawing does not fit the 9x9 canvas, `logo.contained`), TOO_BIG (more than max_segments).
+    The generator's name for `logo.render_checked`: OK, ERROR (LogoError: bad call, execution limit),
+    EMPTY (no ink), OFF_CANVAS (the centred drawing does not fit the 9x9 canvas, `logo.contained`),
+    TOO_BIG (more than max_segments); rejected programs get blank images.
     """
-    assert CANVAS == 9.0
-    n = len(programs)
-    verdict = np.zeros(n, np.int8)
-    fc = _FastCompiler()
-    halt = bc.Code(np.zeros((1, 3), np.int32), np.zeros(1), 0)
-    for i, p in enumerate(programs):
-        if fc.add(p):
-            continue
-        try:
-            fc.add_code(compile_program(p, library))
-        except LogoError:
-            verdict[i] = ERROR
-            fc.add_code(halt)
-    out = np.zeros((n, size, size), np.uint8)
-    if n == 0:
-        return out, verdict
-    ops, consts, op_start, const_start, n_slots = fc.arrays()
-    _run_batch(ops, op_start, consts, const_start, n_slots, size, scratch(size),
-               vm.MAX_STEPS, min(int(max_segments), vm.MAX_SEGMENTS), out, verdict)
-    out[verdict != OK] = 0
-    return out, verdict
+    return render_checked(programs, size, library, max_segments=max_segments)

@@ -11,8 +11,8 @@ Algorithm. The frontier starts with the given start programs (the empty program 
 entries nearest to the target). Each round pops the `batch` best nodes (lowest graded distance, then
 fewest tokens, with a small penalty per earlier expansion so a node that keeps producing nothing new
 sinks), asks `expand` for candidates, parses, de-duplicates (canonical text), runs every new candidate
-under the interpreter's limits (`logo.render_batch(errors="blank")`: programs that fail or exceed a
-limit are dropped), scores it against the target and pushes it. It stops when the time budget or the
+under the interpreter's limits (`logo.render_checked`: programs that fail or exceed a limit are
+dropped; empty and off-canvas drawings are kept), scores it against the target and pushes it. It stops when the time budget or the
 node limit is spent, or at the first exact solution when `stop_on_solve`; otherwise it keeps looking for
 a shorter solution. Scores are in `dream.score`: solved = exact match at 28x28, graded distance =
 blurred L2 at the model's image size, length = number of tokens.
@@ -156,12 +156,13 @@ class Search:
             owners.append(parent)
         if not programs:
             return []
-        images, ok = logo.render_batch(programs, size=self.size, library=self.library, errors="blank")
+        images, verdicts = logo.render_checked(programs, self.size, self.library, draw_off_canvas=True)
+        ok = verdicts != logo.Verdict.ERROR
         if self.size == 28:
             images28 = images
         else:
-            images28, ok28 = logo.render_batch(programs, size=28, library=self.library, errors="blank")
-            ok &= ok28
+            images28, verdicts28 = logo.render_checked(programs, 28, self.library, draw_off_canvas=True)
+            ok &= verdicts28 != logo.Verdict.ERROR
         dist = self.scorer.distance(images)
         solved = solved_batch(images28, self.target28)
         now = time.monotonic() - self.t0

@@ -11,11 +11,12 @@ from .errors import (ArityError, CallDepthError, LimitError, LogoError, LogoSynt
                      NumericRangeError, ProgramSizeError, SegmentLimitError, StepLimitError,
                      UnboundNameError)
 from .syntax import parse, to_text
-from .interp import contained, render, render_batch, render_segments, run
+from .interp import contained, render, render_segments, run
+from .batch import Verdict, render_batch, render_checked
 from .dreamcoder import from_dreamcoder
 
 __all__ = [
-    "parse", "to_text", "run", "render", "render_batch", "render_segments", "contained", "from_dreamcoder",
+    "parse", "to_text", "run", "render", "render_batch", "render_checked", "Verdict", "render_segments", "contained", "from_dreamcoder",
     "LogoError", "LogoSyntaxError", "UnboundNameError", "ArityError", "LimitError", "StepLimitError",
     "SegmentLimitError", "LoopLimitError", "CallDepthError", "ProgramSizeError", "NumericRangeError",
     "Program", "Define", "Move", "Loop", "Embed", "PenUp", "Call", "Num", "Const", "Var", "BinOp",

@@ -9,7 +9,7 @@ import re
 
 from .ast import BinOp, Const, Embed, Loop, Move, Num, PenUp, Program, Var
 from .errors import LogoSyntaxError, ProgramSizeError
-from .syntax import MAX_NESTING, MAX_TEXT_CHARS
+from .syntax import MAX_NESTING, MAX_TEXT_CHARS, literal_value
 
 _ATOMS = {
     "1a": Const("ua"), "0a": Num(0), "1d": Const("ul"), "1l": Const("ul"), "0d": Num(0), "0l": Num(0),
@@ -49,9 +49,7 @@ def _expr(x, bound: set[str]):
         if x in _ATOMS:
             return _ATOMS[x]
         if x.isdigit():
-            if int(x) > 9:
-                raise LogoSyntaxError(f"integer {x} is out of range 0..9")
-            return Num(int(x))
+            return Num(literal_value(x))
         if x in bound:
             return Var(x)
         raise LogoSyntaxError(f"unknown atom {x!r} (not a constant, an integer or a bound loop variable)")

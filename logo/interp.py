@@ -1,19 +1,18 @@
-"""Public execution API: `run` (segments), `render` (one image), `render_batch` (many into one array).
+"""Public execution API: `run` (segments) and `render` (one image); batches are in `batch.py`.
 
 Programs are compiled to bytecode in Python and executed, centred and rasterized in numba.
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
-import numba
 import numpy as np
 
 from . import vm
 from .ast import Define, Program
 from .bytecode import Code, compile_program
 from .errors import LogoError, LoopLimitError, NumericRangeError, SegmentLimitError, StepLimitError
-from .raster import CANVAS, SUBROWS, rasterize, scratch
+from .raster import CANVAS, rasterize, scratch
 from .syntax import parse
 
 _STATUS_ERRORS = {
@@ -75,73 +74,3 @@ def render_segments(segments: np.ndarray, size: int = 28) -> np.ndarray:
 def render(program_or_text, size: int = 28, library: LibraryLike = None) -> np.ndarray:
     """Run and draw a program: (size, size) uint8, 255 = fully inked. Raises `LogoError`."""
     return render_segments(run(program_or_text, library), size)
-
-
-# ---- batches -----------------------------------------------------------------------------------
-
-@numba.njit(cache=True, nogil=True)
-def _render_codes(ops, op_start, consts, const_start, n_slots, size, max_steps, out, status, n_segments):
-    segs = np.empty((vm.MAX_SEGMENTS, 4), np.float64)
-    words = np.zeros((size * SUBROWS, size), np.uint64)
-    for p in range(op_start.shape[0] - 1):
-        o = ops[op_start[p]:op_start[p + 1]]
-        c = consts[const_start[p]:const_start[p + 1]]
-        n, st = vm.run_code(o, c, n_slots[p], max_steps, segs)
-        status[p] = st
-        n_segments[p] = n
-        if st != 0:
-            continue
-        vm.center(segs, n)
-        rasterize(segs, n, size, words, out[p])
-
-
-class CompiledBatch:
-    """Many compiled programs packed into flat arrays, ready for one numba call."""
-
-    def __init__(self, codes: Sequence[Code]):
-        self.ops = np.concatenate([c.ops for c in codes]) if codes else np.zeros((0, 3), np.int32)
-        self.consts = np.concatenate([c.consts for c in codes]) if codes else np.zeros(0)
-        self.op_start = np.cumsum([0] + [len(c.ops) for c in codes]).astype(np.int64)
-        self.const_start = np.cumsum([0] + [len(c.consts) for c in codes]).astype(np.int64)
-        self.n_slots = np.asarray([c.n_slots for c in codes], np.int64)
-
-    def __len__(self) -> int:
-        return len(self.n_slots)
-
-    def render(self, size: int = 28):
-        """Returns (images (n, size, size) uint8, status (n,) int, n_segments (n,) int)."""
-        n = len(self)
-        out = np.zeros((n, size, size), np.uint8)
-        status = np.zeros(n, np.int64)
-        n_segments = np.zeros(n, np.int64)
-        _render_codes(self.ops, self.op_start, self.consts, self.const_start, self.n_slots, size,
-                      vm.MAX_STEPS, out, status, n_segments)
-        return out, status, n_segments
-
-
-def render_batch(programs: Iterable, size: int = 28, library: LibraryLike = None, errors: str = "raise"):
-    """Render many programs into one (n, size, size) uint8 array.
-
-    errors="raise" raises the first `LogoError`; errors="blank" leaves failing programs' images
-    empty and returns (images, ok) where ok is a boolean mask.
-    """
-    codes, compiled_ok = [], []
-    empty = Code(np.zeros((1, 3), np.int32), np.zeros(1), 0)  # a lone HALT
-    for p in programs:
-        try:
-            codes.append(compile_any(p, library))
-            compiled_ok.append(True)
-        except LogoError:
-            if errors == "raise":
-                raise
-            codes.append(empty)
-            compiled_ok.append(False)
-    images, status, _ = CompiledBatch(codes).render(size)
-    if errors == "raise":
-        bad = np.flatnonzero(status)
-        if bad.size:
-            raise status_error(int(status[bad[0]]))
-        return images
-    ok = np.asarray(compiled_ok, bool) & (status == 0)
-    images[~ok] = 0
-    return images, ok

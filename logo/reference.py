@@ -9,8 +9,20 @@ import math
 import numpy as np
 
 from .ast import CONSTANTS, BinOp, Call, Const, Embed, Loop, Move, Num, PenUp, Program, Var
-from .bytecode import as_library
+from .bytecode import as_library, compile_program
+from .errors import LoopLimitError, NumericRangeError, SegmentLimitError, StepLimitError
 from .raster import CANVAS, PEN_WIDTH, SUBCOLS, SUBROWS
+from .vm import MAX_ABS, MAX_LOOP_COUNT, MAX_SEGMENTS, MAX_STEPS
+
+
+#: Statements (moves, loop iterations, blocks and procedure calls) the reference executes at most.
+MAX_REFERENCE_STEPS = 10 * MAX_STEPS
+
+
+def _check(v: float) -> float:
+    if not (math.isfinite(v) and abs(v) <= MAX_ABS):
+        raise NumericRangeError(f"a number left the range ±{MAX_ABS:g} or was divided by zero")
+    return v
 
 
 def _value(e, env) -> float:
@@ -22,35 +34,57 @@ def _value(e, env) -> float:
         return env[e.name]
     a, b = _value(e.left, env), _value(e.right, env)
     if e.op == "+":
-        return a + b
+        return _check(a + b)
     if e.op == "-":
-        return a - b
-    return a * b if e.op == "*" else a / b
+        return _check(a - b)
+    if e.op == "*":
+        return _check(a * b)
+    if abs(b) < 1e-12:
+        raise NumericRangeError("division by zero")
+    return _check(a / b)
 
 
 def run_reference(program: Program, library=None) -> np.ndarray:
-    """Tree-walking interpreter: centred segments (n, 4), same semantics as `logo.run`."""
+    """Tree-walking interpreter: centred segments (n, 4), same semantics as `logo.run`.
+
+    The compiler's static checks (names, arities, call depth, inlined size) run first, so the walk
+    only meets bound names; the walk itself counts every statement it executes, calls included, and
+    raises the same `LimitError`s as the VM for segments, loop counts and numbers out of range.
+    """
+    compile_program(program, library)
     procs = as_library(library)
     procs.update({d.name: d for d in program.defs})
     segs: list[tuple[float, float, float, float]] = []
-    state = {"x": 4.5, "y": 4.5, "h": 0.0, "pen": True}
+    state = {"x": 4.5, "y": 4.5, "h": 0.0, "pen": True, "steps": 0}
+
+    def step() -> None:
+        state["steps"] += 1
+        if state["steps"] > MAX_REFERENCE_STEPS:
+            raise StepLimitError(f"program executed more than {MAX_REFERENCE_STEPS} statements")
 
     def block(stmts, env):
         for s in stmts:
+            step()
             if isinstance(s, Move):
                 length, angle = _value(s.length, env), _value(s.angle, env)
-                nx = state["x"] + length * math.cos(2 * math.pi * state["h"])
-                ny = state["y"] + length * math.sin(2 * math.pi * state["h"])
+                nx = _check(state["x"] + length * math.cos(2 * math.pi * state["h"]))
+                ny = _check(state["y"] + length * math.sin(2 * math.pi * state["h"]))
                 if state["pen"]:
+                    if len(segs) >= MAX_SEGMENTS:
+                        raise SegmentLimitError(f"program drew more than {MAX_SEGMENTS} segments")
                     segs.append((state["x"], state["y"], nx, ny))
                 state["x"], state["y"] = nx, ny
-                h = state["h"] + angle
+                h = _check(state["h"] + angle)
                 state["h"] = h - math.floor(h)
             elif isinstance(s, Loop):
-                for i in range(int(math.floor(_value(s.count, env) + 1e-9))):
+                count = _value(s.count, env)
+                if count > MAX_LOOP_COUNT:
+                    raise LoopLimitError(f"a loop count is above {MAX_LOOP_COUNT}")
+                for i in range(int(math.floor(count + 1e-9))):
+                    step()
                     block(s.body, {**env, s.var: float(i)})
             elif isinstance(s, Embed):
-                saved = dict(state)
+                saved = {k: state[k] for k in ("x", "y", "h", "pen")}
                 block(s.body, env)
                 state.update(saved)
             elif isinstance(s, PenUp):

@@ -58,11 +58,7 @@ class _ToAst(lark.Transformer):
 
     def num(self, items):
         tok = items[0]
-        value = int(tok)
-        if value > 9:
-            raise LogoSyntaxError(f"integer literal {tok} is out of range: literals are 0..9, "
-                                  "build larger numbers with arithmetic", tok.line, tok.column)
-        return Num(value)
+        return Num(literal_value(str(tok), tok.line, tok.column))
 
     def const(self, items):
         return Const(str(items[0]))
@@ -73,6 +69,25 @@ class _ToAst(lark.Transformer):
 
     def binop(self, items):
         return BinOp(str(items[0]), items[1], items[2])
+
+
+def literal_value(tok: str, line: int | None = None, column: int | None = None) -> int:
+    """The value of an integer literal 0..9 (leading zeros allowed); anything else is a `LogoSyntaxError`.
+
+    Checks the digits before converting, so a literal of thousands of digits is an ordinary syntax
+    error rather than Python's int-conversion limit (`ValueError`).
+    """
+    digits = tok.lstrip("0") or "0"
+    if not (tok.isascii() and tok.isdigit()):
+        raise LogoSyntaxError(f"{_clip(tok)!r} is not an integer literal", line, column)
+    if len(digits) > 1:
+        raise LogoSyntaxError(f"integer literal {_clip(tok)} is out of range: literals are 0..9, "
+                              "build larger numbers with arithmetic", line, column)
+    return int(digits)
+
+
+def _clip(tok: str, width: int = 40) -> str:
+    return tok if len(tok) <= width else f"{tok[:width]}... ({len(tok)} characters)"
 
 
 def _check_name(tok) -> None:
@@ -121,6 +136,8 @@ def parse(text: str) -> Program:
 
 def parse_with_lark(text: str) -> Program:
     """The reference parser (lark LALR on grammar.lark)."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ProgramSizeError(f"program text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
     _check_nesting(text)
     try:
         tree = _parser().parse(text)
@@ -192,9 +209,10 @@ def _fast_parse(text: str) -> Program | None:
             pos += 1
             return BinOp(op, left, right)
         if t.isdigit() and t.isascii():
-            if int(t) > 9:
+            digits = t.lstrip("0") or "0"
+            if len(digits) > 1:
                 raise _Reject
-            return Num(int(t))
+            return Num(int(digits))
         if t in CONSTANTS:
             return Const(t)
         if _NAME.match(t) and t not in KEYWORDS:

@@ -78,21 +78,3 @@ def test_most_random_programs_are_drawable():
     ok = np.flatnonzero(verdict == OK)
     ref = logo.render_batch([progs[i] for i in ok[:50]], size=32)
     assert np.array_equal(images[ok[:50]], ref)
-
-
-def test_fast_compiler_emits_exactly_logos_code():
-    from logo.bytecode import compile_program
-    from data.generate import _FastCompiler
-    progs = random_programs(1500, seed=11, max_depth=3, max_statements=6, max_tokens=200)
-    progs += [logo.parse(t) for t in ["(embed)", "", "(loop i 3 (loop j 2 (move (* i j) (/ ua 4))) "
-                                      "(embed (move 1 0)) (penup (move 1 1)))"]]
-    fc = _FastCompiler()
-    assert all(fc.add(p) for p in progs)
-    assert not fc.add(logo.parse("(move i 0)"))                       # unbound: left to logo (which raises)
-    assert not fc.add(logo.parse("(define (f) (move 1 0)) (f)"))      # definitions and calls: left to logo
-    ops, consts, op_start, const_start, n_slots = fc.arrays()
-    for k, p in enumerate(progs):
-        code = compile_program(p)
-        assert np.array_equal(ops[op_start[k]:op_start[k + 1]], code.ops)
-        assert np.array_equal(consts[const_start[k]:const_start[k + 1]], code.consts)
-        assert n_slots[k] == code.n_slots
