@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 import logo
-from data.generate import run_batch
 from data.novelty import same_image
 from data.source import ProgramSource
 from .distance import bounded_distances
@@ -305,7 +304,7 @@ class PairSampler:
             cands.append((b, at, enc_a, enc_e))
         if not cands:
             return []
-        imgs, verdicts = _render_checked([join(c[1]) for c in cands], self.size, self._library)
+        imgs, verdicts = logo.render_checked([join(c[1]) for c in cands], self.size, self._library)
         out = []
         for c, img, verdict in zip(cands, imgs, verdicts):
             # A must draw something else than B (else "A already draws B" makes a trivial pair)
@@ -442,18 +441,3 @@ class PairSampler:
     def target_scripts(self, batch) -> list[list[Edit]]:
         t, k, p = (batch[x].cpu().numpy() for x in ("e_type", "e_tok", "e_pos"))
         return [decode_script(self.tok, t[i], k[i], p[i]) for i in range(len(t))]
-
-
-def _render_checked(texts, size, library):
-    """Images and verdicts (0 = parses, draws something, stays on the canvas, runs within limits)."""
-    progs, parsed = [], []
-    for t in texts:
-        try:
-            progs.append(logo.parse(t))
-            parsed.append(True)
-        except logo.LogoError:
-            progs.append(logo.parse("(move 0 0)"))
-            parsed.append(False)
-    imgs, verdict = run_batch(progs, size=size, library=library)
-    verdict = np.where(np.asarray(parsed, bool), verdict, np.int8(-1))
-    return imgs, verdict
