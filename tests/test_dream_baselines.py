@@ -72,3 +72,32 @@ def test_combined_and_factory():
             assert callable(make_proposer(arm))
     with pytest.raises(ValueError, match="unknown proposer"):
         make_proposer("oracle")
+
+
+@pytest.mark.parametrize("proposer", ["none", "random"])
+def test_logo_solve_runs_the_model_free_proposers_without_a_checkpoint(tmp_path, proposer):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "logo.cli", "solve", "--proposer", proposer, "--limit", "1",
+                        "--budget", "0.5", "--quiet", "--out", str(tmp_path)], cwd=root, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["summary"]["proposer"] == proposer
+    row = res["results"][0]
+    assert row["candidates"] == 0 if proposer == "none" else row["candidates"] > 0
+    if proposer == "none":
+        assert row["edit_steps"] == 0
+
+
+def test_logo_solve_model_proposer_without_checkpoint_is_an_error(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "logo.cli", "solve", "--proposer", "model", "--limit", "1",
+                        "--out", str(tmp_path)], cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "needs --ckpt" in r.stderr
