@@ -107,3 +107,27 @@ def test_sampler_makes_far_and_prefix_pairs_with_their_own_held_out_split():
     a_toks = s.a_tokens(b)
     for a, script in zip(a_toks, s.target_scripts(b)):
         assert parses(apply_edits(a, script))     # one step back is a valid program
+
+
+def test_train_evaluates_the_step_kinds_on_their_own(tmp_path):
+    import json
+    from model.train import main
+    rc = main(["--random-programs", "60", "--out", str(tmp_path), "--preset", "tiny", "--d-model", "32",
+               "--layers", "1", "--heads", "2", "--batch-size", "8", "--steps", "2", "--eval-every", "2",
+               "--eval-pairs", "4", "--threads", "1", "--quiet", "--mutations", "32", "--far-chains", "16",
+               "--warmup", "2", "--device", "cpu", "--ckpt-every", "100"])
+    assert rc == 0
+    evals = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()
+             if json.loads(x).get("kind") == "eval"]
+    assert evals
+    for key in ("reproduces_far", "closer_far", "reproduces_prefix", "closer_prefix"):
+        assert key in evals[-1] and 0.0 <= evals[-1][key] <= 1.0
+
+
+@pytest.mark.parametrize("spec,msg", [("far=x", "bad weight"), ("nope=1", "unknown pair kind"),
+                                      ("far=0,edit=0", "every kind weight 0")])
+def test_pair_weights_flag_errors_name_the_problem(spec, msg):
+    from model.train import parse_pair_weights
+    with pytest.raises(SystemExit, match=msg):
+        parse_pair_weights(spec)
+    assert parse_pair_weights("far=0.5,edit=0.5") == {"far": 0.5, "edit": 0.5}
