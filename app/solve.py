@@ -23,12 +23,16 @@ import numpy as np
 
 from logo.files import write_json
 
+from .baselines import ARMS, candidates_per_expansion, make_proposer
+
 
 def register(sub) -> None:
     p = sub.add_parser("solve", help="search for programs that draw given targets",
                        description=__doc__.split("\n")[0],
                        epilog="\n".join(__doc__.split("\n")[1:]))
-    p.add_argument("--ckpt", required=True, help="checkpoint directory (the newest checkpoint is used)")
+    p.add_argument("--ckpt", help="checkpoint directory (the newest checkpoint is used; needed by the model proposers)")
+    p.add_argument("--proposer", default="model", choices=ARMS,
+                   help="what proposes the search's steps (dream.baselines; default model)")
     p.add_argument("--tasks", default="dreamcoder",
                    help="dreamcoder, mnist-heldout, or a folder of images (default dreamcoder)")
     p.add_argument("--split", choices=["train", "test", "all"], default="test",
@@ -89,19 +93,24 @@ def solve_command(args) -> int:
 
     out = Path(args.out)
     device = resolve_device(args.device)
-    watcher = CheckpointWatcher(args.ckpt, device)
-    try:
-        watcher.require()
-    except CheckpointMissing as e:
-        print(f"logo solve: {e}", file=sys.stderr)
-        return 1
     temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
-    expand = watcher.proposer(args.samples, temperatures, args.beam)
+    watcher, model_proposer = None, None
+    if args.proposer.startswith("model"):
+        if not args.ckpt:
+            print(f"logo solve: --proposer {args.proposer} needs --ckpt", file=sys.stderr)
+            return 1
+        watcher = CheckpointWatcher(args.ckpt, device)
+        try:
+            watcher.require()
+        except CheckpointMissing as e:
+            print(f"logo solve: {e}", file=sys.stderr)
+            return 1
+        if args.threads:
+            import torch
+            torch.set_num_threads(args.threads)
+        model_proposer = watcher.proposer(args.samples, temperatures, args.beam)
     db, library = None, None
-    size = getattr(getattr(watcher.model, "config", None), "image_size", 32)
+    size = getattr(getattr(getattr(watcher, "model", None), "config", None), "image_size", 32)
     if args.db:
         if not Path(args.db).exists():
             print(f"logo solve: {args.db}: database does not exist", file=sys.stderr)
@@ -110,6 +119,10 @@ def solve_command(args) -> int:
         db = Database(args.db, create=False)
         size = db.image_size
         library = parse_library(db.library_text())
+    # the model-free arms get as many candidates per expansion as the model proposes
+    expand = make_proposer(args.proposer, model_proposer, n=candidates_per_expansion(args.samples, temperatures, args.beam),
+                           library=library,
+                           max_tokens=getattr(model_proposer, "max_tokens", 96))
     try:
         label, targets, errors = load_targets(args.tasks, args.split, size, args.limit, args.mnist_root)
     except (OSError, ValueError) as e:
@@ -146,7 +159,8 @@ def solve_command(args) -> int:
     ok_rows = [r for r in rows if "error" not in r]
     n_solved = sum(r["solved"] for r in ok_rows)
     summary = {
-        "tasks": label, "checkpoint": str(args.ckpt), "checkpoint_meta": watcher.describe(),
+        "tasks": label, "proposer": args.proposer, "checkpoint": args.ckpt and str(args.ckpt),
+        "checkpoint_meta": watcher.describe() if watcher else {},
         "db": args.db, "budget_s": args.budget, "device": device, "targets": len(targets),
         "solved": n_solved, "unreadable": [{"file": f, "error": m} for f, m in errors],
         "failed": [r["name"] for r in rows if "error" in r],
@@ -168,7 +182,7 @@ def solve_command(args) -> int:
     print_table(rows)
     print(f"\n{label}: solved {n_solved}/{len(targets)} with {args.budget:g}s per target"
           f" ({summary['solved_by_start']} by a start program as it was, {summary['solved_by_edits']} "
-          "after model edits)"
+          "after edits)"
           f"; mean IoU {summary['mean_iou']}; mean program length {summary['mean_tokens']} tokens"
           + (f"; {len(errors)} unreadable" if errors else ""))
     print(f"wrote {out / 'results.json'}" + (f" and {out / 'sheet.png'}" if sheet else ""))

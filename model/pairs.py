@@ -32,8 +32,9 @@ from .encoding import decode_script, encode_program, encode_script
 from .mutations import mutate_tokens
 from .tokenizer import Tokenizer, join, program_tokens
 
-KINDS = ("edit", "denovo", "lateral", "mutation")
+KINDS = ("edit", "denovo", "lateral", "mutation", "far", "prefix")   # far, prefix: model.step_pairs
 SPLITS = ("train", "heldout")
+DEFAULT_WEIGHTS = {"edit": 0.3, "denovo": 0.1, "lateral": 0.05, "mutation": 0.2, "far": 0.25, "prefix": 0.1}
 
 
 def is_heldout(entry_id: int, frac: float) -> bool:
@@ -111,7 +112,7 @@ class PairSampler:
                  max_dist: int = 6, heldout: float = 0.1, seed: int = 0, max_neighbors: int = 16,
                  mutations_per_refresh: int = 2048, mutation_capacity: int = 50_000,
                  weights: dict | None = None, refresh_limit: int = 5000, max_candidates: int = 3000,
-                 round_to: int = 1):
+                 round_to: int = 1, far_chains: int = 256):
         self.source, self.tok = source, tokenizer
         self.max_tokens, self.max_edits, self.max_dist = max_tokens, max_edits, max_dist
         self.heldout = heldout
@@ -120,7 +121,8 @@ class PairSampler:
         self.max_neighbors = max_neighbors
         self.mutations_per_refresh = mutations_per_refresh
         self.mutation_capacity = mutation_capacity
-        self.weights = dict(weights or {"edit": 0.45, "denovo": 0.15, "lateral": 0.1, "mutation": 0.3})
+        self.weights = dict(weights or DEFAULT_WEIGHTS)
+        self.far_chains = far_chains     # far-target chains built per refresh (model.step_pairs)
         self.refresh_limit = refresh_limit
         self.max_candidates = max_candidates
         self.round_to = round_to       # pad batch lengths to a multiple (fewer shapes for torch.compile)
@@ -187,6 +189,7 @@ class PairSampler:
         rows = self.source.heads(min_id=self.last_id + 1, limit=self.refresh_limit)
         if not rows:
             self._make_mutations()
+            self._make_steps([])
             return 0
         self.last_id = max(self.last_id, rows[-1][0])
         new_ids, new_toks = [], []
@@ -210,7 +213,15 @@ class PairSampler:
                     self._add_pair("denovo", [], toks, 0, self.entry_row[eid], eid)
             self._add_laterals(new_ids)
         self._make_mutations()
+        self._make_steps(new_ids)
         return len(new_ids)
+
+    def _make_steps(self, new_ids):
+        from .step_pairs import add_far_pairs, add_prefix_pairs
+        if self.weights.get("prefix", 0) > 0 and new_ids:
+            add_prefix_pairs(self, new_ids)
+        if self.weights.get("far", 0) > 0:
+            add_far_pairs(self, self.far_chains)
 
     def _index_neighbors(self, new_ids, new_toks):
         V = max(len(self.tok), 1)

@@ -34,6 +34,7 @@ from data.memory import MemorySource
 from data.novelty import same_image
 from logo.files import atomic_write
 from . import checkpoint
+from .step_pairs import STEP_KINDS, step_closer
 from .edits import EditError, apply_edits
 from .generate import decode, scripts_from
 from .network import EditModel, ModelConfig, loss_and_metrics, preset, unwrap
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--heldout", type=float, default=0.1, help="fraction of entries held out for evaluation")
     src.add_argument("--refresh-every", type=int, default=200, help="steps between reads of new database entries")
     src.add_argument("--mutations", type=int, default=1024, help="mutation pairs made per refresh")
+    src.add_argument("--far-chains", type=int, default=256,
+                     help="far-target mutation chains built per refresh (model.step_pairs)")
+    src.add_argument("--pair-weights", default=None,
+                     help="pair kind mixture, e.g. edit=0.3,denovo=0.1,lateral=0.05,mutation=0.2,far=0.25,prefix=0.1")
     p.add_argument("--out", required=True, help="checkpoint / log directory (resumes from it)")
     m = p.add_argument_group("model")
     m.add_argument("--preset", default="default", choices=["tiny", "small", "default"])
@@ -89,6 +94,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
+
+def parse_pair_weights(spec: str | None) -> dict | None:
+    """"far=0.5,edit=0.5" -> {"far": 0.5, "edit": 0.5}; unknown kinds and bad numbers are errors."""
+    if not spec:
+        return None
+    out = {}
+    for part in spec.split(","):
+        name, _, value = part.strip().partition("=")
+        if name not in KINDS:
+            raise SystemExit(f"train: unknown pair kind {name!r} in --pair-weights (kinds: {', '.join(KINDS)})")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"train: bad weight {value!r} for {name} in --pair-weights") from None
+        if out[name] < 0:
+            raise SystemExit(f"train: weight for {name} must not be negative")
+    if not any(out.values()):
+        raise SystemExit("train: --pair-weights gives every kind weight 0")
+    return out
+
 
 def lr_factor(step: int, frac: float, warmup: int, min_frac: float) -> float:
     """Linear warm-up over `warmup` steps, then cosine from 1 to `min_frac` as `frac` goes 0 -> 1."""
@@ -215,7 +240,7 @@ class Evaluator:
         n_all = 0
         out = {}
         for kind, (parts, n) in self.batches.items():
-            rep = exact = parses = base = 0
+            rep = exact = parses = base = closer = 0
             loss_sum = tok_sum = 0.0
             for lo in range(0, n, 128):
                 sub = [(pool, rows[lo:lo + 128]) for pool, rows in parts]
@@ -248,6 +273,10 @@ class Evaluator:
                         ok.append(False)
                 imgs, drew = logo.render_batch(progs, size=s.size, library=s.library, errors="blank")
                 imgs_a = b["images"][:, 0].cpu().numpy()
+                if kind in STEP_KINDS:    # B is one step, the image a far target: "reproduces" = draws B
+                    imgs_b = logo.render_batch([join(apply_edits(a, w)) for a, w in zip(a_toks, want)],
+                                               size=s.size, library=s.library, errors="blank")[0]
+                    closer += step_closer(imgs_a, imgs, drew & np.asarray(ok), b["images"][:, 1].cpu().numpy())
                 for i in range(m):
                     parses += ok[i]
                     hit = ok[i] and drew[i] and self.same_image(imgs[i], imgs_b[i])
@@ -258,6 +287,8 @@ class Evaluator:
                     base += bool(a_hit) and kind != "lateral"
             out[f"reproduces_{kind}"] = rep / n
             out[f"exact_{kind}"] = exact / n
+            if kind in STEP_KINDS:
+                out[f"closer_{kind}"] = closer / n
             totals["loss"] += loss_sum
             totals["token_acc"] += tok_sum
             totals["exact"] += exact
@@ -360,7 +391,8 @@ def main(argv=None) -> int:
         config = ModelConfig.from_dict({**config.to_dict(), "image_size": source.image_size})
     sampler = PairSampler(source, tokenizer, max_tokens=config.max_tokens, max_edits=config.max_edits,
                           max_dist=args.max_dist, heldout=args.heldout, seed=args.seed + 1000 * rank,
-                          mutations_per_refresh=args.mutations, round_to=16 if args.compile else 1)
+                          mutations_per_refresh=args.mutations, round_to=16 if args.compile else 1,
+                          far_chains=args.far_chains, weights=parse_pair_weights(args.pair_weights))
     t_load = time.perf_counter()
     while sampler.refresh() > 0:
         pass

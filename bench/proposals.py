@@ -1,0 +1,128 @@
+"""What each proposer's candidates look like, one expansion from the same start programs: why an arm
+wins or loses the search.
+
+    .venv/bin/python bench/proposals.py --db DB [--ckpt DIR] [--arms model,random,enum,grammar] [--limit 20]
+
+For each target (DreamCoder test, --limit spread over the split) the k nearest database entries and the
+empty program are each expanded once by every arm (the model's samples and beam, or the same number
+of candidates). Per arm: candidates, the share that parse, run within the limits and draw something,
+that are distinct and new (not the parent, not another start), that draw closer to the target than
+their parent (blurred L2, the search's own score), the best improvement, and the median token edit
+distance from the parent.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+import logo  # noqa: E402
+from dream.baselines import ARMS, candidates_per_expansion, make_proposer  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--db", required=True)
+    p.add_argument("--ckpt")
+    p.add_argument("--arms", default="model,random,enum,grammar")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--split", default="test")
+    p.add_argument("--k", type=int, default=8)
+    p.add_argument("--samples", type=int, default=8)
+    p.add_argument("--beam", type=int, default=8)
+    p.add_argument("--json", dest="json_out")
+    args = p.parse_args(argv)
+    arms = [a for a in args.arms.split(",") if a]
+    for a in arms:
+        if a not in ARMS:
+            raise SystemExit(f"bench/proposals.py: unknown arm {a!r} (choose from {', '.join(ARMS)})")
+    import torch
+    torch.set_num_threads(1)
+    from data.db import Database
+    from dream.dreamer import parse_library, start_programs
+    from dream.score import Scorer
+    from app.solve import load_targets
+    from model.edits import distance
+    from model.steps import draws
+    from model.tokenizer import canonical_text, program_tokens
+
+    db = Database(args.db, create=False)
+    library = parse_library(db.library_text())
+    size = db.image_size
+    model_proposer, max_tokens = None, 96
+    if any(a.startswith("model") for a in arms):
+        from dream.proposer import CheckpointWatcher
+        w = CheckpointWatcher(args.ckpt)
+        w.require()
+        model_proposer = w.proposer(args.samples, (1.0,), args.beam)
+        max_tokens = w.model.config.max_tokens
+    n_per = candidates_per_expansion(args.samples, (1.0,), args.beam)
+    _, targets, _ = load_targets("dreamcoder", args.split, size, args.limit)
+    stats = {a: {"candidates": 0, "parse": 0, "draw": 0, "new": 0, "closer": 0, "gain": [], "dist": [],
+                 "examples": []} for a in arms}
+    for t in targets:
+        starts = [s for s in start_programs(db, t.image, args.k) if len(program_tokens(s) if s else []) <= max_tokens]
+        simgs, sok = draws([s or "(move 0 0)" for s in starts], size, library)
+        scorer = Scorer(t.image)
+        sdist = scorer.distance(simgs)
+        sdist[[i for i, s in enumerate(starts) if not s]] = 1.0
+        canon_starts = {canonical_text(s) if s else "" for s in starts}
+        imgs_b = np.repeat(t.image[None], len(starts), 0)
+        for arm in arms:
+            expand = make_proposer(arm, model_proposer, n=n_per, library=library, max_tokens=max_tokens)
+            if model_proposer is not None:
+                model_proposer._beamed.clear()
+            props = expand(simgs, imgs_b, starts)
+            st = stats[arm]
+            for si, cands in enumerate(props):
+                seen = set()
+                texts, parents = [], []
+                for c in cands:
+                    st["candidates"] += 1
+                    try:
+                        ct = canonical_text(c)
+                    except (logo.LogoError, RecursionError, ValueError, TypeError):
+                        continue
+                    st["parse"] += 1
+                    if ct in seen or ct in canon_starts:
+                        continue
+                    seen.add(ct)
+                    texts.append(ct)
+                    st["dist"].append(distance(program_tokens(starts[si]) if starts[si] else [], program_tokens(ct)))
+                if not texts:
+                    continue
+                imgs, ok = draws(texts, size, library)
+                d = scorer.distance(imgs)
+                st["draw"] += int(ok.sum())
+                st["new"] += len(texts)
+                better = ok & (d < sdist[si])
+                st["closer"] += int(better.sum())
+                if better.any():
+                    st["gain"].append(float(sdist[si] - d[better].min()))
+                if len(st["examples"]) < 12 and texts:
+                    st["examples"].append({"target": t.name, "from": starts[si], "to": texts[:3]})
+    print(f"{'arm':10s} {'cands':>6s} {'parse':>6s} {'new':>6s} {'draw':>6s} {'closer':>6s} {'med dist':>8s} "
+          f"{'nodes improved':>14s}")
+    out = {}
+    for arm, st in stats.items():
+        c = max(st["candidates"], 1)
+        row = {"candidates": st["candidates"], "parse": st["parse"] / c, "new": st["new"] / c, "draw": st["draw"] / c,
+               "closer": st["closer"] / c, "median_token_distance": statistics.median(st["dist"]) if st["dist"] else None,
+               "nodes_improved": len(st["gain"]), "mean_best_gain": statistics.fmean(st["gain"]) if st["gain"] else 0.0,
+               "examples": st["examples"]}
+        out[arm] = row
+        print(f"{arm:10s} {st['candidates']:6d} {row['parse']:6.2f} {row['new']:6.2f} {row['draw']:6.2f} "
+              f"{row['closer']:6.3f} {str(row['median_token_distance']):>8s} {row['nodes_improved']:14d}")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

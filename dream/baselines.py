@@ -1,0 +1,188 @@
+"""Proposers without a model, to measure what the model adds: the search's arms.
+
+Every proposer has `ModelProposer`'s interface, `__call__(images_a, images_b, programs_a) ->
+list[list[str]]` (candidate program texts per node; the search parses, runs and scores them), and a
+`max_tokens` attribute (nodes longer than that are scored but not expanded, as with the model).
+
+- `NoneProposer`: proposes nothing, so the search returns the best start program (the empty program
+  or a database neighbour) as it was.
+- `RandomProposer(n)`: n random token mutations per node (`model.mutations.mutate_tokens`, 1..3 edits):
+  the baseline the issue compares the model with.
+- `EnumProposer(cap)`: every program one numeric-token (or operator) substitution away, in a fixed
+  order, `cap` per expansion; a node expanded again continues where it stopped, so the whole
+  neighbourhood is tried over the re-expansions.
+- `GrammarProposer(n)`: n random grammatical mutations (`model.steps.mutate`: statements and
+  sub-expressions inserted, deleted, replaced, wrapped, unwrapped).
+- `CombinedProposer(a, b, ...)`: the candidates of several proposers together (e.g. model + enum).
+
+`make_proposer(name, ...)` builds one by name ("model" needs a `model_proposer`).
+"""
+from __future__ import annotations
+
+import random
+import zlib
+from typing import Sequence
+
+import numpy as np
+
+ARMS = ("model", "random", "none", "enum", "grammar", "model+enum")
+
+_DIGITS = tuple(str(d) for d in range(10))
+_NUMERIC = _DIGITS + ("ul", "ua", "eps_l", "eps_a", "inf")
+_OPS = ("+", "-", "*", "/")
+
+
+def _tokens(text: str) -> list[str]:
+    from model.tokenizer import program_tokens
+    return program_tokens(text) if text and text.strip() else []
+
+
+def _seed(text: str, salt: int) -> int:
+    return zlib.crc32(text.encode()) ^ salt
+
+
+class NoneProposer:
+    """Start programs only: no candidates."""
+    name = "none"
+
+    def __init__(self, max_tokens: int = 96):
+        self.max_tokens = max_tokens
+
+    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
+        return [[] for _ in programs_a]
+
+
+class RandomProposer:
+    """`n` random token mutations (1..`max_edits` edits each) per node."""
+    name = "random"
+
+    def __init__(self, n: int = 16, max_edits: int = 3, seed: int = 0, max_tokens: int = 96):
+        if n < 1 or max_edits < 1:
+            raise ValueError("RandomProposer needs n >= 1 and max_edits >= 1")
+        self.n, self.max_edits, self.max_tokens = n, max_edits, max_tokens
+        self.rng = random.Random(seed)
+
+    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
+        from model.mutations import mutate_tokens
+        out = []
+        for text in programs_a:
+            toks = _tokens(text)
+            out.append([" ".join(mutate_tokens(toks, self.rng, self.rng.randint(1, self.max_edits)))
+                        for _ in range(self.n)])
+        return out
+
+
+def neighbourhood(tokens: Sequence[str]) -> list[str]:
+    """Every program one numeric-token or operator substitution away (nearest values first)."""
+    out = []
+    for i, t in enumerate(tokens):
+        if t in _DIGITS:
+            v = int(t)
+            order = sorted((d for d in range(10) if d != v), key=lambda d: (abs(d - v), d))
+            alts = [str(d) for d in order] + [c for c in _NUMERIC[10:]]
+        elif t in _NUMERIC:
+            alts = [c for c in _NUMERIC if c != t]
+        elif t in _OPS:
+            alts = [o for o in _OPS if o != t]
+        else:
+            continue
+        for a in alts:
+            out.append((abs(int(a) - int(t)) if a in _DIGITS and t in _DIGITS else 10, i, a))
+    out.sort(key=lambda x: (x[0], x[1]))    # small changes everywhere before large ones anywhere
+    texts = []
+    for _, i, a in out:
+        texts.append(" ".join(list(tokens[:i]) + [a] + list(tokens[i + 1:])))
+    return texts
+
+
+class EnumProposer:
+    """The exhaustive single-substitution neighbourhood, `cap` candidates per expansion."""
+    name = "enum"
+
+    def __init__(self, cap: int = 64, max_tokens: int = 96):
+        if cap < 1:
+            raise ValueError("EnumProposer needs cap >= 1")
+        self.cap, self.max_tokens = cap, max_tokens
+        self._offset: dict[str, int] = {}
+
+    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
+        out = []
+        for text in programs_a:
+            hood = neighbourhood(_tokens(text))
+            k = self._offset.get(text, 0)
+            out.append(hood[k:k + self.cap])
+            self._offset[text] = k + self.cap
+        return out
+
+
+class GrammarProposer:
+    """`n` random grammatical mutations per node (`model.steps.mutate`)."""
+    name = "grammar"
+
+    def __init__(self, n: int = 16, seed: int = 0, library=None, max_tokens: int = 96):
+        if n < 1:
+            raise ValueError("GrammarProposer needs n >= 1")
+        self.n, self.library, self.max_tokens = n, library, max_tokens
+        self.rng = random.Random(seed)
+
+    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
+        from model.steps import _Parts, mutate
+        parts = _Parts(self.rng, self.library)
+        out = []
+        for text in programs_a:
+            got = []
+            for _ in range(self.n):
+                t = mutate(text or "", self.rng, library=self.library, max_tokens=self.max_tokens, parts=parts) \
+                    if text else self._first_statement(parts)
+                if t is not None:
+                    got.append(t)
+            out.append(got)
+        return out
+
+    def _first_statement(self, parts) -> str:
+        import logo
+        from logo.ast import Program
+        return logo.to_text(Program((), (parts.stmt(0, ()),)))
+
+
+class CombinedProposer:
+    """The candidates of several proposers, concatenated per node."""
+
+    def __init__(self, *proposers, name: str = "combined"):
+        if not proposers:
+            raise ValueError("CombinedProposer needs at least one proposer")
+        self.proposers = proposers
+        self.name = name
+        self.max_tokens = min(getattr(p, "max_tokens", 96) for p in proposers)
+
+    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
+        out = [[] for _ in programs_a]
+        for p in self.proposers:
+            for k, cands in enumerate(p(images_a, images_b, programs_a)):
+                out[k].extend(cands)
+        return out
+
+
+def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, seed: int = 0, library=None,
+                  max_tokens: int = 96):
+    """An arm by name (see `ARMS`); "model" and "model+enum" need `model_proposer`."""
+    if name == "none":
+        return NoneProposer(max_tokens)
+    if name == "random":
+        return RandomProposer(n, seed=seed, max_tokens=max_tokens)
+    if name == "enum":
+        return EnumProposer(cap, max_tokens)
+    if name == "grammar":
+        return GrammarProposer(n, seed=seed, library=library, max_tokens=max_tokens)
+    if name in ("model", "model+enum"):
+        if model_proposer is None:
+            raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")
+        if name == "model":
+            return model_proposer
+        return CombinedProposer(model_proposer, EnumProposer(cap, max_tokens), name="model+enum")
+    raise ValueError(f"unknown proposer {name!r} (choose from {', '.join(ARMS)})")
+
+
+def candidates_per_expansion(samples: int, temperatures: Sequence[float], beam: int) -> int:
+    """How many scripts the model proposes per node: the random arms get as many."""
+    return sum(samples if t > 0 else 1 for t in temperatures) + max(beam, 0)

@@ -1,0 +1,103 @@
+"""The search's model-free arms (dream.baselines) run in the search with the proposer interface."""
+import numpy as np
+import pytest
+
+import logo
+from dream.baselines import (ARMS, CombinedProposer, EnumProposer, GrammarProposer, NoneProposer, RandomProposer,
+                             make_proposer, neighbourhood)
+from dream.search import Search
+
+TARGET_TEXT = "(loop i 4 (move ul (/ ua 4)))"
+START = "(loop i 4 (move ul (/ ua 5)))"          # one numeric substitution away from the target
+
+
+def target():
+    return logo.render(TARGET_TEXT, 32)
+
+
+def run(expand, starts=("", START), rounds=30):
+    s = Search(expand, target(), logo.render(TARGET_TEXT, 28), image_size=32, starts=list(starts), batch=4)
+    return s.run(budget_s=30, max_rounds=rounds)
+
+
+def test_none_returns_only_start_programs():
+    r = run(NoneProposer(), starts=("", "(move ul 0)"))
+    assert r.n_candidates == 0
+    assert r.best.step == 0 and r.best.text in r.start_texts
+    assert r.n_valid == len(r.start_texts)
+
+
+def test_enum_solves_a_one_substitution_target():
+    r = run(EnumProposer(cap=64))
+    assert r.solved and r.best.step == 1
+
+
+def test_enum_walks_the_whole_neighbourhood_over_re_expansions():
+    tokens = "( move ul ( / ua 4 ) )".split()
+    hood = neighbourhood(tokens)
+    assert len(hood) == len(set(hood)) == 3 * 14 + 3    # ul, ua, 4: 14 other leaves each; /: 3 operators
+    e = EnumProposer(cap=10)
+    got = []
+    for _ in range(5):
+        got += e(None, None, [" ".join(tokens)])[0]
+    assert sorted(got) == sorted(hood)
+
+
+def test_random_gives_n_candidates_and_runs_in_the_search():
+    p = RandomProposer(n=5, seed=1)
+    out = p(None, None, [START, ""])
+    assert [len(c) for c in out] == [5, 5]
+    r = run(RandomProposer(n=16, seed=0), rounds=5)
+    assert r.n_candidates > 0 and r.n_valid > len(r.start_texts)
+
+
+def test_grammar_candidates_parse_and_run_in_the_search():
+    p = GrammarProposer(n=6, seed=0)
+    out = p(None, None, [START, ""])
+    assert all(len(c) > 0 for c in out)
+    for c in out[0] + out[1]:
+        logo.parse(c)
+    r = run(GrammarProposer(n=16, seed=0), rounds=5)
+    assert r.n_valid > len(r.start_texts)
+
+
+def test_combined_and_factory():
+    c = CombinedProposer(NoneProposer(), EnumProposer(cap=3))
+    assert [len(x) for x in c(None, None, [START])] == [3]
+    for arm in ARMS:
+        if arm.startswith("model"):
+            with pytest.raises(ValueError, match="checkpoint"):
+                make_proposer(arm)
+        else:
+            assert callable(make_proposer(arm))
+    with pytest.raises(ValueError, match="unknown proposer"):
+        make_proposer("oracle")
+
+
+@pytest.mark.parametrize("proposer", ["none", "random"])
+def test_logo_solve_runs_the_model_free_proposers_without_a_checkpoint(tmp_path, proposer):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "logo.cli", "solve", "--proposer", proposer, "--limit", "1",
+                        "--budget", "0.5", "--quiet", "--out", str(tmp_path)], cwd=root, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["summary"]["proposer"] == proposer
+    row = res["results"][0]
+    assert row["candidates"] == 0 if proposer == "none" else row["candidates"] > 0
+    if proposer == "none":
+        assert row["edit_steps"] == 0
+
+
+def test_logo_solve_model_proposer_without_checkpoint_is_an_error(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "logo.cli", "solve", "--proposer", "model", "--limit", "1",
+                        "--out", str(tmp_path)], cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "needs --ckpt" in r.stderr
