@@ -81,7 +81,7 @@ def test_logo_solve_runs_the_model_free_proposers_without_a_checkpoint(tmp_path,
     import sys
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
-    r = subprocess.run([sys.executable, "-m", "logo.cli", "solve", "--proposer", proposer, "--limit", "1",
+    r = subprocess.run([sys.executable, "-m", "app.cli", "solve", "--proposer", proposer, "--limit", "1",
                         "--budget", "0.5", "--quiet", "--out", str(tmp_path)], cwd=root, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -98,6 +98,6 @@ def test_logo_solve_model_proposer_without_checkpoint_is_an_error(tmp_path):
     import sys
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
-    r = subprocess.run([sys.executable, "-m", "logo.cli", "solve", "--proposer", "model", "--limit", "1",
+    r = subprocess.run([sys.executable, "-m", "app.cli", "solve", "--proposer", "model", "--limit", "1",
                         "--out", str(tmp_path)], cwd=root, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and "needs --ckpt" in r.stderr
