@@ -23,7 +23,7 @@ import numpy as np
 
 from logo.files import write_json
 
-from .baselines import ARMS, candidates_per_expansion, make_proposer
+from dream.baselines import ARMS, candidates_per_expansion, make_proposer
 
 
 def register(sub) -> None:
