@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import logo
+from logo.tokens import n_tokens
 
 from .db import Database
 from .novelty import within_batch_groups
-from .generate import REASONS, Constraints, n_tokens, random_programs_and_texts, run_batch
+from .generate import REASONS, Constraints, random_programs_and_texts, run_batch
 
 SOURCE = "random"
 
@@ -57,7 +58,7 @@ _LIB_CACHE: dict[str, tuple] = {}
 
 def _library(text: str) -> tuple:
     if text not in _LIB_CACHE:
-        _LIB_CACHE[text] = tuple(logo.parse(text).defs) if text.strip() else ()
+        _LIB_CACHE[text] = logo.parse_library(text)
     return _LIB_CACHE[text]
 
 

@@ -196,7 +196,7 @@ def _show(a) -> int:
             return 1
     print(f"entry {e.entry_id}  (source {e.source}, {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(e.created))} UTC)")
     print(f"head: {e.head}")
-    from .generate import n_tokens
+    from logo.tokens import n_tokens
     for text, source, created in e.programs:
         print(f"  {n_tokens(text):3d} tokens  [{source}]  {text}")
     if a.png:

@@ -36,7 +36,9 @@ import logo
 from logo.errors import LogoError
 
 from . import novelty
-from .generate import REASONS, n_tokens, run_batch
+from logo.tokens import n_tokens
+
+from .generate import REASONS, run_batch
 
 MAGIC = "logo-synth image-program database"
 FORMAT_VERSION = 1
@@ -317,15 +319,13 @@ class Database:
         """The library as a tuple of `logo.Define`."""
         text = self.library_text()
         if text != self._lib_text:
-            self._lib_defs = tuple(logo.parse(text).defs) if text.strip() else ()
+            self._lib_defs = logo.parse_library(text)
             self._lib_text = text
         return self._lib_defs
 
     def set_library(self, text: str) -> None:
         """Replace the procedure library (Logo text holding only `(define ...)` forms)."""
-        prog = logo.parse(text)
-        if prog.body:
-            raise ValueError("a library holds only (define ...) forms")
+        logo.parse_library(text)     # raises LogoSyntaxError / ValueError for anything but definitions
         with self._write():
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('library', ?)", (text,))
 

@@ -31,6 +31,7 @@ from logo.ast import CONSTANTS
 from logo.bytecode import compile_program
 from logo.errors import LogoError
 from logo.raster import CANVAS, rasterize, scratch
+from logo.tokens import n_tokens  # re-exported: callers and tests import it from here
 
 # ---- constraints ---------------------------------------------------------------------------------
 
@@ -73,11 +74,6 @@ class Constraints:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def n_tokens(text: str) -> int:
-    """Length of a program: tokens of its canonical text (parentheses count as tokens)."""
-    return len(text.replace("(", " ").replace(")", " ").split()) + text.count("(") + text.count(")")
 
 
 def sort_key(text: str) -> tuple[int, str]:

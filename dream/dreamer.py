@@ -25,15 +25,10 @@ from pathlib import Path
 import numpy as np
 
 import logo
+from logo.library import parse_library  # noqa: F401  (dream/solve_cli.py imports it from here)
 
 from .search import Search, SearchResult
 from .targets import Target
-
-
-def parse_library(text: str | None):
-    if not text or not text.strip():
-        return None
-    return logo.parse(text).defs
 
 
 def start_programs(db, image: np.ndarray, k: int) -> list[str]:
@@ -131,7 +126,7 @@ class Dreamer:
             text = None
         if text != self._library_text:
             self._library_text = text
-            self.library = parse_library(text)
+            self.library = logo.parse_library(text)
             self.sampler.library = self.library
 
     def _poll_checkpoint(self) -> None:
