@@ -179,9 +179,9 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
                 chunk, texts, images, stats, lengths, near = sample_chunk(job(k)[:6])
                 k += 1
             extra = Counter({(SOURCE, o): n for o, n in stats.items()})
-            results = db._insert_rendered(texts, images, [None] * len(texts), [SOURCE] * len(texts),
-                                          extra_stats=extra, progress=(stream, chunk + 1, cfg_text),
-                                          lengths=lengths, near=near)
+            results = db.insert_rendered(texts, images, [None] * len(texts), [SOURCE] * len(texts),
+                                         extra_stats=extra, progress=(stream, chunk + 1, cfg_text),
+                                         lengths=lengths, near=near)
             outcome = Counter(r.status for r in results)
             outcome.update(stats)
             outcome["samples"] += len(texts)

@@ -75,9 +75,9 @@ def test_killed_writer_leaves_a_consistent_database_that_resumes(tmp_path):
         n = len(db)
         assert n >= 200 and db.max_entry_id() == n
         # a chunk's entries, stats and progress are committed together (or not at all)
-        stream_chunks = db.conn.execute("SELECT next_chunk FROM progress").fetchall()
+        stream_chunks = list(db.progress_streams().values())
         assert len(stream_chunks) == 1
-        assert db.stats()["random"]["samples"] == stream_chunks[0][0] * 100
+        assert db.stats()["random"]["samples"] == stream_chunks[0] * 100
         for e in db.entries():
             keys = [(len(t.replace("(", " ( ").replace(")", " ) ").split()), t) for t in e.equivalents]
             assert keys == sorted(keys) and e.head == e.equivalents[0] and e.image.any()
@@ -163,8 +163,8 @@ def test_near_pairs_from_the_workers_give_the_same_decisions(tmp_path):
     chunks = [sample_chunk(("s", k, 400, Constraints().as_dict(), 32, "", 0.01)) for k in range(4)]
     a, b = Database(tmp_path / "a.sqlite"), Database(tmp_path / "b.sqlite")
     for _, texts, imgs, _, lengths, near in chunks:
-        ra = a._insert_rendered(texts, imgs, [None] * len(texts), ["random"] * len(texts), lengths=lengths, near=near)
-        rb = b._insert_rendered(texts, imgs, [None] * len(texts), ["random"] * len(texts))
+        ra = a.insert_rendered(texts, imgs, [None] * len(texts), ["random"] * len(texts), lengths=lengths, near=near)
+        rb = b.insert_rendered(texts, imgs, [None] * len(texts), ["random"] * len(texts))
         assert ra == rb
     assert sum(len(n) for c in chunks for n in c[5]) > 0             # the chunks do hold near pairs
     a.close(), b.close()
