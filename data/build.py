@@ -109,10 +109,19 @@ def _stop_pool(pool, inflight, finished: bool) -> None:
         pool.close()
         pool.join()
         return
-    for p in list(getattr(pool, "_pool", ())):   # interrupted or failed: kill the workers outright
+    _kill_workers(pool)                 # interrupted or failed: kill the workers outright
+
+
+def _kill_workers(pool) -> None:
+    """SIGKILL every worker process of a multiprocessing Pool, at once.
+
+    The Pool API has no way to do this (terminate() is what can hang), so this reads the Pool's private
+    `_pool` list of worker processes -- the one place that relies on a CPython internal. If a future
+    Python renames it, nothing is killed here and the workers, being daemonic, still end with the caller."""
+    for p in list(getattr(pool, "_pool", ())):
         try:
             p.kill()
-        except Exception:
+        except Exception:       # already gone, or not a process: nothing left to stop
             pass
 
 

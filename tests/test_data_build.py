@@ -181,3 +181,22 @@ def test_multi_worker_builds_in_a_fresh_process_finish(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[-1]) >= 300
+
+
+def test_kill_workers_stops_every_worker_of_a_pool():
+    import multiprocessing as mp
+    from data.build import _kill_workers
+    pool = mp.get_context("fork").Pool(2)
+    procs = list(pool._pool)                   # (the test may look inside; the code does it in one place)
+    assert len(procs) == 2 and all(p.is_alive() for p in procs)
+    _kill_workers(pool)
+    for p in procs:
+        p.join(10)
+    assert [p.exitcode for p in procs] == [-signal.SIGKILL] * 2
+
+
+def test_all_tasks_is_the_public_task_list():
+    from data.tasks import all_tasks, dreamcoder_tasks
+    tasks = all_tasks(28)
+    assert len(tasks) == 160 and tasks[0].image.shape == (28, 28)
+    assert [t.name for t in dreamcoder_tasks()] == [t.name for t in tasks]
