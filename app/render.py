@@ -30,8 +30,8 @@ def register(sub) -> None:
 def load_library(path: str | None):
     if not path:
         return None
-    from logo.syntax import parse
-    return parse(Path(path).read_text()).defs
+    from logo import parse_library
+    return parse_library(Path(path).read_text())
 
 
 def _render(args) -> int:

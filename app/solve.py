@@ -87,7 +87,8 @@ def load_targets(spec: str, split: str, size: int, limit: int | None, mnist_root
 
 
 def solve_command(args) -> int:
-    from dream.dreamer import parse_library, run_search
+    from dream.dreamer import run_search
+    from logo import parse_library
     from dream.proposer import CheckpointMissing, CheckpointWatcher, resolve_device
     from dream.score import iou
 

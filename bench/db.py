@@ -79,8 +79,7 @@ def naive_match(stored: np.ndarray, queries: np.ndarray, threshold: float):
 
 def bench_novelty(path: Path, n_queries: int, repeats: int):
     db = Database(path)
-    db._refresh()
-    idx = db._index
+    idx = db.novelty_index()
     stored = idx.images[:idx.n]
     # queries: drawable programs from a chunk the build never made (same generator, other seed)
     _, _, imgs, _, _, _ = sample_chunk((12345, 0, 4 * n_queries, Constraints().as_dict(), db.image_size, ""))

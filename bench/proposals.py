@@ -45,7 +45,8 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(1)
     from data.db import Database
-    from dream.dreamer import parse_library, start_programs
+    from dream.dreamer import start_programs
+    from logo import parse_library
     from dream.score import Scorer
     from app.solve import load_targets
     from model.edits import distance

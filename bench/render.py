@@ -12,7 +12,7 @@ import time
 import numba
 
 import logo
-from data.tasks import _load
+from data.tasks import all_tasks
 from logo.batch import run_compiled
 from logo.bytecode import compile_batch
 from logo.reference import rasterize_reference, run_reference
@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=28)
     args = ap.parse_args()
     numba.set_num_threads(1)
-    tasks = _load(args.size)
+    tasks = all_tasks(args.size)
     texts = [logo.to_text(t.program) for t in tasks]
     programs = [logo.parse(t) for t in texts]
     n = len(programs)

@@ -100,7 +100,8 @@ def main(argv=None) -> int:
         raise SystemExit("bench/solve.py: --budget must be positive")
     import torch
     torch.set_num_threads(max(1, args.threads))
-    from dream.dreamer import parse_library, run_search
+    from dream.dreamer import run_search
+    from logo import parse_library
     from dream.score import iou
 
     temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())

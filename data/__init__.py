@@ -2,10 +2,11 @@
 from .mnist import mnist
 from .tasks import Task, dreamcoder_tasks
 
-__all__ = ["Task", "dreamcoder_tasks", "mnist", "Database", "DatabaseError", "Entry", "InsertResult",
-           "random_programs", "image_distance", "same_image"]
+__all__ = ["Task", "dreamcoder_tasks", "mnist", "Database", "DatabaseError", "ReadOnlyError", "Entry", "InsertResult",
+           "open_readonly", "random_programs", "image_distance", "same_image"]
 
-_LAZY = {"Database": "db", "DatabaseError": "db", "Entry": "db", "InsertResult": "db",
+_LAZY = {"Database": "db", "DatabaseError": "db", "ReadOnlyError": "db", "Entry": "db", "InsertResult": "db",
+         "open_readonly": "db",
          "random_programs": "generate", "image_distance": "novelty", "same_image": "novelty"}
 
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import logo
+from logo.tokens import n_tokens
 
 from .db import Database
 from .novelty import within_batch_groups
-from .generate import REASONS, Constraints, n_tokens, random_programs_and_texts, run_batch
+from .generate import REASONS, Constraints, random_programs_and_texts, run_batch
 
 SOURCE = "random"
 
@@ -57,7 +58,7 @@ _LIB_CACHE: dict[str, tuple] = {}
 
 def _library(text: str) -> tuple:
     if text not in _LIB_CACHE:
-        _LIB_CACHE[text] = tuple(logo.parse(text).defs) if text.strip() else ()
+        _LIB_CACHE[text] = logo.parse_library(text)
     return _LIB_CACHE[text]
 
 
@@ -108,10 +109,19 @@ def _stop_pool(pool, inflight, finished: bool) -> None:
         pool.close()
         pool.join()
         return
-    for p in list(getattr(pool, "_pool", ())):   # interrupted or failed: kill the workers outright
+    _kill_workers(pool)                 # interrupted or failed: kill the workers outright
+
+
+def _kill_workers(pool) -> None:
+    """SIGKILL every worker process of a multiprocessing Pool, at once.
+
+    The Pool API has no way to do this (terminate() is what can hang), so this reads the Pool's private
+    `_pool` list of worker processes -- the one place that relies on a CPython internal. If a future
+    Python renames it, nothing is killed here and the workers, being daemonic, still end with the caller."""
+    for p in list(getattr(pool, "_pool", ())):
         try:
             p.kill()
-        except Exception:
+        except Exception:       # already gone, or not a process: nothing left to stop
             pass
 
 
@@ -178,9 +188,9 @@ def build(path, size: int, workers: int | None = None, seed: int = 0, chunk_size
                 chunk, texts, images, stats, lengths, near = sample_chunk(job(k)[:6])
                 k += 1
             extra = Counter({(SOURCE, o): n for o, n in stats.items()})
-            results = db._insert_rendered(texts, images, [None] * len(texts), [SOURCE] * len(texts),
-                                          extra_stats=extra, progress=(stream, chunk + 1, cfg_text),
-                                          lengths=lengths, near=near)
+            results = db.insert_rendered(texts, images, [None] * len(texts), [SOURCE] * len(texts),
+                                         extra_stats=extra, progress=(stream, chunk + 1, cfg_text),
+                                         lengths=lengths, near=near)
             outcome = Counter(r.status for r in results)
             outcome.update(stats)
             outcome["samples"] += len(texts)

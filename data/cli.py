@@ -97,10 +97,24 @@ def register(sub) -> None:
 
 
 def _open(path, create=False):
+    """Open for writing (migrating an older file); a clear message and exit status 1 if that fails."""
     from .db import Database, DatabaseError
     try:
         return Database(path, create=create)
     except DatabaseError as e:
+        print(f"logo db: {e}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def _open_to_read(path):
+    """Open for reading only (SQLite read-only mode), so read-only files work and nothing is written.
+    An older-format file that must be migrated first is opened for writing when this process may."""
+    from .db import DatabaseError, NeedsMigrationError, open_readonly, writable
+    try:
+        return open_readonly(path)
+    except DatabaseError as e:
+        if isinstance(e, NeedsMigrationError) and writable(path):
+            return _open(path)
         print(f"logo db: {e}", file=sys.stderr)
         raise SystemExit(1)
 
@@ -146,7 +160,7 @@ def db_stats(db) -> dict:
     lengths = Counter()
     n_programs = Counter()
     sources = Counter()
-    for length, n, source in db.conn.execute("SELECT length, n_programs, source FROM entries"):
+    for length, n, source in db.entry_summaries():
         lengths[length] += 1
         n_programs[n] += 1
         sources[source] += 1
@@ -159,7 +173,7 @@ def db_stats(db) -> dict:
 
 
 def _stats(a) -> int:
-    with _open(a.db) as db:
+    with _open_to_read(a.db) as db:
         st = db_stats(db)
     if a.json:
         print(json.dumps(st, indent=1))
@@ -188,7 +202,7 @@ def _stats(a) -> int:
 
 
 def _show(a) -> int:
-    with _open(a.db) as db:
+    with _open_to_read(a.db) as db:
         try:
             e = db.get(a.id)
         except KeyError as err:
@@ -196,7 +210,7 @@ def _show(a) -> int:
             return 1
     print(f"entry {e.entry_id}  (source {e.source}, {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(e.created))} UTC)")
     print(f"head: {e.head}")
-    from .generate import n_tokens
+    from logo.tokens import n_tokens
     for text, source, created in e.programs:
         print(f"  {n_tokens(text):3d} tokens  [{source}]  {text}")
     if a.png:
@@ -208,19 +222,8 @@ def _show(a) -> int:
 
 def _sheet(a) -> int:
     from logo.pictures import save_sheet
-    where, params = ["id >= ?"], [a.min_id]
-    if a.source:
-        where.append("source = ?")
-        params.append(a.source)
-    if a.min_length is not None:
-        where.append("length >= ?")
-        params.append(a.min_length)
-    if a.max_length is not None:
-        where.append("length <= ?")
-        params.append(a.max_length)
-    with _open(a.db) as db:
-        rows = db.conn.execute(f"SELECT id FROM entries WHERE {' AND '.join(where)} ORDER BY id", params).fetchall()
-        ids = [r[0] for r in rows]
+    with _open_to_read(a.db) as db:
+        ids = db.entry_ids(a.min_id, a.source or None, a.min_length, a.max_length)
         if a.random and len(ids) > a.n:
             rng = np.random.default_rng(a.seed)
             ids = sorted(rng.choice(ids, size=a.n, replace=False).tolist())
@@ -247,7 +250,7 @@ def load_image(path, size: int) -> np.ndarray:
 
 
 def _nearest(a) -> int:
-    with _open(a.db) as db:
+    with _open_to_read(a.db) as db:
         try:
             q = load_image(a.image, db.image_size)
         except OSError as e:
@@ -266,7 +269,7 @@ def _nearest(a) -> int:
 def _export(a) -> int:
     from contextlib import nullcontext
     from logo.files import atomic_write
-    with _open(a.db) as db:
+    with _open_to_read(a.db) as db:
         n = 0
         with nullcontext(sys.stdout) if a.out == "-" else atomic_write(a.out, "w") as out:
             for e in db.entries():
@@ -323,7 +326,7 @@ def _import(a) -> int:
 
 
 def _check(a) -> int:
-    with _open(a.db) as db:
+    with _open_to_read(a.db) as db:
         problems = db.check()
         n = len(db)
     if problems:

@@ -13,18 +13,23 @@ Writers take SQLite's write lock for each batch (`BEGIN IMMEDIATE`), first catch
 processes added, so several writers stay correct; readers never block.  A process killed at any moment
 leaves a consistent file (SQLite's WAL journal): a batch is either fully in or not at all.
 
-Schema (version 1): `meta(key, value)` holds the magic marker, format version, image size, threshold,
+Opened with `open_readonly` (or `Database(path, readonly=True)`) the file is opened through SQLite's
+read-only mode: nothing is written, migrated or created, so it works on files without write permission.
+
+Schema (version 2): `meta(key, value)` holds the magic marker, format version, image size, threshold,
 max_equivalents, creation time and the procedure library; `entries(id, head, length, image, source,
 created, n_programs, max_length, programs)` with `programs` a JSON list of [text, source, created];
 `stats(source, outcome, n)` counts every outcome of every insertion (new, head, equivalent, duplicate,
 rejected:<reason>, samples); `progress(stream, next_chunk, config, updated)` lets `build` resume;
 `programs(text, entry_id)` says which entry holds a program (a program is in at most one list).
+Version 1 files (from before the `programs` table was guaranteed) are migrated when opened for writing.
 """
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
+from pathlib import Path
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,10 +41,13 @@ import logo
 from logo.errors import LogoError
 
 from . import novelty
-from .generate import REASONS, n_tokens, run_batch
+from logo.tokens import n_tokens
+
+from .generate import REASONS, run_batch
 
 MAGIC = "logo-synth image-program database"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2            # 2: the `programs` table (version 1 files are migrated on opening)
+OLDEST_VERSION = 1
 DEFAULT_IMAGE_SIZE = 32
 DEFAULT_MAX_EQUIVALENTS = 8
 SOURCES = ("random", "dream", "task", "library", "import")
@@ -72,6 +80,19 @@ class DatabaseError(Exception):
     """The file is not a (readable) logo-synth database, or it was opened with conflicting settings."""
 
 
+class ReadOnlyError(DatabaseError):
+    """A change was asked of a database that can only be read (file permissions, or opened read-only)."""
+
+
+class NeedsMigrationError(DatabaseError):
+    """An older-format file opened read-only that cannot be read before it is migrated (which writes)."""
+
+
+def _is_readonly_error(e: sqlite3.Error) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF == sqlite3.SQLITE_READONLY) or "readonly database" in str(e)
+
+
 class InsertResult(NamedTuple):
     status: str                  # new | head | equivalent | duplicate | rejected
     entry_id: int | None         # the entry the program belongs to (None when rejected)
@@ -94,32 +115,55 @@ class Database:
 
     `image_size` (default 32), `threshold` (novelty.THRESHOLD) and `max_equivalents` (8) are fixed when
     the file is created; passing a different value for an existing file raises `DatabaseError`.
-    `create=False` refuses to create a missing file.
+    `create=False` refuses to create a missing file. `readonly=True` opens an existing file through SQLite's
+    read-only mode (no writes, no migration; writing methods raise `ReadOnlyError`). Opening a file without
+    write permission for writing raises `ReadOnlyError`.
     """
 
     def __init__(self, path, image_size: int | None = None, create: bool = True,
-                 threshold: float | None = None, max_equivalents: int | None = None, timeout: float = 60.0):
+                 threshold: float | None = None, max_equivalents: int | None = None, timeout: float = 60.0,
+                 readonly: bool = False):
         self.path = os.fspath(path)
+        self.readonly = bool(readonly)
+        create = create and not self.readonly
         exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
         if not exists and not create:
-            raise DatabaseError(f"{self.path}: no such database (create=False)")
+            raise DatabaseError(f"{self.path}: no such database" + (" (create=False)" if not readonly else ""))
         if exists:
-            with open(self.path, "rb") as f:
-                head = f.read(len(_SQLITE_HEADER))
+            try:
+                with open(self.path, "rb") as f:
+                    head = f.read(len(_SQLITE_HEADER))
+            except OSError as e:
+                raise DatabaseError(f"{self.path}: cannot read the file: {e.strerror}") from None
             if head != _SQLITE_HEADER:
                 raise DatabaseError(f"{self.path} is not a logo-synth database: not an SQLite file")
+            if not self.readonly and not writable(self.path):
+                raise ReadOnlyError(self._readonly_message())
+        self.conn = None
         try:
-            self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-            self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            empty = exists and not self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if not exists or (empty and create):     # (empty: another process is creating it right now)
-                self._create(image_size, threshold, max_equivalents)
+            self.conn = self._connect(timeout)
+            if not self.readonly:
+                empty = exists and not self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                if not exists or (empty and create):     # (empty: another process is creating it right now)
+                    self._create(image_size, threshold, max_equivalents)
             self._read_meta()
-            self.conn.execute("PRAGMA synchronous=NORMAL")     # WAL: a killed process loses nothing committed
-            self.conn.execute("PRAGMA wal_autocheckpoint=10000")  # fewer, larger checkpoints (40 MB of WAL)
-            self._migrate()
-        except sqlite3.DatabaseError as e:
-            raise DatabaseError(f"{self.path} is not a readable logo-synth database: {e}") from None
+            if not self.readonly:
+                self.conn.execute("PRAGMA synchronous=NORMAL")     # WAL: a killed process loses nothing committed
+                self.conn.execute("PRAGMA wal_autocheckpoint=10000")  # fewer, larger checkpoints (40 MB of WAL)
+                if self.version < FORMAT_VERSION:
+                    self._migrate()
+            elif self.version < FORMAT_VERSION and not self._has_programs_table():
+                raise NeedsMigrationError(f"{self.path} has the older database format version {self.version}, which "
+                                    "must be migrated before it can be read: open it once with a command that "
+                                    "writes (it is then migrated), which needs write permission")
+        except BaseException as e:
+            if self.conn is not None:
+                self.conn.close()
+            if isinstance(e, sqlite3.DatabaseError):
+                if _is_readonly_error(e):
+                    raise ReadOnlyError(self._readonly_message()) from None
+                raise DatabaseError(f"{self.path} is not a readable logo-synth database: {e}") from None
+            raise
         for name, given, stored in (("image_size", image_size, self.image_size),
                                     ("threshold", threshold, self.threshold),
                                     ("max_equivalents", max_equivalents, self.max_equivalents)):
@@ -132,6 +176,39 @@ class Database:
         self._lib_defs: tuple = ()
 
     # ---- opening ---------------------------------------------------------------------------------
+
+    def _readonly_message(self) -> str:
+        why = "it was opened read-only" if self.readonly else "the file is read-only (no write permission)"
+        return (f"{self.path}: cannot change the database: {why}; commands that only read it (stats, show, "
+                "sheet, nearest, export, check) work")
+
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        if not self.readonly:
+            conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        else:
+            # mode=ro: SQLite itself refuses every write. Reading a WAL file safely beside a writer needs
+            # the -wal/-shm side files, which SQLite creates if missing (the main file is never changed).
+            # Where no writer has the file open (no -wal file) and this process may not write it, or where
+            # the side files cannot be created (so no writer has it open either), immutable=1 reads the
+            # main file alone and creates nothing.
+            uri = Path(self.path).resolve().as_uri()
+            alone = not os.path.exists(self.path + "-wal") and not writable(self.path)
+            conn = sqlite3.connect(uri + ("?mode=ro&immutable=1" if alone else "?mode=ro"), uri=True,
+                                   timeout=timeout, isolation_level=None)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:
+                if alone:
+                    raise
+                conn.close()
+                conn = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=timeout,
+                                       isolation_level=None)
+            conn.execute("PRAGMA query_only=ON")
+        conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        return conn
+
+    def _has_programs_table(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'programs'").fetchone() is not None
 
     def _create(self, image_size, threshold, max_equivalents) -> None:
         size = int(image_size or DEFAULT_IMAGE_SIZE)
@@ -165,25 +242,39 @@ class Database:
         if rows.get("magic") != MAGIC:
             raise DatabaseError(f"{self.path} is an SQLite file but not a logo-synth database "
                                 "(wrong magic marker)")
-        version = int(rows.get("version", -1))
-        if version != FORMAT_VERSION:
+        try:
+            version = int(rows.get("version", ""))
+        except ValueError:
+            raise DatabaseError(f"{self.path} has no valid database format version "
+                                f"({rows.get('version')!r})") from None
+        if version > FORMAT_VERSION:
+            raise DatabaseError(f"{self.path} has database format version {version}, newer than this code "
+                                f"knows (it reads versions {OLDEST_VERSION} to {FORMAT_VERSION}): update "
+                                "logo-synth to use it")
+        if version < OLDEST_VERSION:
             raise DatabaseError(f"{self.path} has database format version {version}; this code reads "
-                                f"version {FORMAT_VERSION}")
+                                f"versions {OLDEST_VERSION} to {FORMAT_VERSION}")
+        self.version = version
         self.image_size = int(rows["image_size"])
         self.threshold = float(rows["threshold"])
         self.max_equivalents = int(rows["max_equivalents"])
         self.created = float(rows["created"])
 
     def _migrate(self) -> None:
-        """Add the `programs` table to files made before it existed."""
-        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'programs'").fetchone():
-            return
+        """Bring an older file up to FORMAT_VERSION in one write transaction, and record the new version.
+
+        1 -> 2: files made before the `programs` table existed get it, filled from the entries' lists.
+        (Another process may be migrating at the same time: the version is read again inside the lock.)"""
         with self._write() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS programs(text TEXT PRIMARY KEY, entry_id INTEGER NOT NULL) "
-                         "WITHOUT ROWID")
-            for eid, programs in conn.execute("SELECT id, programs FROM entries").fetchall():
-                conn.executemany("INSERT OR IGNORE INTO programs(text, entry_id) VALUES (?, ?)",
-                                 [(p[0], eid) for p in json.loads(programs)])
+            version = int(conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0])
+            if version < 2 and not self._has_programs_table():
+                conn.execute("CREATE TABLE programs(text TEXT PRIMARY KEY, entry_id INTEGER NOT NULL) WITHOUT ROWID")
+                for eid, programs in conn.execute("SELECT id, programs FROM entries").fetchall():
+                    conn.executemany("INSERT OR IGNORE INTO programs(text, entry_id) VALUES (?, ?)",
+                                     [(p[0], eid) for p in json.loads(programs)])
+            if version < FORMAT_VERSION:
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(FORMAT_VERSION),))
+        self.version = FORMAT_VERSION
 
     def close(self) -> None:
         self.conn.close()
@@ -302,6 +393,31 @@ class Database:
         self._refresh()
         return self._index.nearest(image, k)
 
+    def entry_summaries(self) -> Iterator[tuple[int, int, str]]:
+        """(head length in tokens, programs in the list, source) of every entry, in no set order."""
+        yield from self.conn.execute("SELECT length, n_programs, source FROM entries")
+
+    def entry_ids(self, min_id: int = 0, source: str | None = None, min_length: int | None = None,
+                  max_length: int | None = None) -> list[int]:
+        """Ids (ascending) of the entries with id >= min_id, of this source and head length in range."""
+        where, params = ["id >= ?"], [int(min_id)]
+        for cond, value in (("source = ?", source), ("length >= ?", min_length), ("length <= ?", max_length)):
+            if value is not None:
+                where.append(cond)
+                params.append(value)
+        sql = f"SELECT id FROM entries WHERE {' AND '.join(where)} ORDER BY id"
+        return [r[0] for r in self.conn.execute(sql, params)]
+
+    def progress_streams(self) -> dict[str, int]:
+        """{build stream: next chunk to generate} for every stream `build` has recorded."""
+        return dict(self.conn.execute("SELECT stream, next_chunk FROM progress").fetchall())
+
+    def novelty_index(self) -> novelty.NoveltyIndex:
+        """The in-memory novelty index of this process, brought up to date with the file (for benchmarks
+        and diagnostics; treat it as read-only)."""
+        self._refresh()
+        return self._index
+
     def stats(self) -> dict[str, dict[str, int]]:
         """{source: {outcome: count}} for every insertion ever tried (outcome "samples" = programs tried)."""
         out: dict[str, dict[str, int]] = {}
@@ -317,15 +433,13 @@ class Database:
         """The library as a tuple of `logo.Define`."""
         text = self.library_text()
         if text != self._lib_text:
-            self._lib_defs = tuple(logo.parse(text).defs) if text.strip() else ()
+            self._lib_defs = logo.parse_library(text)
             self._lib_text = text
         return self._lib_defs
 
     def set_library(self, text: str) -> None:
         """Replace the procedure library (Logo text holding only `(define ...)` forms)."""
-        prog = logo.parse(text)
-        if prog.body:
-            raise ValueError("a library holds only (define ...) forms")
+        logo.parse_library(text)     # raises LogoSyntaxError / ValueError for anything but definitions
         with self._write():
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('library', ?)", (text,))
 
@@ -336,22 +450,32 @@ class Database:
     # ---- writing ---------------------------------------------------------------------------------
 
     class _Txn:
-        def __init__(self, conn):
-            self.conn = conn
+        def __init__(self, db):
+            self.db = db
+            self.conn = db.conn
 
         def __enter__(self):
-            self.conn.execute("BEGIN IMMEDIATE")
+            if self.db.readonly:
+                raise ReadOnlyError(self.db._readonly_message())
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                if _is_readonly_error(e):
+                    raise ReadOnlyError(self.db._readonly_message()) from None
+                raise
             return self.conn
 
         def __exit__(self, exc_type, exc, tb):
             if exc_type is None:
                 self.conn.execute("COMMIT")
-            else:
-                self.conn.execute("ROLLBACK")
+                return False
+            self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _is_readonly_error(exc):
+                raise ReadOnlyError(self.db._readonly_message()) from None   # SQLite opened the file read-only
             return False
 
     def _write(self):
-        return Database._Txn(self.conn)
+        return Database._Txn(self)
 
     def _check_image(self, image) -> np.ndarray:
         image = np.asarray(image)
@@ -427,15 +551,22 @@ class Database:
                     reasons[i] = REASONS[int(verdict[j])]
                 else:
                     imgs[i] = out[j]
-        return self._insert_rendered(texts, imgs, reasons, sources)
+        return self.insert_rendered(texts, imgs, reasons, sources)
 
-    def _insert_rendered(self, texts, imgs, reasons, sources, extra_stats: Counter | None = None,
-                         progress: tuple[str, int, str] | None = None,
-                         lengths: Sequence[int] | None = None, near: list | None = None) -> list[InsertResult]:
-        """The novelty/equivalents logic for rendered programs, in one write transaction.
+    def insert_rendered(self, texts: Sequence[str | None], imgs: np.ndarray, reasons: Sequence[str | None],
+                        sources: Sequence[str], extra_stats: Counter | None = None,
+                        progress: tuple[str, int, str] | None = None,
+                        lengths: Sequence[int] | None = None, near: list | None = None) -> list[InsertResult]:
+        """Insert programs that are already parsed and rendered, in one write transaction (in order).
 
-        `lengths` (optional) are the programs' lengths in tokens, if the caller knows them; `near`
-        (optional) is `novelty.within_batch_groups` of all the images, if the caller computed it."""
+        For writers that render elsewhere (the build workers): `texts` are canonical program texts,
+        `imgs` their (n, S, S) uint8 images, `reasons[i]` None for a drawable program or the rejection
+        reason (error | empty | off_canvas | too_big; counted, never stored), `sources[i]` each program's
+        source. `extra_stats` ({(source, outcome): n}) is added to the outcome counters and `progress`
+        ((stream, next_chunk, config) for `get_progress`) is recorded in the same transaction, so a
+        resumed build neither loses nor repeats a chunk. `lengths` (optional) are the programs' lengths
+        in tokens, if the caller knows them; `near` (optional) is `novelty.within_batch_groups` of all
+        the images, if the caller computed it. The decisions are those of `insert_many`."""
         tok: dict[str, int] = {} if lengths is None else dict(zip(texts, lengths))
 
         def length(t: str) -> int:
@@ -655,6 +786,13 @@ def _join(lst: list, text: str, length: int, source: str, now: float, K: int,
     return ("head" if pos == 0 else "equivalent"), dropped
 
 
+def writable(path) -> bool:
+    """Whether this process may write the file (its permissions; root may write any)."""
+    return os.access(path, os.W_OK)
+
+
 def open_readonly(path) -> Database:
-    """Open an existing database (raises DatabaseError if missing, foreign or corrupt)."""
-    return Database(path, create=False)
+    """Open an existing database for reading only, through SQLite's read-only mode: nothing is written,
+    migrated or created (raises DatabaseError if missing, foreign or corrupt; writing methods raise
+    ReadOnlyError). Works on files without write permission."""
+    return Database(path, readonly=True)

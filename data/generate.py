@@ -24,6 +24,7 @@ import logo
 from logo import vm
 from logo.ast import BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Program, Var
 from logo.batch import Verdict, render_checked
+from logo.tokens import n_tokens  # re-exported: callers and tests import it from here
 
 # ---- constraints ---------------------------------------------------------------------------------
 
@@ -66,11 +67,6 @@ class Constraints:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def n_tokens(text: str) -> int:
-    """Length of a program: tokens of its canonical text (parentheses count as tokens)."""
-    return len(text.replace("(", " ").replace(")", " ").split()) + text.count("(") + text.count(")")
 
 
 def sort_key(text: str) -> tuple[int, str]:

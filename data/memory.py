@@ -37,7 +37,7 @@ class MemorySource:
 
     def add(self, programs) -> int:
         texts = [p if isinstance(p, str) else logo.to_text(p) for p in programs]
-        lib = logo.parse(self._library_text).defs if self._library_text else None
+        lib = logo.parse_library(self._library_text)
         if not texts:
             return 0
         images, ok = logo.render_batch(texts, size=self.image_size, library=lib, errors="blank")

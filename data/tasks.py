@@ -21,7 +21,8 @@ class Task:
 
 
 @lru_cache(maxsize=4)
-def _load(size: int) -> tuple[Task, ...]:
+def all_tasks(size: int = 28) -> tuple[Task, ...]:
+    """All 160 tasks in file order, drawn at `size` pixels (cached: the tuple is shared, do not mutate)."""
     raw = json.loads(resources.files("data").joinpath("dreamcoder_logo_tasks.json").read_text())
     programs = [logo.from_dreamcoder(t["source"]) for t in raw]
     images = logo.render_batch(programs, size=size)
@@ -33,4 +34,4 @@ def dreamcoder_tasks(split: str | None = None, size: int = 28) -> list[Task]:
     """All 160 tasks (or one split: "train"/"test"), each with its program and target image."""
     if split not in (None, "train", "test"):
         raise ValueError(f"split must be 'train', 'test' or None, not {split!r}")
-    return [t for t in _load(size) if split is None or t.split == split]
+    return [t for t in all_tasks(size) if split is None or t.split == split]

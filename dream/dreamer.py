@@ -30,12 +30,6 @@ from .search import Search, SearchResult
 from .targets import Target
 
 
-def parse_library(text: str | None):
-    if not text or not text.strip():
-        return None
-    return logo.parse(text).defs
-
-
 def start_programs(db, image: np.ndarray, k: int) -> list[str]:
     """The empty program and the heads of the k database entries nearest to `image` (nearest first)."""
     starts = [""]
@@ -131,7 +125,7 @@ class Dreamer:
             text = None
         if text != self._library_text:
             self._library_text = text
-            self.library = parse_library(text)
+            self.library = logo.parse_library(text)
             self.sampler.library = self.library
 
     def _poll_checkpoint(self) -> None:

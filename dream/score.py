@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from logo.library import SOLVE_SIZE
+
 SOLVE_TOLERANCE = 40
 BLUR_SIGMA = 1.0
 IOU_THRESHOLD = 64
@@ -34,7 +36,7 @@ def solved(candidate28: np.ndarray, target28: np.ndarray) -> bool:
 
 
 def solved_batch(candidates28: np.ndarray, target28: np.ndarray) -> np.ndarray:
-    """(n,) bool: which of the (n, 28, 28) candidates solve the target."""
+    """(n,) bool: which of the (n, SOLVE_SIZE, SOLVE_SIZE) candidates solve the target."""
     d = np.abs(np.asarray(candidates28, np.int16) - np.asarray(target28, np.int16)[None])
     return d.reshape(len(d), -1).max(axis=1, initial=0) <= SOLVE_TOLERANCE
 
@@ -114,7 +116,7 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(pil.resize((size, size), method), np.uint8)
 
 
-def load_target_image(path: str | Path, size: int = 28) -> np.ndarray:
+def load_target_image(path: str | Path, size: int = SOLVE_SIZE) -> np.ndarray:
     """Read any image file into a size x size uint8 ink image (255 = ink), in this stated way:
 
     1. colour modes: transparency is composited onto white, then the image is converted to greyscale

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -30,13 +29,12 @@ import numpy as np
 
 import logo
 from logo.errors import LogoError
+from logo.library import SOLVE_SIZE
+from logo.tokens import n_tokens  # re-exported: callers and tests import it from here
 
 from .score import Scorer, resize, solved_batch
 
 Expand = Callable[[np.ndarray, np.ndarray, list], list]
-
-_TOKEN = re.compile(r"\(|\)|[^\s()]+")
-
 
 def _canonicalizer():
     """The model's canonical form (loop variables renamed, commutative operands ordered) when available."""
@@ -45,11 +43,6 @@ def _canonicalizer():
     except ImportError:  # the model package is optional for the search itself
         return logo.to_text
     return lambda p: logo.to_text(canonical(p))
-
-
-def n_tokens(text: str) -> int:
-    """Program length in tokens of its canonical text (parentheses, keywords, numbers, names)."""
-    return len(_TOKEN.findall(text))
 
 
 @dataclass
@@ -112,7 +105,7 @@ class Search:
         self.size = int(image_size or target.shape[0])
         self.target = resize(target, self.size)
         if target28 is None:
-            target28 = resize(target, 28)
+            target28 = resize(target, SOLVE_SIZE)
         self.target28 = np.asarray(target28, np.uint8)
         self.expand = expand
         self.library = library
@@ -158,10 +151,10 @@ class Search:
             return []
         images, verdicts = logo.render_checked(programs, self.size, self.library, draw_off_canvas=True)
         ok = verdicts != logo.Verdict.ERROR
-        if self.size == 28:
+        if self.size == SOLVE_SIZE:
             images28 = images
         else:
-            images28, verdicts28 = logo.render_checked(programs, 28, self.library, draw_off_canvas=True)
+            images28, verdicts28 = logo.render_checked(programs, SOLVE_SIZE, self.library, draw_off_canvas=True)
             ok &= verdicts28 != logo.Verdict.ERROR
         dist = self.scorer.distance(images)
         solved = solved_batch(images28, self.target28)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import logo
+from logo.library import SOLVE_SIZE
 
 from .score import BadImage, load_target_image, resize
 
@@ -24,7 +25,7 @@ class Target:
     name: str
     kind: str                      # "mnist", "tasks", "db" or "png"
     image: np.ndarray              # (S, S) uint8, the model's size
-    image28: np.ndarray            # (28, 28) uint8
+    image28: np.ndarray            # (SOLVE_SIZE, SOLVE_SIZE) uint8
     known_program: str | None = None   # tasks: the reference program; db: the current head
     entry_id: int | None = None
     extra: dict = field(default_factory=dict)
@@ -57,8 +58,8 @@ def parse_weights(spec: str | None) -> dict[str, float]:
 
 def task_targets(split: str | None, size: int) -> list[Target]:
     from data import dreamcoder_tasks
-    t28 = dreamcoder_tasks(split, size=28)
-    ts = t28 if size == 28 else dreamcoder_tasks(split, size=size)
+    t28 = dreamcoder_tasks(split, size=SOLVE_SIZE)
+    ts = t28 if size == SOLVE_SIZE else dreamcoder_tasks(split, size=size)
     return [Target(a.name, "tasks", b.image, a.image, logo.to_text(a.program), extra={"split": a.split,
                                                                                      "family": a.family})
             for a, b in zip(t28, ts)]
@@ -68,8 +69,8 @@ def mnist_targets(split: str, size: int, root=None, limit: int | None = None) ->
     """MNIST digits of a split; with `limit`, that many digits evenly spaced over the split (the bundled
     digits are sorted by class, so this takes every class)."""
     from data import mnist
-    x28 = mnist(root, split, 28)
-    xs = x28 if size == 28 else mnist(root, split, size)
+    x28 = mnist(root, split, SOLVE_SIZE)
+    xs = x28 if size == SOLVE_SIZE else mnist(root, split, size)
     if limit is None or limit >= len(x28):
         idx = range(len(x28))
     else:
@@ -85,8 +86,8 @@ def png_targets(folder: str | Path, size: int) -> tuple[list[Target], list[tuple
     targets, errors = [], []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         try:
-            img28 = load_target_image(path, 28)
-            imgs = img28 if size == 28 else load_target_image(path, size)
+            img28 = load_target_image(path, SOLVE_SIZE)
+            imgs = img28 if size == SOLVE_SIZE else load_target_image(path, size)
         except BadImage as e:
             errors.append((str(path), str(e)))
             continue
@@ -108,7 +109,7 @@ class TargetSampler:
         self._tasks = None
         if "mnist" in self.weights:
             from data import mnist
-            self._mnist = (mnist(mnist_root, "train", 28), mnist(mnist_root, "train", image_size))
+            self._mnist = (mnist(mnist_root, "train", SOLVE_SIZE), mnist(mnist_root, "train", image_size))
         if "tasks" in self.weights:
             self._tasks = task_targets("train", image_size)
 
@@ -125,7 +126,7 @@ class TargetSampler:
             if e is None:
                 continue
             try:
-                img28 = logo.render(e.head, 28, library=self.library)
+                img28 = logo.render(e.head, SOLVE_SIZE, library=self.library)
             except logo.LogoError:
                 continue
             image = np.asarray(e.image, np.uint8)

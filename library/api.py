@@ -265,7 +265,7 @@ def load_library(path_or_dir) -> list[Define]:
         if not files:
             return []
         p = files[-1]
-    prog = logo.parse(p.read_text())
-    if prog.body:
-        raise ValueError(f"{p}: a library holds only (define ...) forms")
-    return list(prog.defs)
+    try:
+        return list(logo.parse_library(p.read_text()))
+    except ValueError as e:
+        raise ValueError(f"{p}: {e}") from None

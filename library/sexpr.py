@@ -7,17 +7,16 @@ earlier inventions as `#(...)`; `from_dreamcoder_json` names those `dreamcoder_a
 """
 from __future__ import annotations
 
-import re
+from logo.tokens import TOKEN_RE
 
 from .core import LAM, PRIM, VAR, Store
 
-_TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
 
 def parse(st: Store, text: str) -> int:
     """Parse one program into the store; returns its node id."""
     stack: list[list] = [[]]
-    for m in _TOKEN.finditer(text):
+    for m in TOKEN_RE.finditer(text):
         tok = m.group()
         if tok == "(":
             stack.append([])

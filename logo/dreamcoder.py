@@ -5,11 +5,11 @@ command keyword it is read as a block of commands.  See README ("DreamCoder synt
 """
 from __future__ import annotations
 
-import re
 
 from .ast import BinOp, Const, Embed, Loop, Move, Num, PenUp, Program, Var
 from .errors import LogoSyntaxError, ProgramSizeError
 from .syntax import MAX_NESTING, MAX_TEXT_CHARS, literal_value
+from .tokens import TOKEN_RE
 
 _ATOMS = {
     "1a": Const("ua"), "0a": Num(0), "1d": Const("ul"), "1l": Const("ul"), "0d": Num(0), "0l": Num(0),
@@ -18,13 +18,12 @@ _ATOMS = {
 }
 _OPS = {"*d": "*", "*l": "*", "*a": "*", "/d": "/", "/l": "/", "/a": "/", "+a": "+", "-a": "-"}
 _COMMANDS = {"move", "loop", "for", "embed", "p"}
-_TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
 
 def _read(text: str):
     """Tokens -> nested lists of atom strings."""
     stack: list[list] = [[]]
-    for m in _TOKEN.finditer(text):
+    for m in TOKEN_RE.finditer(text):
         tok = m.group()
         if tok == "(":
             if len(stack) > MAX_NESTING:

@@ -179,7 +179,7 @@ class PairSampler:
         text = self.source.library_text()
         if text != self._library_text:
             self._library_text = text
-            self._library = logo.parse(text).defs if text else None
+            self._library = logo.parse_library(text)
             if self._library:
                 self.tok.add_library(self._library)
 

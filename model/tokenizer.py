@@ -14,13 +14,13 @@ The result draws the same picture as `p`.
 """
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Iterable, Sequence
 
 import logo
 from logo.ast import (COMMUTATIVE, CONSTANTS, OPERATORS, BinOp, Call, Const, Define, Embed, Loop, Move, Num,
                       PenUp, Program, Var)
+from logo.tokens import tokenize
 
 PAD, UNK, BOS, END = "<pad>", "<unk>", "<bos>", "<end>"
 SPECIALS = (PAD, UNK, BOS, END)
@@ -29,9 +29,6 @@ LOOP_VARS = ("i", "j", "k", "l", "m", "n") + tuple(f"v{d}" for d in range(6, 16)
 PARAMS = tuple(f"p{d}" for d in range(8))
 BASE_TOKENS = (SPECIALS + ("(", ")") + KEYWORD_TOKENS + tuple(CONSTANTS) + OPERATORS
                + tuple(str(d) for d in range(10)) + LOOP_VARS + PARAMS)
-
-_SPLIT = re.compile(r"\(|\)|[^\s()]+")
-
 
 def loop_var(depth: int) -> str:
     return LOOP_VARS[depth] if depth < len(LOOP_VARS) else f"v{depth}"
@@ -84,12 +81,12 @@ def canonical(program) -> Program:
 
 @lru_cache(maxsize=200_000)
 def _canonical_tokens(text: str) -> tuple[str, ...]:
-    return tuple(_SPLIT.findall(logo.to_text(canonical(logo.parse(text)))))
+    return tuple(tokenize(logo.to_text(canonical(logo.parse(text)))))
 
 
 def split(text: str) -> list[str]:
     """Split text into tokens without parsing or canonicalising."""
-    return _SPLIT.findall(text)
+    return tokenize(text)
 
 
 def canonical_text(program) -> str:
@@ -142,7 +139,7 @@ class Tokenizer:
     def add_library(self, library) -> list[str]:
         """Add the names of a library's procedures (Logo text, a sequence of Define or a dict)."""
         if isinstance(library, str):
-            library = logo.parse(library).defs
+            library = logo.parse_library(library)
         names = library.keys() if isinstance(library, dict) else [d.name for d in library]
         return self.add(sorted(names))
 

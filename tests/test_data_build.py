@@ -75,9 +75,9 @@ def test_killed_writer_leaves_a_consistent_database_that_resumes(tmp_path):
         n = len(db)
         assert n >= 200 and db.max_entry_id() == n
         # a chunk's entries, stats and progress are committed together (or not at all)
-        stream_chunks = db.conn.execute("SELECT next_chunk FROM progress").fetchall()
+        stream_chunks = list(db.progress_streams().values())
         assert len(stream_chunks) == 1
-        assert db.stats()["random"]["samples"] == stream_chunks[0][0] * 100
+        assert db.stats()["random"]["samples"] == stream_chunks[0] * 100
         for e in db.entries():
             keys = [(len(t.replace("(", " ( ").replace(")", " ) ").split()), t) for t in e.equivalents]
             assert keys == sorted(keys) and e.head == e.equivalents[0] and e.image.any()
@@ -163,8 +163,8 @@ def test_near_pairs_from_the_workers_give_the_same_decisions(tmp_path):
     chunks = [sample_chunk(("s", k, 400, Constraints().as_dict(), 32, "", 0.01)) for k in range(4)]
     a, b = Database(tmp_path / "a.sqlite"), Database(tmp_path / "b.sqlite")
     for _, texts, imgs, _, lengths, near in chunks:
-        ra = a._insert_rendered(texts, imgs, [None] * len(texts), ["random"] * len(texts), lengths=lengths, near=near)
-        rb = b._insert_rendered(texts, imgs, [None] * len(texts), ["random"] * len(texts))
+        ra = a.insert_rendered(texts, imgs, [None] * len(texts), ["random"] * len(texts), lengths=lengths, near=near)
+        rb = b.insert_rendered(texts, imgs, [None] * len(texts), ["random"] * len(texts))
         assert ra == rb
     assert sum(len(n) for c in chunks for n in c[5]) > 0             # the chunks do hold near pairs
     a.close(), b.close()
@@ -181,3 +181,22 @@ def test_multi_worker_builds_in_a_fresh_process_finish(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[-1]) >= 300
+
+
+def test_kill_workers_stops_every_worker_of_a_pool():
+    import multiprocessing as mp
+    from data.build import _kill_workers
+    pool = mp.get_context("fork").Pool(2)
+    procs = list(pool._pool)                   # (the test may look inside; the code does it in one place)
+    assert len(procs) == 2 and all(p.is_alive() for p in procs)
+    _kill_workers(pool)
+    for p in procs:
+        p.join(10)
+    assert [p.exitcode for p in procs] == [-signal.SIGKILL] * 2
+
+
+def test_all_tasks_is_the_public_task_list():
+    from data.tasks import all_tasks, dreamcoder_tasks
+    tasks = all_tasks(28)
+    assert len(tasks) == 160 and tasks[0].image.shape == (28, 28)
+    assert [t.name for t in dreamcoder_tasks()] == [t.name for t in tasks]

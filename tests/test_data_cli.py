@@ -82,6 +82,16 @@ def test_export_import_round_trip(small_db, tmp_path, capsys):
 
 def test_check_and_clear_errors(small_db, tmp_path, capsys):
     assert main(["db", "check", str(small_db)]) == 0
+    assert "ok" in capsys.readouterr().out
+    broken = tmp_path / "broken.sqlite"                 # a copy whose programs table lost a row
+    broken.write_bytes(small_db.read_bytes())
+    import sqlite3
+    con = sqlite3.connect(broken)
+    assert con.execute("DELETE FROM programs WHERE text = (SELECT head FROM entries WHERE id = 1)").rowcount == 1
+    con.commit()
+    con.close()
+    assert main(["db", "check", str(broken)]) == 1
+    assert "programs table" in capsys.readouterr().out
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"\x89PNG not a database at all")
     with pytest.raises(SystemExit) as e:

@@ -1,0 +1,27 @@
+"""Logo text as tokens: the one definition shared by the DSL, the database, the model, search and compressor.
+
+A token is "(", ")" or a maximal run of characters that are neither whitespace nor parentheses; the
+length of a program is its number of tokens, parentheses included:
+
+    >>> tokenize("(move ul (/ ua 4))")
+    ['(', 'move', 'ul', '(', '/', 'ua', '4', ')', ')']
+    >>> n_tokens("(move ul (/ ua 4))")
+    9
+
+Comments are not special here (callers tokenize canonical text, which has none).
+"""
+from __future__ import annotations
+
+import re
+
+TOKEN_RE = re.compile(r"\(|\)|[^\s()]+")
+
+
+def tokenize(text: str) -> list[str]:
+    """The tokens of `text`, in order (no parsing, no canonicalisation)."""
+    return TOKEN_RE.findall(text)
+
+
+def n_tokens(text: str) -> int:
+    """Program length: `len(tokenize(text))`, computed without building the list (it is on hot paths)."""
+    return len(text.replace("(", " ").replace(")", " ").split()) + text.count("(") + text.count(")")
