@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -183,16 +184,44 @@ def test_multi_worker_builds_in_a_fresh_process_finish(tmp_path):
     assert int(out.stdout.split()[-1]) >= 300
 
 
-def test_kill_workers_stops_every_worker_of_a_pool():
-    import multiprocessing as mp
-    from data.build import _kill_workers
-    pool = mp.get_context("fork").Pool(2)
-    procs = list(pool._pool)                   # (the test may look inside; the code does it in one place)
-    assert len(procs) == 2 and all(p.is_alive() for p in procs)
-    _kill_workers(pool)
-    for p in procs:
-        p.join(10)
-    assert [p.exitcode for p in procs] == [-signal.SIGKILL] * 2
+def test_kill_workers_stops_every_worker_of_a_pool(tmp_path):
+    # In a fresh process with a timeout: a pool left behind in pytest's own process (its handler thread
+    # respawns killed workers) could hang the suite; a hang here is a failure, not a stuck CI.
+    code = textwrap.dedent("""
+        import multiprocessing as mp, os, time
+        from data.build import _kill_workers
+
+        def dead(pid):   # reaped (by us or the pool's handler thread), or a zombie
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            except FileNotFoundError:
+                return True
+
+        pool = mp.get_context("fork").Pool(2)
+        pids = [p.pid for p in pool._pool]   # (the test may look inside; the code does it in one place)
+        assert len(pids) == 2 and not any(dead(p) for p in pids)
+        _kill_workers(pool)
+        t = time.monotonic()
+        while not all(dead(p) for p in pids) and time.monotonic() - t < 10:
+            time.sleep(0.05)
+        print(all(dead(p) for p in pids), flush=True)
+        os._exit(0)    # (the pool's handler has respawned workers; the test kills the whole group)
+    """)
+    log = tmp_path / "out.txt"
+    with open(log, "w") as f:
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=120)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    out = log.read_text()
+    assert rc == 0, out
+    assert out.split()[-1] == "True"
 
 
 def test_all_tasks_is_the_public_task_list():
