@@ -2,7 +2,8 @@
 # The GPU check, in one command: the CUDA tests, training throughput, the data side, ten minutes of the
 # full learning loop and the solve figures it gives. Run it as is on a machine with an NVIDIA GPU:
 #
-#     bench/gpu_check.sh [OUT_DIR]            # default runs/gpu_check-DATE; about 25 minutes
+#     bench/gpu_check.sh [OUT_DIR]            # default runs/gpu_check-DATE; about 30 minutes
+#     SHORT=1 bench/gpu_check.sh [OUT_DIR]    # the same steps smaller: about 12 minutes
 #
 # Everything goes under OUT_DIR (one log per step, JSON figures, summary.md). It stops at the first
 # failing step (set -euo pipefail) and says which. It installs nothing beyond `pip install -e .[test]`,
@@ -10,13 +11,20 @@
 # if present), DEVICE (cuda; `DEVICE=cpu` with tiny sizes is a dry run of the script itself),
 # TRAIN_SECONDS (420), DB_SIZE (50000), SOLVE_BUDGET (3), SOLVE_TASKS (40), SOLVE_MNIST (40),
 # BENCH_SECONDS (12), BATCH_SIZES (512,1024,2048,4096), MODES (fp32,bf16,bf16+compile),
-# PAIRS_SECONDS (5), SOLVE_LIMIT (10: bench/solve.py targets per set).
-set -euo pipefail
+# PAIRS_SECONDS (5), SOLVE_LIMIT (10: bench/solve.py targets per set); SHORT=1 changes the defaults to
+# TRAIN_SECONDS=240 DB_SIZE=20000 SOLVE_TASKS=16 SOLVE_MNIST=16 BENCH_SECONDS=6 BATCH_SIZES=1024,4096
+# SOLVE_LIMIT=4 and bench/solve.py's arms to model,none. Extra flags: TRAIN_BENCH_ARGS, PAIRS_BENCH_ARGS,
+# RUN_ARGS, SOLVE_ARGS.
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/gpu_check-$(date +%Y%m%d-%H%M%S)}
 DEVICE=${DEVICE:-cuda}
 if [ -z "${PY:-}" ]; then
   if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
+fi
+if [ "${SHORT:-0}" = 1 ]; then
+  : "${TRAIN_SECONDS:=240}" "${DB_SIZE:=20000}" "${SOLVE_TASKS:=16}" "${SOLVE_MNIST:=16}" "${BENCH_SECONDS:=6}"
+  : "${BATCH_SIZES:=1024,4096}" "${SOLVE_LIMIT:=4}" "${SOLVE_ARGS:=--arms model,none}"
 fi
 TRAIN_SECONDS=${TRAIN_SECONDS:-420}
 DB_SIZE=${DB_SIZE:-50000}
