@@ -112,13 +112,14 @@ def resolve_size(dev_kind: str, preset_name: str | None, batch_size: int | None)
     """(preset, batch size, why) for the device kind ("cpu" / "cuda"): the given values, else the device's
     defaults; `why` says which came from where, for the first printed line."""
     d_preset, d_batch = DEVICE_DEFAULTS[dev_kind]
+    device_name = "CUDA" if dev_kind == "cuda" else "CPU"
     given = [name for name, v in (("--preset", preset_name), ("--batch-size", batch_size)) if v is not None]
     if not given:
-        why = f"{dev_kind.upper() if dev_kind == 'cuda' else 'CPU'} default; --preset/--batch-size override"
+        why = f"{device_name} default; --preset/--batch-size override"
     elif len(given) == 2:
         why = "as given"
     else:
-        why = f"{given[0]} as given, the rest the {dev_kind.upper() if dev_kind == 'cuda' else 'CPU'} default"
+        why = f"{given[0]} as given, the rest the {device_name} default"
     return preset_name or d_preset, batch_size or d_batch, why
 
 
@@ -439,7 +440,7 @@ def main(argv=None) -> int:
     if distributed:
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[local_rank] if dev_kind == "cuda" else None)
-    autocast = autocast_factory(dev_kind, (dev_kind == "cuda" and not args.no_bf16) or args.bf16)
+    autocast = autocast_factory(dev_kind, not args.no_bf16 and (dev_kind == "cuda" or args.bf16))
 
     if args.background_pairs == "on" or (args.background_pairs == "auto" and dev_kind == "cuda"):
         sampler.start_background()
