@@ -4,12 +4,12 @@ the model consumes them, in the same run.
     .venv/bin/python bench/pairs.py [--db PATH] [--batch-size 1024] [--seconds 5] [--device cpu|cuda]
 
 Three sampler figures, all on one core (torch and numpy held to one thread):
-  batch_pairs_per_s      `sampler.batch(n)`: drawing n stored pairs of every kind (edit, de novo,
-                         lateral, mutation) by weight and gathering them into tensors;
+  batch_pairs_per_s      `sampler.batch(n)`: drawing n stored pairs of every kind (`model.pairs.KINDS`,
+                         the mutation ring included) by weight and gathering them into tensors;
   mutation_pairs_per_s   making new mutation pairs (mutate, parse, edit script, render, check), the
                          work `train` moves to a background thread on CUDA;
-  sustained_pairs_per_s  what `train` sees per core: batches plus a refresh (new entries and
-                         `--mutations` fresh mutation pairs) every `--refresh-every` steps.
+  sustained_pairs_per_s  what `train` sees per core: batches plus a refresh (new entries, their pairs
+                         and `--mutations` fresh mutation pairs) every `--refresh-every` steps.
 The model figure is a training step (forward, backward, AdamW) of the chosen preset on one fixed
 batch: samples/s on the device. Without --db the source is random programs plus the DreamCoder tasks.
 Prints one JSON line.
