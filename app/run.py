@@ -71,6 +71,12 @@ def register(sub) -> None:
     p.add_argument("--out", default=None, help="run directory (default runs/CONFIG)")
     p.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
     p.add_argument("--train-seconds", type=float, default=None, help="override train/dream seconds per round")
+    # shorter versions of a configuration (e.g. ten minutes of --config full on one GPU: bench/gpu_check.sh)
+    p.add_argument("--db-size", type=int, default=None, help="override the entries built in round 0")
+    p.add_argument("--db-growth", type=int, default=None, help="override the entries added after each round")
+    p.add_argument("--solve-budget", type=float, default=None, help="override the search seconds per target")
+    p.add_argument("--solve-tasks", type=int, default=None, help="override the DreamCoder tasks evaluated")
+    p.add_argument("--solve-mnist", type=int, default=None, help="override the MNIST digits evaluated")
     p.add_argument("--device", default="auto", help="torch device for train, dream and solve (default auto)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
     p.set_defaults(func=run_command)
@@ -189,12 +195,24 @@ def _count_lines(path: Path) -> int:
         return 0
 
 
+OVERRIDES = ("train_seconds", "db_size", "db_growth", "solve_budget", "solve_tasks", "solve_mnist")
+
+
+def _overridden(cfg: Config, args) -> Config:
+    """The configuration with every override flag that was given (`--train-seconds`, `--db-size`, ...)."""
+    given = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k, None) is not None}
+    for k, v in given.items():
+        if v < 0 or (v == 0 and k in ("train_seconds", "solve_budget")):
+            need = "positive" if k in ("train_seconds", "solve_budget") else "0 or more"
+            raise SystemExit(f"logo run: --{k.replace('_', '-')} must be {need}, not {v}")
+    return replace(cfg, **given)
+
+
 def run_command(args) -> int:
     cfg = CONFIGS[args.config]
     if args.rounds is not None:
         cfg = replace(cfg, rounds=args.rounds)
-    if args.train_seconds is not None:
-        cfg = replace(cfg, train_seconds=args.train_seconds)
+    cfg = _overridden(cfg, args)
     out = Path(args.out or f"runs/{args.config}")
     out.mkdir(parents=True, exist_ok=True)
     paths = {"db": out / "db.sqlite", "ckpt": out / "ckpt", "library": out / "library",

@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pair kind mixture, e.g. edit=0.3,denovo=0.1,lateral=0.05,mutation=0.2,far=0.25,prefix=0.1")
     p.add_argument("--out", required=True, help="checkpoint / log directory (resumes from it)")
     m = p.add_argument_group("model")
-    m.add_argument("--preset", default="default", choices=["tiny", "small", "default"])
+    m.add_argument("--preset", default=None, choices=["tiny", "small", "default"],
+                   help="model size (default: 'default' on CUDA, 'tiny' on the CPU)")
     m.add_argument("--d-model", type=int)
     m.add_argument("--layers", type=int, help="layers of each of the three stacks")
     m.add_argument("--heads", type=int)
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--max-edits", type=int, help="longest edit script (de novo pairs need about len(B))")
     m.add_argument("--vocab-capacity", type=int, help="token rows (room for library procedure names)")
     o = p.add_argument_group("optimisation")
-    o.add_argument("--batch-size", type=int, default=128, help="per process")
+    o.add_argument("--batch-size", type=int, default=None,
+                   help="per process (default: 128 on CUDA, 32 on the CPU)")
     o.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: no limit)")
     o.add_argument("--max-seconds", type=float, default=0, help="stop after this wall time (0: no limit)")
     o.add_argument("--lr", type=float, default=1e-3)
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--background-pairs", choices=["auto", "on", "off"], default="auto",
                    help="make mutation pairs in a background thread (auto: on with CUDA)")
     r.add_argument("--no-bf16", action="store_true", help="no bf16 autocast on CUDA")
+    r.add_argument("--bf16", action="store_true", help="bf16 autocast on the CPU too (on CUDA it is on by default)")
     r.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: cores - 1, at least 1)")
     r.add_argument("--eval-every", type=int, default=500)
     r.add_argument("--eval-pairs", type=int, default=128, help="held-out pairs per kind in each evaluation")
@@ -122,6 +125,41 @@ def lr_factor(step: int, frac: float, warmup: int, min_frac: float) -> float:
     if frac <= 0:
         return 1.0
     return min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+
+
+# What `train` picks when --preset / --batch-size are not given: the large model for CUDA; on the CPU
+# one whose step takes well under a second (tiny at batch 32: about 0.4 s on one core), so that a
+# first run shows progress at once rather than looking hung (default at 128: ~10 s a step).
+DEVICE_DEFAULTS = {"cuda": ("default", 128), "cpu": ("tiny", 32)}
+
+
+def resolve_size(dev_kind: str, preset_name: str | None, batch_size: int | None) -> tuple[str, int, str]:
+    """(preset, batch size, why) for the device kind ("cpu" / "cuda"): the given values, else the device's
+    defaults; `why` says which came from where, for the first printed line."""
+    d_preset, d_batch = DEVICE_DEFAULTS[dev_kind]
+    device_name = "CUDA" if dev_kind == "cuda" else "CPU"
+    given = [name for name, v in (("--preset", preset_name), ("--batch-size", batch_size)) if v is not None]
+    if not given:
+        why = f"{device_name} default; --preset/--batch-size override"
+    elif len(given) == 2:
+        why = "as given"
+    else:
+        why = f"{given[0]} as given, the rest the {device_name} default"
+    return preset_name or d_preset, batch_size or d_batch, why
+
+
+def autocast_factory(dev_kind: str, bf16: bool):
+    """A function returning the context that training and evaluation steps run under: bf16 autocast on
+    `dev_kind` ("cpu" / "cuda") when `bf16`, else a no-op."""
+    if not bf16:
+        return nullcontext
+    return lambda: torch.autocast(dev_kind, dtype=torch.bfloat16)
+
+
+def config_params(config: ModelConfig) -> int:
+    """Parameters of an `EditModel` of this configuration (built on the meta device: no memory, no time)."""
+    with torch.device("meta"):
+        return EditModel(config, config.vocab_capacity).n_params()
 
 
 def same_image_fn(threshold: float | None):
@@ -384,6 +422,11 @@ def main(argv=None) -> int:
     latest = checkpoint.latest_path(out)
     if latest is not None:
         state = checkpoint.load_state(latest, "cpu")
+    args.preset, args.batch_size, why = resolve_size(dev_kind, args.preset, args.batch_size)
+    if main_proc:
+        what = (f"the model of {latest.name}" if state is not None else
+                f"preset {args.preset} ({config_params(model_config(args, None)) / 1e6:.1f}M params)")
+        print(f"train: device {dev_kind}, {what}, batch {args.batch_size} ({why})", flush=True)
     tokenizer = Tokenizer(state["vocab"]) if state else Tokenizer()
     config = model_config(args, state["config"] if state else None)
     source = open_source(args)
@@ -429,10 +472,7 @@ def main(argv=None) -> int:
     if distributed:
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[local_rank] if dev_kind == "cuda" else None)
-    use_bf16 = dev_kind == "cuda" and not args.no_bf16
-
-    def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else nullcontext()
+    autocast = autocast_factory(dev_kind, not args.no_bf16 and (dev_kind == "cuda" or args.bf16))
 
     if args.background_pairs == "on" or (args.background_pairs == "auto" and dev_kind == "cuda"):
         sampler.start_background()

@@ -55,6 +55,7 @@ def stopped_steps(outputs: list[str]) -> list[int]:
     return [int(re.search(r"stopped at step (\d+)", text).group(1)) for text in outputs]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch without torch.distributed")
 def test_ddp_ranks_stop_together_checkpoint_and_resume(tmp_path):
     out = tmp_path / "ckpt"
