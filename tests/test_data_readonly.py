@@ -13,7 +13,7 @@ import pytest
 import data.db
 from data.db import (FORMAT_VERSION, Database, DatabaseError, NeedsMigrationError, ReadOnlyError,
                      open_readonly)
-from logo.cli import main
+from app.cli import main
 
 SQUARE, SQUARE2 = "(loop i 4 (move ul (/ ua 4)))", "(move ul (/ ua 4)) (loop i 3 (move ul (/ ua 4)))"  # same image
 PROGRAMS = [SQUARE, SQUARE2, "(move 2 0)", "(move 3 ua)"]
