@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -298,6 +299,10 @@ class _BadLine(ValueError):
     """A line of an import file that cannot be imported; the message names the file and line."""
 
 
+def _lines(n: int) -> str:
+    return f"{n} line" + ("" if n == 1 else "s")
+
+
 def _import(a) -> int:
     """Import a JSONL export line by line; see the `import` parser's description for what a bad line does."""
     from pathlib import Path
@@ -307,11 +312,12 @@ def _import(a) -> int:
     if a.jsonl != "-" and Path(a.jsonl).is_dir():
         raise IsADirectoryError(21, "is a directory, not a file", a.jsonl)
     # open the input first: a missing input file must not leave a new empty database behind
-    f = sys.stdin if a.jsonl == "-" else open(a.jsonl, encoding="utf-8")
+    f = sys.stdin.buffer if a.jsonl == "-" else open(a.jsonl, "rb")      # lines are decoded one by one
+    created = not os.path.exists(a.db)
     try:
         db = _open(a.db, create=True)
     except BaseException:
-        if f is not sys.stdin:
+        if f is not sys.stdin.buffer:
             f.close()
         raise
     counts = Counter()
@@ -337,9 +343,21 @@ def _import(a) -> int:
             line_of.clear()
         committed["lines"] = upto_line - 1
     line_no = 0
+
+    def stop(e: _BadLine) -> _BadLine:
+        """Commit every good line before the bad one; the error that says what was committed."""
+        try:
+            flush(line_no)
+        except _BadLine as first:    # an earlier pending line's image was wrong: that one is reported
+            e = first
+        n = committed["lines"]
+        done = "nothing was committed" if n == 0 else "line 1 was committed" if n == 1 else \
+            f"lines 1-{n} were committed"
+        return _BadLine(f"{e}; {done}")
     try:
         try:
-            for line_no, line in enumerate(f, 1):
+            for line_no, raw in enumerate(f, 1):
+                line = raw.decode("utf-8")
                 if not line.strip():
                     continue
                 try:
@@ -366,23 +384,27 @@ def _import(a) -> int:
                 line_of.extend([line_no] * len(line_progs))
                 if len(progs) >= a.batch:
                     flush(line_no + 1)
+            line_no += 1             # the end of the file: every line is "before" it
+            flush(line_no)
         except UnicodeDecodeError as e:
-            raise _BadLine(f"{a.jsonl}:{line_no + 1}: not UTF-8 text ({e.reason})") from None
-        except (_BadLine, LogoError) as e:
-            try:
-                flush(line_no)        # every good line before the bad one is committed
-            except _BadLine as first:  # an earlier pending line's image was wrong: that one is reported
-                e = first
-            raise _BadLine(f"{e}; {committed['lines']} lines before it were committed") from None
-        flush(line_no + 1)
+            raise stop(_BadLine(f"{a.jsonl}:{line_no}: not UTF-8 text (byte {e.start} of the line: {e.reason})")) \
+                from None
+        except _BadLine as e:
+            raise stop(e) from None
+        except LogoError as e:
+            raise stop(_BadLine(f"{a.jsonl}:{line_no}: {e}")) from None
     except _BadLine as e:
         print(f"logo db import: {e}", file=sys.stderr)
         return 1
     finally:
-        if f is not sys.stdin:
+        if f is not sys.stdin.buffer:
             f.close()
         db.close()
-    print(f"imported {committed['lines']} lines: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        if created and committed["lines"] == 0 and not counts:     # a failed import leaves no new empty file
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(a.db + suffix):
+                    os.unlink(a.db + suffix)
+    print(f"imported {_lines(committed['lines'])}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0
 
 

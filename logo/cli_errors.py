@@ -59,7 +59,8 @@ def _pil_errors() -> tuple[type, ...]:
 
 
 def describe(e: BaseException, path: str | None = None) -> str:
-    """`PATH: what is wrong` for an expected error; `path` names the file when the error does not."""
+    """`PATH: what is wrong` for an expected error; `path` (the command's main file, its database) names
+    the file of an SQLite, JSON, Unicode or image error, which do not name one themselves."""
     if isinstance(e, OSError) and e.filename is not None and e.strerror:
         where = os.fspath(e.filename)
         what = e.strerror
@@ -76,12 +77,9 @@ def describe(e: BaseException, path: str | None = None) -> str:
         return f"{path + ': ' if path else ''}database error: {e}"
     if type(e).__name__ == "DecompressionBombError":
         return f"{path + ': ' if path else ''}image too large: {e}"
-    text = str(e) or type(e).__name__
     if isinstance(e, KeyError) and e.args:
-        text = str(e.args[0])
-    if path and path not in text:
-        return f"{path}: {text}"
-    return text
+        return str(e.args[0])
+    return str(e) or type(e).__name__        # the project's own errors name their file themselves
 
 
 def expected_errors(extra: tuple[type, ...] = ()) -> tuple[type, ...]:
