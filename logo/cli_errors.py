@@ -121,6 +121,24 @@ def _silence_stdout() -> None:
         pass
 
 
+def check_output_dir(path) -> None:
+    """Raise the OSError that making directory `path` would raise, without making anything: so a command
+    can refuse an unusable output folder (a file in the way, a file named like it) before its work."""
+    path = os.path.normpath(os.fspath(path))
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise NotADirectoryError(20, "exists and is not a directory", path)
+        probe = path
+    else:
+        probe = os.path.dirname(path) or "."
+        while not os.path.exists(probe):
+            probe = os.path.dirname(probe) or "."
+        if not os.path.isdir(probe):
+            raise NotADirectoryError(20, "a part of the path is a file, not a directory", probe)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise PermissionError(13, "no permission to write there", probe)
+
+
 # ---- argparse types: reject out-of-range numbers at parse time (exit status 2) --------------------
 
 def int_range(lo: int | None = None, hi: int | None = None):
