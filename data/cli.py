@@ -102,7 +102,8 @@ def register(sub) -> None:
                          "again is safe (programs already stored are duplicates).")
     im.add_argument("db")
     im.add_argument("jsonl", help="JSONL file (from `logo db export`), or - for stdin")
-    im.add_argument("--source", help="record this source instead of the exported ones")
+    from .db import SOURCES
+    im.add_argument("--source", choices=SOURCES, help="record this source instead of the exported ones")
     im.add_argument("--batch", type=POSITIVE, default=2000, help="programs per transaction (default 2000)")
     im.set_defaults(func=_import)
 
@@ -307,8 +308,6 @@ def _import(a) -> int:
     """Import a JSONL export line by line; see the `import` parser's description for what a bad line does."""
     from pathlib import Path
     from .db import SOURCES
-    if a.source and a.source not in SOURCES:
-        raise BadInputFile(f"--source: unknown source {a.source!r} (known: {', '.join(SOURCES)})")
     if a.jsonl != "-" and Path(a.jsonl).is_dir():
         raise IsADirectoryError(21, "is a directory, not a file", a.jsonl)
     # open the input first: a missing input file must not leave a new empty database behind
@@ -419,6 +418,8 @@ def _check(a) -> int:
     if problems:
         for p in problems:
             print(p)
+        print(f"logo db check: {a.db}: {len(problems)} problem{'s' if len(problems) > 1 else ''} found",
+              file=sys.stderr)
         return 1
     print(f"{a.db}: ok ({n} entries)")
     return 0
