@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from logo.cli_errors import float_list, float_range, int_range
+from logo.cli_errors import check_output_dir, float_list, float_range, int_range
 from logo.files import write_json
 
 from dream.baselines import ARMS, candidates_per_expansion, make_proposer
@@ -122,7 +122,7 @@ def solve_command(args) -> int:
         size = db.image_size
         library = parse_library(db.library_text())
         db.novelty_index()                   # read every image now: a damaged file is one error, not one per target
-    out.mkdir(parents=True, exist_ok=True)   # an unusable --out fails here, before the searches
+    check_output_dir(out)                    # an unusable --out fails here, before the searches
     # the model-free arms get as many candidates per expansion as the model proposes
     expand = make_proposer(args.proposer, model_proposer, n=candidates_per_expansion(args.samples, temperatures, args.beam),
                            library=library,
