@@ -4,7 +4,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from logo.cli_errors import int_range, read_text
 from logo.errors import LogoError
+
+MAX_SIZE = 4096      # pixels per side of `logo render` (a 4096^2 PNG is 16 MB of pixels)
 
 
 def register(sub) -> None:
@@ -14,14 +17,15 @@ def register(sub) -> None:
     p.add_argument("--file", help="read the program from this file instead")
     p.add_argument("--dreamcoder", action="store_true", help="the program is in DreamCoder's LOGO syntax")
     p.add_argument("--library", help="a library file of (define ...) procedures the program may call")
-    p.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
+    p.add_argument("--size", type=int_range(4, MAX_SIZE), default=128,
+                   help=f"image size in pixels, 4 to {MAX_SIZE} (default 128)")
     p.add_argument("--out", default="program.png", help="output PNG (default program.png)")
     p.set_defaults(func=_render)
 
     t = sub.add_parser("tasks", help="render the 160 DreamCoder LOGO tasks as a contact sheet",
                        description="Render the DreamCoder LOGO tasks to a labelled PNG contact sheet.")
     t.add_argument("--split", choices=["train", "test", "all"], default="all")
-    t.add_argument("--size", type=int, default=64, help="pixels per drawing (default 64)")
+    t.add_argument("--size", type=int_range(4, 1024), default=64, help="pixels per drawing, 4 to 1024 (default 64)")
     t.add_argument("--out", default="tasks.png", help="output PNG (default tasks.png)")
     t.add_argument("--list", action="store_true", help="also print each task's name and program")
     t.set_defaults(func=_tasks)
@@ -31,14 +35,20 @@ def load_library(path: str | None):
     if not path:
         return None
     from logo import parse_library
-    return parse_library(Path(path).read_text())
+    return parse_library(read_text(path))
+
+
+def check_output_path(path) -> None:
+    """Refuse an output path that is a directory before any work (PIL would raise a bare error)."""
+    if Path(path).is_dir():
+        raise IsADirectoryError(21, "is a directory, not a file", str(path))
 
 
 def _render(args) -> int:
     from logo import from_dreamcoder, parse, render
     from logo.pictures import save_png
     if args.file:
-        text = Path(args.file).read_text()
+        text = read_text(args.file)
     elif args.program:
         text = args.program
     else:
@@ -50,6 +60,7 @@ def _render(args) -> int:
     except LogoError as e:
         print(f"logo render: {e}", file=sys.stderr)
         return 1
+    check_output_path(args.out)
     save_png(image, args.out)
     print(f"wrote {args.out}")
     return 0
@@ -63,6 +74,7 @@ def _tasks(args) -> int:
     if args.list:
         for t in tasks:
             print(f"{t.split:5s}  {t.name:32s}  {to_text(t.program)}")
+    check_output_path(args.out)
     save_sheet([t.image for t in tasks], args.out, labels=[t.name for t in tasks], columns=16, scale=1)
     print(f"wrote {args.out} ({len(tasks)} tasks)")
     return 0

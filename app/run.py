@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from logo.cli_errors import float_range, int_range
 from logo.files import read_jsonl, write_json
 
 
@@ -69,14 +70,18 @@ def register(sub) -> None:
                        description=__doc__.split("\n")[0], epilog="\n".join(__doc__.split("\n")[1:]))
     p.add_argument("--config", choices=sorted(CONFIGS), default="demo", help="named configuration (default demo)")
     p.add_argument("--out", default=None, help="run directory (default runs/CONFIG)")
-    p.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
-    p.add_argument("--train-seconds", type=float, default=None, help="override train/dream seconds per round")
+    p.add_argument("--rounds", type=int_range(1, 10_000), default=None, help="override the number of rounds")
+    p.add_argument("--train-seconds", type=float_range(0, lo_open=True), default=None,
+                   help="override train/dream seconds per round")
     # shorter versions of a configuration (e.g. ten minutes of --config full on one GPU: bench/gpu_check.sh)
-    p.add_argument("--db-size", type=int, default=None, help="override the entries built in round 0")
-    p.add_argument("--db-growth", type=int, default=None, help="override the entries added after each round")
-    p.add_argument("--solve-budget", type=float, default=None, help="override the search seconds per target")
-    p.add_argument("--solve-tasks", type=int, default=None, help="override the DreamCoder tasks evaluated")
-    p.add_argument("--solve-mnist", type=int, default=None, help="override the MNIST digits evaluated")
+    p.add_argument("--db-size", type=int_range(1, 100_000_000), default=None,
+                   help="override the entries built in round 0")
+    p.add_argument("--db-growth", type=int_range(0, 100_000_000), default=None,
+                   help="override the entries added after each round")
+    p.add_argument("--solve-budget", type=float_range(0, lo_open=True), default=None,
+                   help="override the search seconds per target")
+    p.add_argument("--solve-tasks", type=int_range(0, 160), default=None, help="override the DreamCoder tasks evaluated")
+    p.add_argument("--solve-mnist", type=int_range(0, 100_000), default=None, help="override the MNIST digits evaluated")
     p.add_argument("--device", default="auto", help="torch device for train, dream and solve (default auto)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
     p.set_defaults(func=run_command)

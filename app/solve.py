@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from logo.cli_errors import check_output_dir, float_list, float_range, int_range
 from logo.files import write_json
 
 from dream.baselines import ARMS, candidates_per_expansion, make_proposer
@@ -37,19 +38,19 @@ def register(sub) -> None:
                    help="dreamcoder, mnist-heldout, or a folder of images (default dreamcoder)")
     p.add_argument("--split", choices=["train", "test", "all"], default="test",
                    help="DreamCoder split (default test)")
-    p.add_argument("--budget", type=float, default=60.0, help="search seconds per target (default 60)")
+    p.add_argument("--budget", type=float_range(0, lo_open=True), default=60.0, help="search seconds per target (default 60)")
     p.add_argument("--db", default=None, help="database to take start programs from (nearest entries)")
-    p.add_argument("--k", type=int, default=8, help="database neighbours to start from (default 8)")
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--k", type=int_range(0, 10_000), default=8, help="database neighbours to start from (default 8)")
+    p.add_argument("--limit", type=int_range(1), default=None,
                    help="only N targets: for dreamcoder and mnist-heldout N evenly spaced over the split "
                    "(every family / class), for a folder the first N files")
     p.add_argument("--out", default="solve_out", help="output directory (default solve_out)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
-    p.add_argument("--batch", type=int, default=8, help="nodes expanded per model call (default 8)")
-    p.add_argument("--samples", type=int, default=8, help="edit scripts per node and temperature (default 8)")
-    p.add_argument("--temperatures", default="1.0", help="comma-separated sampling temperatures (default 1.0)")
-    p.add_argument("--beam", type=int, default=8, help="also take the N best scripts of a beam search (default 8; 0 = off)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--batch", type=int_range(1, 100_000), default=8, help="nodes expanded per model call (default 8)")
+    p.add_argument("--samples", type=int_range(1, 100_000), default=8, help="edit scripts per node and temperature (default 8)")
+    p.add_argument("--temperatures", type=float_list(0, lo_open=True), default="1.0", help="comma-separated sampling temperatures (default 1.0)")
+    p.add_argument("--beam", type=int_range(0, 100_000), default=8, help="also take the N best scripts of a beam search (default 8; 0 = off)")
+    p.add_argument("--threads", type=int_range(1, 4096), default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled)")
     p.add_argument("--quiet", action="store_true", help="no per-target lines")
     p.set_defaults(func=solve_command)
@@ -94,7 +95,7 @@ def solve_command(args) -> int:
 
     out = Path(args.out)
     device = resolve_device(args.device)
-    temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
+    temperatures = args.temperatures             # a tuple of positive numbers (argparse type float_list)
     watcher, model_proposer = None, None
     if args.proposer.startswith("model"):
         if not args.ckpt:
@@ -116,10 +117,12 @@ def solve_command(args) -> int:
         if not Path(args.db).exists():
             print(f"logo solve: {args.db}: database does not exist", file=sys.stderr)
             return 1
-        from data.db import Database
-        db = Database(args.db, create=False)
+        from data.db import open_readonly
+        db = open_readonly(args.db)          # solve only reads it
         size = db.image_size
         library = parse_library(db.library_text())
+        db.novelty_index()                   # read every image now: a damaged file is one error, not one per target
+    check_output_dir(out)                    # an unusable --out fails here, before the searches
     # the model-free arms get as many candidates per expansion as the model proposes
     expand = make_proposer(args.proposer, model_proposer, n=candidates_per_expansion(args.samples, temperatures, args.beam),
                            library=library,

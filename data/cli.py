@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 import time
 from collections import Counter
 
 import numpy as np
+
+from logo.cli_errors import BadInputFile, float_range, int_range, read_text
+from logo.errors import LogoError
+
+POSITIVE = int_range(1)
 
 
 def register(sub) -> None:
@@ -27,19 +33,20 @@ def register(sub) -> None:
 
     b = dsub.add_parser("build", help="add random programs until the database holds SIZE entries (resumable)")
     b.add_argument("db", help="database file (created if missing)")
-    b.add_argument("--size", type=int, default=10_000, help="target number of entries (default 10000)")
-    b.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    b.add_argument("--size", type=int_range(0), default=10_000, help="target number of entries (default 10000)")
+    b.add_argument("--workers", type=int_range(1, 1024), default=None, help="worker processes (default: all cores)")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--chunk-size", type=int, default=1000, help="programs per chunk (the unit of resuming)")
-    b.add_argument("--image-size", type=int, default=None, help="image size for a new database (default 32)")
+    b.add_argument("--chunk-size", type=int_range(1, 1_000_000), default=1000, help="programs per chunk (the unit of resuming)")
+    b.add_argument("--image-size", type=int_range(4, 512), default=None,
+                   help="image size for a new database, 4 to 512 (default 32)")
     b.add_argument("--library", help="set the database's procedure library from this file first")
-    b.add_argument("--max-samples", type=int, default=None, help="stop after this many programs")
-    b.add_argument("--min-tokens", type=int, default=1)
-    b.add_argument("--max-tokens", type=int, default=60)
-    b.add_argument("--max-statements", type=int, default=4)
-    b.add_argument("--max-depth", type=int, default=2, help="nesting of loop/embed/penup blocks")
-    b.add_argument("--max-segments", type=int, default=400)
-    b.add_argument("--p-call", type=float, default=0.3, help="probability of a library call per statement")
+    b.add_argument("--max-samples", type=POSITIVE, default=None, help="stop after this many programs")
+    b.add_argument("--min-tokens", type=POSITIVE, default=1)
+    b.add_argument("--max-tokens", type=POSITIVE, default=60)
+    b.add_argument("--max-statements", type=POSITIVE, default=4)
+    b.add_argument("--max-depth", type=int_range(0), default=2, help="nesting of loop/embed/penup blocks")
+    b.add_argument("--max-segments", type=POSITIVE, default=400)
+    b.add_argument("--p-call", type=float_range(0, 1), default=0.3, help="probability of a library call per statement")
     for flag in ("loops", "loop-index", "embed", "penup", "arithmetic"):
         b.add_argument(f"--no-{flag}", action="store_true", help=f"generate no {flag.replace('-', ' ')}")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -54,27 +61,27 @@ def register(sub) -> None:
     sh.add_argument("db")
     sh.add_argument("id", type=int)
     sh.add_argument("--png", help="write the entry's image to this PNG")
-    sh.add_argument("--scale", type=int, default=8)
+    sh.add_argument("--scale", type=int_range(1, 64), default=8)
     sh.set_defaults(func=_show)
 
     sc = dsub.add_parser("sheet", help="contact sheet PNG of N entries, by filter")
     sc.add_argument("db")
     sc.add_argument("--out", default="sheet.png")
-    sc.add_argument("-n", type=int, default=100)
+    sc.add_argument("-n", type=int_range(1, 100_000), default=100)
     sc.add_argument("--source", help="only entries from this source (random, dream, task, library, import)")
     sc.add_argument("--min-length", type=int)
     sc.add_argument("--max-length", type=int)
     sc.add_argument("--min-id", type=int, default=0)
     sc.add_argument("--random", action="store_true", help="a random sample instead of the first N")
     sc.add_argument("--seed", type=int, default=0)
-    sc.add_argument("--columns", type=int, default=10)
-    sc.add_argument("--scale", type=int, default=3)
+    sc.add_argument("--columns", type=int_range(1, 1000), default=10)
+    sc.add_argument("--scale", type=int_range(1, 64), default=3)
     sc.set_defaults(func=_sheet)
 
     ne = dsub.add_parser("nearest", help="the k entries nearest to an image (PNG)")
     ne.add_argument("db")
     ne.add_argument("image", help="PNG (dark ink on light background, or light on dark)")
-    ne.add_argument("-k", type=int, default=5)
+    ne.add_argument("-k", type=int_range(1, 10_000), default=5)
     ne.add_argument("--sheet", help="also write the query and its neighbours to this PNG")
     ne.set_defaults(func=_nearest)
 
@@ -84,11 +91,20 @@ def register(sub) -> None:
     ex.set_defaults(func=_export)
 
     im = dsub.add_parser("import", help="insert the programs of a JSONL export (novelty rules apply; the "
-                         "exported images are used when the image sizes agree, otherwise programs are re-rendered)")
+                         "exported images are used when the image sizes agree and each program draws its "
+                         "image, otherwise programs are re-rendered)",
+                         description="Insert the programs of a JSONL export. An exported image is verified: "
+                         "every program of the line must draw it (the database's same-image rule), or the "
+                         "line is an error. The first bad line (malformed, unknown source, image that its "
+                         "programs do not draw) stops the import: every line before it is committed, "
+                         "whatever --batch is (--batch only sets how many programs go into one transaction), "
+                         "and the message says how many lines were committed. Importing the same file "
+                         "again is safe (programs already stored are duplicates).")
     im.add_argument("db")
     im.add_argument("jsonl", help="JSONL file (from `logo db export`), or - for stdin")
-    im.add_argument("--source", help="record this source instead of the exported ones")
-    im.add_argument("--batch", type=int, default=2000)
+    from .db import SOURCES
+    im.add_argument("--source", choices=SOURCES, help="record this source instead of the exported ones")
+    im.add_argument("--batch", type=POSITIVE, default=2000, help="programs per transaction (default 2000)")
     im.set_defaults(func=_import)
 
     ck = dsub.add_parser("check", help="integrity check (exit status 1 if a problem is found)")
@@ -97,43 +113,41 @@ def register(sub) -> None:
 
 
 def _open(path, create=False):
-    """Open for writing (migrating an older file); a clear message and exit status 1 if that fails."""
-    from .db import Database, DatabaseError
-    try:
-        return Database(path, create=create)
-    except DatabaseError as e:
-        print(f"logo db: {e}", file=sys.stderr)
-        raise SystemExit(1)
+    """Open for writing (migrating an older file); a `DatabaseError` naming the file if that fails."""
+    from .db import Database
+    return Database(path, create=create)
 
 
 def _open_to_read(path):
     """Open for reading only (SQLite read-only mode), so read-only files work and nothing is written.
     An older-format file that must be migrated first is opened for writing when this process may."""
-    from .db import DatabaseError, NeedsMigrationError, open_readonly, writable
+    from .db import NeedsMigrationError, open_readonly, writable
     try:
         return open_readonly(path)
-    except DatabaseError as e:
-        if isinstance(e, NeedsMigrationError) and writable(path):
+    except NeedsMigrationError:
+        if writable(path):
             return _open(path)
-        print(f"logo db: {e}", file=sys.stderr)
-        raise SystemExit(1)
+        raise
 
 
 def _build(a) -> int:
     from .build import build
-    from .db import Database, DatabaseError
+    from .db import Database
     from pathlib import Path
-    Path(a.db).parent.mkdir(parents=True, exist_ok=True)  # a new database may name a new folder
+    import logo
+    if Path(a.db).is_dir():
+        raise IsADirectoryError(21, "is a directory, not a database file", a.db)
+    text = None
     if a.library:
-        import logo
-        with open(a.library) as f:
-            text = f.read()
+        text = read_text(a.library)
         try:
-            with Database(a.db, image_size=a.image_size) as db:
-                db.set_library(text)
-        except (DatabaseError, logo.LogoError, ValueError) as e:
-            print(f"logo db build: {e}", file=sys.stderr)
-            return 1
+            logo.parse_library(text)       # before anything is created: a bad library leaves no new file
+        except logo.LogoError as e:
+            raise BadInputFile(f"{a.library}: {e}") from None
+    Path(a.db).parent.mkdir(parents=True, exist_ok=True)  # a new database may name a new folder
+    if text is not None:
+        with Database(a.db, image_size=a.image_size) as db:
+            db.set_library(text)
     constraints = dict(min_tokens=a.min_tokens, max_tokens=a.max_tokens, max_statements=a.max_statements,
                        max_depth=a.max_depth, max_segments=a.max_segments, p_call=a.p_call,
                        loops=not a.no_loops, loop_index=not a.no_loop_index, embed=not a.no_embed,
@@ -141,9 +155,6 @@ def _build(a) -> int:
     try:
         r = build(a.db, a.size, workers=a.workers, seed=a.seed, chunk_size=a.chunk_size, image_size=a.image_size,
                   progress=not a.quiet, max_samples=a.max_samples, **constraints)
-    except DatabaseError as e:
-        print(f"logo db build: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("\nlogo db build: interrupted; run the same command again to continue", file=sys.stderr)
         return 130
@@ -240,7 +251,12 @@ def _sheet(a) -> int:
 def load_image(path, size: int) -> np.ndarray:
     """A PNG as a (size, size) uint8 drawing, 255 = ink (a light background is inverted)."""
     from PIL import Image
-    img = Image.open(path).convert("L")
+    try:
+        img = Image.open(path).convert("L")
+    except IsADirectoryError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise BadInputFile(f"{path}: cannot read image: {e}") from None
     if img.size != (size, size):
         img = img.resize((size, size), Image.BOX)
     x = np.asarray(img, np.uint8)
@@ -251,11 +267,7 @@ def load_image(path, size: int) -> np.ndarray:
 
 def _nearest(a) -> int:
     with _open_to_read(a.db) as db:
-        try:
-            q = load_image(a.image, db.image_size)
-        except OSError as e:
-            print(f"logo db nearest: cannot read {a.image}: {e}", file=sys.stderr)
-            return 1
+        q = load_image(a.image, db.image_size)
         hits = db.nearest(q, a.k)
         for eid, d in hits:
             print(f"{eid}\t{d:.4f}\t{db.get(eid).head}")
@@ -284,54 +296,130 @@ def _export(a) -> int:
     return 0
 
 
-def _import(a) -> int:
-    db = _open(a.db, create=True)
-    f = sys.stdin if a.jsonl == "-" else open(a.jsonl)
-    counts = Counter()
-    progs, sources, images = [], [], []
+class _BadLine(ValueError):
+    """A line of an import file that cannot be imported; the message names the file and line."""
 
-    def flush():
+
+def _lines(n: int) -> str:
+    return f"{n} line" + ("" if n == 1 else "s")
+
+
+def _import(a) -> int:
+    """Import a JSONL export line by line; see the `import` parser's description for what a bad line does."""
+    from pathlib import Path
+    from .db import SOURCES
+    if a.jsonl != "-" and Path(a.jsonl).is_dir():
+        raise IsADirectoryError(21, "is a directory, not a file", a.jsonl)
+    # open the input first: a missing input file must not leave a new empty database behind
+    f = sys.stdin.buffer if a.jsonl == "-" else open(a.jsonl, "rb")      # lines are decoded one by one
+    created = not os.path.exists(a.db)
+    try:
+        db = _open(a.db, create=True)
+    except BaseException:
+        if f is not sys.stdin.buffer:
+            f.close()
+        raise
+    counts = Counter()
+    progs, sources, images, line_of = [], [], [], []
+    committed = {"lines": 0}
+
+    def flush(upto_line: int) -> None:
+        """Insert the pending programs (every line before `upto_line`); verify embedded images first."""
         if progs:
+            bad = db.image_mismatches(progs, images)
+            if bad:
+                i = bad[0]
+                first = line_of.index(line_of[i])          # the bad line's programs are all left out
+                if first:
+                    counts.update(r.status for r in db.insert_many(progs[:first], sources[:first], images[:first]))
+                    committed["lines"] = line_of[first - 1]
+                raise _BadLine(f"{a.jsonl}:{line_of[i]}: the exported image is not what the program "
+                               f"{progs[i]!r} draws")
             counts.update(r.status for r in db.insert_many(progs, sources, images))
             progs.clear()
             sources.clear()
             images.clear()
+            line_of.clear()
+        committed["lines"] = upto_line - 1
+    line_no = 0
+
+    def stop(e: _BadLine) -> _BadLine:
+        """Commit every good line before the bad one; the error that says what was committed."""
+        try:
+            flush(line_no)
+        except _BadLine as first:    # an earlier pending line's image was wrong: that one is reported
+            e = first
+        n = committed["lines"]
+        done = "nothing was committed" if n == 0 else "line 1 was committed" if n == 1 else \
+            f"lines 1-{n} were committed"
+        return _BadLine(f"{e}; {done}")
     try:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                programs = rec.get("programs") or [[t, rec.get("source", "import")] for t in rec["equivalents"]]
-                image = None                 # the entry's image: the same novelty decisions as in the source
-                if rec.get("image") and rec.get("image_size") == db.image_size:
-                    image = np.frombuffer(base64.b64decode(rec["image"]), np.uint8).reshape(
-                        db.image_size, db.image_size)
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-                print(f"logo db import: {a.jsonl}:{line_no}: not an exported entry ({e})", file=sys.stderr)
-                return 1
-            for p in programs:
-                progs.append(p[0])
-                sources.append(a.source or (p[1] if len(p) > 1 else "import"))
-                images.append(image)
-            if len(progs) >= a.batch:
-                flush()
-        flush()
+        try:
+            for line_no, raw in enumerate(f, 1):
+                line = raw.decode("utf-8")
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                    programs = rec.get("programs") or [[t, rec.get("source", "import")] for t in rec["equivalents"]]
+                    image = None             # the entry's image: the same novelty decisions as in the source
+                    if rec.get("image") and rec.get("image_size") == db.image_size:
+                        image = np.frombuffer(base64.b64decode(rec["image"]), np.uint8).reshape(
+                            db.image_size, db.image_size)
+                    line_progs, line_sources = [], []
+                    for p in programs:
+                        if not isinstance(p[0], str):
+                            raise TypeError(f"a program is {type(p[0]).__name__}, not text")
+                        source = a.source or (p[1] if len(p) > 1 else "import")
+                        if source not in SOURCES:
+                            raise ValueError(f"unknown source {source!r} (known: {', '.join(SOURCES)})")
+                        line_progs.append(p[0])
+                        line_sources.append(source)
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+                    raise _BadLine(f"{a.jsonl}:{line_no}: not an exported entry ({e})") from None
+                progs.extend(line_progs)
+                sources.extend(line_sources)
+                images.extend([image] * len(line_progs))
+                line_of.extend([line_no] * len(line_progs))
+                if len(progs) >= a.batch:
+                    flush(line_no + 1)
+            line_no += 1             # the end of the file: every line is "before" it
+            flush(line_no)
+        except UnicodeDecodeError as e:
+            raise stop(_BadLine(f"{a.jsonl}:{line_no}: not UTF-8 text (byte {e.start} of the line: {e.reason})")) \
+                from None
+        except _BadLine as e:
+            raise stop(e) from None
+        except LogoError as e:
+            raise stop(_BadLine(f"{a.jsonl}:{line_no}: {e}")) from None
+    except _BadLine as e:
+        print(f"logo db import: {e}", file=sys.stderr)
+        return 1
     finally:
-        if f is not sys.stdin:
+        if f is not sys.stdin.buffer:
             f.close()
         db.close()
-    print("imported: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        if created and committed["lines"] == 0 and not counts:     # a failed import leaves no new empty file
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(a.db + suffix):
+                    os.unlink(a.db + suffix)
+    print(f"imported {_lines(committed['lines'])}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0
 
 
 def _check(a) -> int:
+    import sqlite3
     with _open_to_read(a.db) as db:
-        problems = db.check()
-        n = len(db)
+        try:
+            problems = db.check()
+            n = len(db)
+        except sqlite3.DatabaseError as e:     # damage that stops the queries after the integrity check
+            problems, n = [f"{a.db}: {e}"], None
     if problems:
         for p in problems:
             print(p)
+        print(f"logo db check: {a.db}: {len(problems)} problem{'s' if len(problems) > 1 else ''} found",
+              file=sys.stderr)
         return 1
     print(f"{a.db}: ok ({n} entries)")
     return 0

@@ -553,6 +553,25 @@ class Database:
                     imgs[i] = out[j]
         return self.insert_rendered(texts, imgs, reasons, sources)
 
+    def image_mismatches(self, programs: Sequence[str], images: Sequence[np.ndarray | None]) -> list[int]:
+        """Indices of the programs whose given image is not what the program draws (under the database's
+        same-image rule, `novelty.same_image` with its threshold), so that an imported image is verified,
+        never trusted. Programs that do not parse or run are not listed: inserting them rejects them."""
+        todo, parsed = [], []
+        for i, (p, im) in enumerate(zip(programs, images)):
+            if im is None:
+                continue
+            try:
+                parsed.append(logo.parse(p))
+                todo.append(i)
+            except LogoError:
+                pass
+        if not todo:
+            return []
+        out, verdict = run_batch(parsed, self.image_size, library=self.library())
+        return [i for j, i in enumerate(todo) if not verdict[j]
+                and not novelty.same_image(out[j], self._check_image(images[i]), self.threshold)]
+
     def insert_rendered(self, texts: Sequence[str | None], imgs: np.ndarray, reasons: Sequence[str | None],
                         sources: Sequence[str], extra_stats: Counter | None = None,
                         progress: tuple[str, int, str] | None = None,

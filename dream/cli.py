@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from logo.cli_errors import add_debug_flag, debug_requested, float_list, float_range, int_range, run_guarded
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dream", description=__doc__.split("\n")[0],
@@ -27,25 +29,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt", required=True, help="checkpoint directory that train writes")
     p.add_argument("--targets", default="mnist=1,tasks=1,db=1",
                    help="target mix as kind=weight, kinds mnist, tasks, db (default mnist=1,tasks=1,db=1)")
-    p.add_argument("--time-budget", type=float, default=10.0, help="search seconds per target (default 10)")
-    p.add_argument("--max-targets", type=int, default=None, help="stop after this many targets")
-    p.add_argument("--max-seconds", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--time-budget", type=float_range(0, lo_open=True), default=10.0, help="search seconds per target (default 10)")
+    p.add_argument("--max-targets", type=int_range(1), default=None, help="stop after this many targets")
+    p.add_argument("--max-seconds", type=float_range(0, lo_open=True), default=None, help="stop after this many seconds")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
     p.add_argument("--log", default=None, help="log directory (default: dream/ beside the database)")
-    p.add_argument("--k", type=int, default=8, help="database neighbours to start from (default 8)")
-    p.add_argument("--batch", type=int, default=8, help="nodes expanded per model call (default 8)")
-    p.add_argument("--samples", type=int, default=8, help="edit scripts sampled per node and temperature")
-    p.add_argument("--temperatures", default="1.0", help="comma-separated sampling temperatures (default 1.0)")
-    p.add_argument("--beam", type=int, default=4, help="also take the N best scripts of a beam search (default 4; 0 = off)")
-    p.add_argument("--grid-every", type=int, default=20, help="write a PNG grid every N targets (default 20)")
+    p.add_argument("--k", type=int_range(0, 10_000), default=8, help="database neighbours to start from (default 8)")
+    p.add_argument("--batch", type=int_range(1, 100_000), default=8, help="nodes expanded per model call (default 8)")
+    p.add_argument("--samples", type=int_range(1, 100_000), default=8, help="edit scripts sampled per node and temperature")
+    p.add_argument("--temperatures", type=float_list(0, lo_open=True), default="1.0", help="comma-separated sampling temperatures (default 1.0)")
+    p.add_argument("--beam", type=int_range(0, 100_000), default=4, help="also take the N best scripts of a beam search (default 4; 0 = off)")
+    p.add_argument("--grid-every", type=int_range(1), default=20, help="write a PNG grid every N targets (default 20)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
     p.add_argument("--seed", type=int, default=None, help="random seed for target choice")
-    p.add_argument("--poll-every", type=float, default=5.0,
+    p.add_argument("--poll-every", type=float_range(0, lo_open=True), default=5.0,
                    help="seconds between looks for a newer checkpoint (default 5)")
-    p.add_argument("--wait", type=float, default=600.0,
+    p.add_argument("--wait", type=float_range(0), default=600.0,
                    help="seconds to wait for the database and a first checkpoint (default 600)")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=int_range(0, 4096), default=1,
                    help="torch CPU threads (default 1: the model is small and train needs the other cores)")
+    add_debug_flag(p)
     return p
 
 
@@ -55,14 +58,24 @@ def _open_db(path: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`dream`: errors in the input end in one line on stderr (`logo.cli_errors`); --debug: traceback."""
+    argv, debug = debug_requested(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
+    from data.db import DatabaseError
+    from .proposer import CheckpointMissing
+    from .score import BadImage
+    return run_guarded("dream", lambda: dream(args), debug=debug, extra=(DatabaseError, CheckpointMissing, BadImage),
+                       path=args.db)
+
+
+def dream(args) -> int:
     from .dreamer import Dreamer
     from .proposer import CheckpointWatcher, resolve_device
     from .targets import TargetSampler, parse_weights
 
     try:
         weights = parse_weights(args.targets)
-        temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
+        temperatures = args.temperatures       # positive numbers (argparse type float_list)
     except ValueError as e:
         print(f"dream: {e}", file=sys.stderr)
         return 2
@@ -102,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         db = _open_db(db_path)
     except Exception as e:  # noqa: BLE001 - report any failure to open, naming the file
-        print(f"dream: {db_path}: cannot open database: {e}", file=sys.stderr)
+        print(f"dream: {e}" if str(db_path) in str(e) else f"dream: {db_path}: cannot open database: {e}",
+              file=sys.stderr)
         return 1
     log_dir = Path(args.log) if args.log else db_path.parent / "dream"
     try:

@@ -145,7 +145,11 @@ def load_target_image(path: str | Path, size: int = SOLVE_SIZE) -> np.ndarray:
                     np.rint((arr - lo) * (255.0 / (hi - lo))).astype(np.uint8)
             else:
                 grey = np.asarray(im.convert("L"), np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
+    except IsADirectoryError:
+        raise BadImage(f"{path}: is a directory, not an image file") from None
+    except Image.DecompressionBombError as e:    # e.g. 30000 x 30000: refused before decoding
+        raise BadImage(f"{path}: image too large to read ({e})") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, MemoryError) as e:
         raise BadImage(f"{path}: cannot read image: {e}") from None
     if grey.size == 0:
         raise BadImage(f"{path}: image has no pixels")

@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from logo.cli_errors import BadInputFile, int_range, read_text
+
 
 def register(sub) -> None:
     p = sub.add_parser("compress", help="learn library procedures by compressing a corpus of programs",
@@ -31,11 +33,12 @@ def register(sub) -> None:
     p.add_argument("--programs", action="append", default=[], help="text file, one program per line (repeatable)")
     p.add_argument("--dreamcoder", action="store_true", help="add the 160 DreamCoder task programs")
     p.add_argument("--library", default=None, help="starting library: a .logo file or a directory of versions")
-    p.add_argument("--iterations", type=int, default=10, help="procedures to learn at most (default 10)")
-    p.add_argument("--max-arity", type=int, default=3, help="parameters per procedure at most (default 3)")
+    p.add_argument("--iterations", type=int_range(0, 10_000), default=10,
+                   help="procedures to learn at most (default 10)")
+    p.add_argument("--max-arity", type=int_range(0, 16), default=3, help="parameters per procedure at most (default 3)")
     p.add_argument("--allow-single-task", action="store_true",
                    help="also allow procedures used by one task only (Stitch's default forbids them)")
-    p.add_argument("--limit", type=int, default=None, help="take at most N database entries")
+    p.add_argument("--limit", type=int_range(1), default=None, help="take at most N database entries")
     p.add_argument("--out", default="library_out", help="output directory (default library_out)")
     p.add_argument("--update-db", action="store_true", help="write the library and rewritten programs to --db")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -47,9 +50,9 @@ def load_corpus(args) -> tuple[list[str], list[str], list]:
     import logo
     programs, tasks, lib = [], [], []
     if args.db:
-        from data.db import Database
+        from data.db import open_readonly
         from .api import database_corpus
-        db = Database(args.db, create=False)
+        db = open_readonly(args.db)         # only read here (--update-db opens it for writing at the end)
         try:
             lib = list(db.library())
             programs, tasks = database_corpus(db, args.equivalents, args.limit)
@@ -59,13 +62,18 @@ def load_corpus(args) -> tuple[list[str], list[str], list]:
         if not Path(path).exists():
             print(f"logo compress: no solutions file {path}; going on without it", file=sys.stderr)
             continue
-        data = json.loads(Path(path).read_text())
+        try:
+            data = json.loads(read_text(path))
+        except json.JSONDecodeError as e:
+            raise BadInputFile(f"{path}: not a results file: not valid JSON (line {e.lineno}: {e.msg})") from None
+        if not isinstance(data, dict):
+            raise BadInputFile(f"{path}: not a results file of `logo solve`")
         for row in data.get("results", []):
             if row.get("solved") and row.get("program"):
                 programs.append(row["program"])
                 tasks.append(f"solve:{row.get('name')}")
     for path in args.programs:
-        for i, line in enumerate(Path(path).read_text().splitlines()):
+        for i, line in enumerate(read_text(path).splitlines()):
             line = line.split(";", 1)[0].strip()
             if line:
                 programs.append(line)
@@ -84,7 +92,10 @@ def load_corpus(args) -> tuple[list[str], list[str], list]:
     if args.library:
         from .api import load_library
         if Path(args.library).exists():
-            lib = load_library(args.library) or lib    # an empty directory: keep the database's
+            try:
+                lib = load_library(args.library) or lib    # an empty directory: keep the database's
+            except (ValueError, logo.LogoError) as e:       # not UTF-8, or not a library
+                raise BadInputFile(str(e) if args.library in str(e) else f"{args.library}: {e}") from None
         elif not args.quiet:
             print(f"(no library at {args.library} yet: starting from "
                   f"{'the database' if args.db else 'an empty'} library)")

@@ -19,6 +19,13 @@ from .tokenizer import Tokenizer
 
 FORMAT = 1
 _CKPT = re.compile(r"ckpt_(\d{8})\.pt$")
+# what `logo.files.atomic_write` leaves behind when the process dies mid-write
+_TEMP = re.compile(r"^\.(ckpt_\d{8}\.pt|latest)\..+\.tmp$")
+_KEYS = ("step", "config", "vocab", "model")
+
+
+class CheckpointError(Exception):
+    """No usable checkpoint although checkpoints exist (every one is damaged); the message names them."""
 
 
 def _atomic_write_bytes(path: Path, writer) -> None:
@@ -56,10 +63,12 @@ def latest_path(out_dir) -> Path | None:
     if not out_dir.is_dir():
         return None
     pointer = out_dir / "latest"
-    if pointer.exists():
-        p = out_dir / pointer.read_text().strip()
-        if p.exists():
-            return p
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):      # missing or damaged pointer: the newest file counts
+        name = ""
+    if _CKPT.match(name) and (out_dir / name).is_file():
+        return out_dir / name
     found = sorted(p for p in out_dir.iterdir() if _CKPT.match(p.name))
     return found[-1] if found else None
 
@@ -91,3 +100,51 @@ def load_latest(out_dir, device="cpu"):
     if path is None:
         return None
     return load(path, device)
+
+
+def remove_stale_temp_files(out_dir) -> list[Path]:
+    """Delete the temporary files of checkpoint writes that a crash interrupted (`.ckpt_*.pt.*.tmp`,
+    `.latest.*.tmp`, up to a checkpoint each). Call it only where no other process is saving into
+    `out_dir` (train, at its start). Returns the removed paths."""
+    out_dir = Path(out_dir)
+    removed = []
+    if out_dir.is_dir():
+        for p in out_dir.iterdir():
+            if _TEMP.match(p.name) and p.is_file():
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
+
+
+def candidates(out_dir) -> list[Path]:
+    """The checkpoints of `out_dir`, the one `latest` points at first, then the others newest first."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    found = sorted((p for p in out_dir.iterdir() if _CKPT.match(p.name)), reverse=True)
+    first = latest_path(out_dir)
+    return ([first] if first is not None else []) + [p for p in found if p != first]
+
+
+def load_newest_good(out_dir, device="cpu", warn=None) -> dict | None:
+    """The state of the newest checkpoint that loads, or None if there is no checkpoint at all.
+
+    A damaged checkpoint (truncated, corrupt, not a checkpoint) is skipped with `warn(message)` and
+    the previous one is used; `CheckpointError` if every checkpoint is damaged."""
+    tried = []
+    for path in candidates(out_dir):
+        try:
+            state = load_state(path, device)
+            if not isinstance(state, dict) or any(k not in state for k in _KEYS):
+                raise ValueError("not a checkpoint of this project")
+        except Exception as e:        # noqa: BLE001 - torch.load fails in many ways on a damaged file
+            tried.append(f"{path.name} ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})")
+            if warn is not None:
+                warn(f"{path}: damaged checkpoint skipped ({type(e).__name__}); trying the previous one")
+            continue
+        if tried and warn is not None:
+            warn(f"resuming from {path} instead")
+        return state
+    if tried:
+        raise CheckpointError(f"{out_dir}: no checkpoint can be loaded: {'; '.join(tried)}")
+    return None

@@ -32,6 +32,7 @@ import torch
 import logo
 from data.memory import MemorySource
 from data.novelty import same_image
+from logo.cli_errors import UsageError, add_debug_flag, check_output_dir, debug_requested, run_guarded
 from logo.files import atomic_write
 from . import checkpoint
 from .step_pairs import STEP_KINDS, step_closer
@@ -93,7 +94,33 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--log-every", type=int, default=50)
     r.add_argument("--keep", type=int, default=3, help="checkpoints kept")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--wait", type=float, default=600.0,
+                   help="seconds to wait for entries when the database has none (a message each minute)")
+    add_debug_flag(p)
     return p
+
+
+# (flag, smallest, largest): what check_args accepts; None = no bound
+ARG_RANGES = (("random_programs", 0, None), ("image_size", 4, 512), ("max_dist", 0, None),
+              ("heldout", 0.0, 0.9), ("refresh_every", 1, None), ("mutations", 0, None), ("far_chains", 0, None),
+              ("d_model", 1, None), ("layers", 1, None), ("heads", 1, None), ("max_tokens", 1, None),
+              ("max_edits", 1, None), ("vocab_capacity", 1, None), ("batch_size", 1, None), ("steps", 0, None),
+              ("max_seconds", 0, None), ("lr", 0.0, None), ("min_lr", 0.0, 1.0), ("warmup", 0, None),
+              ("weight_decay", 0.0, None), ("clip", 0.0, None), ("threads", 0, None), ("eval_every", 1, None),
+              ("eval_pairs", 1, None), ("ckpt_every", 1, None), ("log_every", 1, None), ("keep", 0, None),
+              ("wait", 0, None))
+
+
+def check_args(args) -> None:
+    """`UsageError` (exit status 2) naming the flag of an out-of-range number (0 steps between
+    checkpoints, a negative batch, a NaN learning rate...)."""
+    for name, lo, hi in ARG_RANGES:
+        v = getattr(args, name, None)
+        if v is None:
+            continue
+        if v != v or abs(v) == float("inf") or (lo is not None and v < lo) or (hi is not None and v > hi):
+            rng = f"{lo} to {hi}" if hi is not None else f"at least {lo}"
+            raise UsageError(f"--{name.replace('_', '-')}: {v} is out of range ({rng})")
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
@@ -169,7 +196,9 @@ def same_image_fn(threshold: float | None):
 
 def open_source(args):
     if args.db:
-        from data.db import Database
+        from data.db import Database, DatabaseError
+        if os.path.isfile(args.db) and os.path.getsize(args.db) == 0:
+            raise DatabaseError(f"{args.db}: the file is empty, not a database (build one with `logo db build`)")
         return Database(args.db, create=False)
     if args.random_programs:
         from data.generate import random_programs
@@ -393,7 +422,16 @@ class StopSignal:
 
 
 def main(argv=None) -> int:
+    """`train`: errors in the input end in one line on stderr (`logo.cli_errors`); --debug: traceback."""
+    argv, debug = debug_requested(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
+    from data.db import DatabaseError
+    return run_guarded("train", lambda: train(args), debug=debug,
+                       extra=(DatabaseError, checkpoint.CheckpointError), path=args.db)
+
+
+def train(args) -> int:
+    check_args(args)
     t_start = time.perf_counter()          # --max-seconds counts from here (reading the database included)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank = int(os.environ.get("RANK", "0"))
@@ -415,21 +453,19 @@ def main(argv=None) -> int:
     main_proc = rank == 0
     torch.manual_seed(args.seed + rank)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out)                 # refused now, made once the database has been read
+    source = open_source(args)
 
-    # resume
-    state = None
-    latest = checkpoint.latest_path(out)
-    if latest is not None:
-        state = checkpoint.load_state(latest, "cpu")
+    # resume from the newest checkpoint that loads (a damaged newest one falls back, with a warning)
+    checkpoint.remove_stale_temp_files(out)
+    state = checkpoint.load_newest_good(out, "cpu", warn=lambda m: print(f"train: {m}", file=sys.stderr, flush=True))
     args.preset, args.batch_size, why = resolve_size(dev_kind, args.preset, args.batch_size)
     if main_proc:
-        what = (f"the model of {latest.name}" if state is not None else
+        what = (f"the model of checkpoint step {state['step']}" if state is not None else
                 f"preset {args.preset} ({config_params(model_config(args, None)) / 1e6:.1f}M params)")
         print(f"train: device {dev_kind}, {what}, batch {args.batch_size} ({why})", flush=True)
     tokenizer = Tokenizer(state["vocab"]) if state else Tokenizer()
     config = model_config(args, state["config"] if state else None)
-    source = open_source(args)
     if getattr(source, "image_size", config.image_size) != config.image_size and state is None:
         config = ModelConfig.from_dict({**config.to_dict(), "image_size": source.image_size})
     sampler = PairSampler(source, tokenizer, max_tokens=config.max_tokens, max_edits=config.max_edits,
@@ -439,14 +475,22 @@ def main(argv=None) -> int:
     t_load = time.perf_counter()
     while sampler.refresh() > 0:
         pass
-    if sum(sampler.counts("train").values()) == 0 and main_proc:
-        print("train: no training pairs yet; waiting for entries in the database", file=sys.stderr, flush=True)
-    while sum(sampler.counts("train").values()) == 0:     # an empty database: wait for a writer
-        if args.max_seconds and time.perf_counter() - t_start >= args.max_seconds:
-            print("train: no training pairs in the database; nothing to do", file=sys.stderr)
+    where = args.db or "the programs"
+    t_wait, last_note = time.perf_counter(), None
+    while sum(sampler.counts("train").values()) == 0:     # an empty database: wait for a writer, said each minute
+        now = time.perf_counter()
+        waited = now - t_wait
+        if main_proc and (last_note is None or now - last_note >= 60):
+            print(f"train: {where}: no training pairs yet ({len(sampler.entry_ids)} entries); waiting for entries "
+                  f"({waited:.0f} of --wait {args.wait:g} s)", file=sys.stderr, flush=True)
+            last_note = now
+        if args.max_seconds and now - t_start >= args.max_seconds or waited >= args.wait:
+            print(f"train: {where}: no training pairs after waiting {waited:.0f} s "
+                  f"({len(sampler.entry_ids)} entries); nothing to train on", file=sys.stderr)
             return 1
-        time.sleep(2.0)
+        time.sleep(max(0.0, min(2.0, args.wait - waited)))
         sampler.refresh()
+    out.mkdir(parents=True, exist_ok=True)    # (a damaged or empty database has left nothing behind)
     t_load = time.perf_counter() - t_load
     if len(tokenizer) > config.vocab_capacity:
         raise SystemExit(f"train: the vocabulary has {len(tokenizer)} tokens, more than the model's capacity "
