@@ -235,16 +235,22 @@ def compress_database(db_path, iterations: int = 10, max_arity: int = 3, equival
 HEADER = "; logo-synth library v{version:03d}: {n} procedures\n"
 
 
-def library_text(defs: Sequence[Define], version: int | None = None, comments: Sequence[str] = ()) -> str:
+def library_text(defs: Sequence[Define], version: int | None = None, comments: Sequence[str] = (),
+                 notes: Mapping[str, str] | None = None) -> str:
+    """The library as text: header, `comments`, then each procedure (preceded by `; notes[name]`)."""
     lines = []
     if version is not None:
         lines.append(HEADER.format(version=version, n=len(defs)).rstrip("\n"))
     lines += [f"; {c}" for c in comments]
-    lines += [logo.to_text(d) for d in defs]
+    for d in defs:
+        if notes and d.name in notes:
+            lines.append(f"; {notes[d.name]}")
+        lines.append(logo.to_text(d))
     return "\n".join(lines) + "\n"
 
 
-def save_library(defs: Sequence[Define], out_dir, comments: Sequence[str] = ()) -> Path:
+def save_library(defs: Sequence[Define], out_dir, comments: Sequence[str] = (),
+                 notes: Mapping[str, str] | None = None) -> Path:
     """Write the next version `out_dir/vNNN.logo` (NNN = highest existing + 1); returns its path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -252,7 +258,7 @@ def save_library(defs: Sequence[Define], out_dir, comments: Sequence[str] = ()) 
     version = max(versions, default=0) + 1
     path = out / f"v{version:03d}.logo"
     tmp = out / f".{path.name}.tmp"
-    tmp.write_text(library_text(defs, version, comments))
+    tmp.write_text(library_text(defs, version, comments, notes))
     tmp.replace(path)
     return path
 
