@@ -13,7 +13,8 @@ Solutions come from three places:
 
 `solution_corpus` keeps one program per target (solved before unsolved, then the closest, then the
 shortest), labels it with the target's name, and is the one place that keeps evaluation data out: the
-DreamCoder *test* tasks (by name, and any program that draws a test task's image exactly) and the held-out
+DreamCoder *test* tasks (by name, and any program that draws a test task's image exactly, except in a
+program file given explicitly with `logo compress --programs`) and the held-out
 MNIST digits (`mnist-heldout-*`, or a row whose kind is mnist and split heldout). Each target is then
 one Stitch task of one program, so every target weighs the same.
 """
@@ -86,7 +87,8 @@ def solution_corpus(solutions: Iterable[Solution], library=(), mnist_max_distanc
     """(programs, task labels, kept solutions, excluded solutions): one program per target.
 
     Excluded: evaluation targets (`is_evaluation_target`), programs that draw a DreamCoder test task
-    exactly (with `check_images`), unsolved non-MNIST rows, MNIST rows farther than `mnist_max_distance`,
+    exactly (with `check_images`; not for origin "programs", a program file the user gives as the
+    corpus), unsolved non-MNIST rows, MNIST rows farther than `mnist_max_distance`,
     and unreadable programs.
     """
     test_names = _test_task_names()
@@ -109,9 +111,10 @@ def solution_corpus(solutions: Iterable[Solution], library=(), mnist_max_distanc
         if old is None or (not s.solved, s.distance, s.tokens, s.program) < (not old.solved, old.distance,
                                                                               old.tokens, old.program):
             best[s.target] = s
-    kept = [best[k] for k in sorted(best)]
+    kept = list(best.values())            # in order of first appearance
     if check_images and kept:
-        hits = _draws_a_test_task([s.program for s in kept], library)
+        hits = [s.origin != "programs" and h for s, h in
+                zip(kept, _draws_a_test_task([s.program for s in kept], library))]
         excluded += [s for s, h in zip(kept, hits) if h]
         kept = [s for s, h in zip(kept, hits) if not h]
     return [s.program for s in kept], [s.target for s in kept], kept, excluded
@@ -167,8 +170,10 @@ def solve_result_solutions(path) -> list[Solution]:
     return out
 
 
-def database_solutions(db, include_random: bool = False, limit: int | None = None) -> list[Solution]:
-    """Programs of source "task"; heads dream made shorter; with `include_random`, every other head."""
+def database_solutions(db, include_random: bool = False, limit: int | None = None,
+                       equivalents: bool = False) -> list[Solution]:
+    """Programs of source "task"; heads dream made shorter; with `include_random`, every other head
+    (with `equivalents`, every program of the entry: the shortest is kept)."""
     out = []
     for e in db.entries(limit=limit):
         sources = {text: src for text, src, _ in e.programs}
@@ -178,5 +183,6 @@ def database_solutions(db, include_random: bool = False, limit: int | None = Non
         elif sources.get(e.head) == "dream" and any(src != "dream" for src in sources.values()):
             out.append(Solution(f"db-{e.entry_id}", e.head, "db", kind="db"))
         elif include_random:
-            out.append(Solution(f"db-{e.entry_id}", e.head, "random", kind="random"))
+            out += [Solution(f"db-{e.entry_id}", t, "random", kind="random")
+                    for t in (e.equivalents if equivalents else [e.head])]
     return out

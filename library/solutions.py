@@ -46,13 +46,20 @@ def same_drawing(before: str, after: str, old_library, new_library, size: int = 
 
 def learn_from_solutions(solutions: Iterable[Solution], library: Sequence[Define] = (), iterations: int = 5,
                          max_arity: int = 3, out_dir=None, db=None, mnist_max_distance: float = 0.5,
-                         progress=None) -> RoundResult:
+                         progress=None, allow_single_task: bool = False, on_corpus=None) -> RoundResult:
+    """Learn up to `iterations` procedures from the solutions (after the existing `library`), retire the
+    unused, save the next library version in `out_dir` (with a note per procedure) and, with `db`, store
+    the library there and insert the rewritten solutions (source "library")."""
     lib = list(library)
     programs, tasks, kept, excluded = solution_corpus(solutions, lib, mnist_max_distance)
-    res = compress(programs, iterations, max_arity, tasks=tasks, library=lib, progress=progress)
+    if on_corpus:
+        on_corpus(kept, excluded)
+    res = compress(programs, iterations, max_arity, tasks=tasks, library=lib, progress=progress,
+                   allow_single_task=allow_single_task)
     rewritten = [logo.to_text(p) for p in res.rewritten]
     uses = procedure_uses(res.library, rewritten, tasks)
-    active, retired = retire(res.library, uses)
+    # with no solutions there is nothing to judge a procedure by: none retires
+    active, retired = retire(res.library, uses) if programs else (list(res.library), [])
     ok = [same_drawing(a, b, lib, active) for a, b in zip(programs, rewritten)]
     rep = dict(res.report)
     rep.update({"corpus_targets": len(kept), "excluded": len(excluded),
