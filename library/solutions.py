@@ -70,7 +70,8 @@ def learn_from_solutions(solutions: Iterable[Solution], library: Sequence[Define
                 "retired": [d.name for d in retired], "mismatched": ok.count(False),
                 "tokens_before": sum(logo.n_tokens(p) for p in programs),
                 "tokens_after": sum(logo.n_tokens(p) for p in rewritten),
-                "uses": {n: {"calls": u.calls, "tokens_saved": u.tokens_saved, "targets": u.targets}
+                "uses": {n: {"calls": u.calls, "tokens_saved": u.tokens_saved, "targets": u.targets,
+                             "typical_args": u.typical_args}
                          for n, u in uses.items() if n in {d.name for d in active}}})
     if out_dir is not None:
         note = [f"{len(res.defs)} new: {', '.join(d.name for d in res.defs) or '-'}; corpus {len(kept)} solved "

@@ -24,6 +24,14 @@ class Uses:
     name: str
     targets: dict[str, int] = field(default_factory=dict)    # target -> tokens saved in its solution
     calls: int = 0
+    args: dict[tuple, int] = field(default_factory=dict)      # argument texts -> how many calls had them
+
+    @property
+    def typical_args(self) -> tuple[str, ...] | None:
+        """The most frequent arguments (ties: the shortest, then in text order)."""
+        if not self.args:
+            return None
+        return min(self.args, key=lambda a: (-self.args[a], sum(len(x) for x in a), a))
 
     @property
     def tokens_saved(self) -> int:
@@ -55,6 +63,8 @@ def procedure_uses(library: Sequence[Define], programs: Sequence, targets: Seque
             if c.name in defs:
                 u = out[c.name]
                 u.calls += 1
+                key = tuple(logo.to_text(a) for a in c.args)
+                u.args[key] = u.args.get(key, 0) + 1
                 u.targets[t] = u.targets.get(t, 0) + call_saving(defs[c.name], c)
     return out
 
