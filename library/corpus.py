@@ -20,6 +20,7 @@ one Stitch task of one program, so every target weighs the same.
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ class Solution:
         return n_tokens(self.program)
 
 
+@functools.lru_cache(maxsize=1)
 def _test_task_names() -> frozenset[str]:
     from data import dreamcoder_tasks
     return frozenset(t.name for t in dreamcoder_tasks("test"))

@@ -17,7 +17,7 @@ import logo
 from logo.ast import Define
 
 from .api import Result, compress, library_text, save_library
-from .corpus import Solution, solution_corpus
+from .corpus import Solution, is_evaluation_target, solution_corpus
 from .uses import Uses, called_names, procedure_notes, procedure_uses, retire, retired_note, used_closure
 
 
@@ -63,8 +63,7 @@ def learn_from_solutions(solutions: Iterable[Solution], library: Sequence[Define
     ok = [same_drawing(a, b, lib, active) for a, b in zip(programs, rewritten)]
     rep = dict(res.report)
     rep.update({"corpus_targets": len(kept), "excluded": len(excluded),
-                "excluded_evaluation": sorted({s.target for s in excluded if s.split in ("test", "heldout")
-                                               or "heldout" in s.target})[:50],
+                "excluded_evaluation": sorted({s.target for s in excluded if is_evaluation_target(s)}),
                 "corpus_origins": _count(s.origin for s in kept), "corpus_kinds": _count(s.kind for s in kept),
                 "new": [d.name for d in res.defs], "active": [d.name for d in active],
                 "retired": [d.name for d in retired], "mismatched": ok.count(False),

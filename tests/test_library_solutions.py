@@ -133,3 +133,29 @@ def test_the_database_keeps_retired_procedures_its_programs_still_call(tmp_path)
     sources = {src for e in db.entries() for _, src, _ in e.programs}
     assert "library" in sources
     db.close()
+
+
+def test_logo_compress_takes_solutions_not_random_heads_unless_asked(tmp_path, capsys):
+    from app.cli import main
+    train, test = _train_and_test()
+    db = Database(tmp_path / "db.sqlite", image_size=32)
+    db.insert_many(["(move ul (/ ua 3)) (move ul 0)", "(loop i 7 (move ul (/ ua 7)))"], source="random")
+    db.close()
+    log = tmp_path / "dream" / "found.jsonl"
+    log.parent.mkdir()
+    log.write_text("".join(json.dumps({"event": "target", "target": t.name, "kind": "tasks", "solved": True,
+                                       "program": logo.to_text(t.program), "distance": 0}) + "\n" for t in train))
+    res = tmp_path / "results.json"
+    res.write_text(json.dumps({"summary": {"tasks": "dreamcoder-test"}, "results": [
+        {"name": t.name, "kind": "tasks", "split": "test", "solved": True, "program": logo.to_text(t.program)}
+        for t in test]}))
+    out = tmp_path / "lib"
+    args = ["compress", "--db", str(tmp_path / "db.sqlite"), "--dream-log", str(log.parent), "--solutions", str(res),
+            "--iterations", "2", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["corpus_origins"] == {"dream": rep["corpus_targets"]}          # no random head, no test task
+    assert set(rep["excluded_evaluation"]) >= {t.name for t in test}
+    assert main(args + ["--include-random"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["corpus_origins"].get("random") == 2
