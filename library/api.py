@@ -43,14 +43,14 @@ def _next_index(names, prefix: str) -> int:
 def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks: Sequence | None = None,
              library: Sequence[Define] | Mapping[str, Define] | None = None, prefix: str = "fn_",
              allow_single_task: bool = False, apply_library: bool = True,
-             progress: Callable[[Step, Define], None] | None = None) -> Result:
+             progress: Callable[[Step, Define], None] | None = None, reserved: Sequence[str] = ()) -> Result:
     """Learn up to `iterations` procedures from Logo `programs` (texts or `Program`s).
 
     `tasks` (one label per program) groups programs so that only the cheapest program of each task
     counts (default: every program is its own task). `library` holds procedures the programs may
     already call; with `apply_library` the programs are first rewritten with those procedures wherever
     that pays (so a round never relearns one). New procedures are named `{prefix}N` after the highest
-    existing N. Cost is Stitch's (100 per symbol, 1 per application) on the continuation-passing
+    existing N (names in `reserved` count as existing). Cost is Stitch's (100 per symbol, 1 per application) on the continuation-passing
     encoding (see `logo_mode`).
     """
     if not 0 <= max_arity <= len(PARAM_NAMES):
@@ -82,7 +82,7 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
     cost_with_library = corpus.total_cost() if corpus else 0
     cfg = SearchConfig(max_arity=max_arity, allow_single_task=allow_single_task, mode=LogoSearchMode(enc))
     called = {n.name for p in progs for n in logo.walk(p) if isinstance(n, Call)}
-    start = _next_index([d.name for d in lib] + sorted(called), prefix)
+    start = _next_index([d.name for d in lib] + sorted(called) + list(reserved), prefix)
     size_before = sum(logo.ast_size(progs[i]) for i in kept)
     defs: list[Define] = []
     steps: list[Step] = []

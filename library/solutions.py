@@ -54,8 +54,10 @@ def learn_from_solutions(solutions: Iterable[Solution], library: Sequence[Define
     programs, tasks, kept, excluded = solution_corpus(solutions, lib, mnist_max_distance)
     if on_corpus:
         on_corpus(kept, excluded)
+    # procedures the database still defines (retired ones its programs call) keep their names
+    db_lib = list(db.library()) if db is not None else []
     res = compress(programs, iterations, max_arity, tasks=tasks, library=lib, progress=progress,
-                   allow_single_task=allow_single_task)
+                   allow_single_task=allow_single_task, reserved=[d.name for d in db_lib])
     rewritten = [logo.to_text(p) for p in res.rewritten]
     uses = procedure_uses(res.library, rewritten, tasks)
     # with no solutions there is nothing to judge a procedure by: none retires
@@ -80,8 +82,10 @@ def learn_from_solutions(solutions: Iterable[Solution], library: Sequence[Define
         rep["library_file"] = str(save_library(active, out_dir, comments=note, notes=procedure_notes(active, uses)))
     if db is not None:
         stored = [t for e in db.entries() for t in e.equivalents]
-        referenced = used_closure(res.library, called_names(stored) | {d.name for d in active})
-        db_defs = [d for d in res.library if d.name in referenced]   # retired ones still called stay defined
+        known = {d.name for d in res.library}
+        every = list(res.library) + [d for d in db_lib if d.name not in known]
+        referenced = used_closure(every, called_names(stored) | {d.name for d in active})
+        db_defs = [d for d in every if d.name in referenced]   # retired ones still called stay defined
         db.set_library(library_text(db_defs))
         changed = [b for a, b, good in zip(programs, rewritten, ok) if good and a != b]
         rep["inserted"] = _count(r.status for r in db.insert_many(changed, source="library")) if changed else {}

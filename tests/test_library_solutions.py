@@ -159,3 +159,17 @@ def test_logo_compress_takes_solutions_not_random_heads_unless_asked(tmp_path, c
     assert main(args + ["--include-random"]) == 0
     rep = json.loads((out / "report.json").read_text())
     assert rep["corpus_origins"].get("random") == 2
+
+
+def test_a_new_procedure_never_takes_the_name_of_one_the_database_still_defines(tmp_path):
+    db = Database(tmp_path / "db.sqlite", image_size=32)
+    db.set_library("(define (fn_0 a) (loop i 3 (move a (/ ua 3))))")
+    db.insert("(fn_0 (* ul 2))", source="random")
+    before = db.images([db.entry_of("(fn_0 (* ul 2))")])
+    sols = [Solution(f"t{k}", s, "dream", kind="tasks") for k, s in enumerate(SQUARES)]
+    r = learn_from_solutions(sols, library=[], iterations=1, db=db)      # the library file had retired fn_0
+    assert r.result.defs and "fn_0" not in {d.name for d in r.result.defs}
+    lib = db.library()
+    assert "fn_0" in {d.name for d in lib}
+    assert np.array_equal(logo.render("(fn_0 (* ul 2))", size=32, library=lib), before[0])
+    db.close()
