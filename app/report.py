@@ -94,16 +94,16 @@ def _library_record(rec: dict, paths: dict, rdir: Path, db_lib, heads) -> None:
     drawings, labels, examples = [], [], []
     for d in lib:
         typical = (uses.get(d.name) or {}).get("typical_args")
-        if typical is not None:
-            program = f"({d.name}{''.join(' ' + a for a in typical)})"
-        else:
-            users = sorted((h for h in heads if f"({d.name} " in h or f"({d.name})" in h), key=len)
-            program = users[0] if users else logo.to_text(
-                logo.Program((), (logo.Call(d.name, tuple(logo.Num(2) for _ in d.params)),)))
-        try:
-            img = logo.render(program, size=48, library=lib)
-        except logo.LogoError:
-            img = np.zeros((48, 48), np.uint8)
+        users = sorted((h for h in heads if f"({d.name} " in h or f"({d.name})" in h), key=len)
+        choices = ([f"({d.name}{''.join(' ' + a for a in typical)})"] if typical is not None else []) + users[:1] + [
+            logo.to_text(logo.Program((), (logo.Call(d.name, tuple(logo.Num(2) for _ in d.params)),)))]
+        img, program = np.zeros((48, 48), np.uint8), choices[0]
+        for program in choices:              # the first that draws
+            try:
+                img = logo.render(program, size=48, library=lib)
+                break
+            except logo.LogoError:
+                continue
         drawings.append(img)
         labels.append(f"{d.name}({', '.join(d.params)})")
         examples.append(program)

@@ -24,7 +24,7 @@ class Uses:
     name: str
     targets: dict[str, int] = field(default_factory=dict)    # target -> tokens saved in its solution
     calls: int = 0
-    args: dict[tuple, int] = field(default_factory=dict)      # argument texts -> how many calls had them
+    args: dict[tuple, int] = field(default_factory=dict)      # closed argument texts -> calls that had them
 
     @property
     def typical_args(self) -> tuple[str, ...] | None:
@@ -63,8 +63,9 @@ def procedure_uses(library: Sequence[Define], programs: Sequence, targets: Seque
             if c.name in defs:
                 u = out[c.name]
                 u.calls += 1
-                key = tuple(logo.to_text(a) for a in c.args)
-                u.args[key] = u.args.get(key, 0) + 1
+                if not any(isinstance(x, Var) for a in c.args for x in logo.walk(a)):   # drawable alone
+                    key = tuple(logo.to_text(a) for a in c.args)
+                    u.args[key] = u.args.get(key, 0) + 1
                 u.targets[t] = u.targets.get(t, 0) + call_saving(defs[c.name], c)
     return out
 
