@@ -75,24 +75,106 @@ def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
     dream_log = read_jsonl(paths["dream"] / "found.jsonl")
     rec["dream_records"] = len(dream_log)
 
-    # the library: each procedure drawn by the shortest database program that calls it
-    # (or, if none does yet, by a call with every argument = 2)
+    _library_record(rec, paths, rdir, lib, heads)
+    return rec
+
+
+def _library_record(rec: dict, paths: dict, rdir: Path, db_lib, heads) -> None:
+    """The library section's numbers and drawing: each procedure drawn with its typical argument (the one
+    its calls in the solutions use most; else by the shortest database program calling it, else with
+    every argument 2), the solutions that use it and the tokens it saved them, the retired ones, and
+    the library-off vs library-on comparison of the round (`app.library_arms`)."""
+    from logo.pictures import save_sheet
+    import logo
+    from library import load_library
+    comp = _read_json(rdir / "library" / "compress.json")
+    lib = (load_library(paths["library"]) if paths["library"].exists() else []) or list(db_lib)
+    uses = comp.get("uses", {})
     rec["library"] = [logo.to_text(d) for d in lib]
     drawings, labels, examples = [], [], []
     for d in lib:
+        typical = (uses.get(d.name) or {}).get("typical_args")
         users = sorted((h for h in heads if f"({d.name} " in h or f"({d.name})" in h), key=len)
-        program = users[0] if users else logo.Program((), (logo.Call(d.name, tuple(logo.Num(2) for _ in d.params)),))
-        try:
-            img = logo.render(program, size=48, library=lib)
-        except logo.LogoError:
-            img = np.zeros((48, 48), np.uint8)
+        choices = ([f"({d.name}{''.join(' ' + a for a in typical)})"] if typical is not None else []) + users[:1] + [
+            logo.to_text(logo.Program((), (logo.Call(d.name, tuple(logo.Num(2) for _ in d.params)),)))]
+        img, program = np.zeros((48, 48), np.uint8), choices[0]
+        for program in choices:              # the first that draws
+            try:
+                img = logo.render(program, size=48, library=lib)
+                break
+            except logo.LogoError:
+                continue
         drawings.append(img)
         labels.append(f"{d.name}({', '.join(d.params)})")
-        examples.append(program if isinstance(program, str) else logo.to_text(program))
+        examples.append(program)
     rec["library_examples"] = examples
+    rec["library_uses"] = {n: {k: u.get(k) for k in ("calls", "tokens_saved", "targets")} for n, u in uses.items()}
+    rec["library_retired"] = comp.get("retired", [])
+    rec["library_corpus"] = {k: comp.get(k) for k in ("corpus_targets", "corpus_kinds", "tokens_before",
+                                                       "tokens_after") if k in comp}
+    arms = _read_json(rdir / "library" / "arms.json")
+    if arms:
+        rec["library_arms"] = {"proposer": arms.get("proposer"), "budget_s": arms.get("budget_s"),
+                               "library_size": arms.get("library_size"),
+                               "sets": {name: {arm: r.get(arm) for arm in ("off", "on")}
+                                        for name, r in arms.get("results", {}).items()}}
     if drawings:
         save_sheet(drawings, rdir / "library.png", labels, columns=8, scale=2)
-    return rec
+
+
+def _library_section(h: dict) -> list[str]:
+    """HTML for one round's library: each procedure, its typical call, who uses it and what it saved."""
+    if not h.get("library"):
+        return []
+    corpus = h.get("library_corpus", {})
+    parts = []
+    if corpus:
+        parts.append(f"<p>Learned from {_fmt(corpus.get('corpus_targets'))} solved targets "
+                     f"({html.escape(', '.join(f'{k} {v}' for k, v in (corpus.get('corpus_kinds') or {}).items()))}); "
+                     f"their solutions: {_fmt(corpus.get('tokens_before'))} → {_fmt(corpus.get('tokens_after'))} "
+                     "tokens with the library.</p>")
+    lines = []
+    uses = h.get("library_uses", {})
+    for d, ex in zip(h["library"], h.get("library_examples", h["library"])):
+        name = d.split()[1].lstrip("(") if d.startswith("(define (") else ""
+        u = uses.get(name)
+        lines.append(f"{d}\n    ; drawn as {ex}")
+        if u:
+            top = sorted(u.get("targets", {}).items(), key=lambda kv: (-kv[1], kv[0]))
+            shown = ", ".join(f"{t} −{s}" for t, s in top[:8]) + (" …" if len(top) > 8 else "")
+            lines.append(f"    ; used {u.get('calls')} times in {len(top)} solutions, {u.get('tokens_saved')} tokens "
+                         f"saved" + (f": {shown}" if shown else " (inside other procedures)"))
+    parts.append("<pre>" + html.escape("\n".join(lines)) + "</pre>")
+    if h.get("library_retired"):
+        parts.append(f"<p>Retired this round (no solution uses them): "
+                     f"{html.escape(', '.join(h['library_retired']))}</p>")
+    return parts
+
+
+def library_arms_table(history: list[dict]) -> list[str]:
+    """HTML: per round, the same search with the library off and on (solved, mean IoU, mean tokens)."""
+    rows = []
+    for h in history:
+        arms = h.get("library_arms")
+        if not arms:
+            continue
+        for name, by_arm in arms.get("sets", {}).items():
+            for arm in ("off", "on"):
+                s = by_arm.get(arm) or {}
+                rows.append(f"<tr><td>{h['round']}</td><td>{html.escape(name)}</td><td>{arm}</td>"
+                            f"<td>{_fmt(arms.get('library_size') if arm == 'on' else 0)}</td>"
+                            f"<td>{_fmt(s.get('solved'))}/{_fmt(s.get('targets'))}</td><td>{_fmt(s.get('mean_iou'))}</td>"
+                            f"<td>{_fmt(s.get('mean_tokens'))}</td><td>{_fmt(s.get('calls_library'))}</td></tr>")
+    if not rows:
+        return []
+    first = next(h["library_arms"] for h in history if h.get("library_arms"))
+    return ["<h2>Library off vs on</h2>",
+            "<table><tr><th>round</th><th>targets</th><th>library</th><th>procedures</th><th>solved</th>"
+            "<th>mean IoU</th><th>mean tokens</th><th>calls library</th></tr>" + "".join(rows) + "</table>",
+            f"<p>The same search ({html.escape(str(first.get('proposer')))} proposer, {_fmt(first.get('budget_s'))} s "
+            "per target) on DreamCoder test tasks and held-out MNIST digits, without and with the round's library "
+            "(on: the proposer may call the procedures and the start programs include their library-rewritten "
+            "forms). Tokens count calls, not procedure bodies.</p>"]
 
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
@@ -137,6 +219,7 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
              "<p>tasks solved: DreamCoder training tasks solved exactly at 28×28 within the search budget; "
              "IoU: mean intersection-over-union of the best program's drawing and the target; eval columns: "
              "the model's held-out metrics at the end of the round's training.</p>"]
+    parts += library_arms_table(history)
     for h in reversed(history):
         r = h["round"]
         rd = f"round{r}"
@@ -150,10 +233,8 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
             img(plot, "Training: loss and accuracy")
         img("tasks/sheet.png", "DreamCoder training tasks: target | best program found")
         img("mnist/sheet.png", "Held-out MNIST digits: target | best program found")
-        img("library.png", "Library procedures, each drawn by the shortest database program that uses it")
-        if h.get("library"):
-            lines = [f"{d}\n    ; e.g. {ex}" for d, ex in zip(h["library"], h.get("library_examples", h["library"]))]
-            parts.append("<pre>" + html.escape("\n".join(lines)) + "</pre>")
+        img("library.png", "Library procedures, each drawn with its typical argument")
+        parts += _library_section(h)
         img("db_dreamed.png", "Database entries found by dreaming (newest)")
         img("db_newest.png", "Newest database entries")
         parts.append(f"<details><summary>all numbers</summary><pre>{html.escape(json.dumps(h, indent=1))}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ class Config:
     solve_tasks: int             # DreamCoder training tasks evaluated each round (spread over the split)
     solve_mnist: int             # held-out MNIST digits evaluated each round
     compress_iterations: int
-    compress_limit: int          # database entries fed to the compressor
+    compress_limit: int          # (unused: the compressor's corpus is the solutions, not database heads)
     workers: int = 2
     image_size: int = 32
 
@@ -307,10 +308,22 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
                                                 "--limit", str(cfg.solve_mnist), "--out", str(rdir / "mnist")])))
 
     def compress() -> None:
+        # the corpus is what was solved: dream's log (training tasks, training digits, database targets
+        # made shorter), this round's evaluation on DreamCoder *training* tasks, and the database's task
+        # programs; held-out digits and test tasks never enter (library.corpus.solution_corpus)
         check("compress", sup.run("compress", _logo([
-            "compress", "--db", db, "--library", str(paths["library"]), "--solutions", str(rdir / "tasks" / "results.json"),
-            "--iterations", str(cfg.compress_iterations), "--limit", str(cfg.compress_limit),
-            "--out", str(paths["library"]), "--update-db", "--quiet"])))
+            "compress", "--db", db, "--library", str(paths["library"]), "--dream-log", str(paths["dream"]),
+            "--solutions", str(rdir / "tasks" / "results.json"),
+            "--iterations", str(cfg.compress_iterations), "--out", str(paths["library"]), "--update-db",
+            "--quiet"])))
+        (rdir / "library").mkdir(parents=True, exist_ok=True)
+        if (paths["library"] / "report.json").exists():
+            shutil.copyfile(paths["library"] / "report.json", rdir / "library" / "compress.json")
+        # the library earns its keep: the same search with it off and on (app.library_arms)
+        ckpt_args = ["--ckpt", ckpt] if any(paths["ckpt"].glob("*.pt")) else ["--proposer", "grammar"]
+        check("library-arms", sup.run("library-arms", _python("app.library_arms", [
+            "--db", db, *ckpt_args, "--tasks", str(cfg.solve_tasks), "--mnist", str(cfg.solve_mnist),
+            "--budget", str(cfg.solve_budget), *device, *mnist, "--out", str(rdir / "library" / "arms.json")])))
 
     def extend() -> None:
         from data.db import Database
@@ -336,6 +349,6 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
     phase("train", f"train + dream for {cfg.train_seconds:g} s", train_and_dream)
     phase("evaluate", f"evaluating: {cfg.solve_tasks} DreamCoder training tasks, {cfg.solve_mnist} held-out "
           f"MNIST digits, {cfg.solve_budget:g} s each", evaluate)
-    phase("compress", "growing the library", compress)
+    phase("compress", "growing the library from the solutions; library off vs on", compress)
     phase("extend", f"extending the database by {cfg.db_growth} entries using the library", extend)
     phase("report", "writing the report", report)

@@ -81,6 +81,11 @@ NUMS = tuple(Num(k) for k in range(10))
 
 
 VARS = {v: Var(v) for v in ("i", "j", "k", "m")}
+
+
+def _var(name: str) -> Var:
+    """A loop variable in scope (a mutated program may bind names other than the generator's own)."""
+    return VARS.get(name) or Var(name)
 _BINOPS: dict = {}
 
 
@@ -114,7 +119,7 @@ class _Gen:
         if not c.arithmetic:
             return UL if r < 0.6 else self.small(1, 4)
         if idx and c.loop_index and r < 0.25:
-            v = VARS[self.pick(idx)]
+            v = _var(self.pick(idx))
             r2 = self.u()
             if r2 < 0.4:
                 w = self.u()
@@ -144,7 +149,7 @@ class _Gen:
         if not c.arithmetic:
             return EPS_A if r < 0.6 else UA
         if idx and c.loop_index and r < 0.3:
-            v = VARS[self.pick(idx)]
+            v = _var(self.pick(idx))
             return _b("*", v, EPS_A if self.u() < 0.5 else _b("/", UA, self.small(4, 9)))
         if r < 0.65:
             return _b("/", UA, self.small(2, 8))
@@ -159,7 +164,7 @@ class _Gen:
     def count(self, idx):
         r = self.u()
         if idx and self.c.loop_index and self.c.arithmetic and r < 0.1:
-            return _b("+", VARS[self.pick(idx)], self.small(1, 2))
+            return _b("+", _var(self.pick(idx)), self.small(1, 2))
         if r < 0.8 or not self.c.arithmetic:
             return self.small(2, 9)
         if r < 0.9:

@@ -43,14 +43,14 @@ def _next_index(names, prefix: str) -> int:
 def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks: Sequence | None = None,
              library: Sequence[Define] | Mapping[str, Define] | None = None, prefix: str = "fn_",
              allow_single_task: bool = False, apply_library: bool = True,
-             progress: Callable[[Step, Define], None] | None = None) -> Result:
+             progress: Callable[[Step, Define], None] | None = None, reserved: Sequence[str] = ()) -> Result:
     """Learn up to `iterations` procedures from Logo `programs` (texts or `Program`s).
 
     `tasks` (one label per program) groups programs so that only the cheapest program of each task
     counts (default: every program is its own task). `library` holds procedures the programs may
     already call; with `apply_library` the programs are first rewritten with those procedures wherever
     that pays (so a round never relearns one). New procedures are named `{prefix}N` after the highest
-    existing N. Cost is Stitch's (100 per symbol, 1 per application) on the continuation-passing
+    existing N (names in `reserved` count as existing). Cost is Stitch's (100 per symbol, 1 per application) on the continuation-passing
     encoding (see `logo_mode`).
     """
     if not 0 <= max_arity <= len(PARAM_NAMES):
@@ -82,7 +82,7 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
     cost_with_library = corpus.total_cost() if corpus else 0
     cfg = SearchConfig(max_arity=max_arity, allow_single_task=allow_single_task, mode=LogoSearchMode(enc))
     called = {n.name for p in progs for n in logo.walk(p) if isinstance(n, Call)}
-    start = _next_index([d.name for d in lib] + sorted(called), prefix)
+    start = _next_index([d.name for d in lib] + sorted(called) + list(reserved), prefix)
     size_before = sum(logo.ast_size(progs[i]) for i in kept)
     defs: list[Define] = []
     steps: list[Step] = []
@@ -235,16 +235,22 @@ def compress_database(db_path, iterations: int = 10, max_arity: int = 3, equival
 HEADER = "; logo-synth library v{version:03d}: {n} procedures\n"
 
 
-def library_text(defs: Sequence[Define], version: int | None = None, comments: Sequence[str] = ()) -> str:
+def library_text(defs: Sequence[Define], version: int | None = None, comments: Sequence[str] = (),
+                 notes: Mapping[str, str] | None = None) -> str:
+    """The library as text: header, `comments`, then each procedure (preceded by `; notes[name]`)."""
     lines = []
     if version is not None:
         lines.append(HEADER.format(version=version, n=len(defs)).rstrip("\n"))
     lines += [f"; {c}" for c in comments]
-    lines += [logo.to_text(d) for d in defs]
+    for d in defs:
+        if notes and d.name in notes:
+            lines.append(f"; {notes[d.name]}")
+        lines.append(logo.to_text(d))
     return "\n".join(lines) + "\n"
 
 
-def save_library(defs: Sequence[Define], out_dir, comments: Sequence[str] = ()) -> Path:
+def save_library(defs: Sequence[Define], out_dir, comments: Sequence[str] = (),
+                 notes: Mapping[str, str] | None = None) -> Path:
     """Write the next version `out_dir/vNNN.logo` (NNN = highest existing + 1); returns its path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -252,7 +258,7 @@ def save_library(defs: Sequence[Define], out_dir, comments: Sequence[str] = ()) 
     version = max(versions, default=0) + 1
     path = out / f"v{version:03d}.logo"
     tmp = out / f".{path.name}.tmp"
-    tmp.write_text(library_text(defs, version, comments))
+    tmp.write_text(library_text(defs, version, comments, notes))
     tmp.replace(path)
     return path
 

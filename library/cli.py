@@ -1,17 +1,21 @@
 """`logo compress`: learn a library of procedures from a corpus of programs and rewrite the corpus.
 
-    logo compress --db runs/db.sqlite --solutions runs/solve/results.json --out runs/library
+    logo compress --db runs/db.sqlite --dream-log runs/dream --solutions runs/solve/results.json --out runs/library
     logo compress --dreamcoder --iterations 10 --max-arity 3 --out lib_out
     logo compress --programs corpus.txt --library lib_out --out lib_out
 
-Corpus: the heads of the database's entries (with --equivalents, every program of an entry's
-equivalents list, grouped so that only the cheapest program of an entry counts), the solved programs of
-`logo solve` result files (--solutions, one task per target), a text file with one program per line
-(--programs) and/or the 160 DreamCoder tasks (--dreamcoder). The starting library is the database's
-(with --db) or --library (a file or a directory of versions); new procedures are added after it.
-Writes OUT/vNNN.logo (the whole library, next version), OUT/rewritten.txt, OUT/report.json, and prints
-progress and the report. --update-db stores the library in the database and inserts the rewritten
-programs (source "library") so later rounds of train and dream use the procedures.
+Corpus: what the system solved (library/corpus.py), one program per target (the shortest solution):
+`dream` logs (--dream-log: DreamCoder training tasks and database targets solved, MNIST training
+digits drawn within --mnist-max-distance), `logo solve` result files (--solutions), the database's
+programs of source "task" and heads that dream made shorter (--db), a text file with one program per
+line (--programs) and the DreamCoder training tasks' own programs (--dreamcoder). Random database heads
+only with --include-random. DreamCoder test tasks (by name or by drawing) and held-out MNIST digits
+never enter. The starting library is the database's (with --db) or --library (a file or a directory of
+versions); new procedures are added after it, and procedures no solution uses any more retire.
+Writes OUT/vNNN.logo (the library, next version, a comment per procedure with its uses),
+OUT/rewritten.txt, OUT/report.json, and prints progress and the report. --update-db stores the library
+in the database and inserts the rewritten solutions (source "library") so later rounds of train and
+dream use the procedures.
 """
 from __future__ import annotations
 
@@ -28,8 +32,14 @@ def register(sub) -> None:
                        description=__doc__.split("\n")[0], epilog="\n".join(__doc__.split("\n")[1:]))
     p.add_argument("--db", default=None, help="database whose programs form the corpus")
     p.add_argument("--equivalents", action="store_true",
-                   help="take every equivalent program of an entry, not only its head")
+                   help="with --include-random: every equivalent program of an entry (the shortest counts)")
+    p.add_argument("--include-random", action="store_true",
+                   help="also the database's random programs (by default only solutions enter the corpus)")
     p.add_argument("--solutions", action="append", default=[], help="a `logo solve` results.json (repeatable)")
+    p.add_argument("--dream-log", action="append", default=[],
+                   help="a dream log directory or found.jsonl (repeatable)")
+    p.add_argument("--mnist-max-distance", type=float, default=0.5,
+                   help="MNIST training digits enter when dream came this close (graded distance; default 0.5)")
     p.add_argument("--programs", action="append", default=[], help="text file, one program per line (repeatable)")
     p.add_argument("--dreamcoder", action="store_true", help="add the 160 DreamCoder task programs")
     p.add_argument("--library", default=None, help="starting library: a .logo file or a directory of versions")
@@ -45,17 +55,17 @@ def register(sub) -> None:
     p.set_defaults(func=compress_command)
 
 
-def load_corpus(args) -> tuple[list[str], list[str], list]:
-    """(programs, task labels, starting library)"""
+def load_corpus(args) -> tuple[list, list]:
+    """(solutions from every source given, starting library); the corpus function filters them."""
     import logo
-    programs, tasks, lib = [], [], []
+    from .corpus import Solution, database_solutions, dream_log_solutions, solve_result_solutions
+    sols, lib = [], []
     if args.db:
         from data.db import open_readonly
-        from .api import database_corpus
         db = open_readonly(args.db)         # only read here (--update-db opens it for writing at the end)
         try:
             lib = list(db.library())
-            programs, tasks = database_corpus(db, args.equivalents, args.limit)
+            sols += database_solutions(db, args.include_random, args.limit, args.equivalents)
         finally:
             db.close()
     for path in args.solutions:
@@ -63,32 +73,22 @@ def load_corpus(args) -> tuple[list[str], list[str], list]:
             print(f"logo compress: no solutions file {path}; going on without it", file=sys.stderr)
             continue
         try:
-            data = json.loads(read_text(path))
+            sols += solve_result_solutions(path)
         except json.JSONDecodeError as e:
             raise BadInputFile(f"{path}: not a results file: not valid JSON (line {e.lineno}: {e.msg})") from None
-        if not isinstance(data, dict):
-            raise BadInputFile(f"{path}: not a results file of `logo solve`")
-        for row in data.get("results", []):
-            if row.get("solved") and row.get("program"):
-                programs.append(row["program"])
-                tasks.append(f"solve:{row.get('name')}")
+        except AttributeError:
+            raise BadInputFile(f"{path}: not a results file of `logo solve`") from None
+    for path in args.dream_log:
+        sols += dream_log_solutions(path)
     for path in args.programs:
         for i, line in enumerate(read_text(path).splitlines()):
             line = line.split(";", 1)[0].strip()
             if line:
-                programs.append(line)
-                tasks.append(f"{path}:{i}")
+                sols.append(Solution(f"{path}:{i}", line, "programs"))
     if args.dreamcoder:
-        tasks_json = Path(__file__).resolve().parents[1] / "data" / "dreamcoder_logo_tasks.json"
-        try:
-            from data import dreamcoder_tasks
-            for t in dreamcoder_tasks():
-                programs.append(logo.to_text(t.program))
-                tasks.append(f"dc:{t.name}")
-        except ImportError:
-            for t in json.loads(tasks_json.read_text()):
-                programs.append(logo.to_text(logo.from_dreamcoder(t["source"])))
-                tasks.append(f"dc:{t['name']}")
+        from data import dreamcoder_tasks
+        sols += [Solution(t.name, logo.to_text(t.program), "dreamcoder", kind="tasks", split=t.split)
+                 for t in dreamcoder_tasks()]
     if args.library:
         from .api import load_library
         if Path(args.library).exists():
@@ -99,65 +99,60 @@ def load_corpus(args) -> tuple[list[str], list[str], list]:
         elif not args.quiet:
             print(f"(no library at {args.library} yet: starting from "
                   f"{'the database' if args.db else 'an empty'} library)")
-    return programs, tasks, lib
+    return sols, lib
 
 
 def compress_command(args) -> int:
     import logo
-    from .api import compress, save_library
+    from .solutions import learn_from_solutions
     t0 = time.perf_counter()
-    programs, tasks, lib = load_corpus(args)
-    if not programs:
-        print("logo compress: the corpus is empty (give --db, --solutions, --programs or --dreamcoder)",
-              file=sys.stderr)
+    if not (args.db or args.solutions or args.dream_log or args.programs or args.dreamcoder):
+        print("logo compress: the corpus is empty (give --db, --dream-log, --solutions, --programs or "
+              "--dreamcoder)", file=sys.stderr)
         return 2
-    parsed, ptasks, bad = [], [], 0
-    for text, t in zip(programs, tasks):
-        try:
-            parsed.append(logo.parse(text))
-            ptasks.append(t)
-        except logo.LogoError:
-            bad += 1
-    if not args.quiet:
-        print(f"corpus: {len(parsed)} programs in {len(set(ptasks))} tasks"
-              + (f" ({bad} unreadable skipped)" if bad else "") + f"; starting library: {len(lib)} procedures",
-              flush=True)
+    sols, lib = load_corpus(args)
 
     def progress(step, d):
         if not args.quiet:
             print(f"  {step.name}: utility {step.utility}, {step.uses} uses, cost -> {step.cost_after}, "
                   f"{step.seconds:.2f}s  {logo.to_text(d)}", flush=True)
 
-    res = compress(parsed, iterations=args.iterations, max_arity=args.max_arity, tasks=ptasks, library=lib,
-                   allow_single_task=args.allow_single_task, progress=progress)
-    out = Path(args.out)
-    rep = res.report
-    path = save_library(res.library, out, comments=[
-        f"{len(res.defs)} new: {', '.join(d.name for d in res.defs) or '-'}; corpus {rep['programs']} programs, "
-        f"cost {rep['cost_before']} -> {rep['cost_after']}"])
-    (out / "rewritten.txt").write_text("".join(logo.to_text(p) + "\n" for p in res.rewritten))
-    rep = dict(rep, library_file=str(path), total_seconds=time.perf_counter() - t0)
-    tmp = out / ".report.json.tmp"
-    tmp.write_text(json.dumps(rep, indent=1))
-    tmp.replace(out / "report.json")
+    def on_corpus(kept, excluded):
+        if not args.quiet:
+            print(f"corpus: {len(kept)} programs, one per solved target ({len(excluded)} excluded: evaluation "
+                  f"targets, unsolved or unreadable); starting library: {len(lib)} procedures", flush=True)
+
+    db = None
     if args.update_db and args.db:
         from data.db import Database
-        from .api import write_back
         db = Database(args.db)
-        try:
-            statuses = write_back(db, res, parsed)
-        finally:
+    try:
+        rnd = learn_from_solutions(sols, lib, args.iterations, args.max_arity, out_dir=args.out, db=db,
+                                   mnist_max_distance=args.mnist_max_distance, progress=progress,
+                                   allow_single_task=args.allow_single_task, on_corpus=on_corpus)
+    finally:
+        if db is not None:
             db.close()
-        if not args.quiet:
-            counts = {}
-            for r in statuses:
-                counts[r.status] = counts.get(r.status, 0) + 1
-            print(f"database: library set ({len(res.library)} procedures); rewritten programs inserted: "
-                  f"{counts or 'none'}")
+    rep = rnd.report
+    out = Path(args.out)
+    if not rnd.solutions:
+        print(f"logo compress: no solved targets to learn from yet ({len(rnd.excluded)} programs excluded); "
+              "the library stays as it was", file=sys.stderr)
+
+    (out / "rewritten.txt").write_text("".join(p + "\n" for p in rnd.rewritten))
+    rep = dict(rep, total_seconds=time.perf_counter() - t0)
+    tmp = out / ".report.json.tmp"
+    tmp.write_text(json.dumps(rep, indent=1, default=str))
+    tmp.replace(out / "report.json")
+    if db is not None and not args.quiet:
+        print(f"database: library set ({len(rep['database_library'])} procedures); rewritten solutions "
+              f"inserted: {rep['inserted'] or 'none'}")
     if rep.get("cost_with_library") not in (None, rep["cost_before"]):
         print(f"existing procedures applied: cost {rep['cost_before']} -> {rep['cost_with_library']}")
-    print(f"learned {len(res.defs)} procedures; cost {rep['cost_before']} -> {rep['cost_after']} "
-          f"(ratio {rep['ratio']:.3f}); AST nodes {rep['ast_size_before']} -> {rep['ast_size_after']}; "
+    if rnd.retired:
+        print(f"retired (no solution uses them): {', '.join(d.name for d in rnd.retired)}")
+    print(f"learned {len(rnd.result.defs)} procedures; cost {rep['cost_before']} -> {rep['cost_after']} "
+          f"(ratio {rep['ratio']:.3f}); tokens {rep['tokens_before']} -> {rep['tokens_after']}; "
           f"{rep['seconds']:.2f}s")
-    print(f"wrote {path}, {out / 'rewritten.txt'}, {out / 'report.json'}")
+    print(f"wrote {rep['library_file']}, {out / 'rewritten.txt'}, {out / 'report.json'}")
     return 0
