@@ -130,14 +130,14 @@ def json_targets(path: str | Path, size: int) -> tuple[list[Target], list[tuple[
         raise ValueError(f"{path}: the task list is empty")
     targets, errors, seen = [], [], set()
     for i, entry in enumerate(raw):
-        where = f"{path} entry {i}"
+        entry_at = where = f"{path} entry {i}"
         try:
             if not isinstance(entry, dict):
                 raise ValueError(f'not a {{"name": ..., "program": ...}} object but a {type(entry).__name__}')
             name, text = entry.get("name"), entry.get("program", entry.get("source"))
             if not isinstance(name, str) or not name.strip():
                 raise ValueError('no "name" (a non-empty string)')
-            where = f"{path} entry {i} ({name!r})"
+            where = f"{entry_at} ({name!r})"
             if name in seen:
                 raise ValueError("the name is used by an earlier entry")
             if not isinstance(text, str) or not text.strip():
@@ -151,7 +151,7 @@ def json_targets(path: str | Path, size: int) -> tuple[list[Target], list[tuple[
             if not img28.any():
                 raise ValueError("the program draws nothing")
         except ValueError as e:
-            errors.append((where, f"{where}: {e}"))
+            errors.append((entry_at, f"{where}: {e}"))
             continue
         seen.add(name)
         targets.append(Target(name, "json", imgs, img28, logo.to_text(program),
