@@ -144,8 +144,8 @@ class Solver:
         if any(a.startswith("model") for a in arms):
             if not ckpt:
                 s.close()
-                raise SolveError(f"the proposer {', '.join(a for a in arms if a.startswith('model'))} needs a "
-                                 "checkpoint (--ckpt)")
+                raise SolveError(f"the proposer {', '.join(a for a in arms if a.startswith('model'))} needs --ckpt "
+                                 "(a checkpoint directory)")
             try:
                 s.load_model(ckpt, device)
             except SolveError:
@@ -179,7 +179,7 @@ class Solver:
         check_arms([arm])
         if arm.startswith("model"):
             if self.model_proposer is None:
-                raise SolveError(f"the proposer {arm} needs a checkpoint (--ckpt)")
+                raise SolveError(f"the proposer {arm} needs --ckpt (a checkpoint directory)")
             _reset(self.model_proposer)
         st = self.settings
         return make_proposer(arm, self.model_proposer, n=st.candidates_per_expansion, cap=st.enum_cap, seed=seed,

@@ -159,7 +159,7 @@ def test_a_checkpoint_without_a_library_name_is_an_error_naming_the_names(tmp_pa
 
 
 def test_the_model_proposer_needs_a_checkpoint(tmp_path):
-    with pytest.raises(SolveError, match="needs a checkpoint"):
+    with pytest.raises(SolveError, match="needs --ckpt"):
         Solver.open(["model+enum"])
     with pytest.raises(SolveError, match="does not exist"):
         Solver.open(["model"], ckpt=str(tmp_path / "nothing"))
