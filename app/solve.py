@@ -80,7 +80,7 @@ def load_targets(spec: str, split: str, size: int, limit: int | None, mnist_root
 
 def solve_command(args) -> int:
     from dream.proposer import resolve_device
-    from dream.solver import SearchSettings, Solver, SolveError, public, summarize
+    from dream.solver import SearchSettings, Solver, SolveError
 
     out = Path(args.out)
     device = resolve_device(args.device)
@@ -96,12 +96,14 @@ def solve_command(args) -> int:
         print(f"logo solve: {e}", file=sys.stderr)
         return 1
     try:
-        return _solve_and_report(args, solver, out, device, public, summarize)
+        return _solve_and_report(args, solver, out, device)
     finally:
         solver.close()
 
 
-def _solve_and_report(args, solver, out: Path, device: str, public, summarize) -> int:
+def _solve_and_report(args, solver, out: Path, device: str) -> int:
+    """Load the targets, search each with the solver, write OUT/results.json and OUT/sheet.png, print."""
+    from dream.solver import public, summarize
     try:
         label, targets, errors = load_targets(args.tasks, args.split, solver.image_size, args.limit,
                                               args.mnist_root)
@@ -127,7 +129,7 @@ def _solve_and_report(args, solver, out: Path, device: str, public, summarize) -
     t_all = time.monotonic()
     rows = [public(r) for r in solver.solve(targets, args.proposer, args.budget, on_row)]
     summary = {
-        "tasks": label, "proposer": args.proposer, "checkpoint": args.ckpt and str(args.ckpt),
+        "tasks": label, "proposer": args.proposer, "checkpoint": str(args.ckpt) if solver.watcher is not None else None,
         "checkpoint_meta": solver.checkpoint_meta(),
         "db": args.db, "budget_s": args.budget, "device": device,
         **summarize(rows),
