@@ -63,14 +63,9 @@ def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
         shutil.copyfile(plot, rdir / plot.name)
     rec["train_plots"] = [p.name for p in sorted(paths["ckpt"].glob("*.png"))]
 
-    tasks = _read_json(rdir / "tasks" / "results.json").get("summary", {})
-    mnist = _read_json(rdir / "mnist" / "results.json").get("summary", {})
-    rec["tasks_solved"] = tasks.get("solved")
-    rec["tasks_total"] = tasks.get("targets")
-    rec["tasks_mean_iou"] = tasks.get("mean_iou")
-    rec["mnist_mean_iou"] = mnist.get("mean_iou")
-    rec["mnist_mean_tokens"] = mnist.get("mean_tokens")
-    rec["solve_budget_s"] = tasks.get("budget_s")
+    rec["arms"] = arms_record(rdir)
+    # the model's numbers, also at the top level (as in reports from before the baselines)
+    rec.update({k: rec["arms"].get("model", {}).get(k) for k in ARM_KEYS})
 
     dream_log = read_jsonl(paths["dream"] / "found.jsonl")
     rec["dream_records"] = len(dream_log)
@@ -177,6 +172,86 @@ def library_arms_table(history: list[dict]) -> list[str]:
             "forms). Tokens count calls, not procedure bodies.</p>"]
 
 
+# ---- evaluation arms: every figure next to its baseline ------------------------------------------------
+
+#: the numbers of one arm in a round, from its `logo solve` summaries
+ARM_KEYS = ("tasks_solved", "tasks_total", "tasks_solved_by_edits", "tasks_mean_iou", "mnist_mean_iou",
+            "mnist_mean_tokens", "solve_budget_s")
+#: columns of the numbers table that belong to an arm (one row per arm)
+ARM_COLUMNS = [("tasks_solved", "tasks solved"), ("tasks_total", "of"), ("tasks_solved_by_edits", "after edits"),
+               ("tasks_mean_iou", "tasks IoU"), ("mnist_mean_iou", "MNIST IoU"), ("mnist_mean_tokens", "MNIST tokens")]
+SETS = ("tasks", "mnist")
+
+
+def arm_dir(rdir: Path, set_name: str, arm: str) -> Path:
+    """Where `logo run` puts one arm's `logo solve` output: the model in ROUND/SET (as before the baselines),
+    any other arm in ROUND/SET-ARM."""
+    return Path(rdir) / (set_name if arm == "model" else f"{set_name}-{arm}")
+
+
+def arm_numbers(rdir: Path, arm: str) -> dict:
+    """One arm's numbers in a round ({} if it was not evaluated)."""
+    tasks = _read_json(arm_dir(rdir, "tasks", arm) / "results.json").get("summary")
+    mnist = _read_json(arm_dir(rdir, "mnist", arm) / "results.json").get("summary")
+    if tasks is None and mnist is None:
+        return {}
+    tasks, mnist = tasks or {}, mnist or {}
+    return {"tasks_solved": tasks.get("solved"), "tasks_total": tasks.get("targets"),
+            "tasks_solved_by_edits": tasks.get("solved_by_edits"), "tasks_mean_iou": tasks.get("mean_iou"),
+            "mnist_mean_iou": mnist.get("mean_iou"), "mnist_mean_tokens": mnist.get("mean_tokens"),
+            "solve_budget_s": tasks.get("budget_s", mnist.get("budget_s"))}
+
+
+def round_arms(rdir: Path) -> list[str]:
+    """The arms evaluated in a round: the model first, then every ROUND/tasks-ARM or mnist-ARM folder."""
+    others = {d.name.split("-", 1)[1] for set_name in SETS for d in Path(rdir).glob(f"{set_name}-*") if d.is_dir()}
+    return ["model"] + sorted(others)
+
+
+def arms_record(rdir: Path) -> dict:
+    """{arm: numbers} for every arm evaluated in the round."""
+    out = {}
+    for arm in round_arms(rdir):
+        numbers = arm_numbers(rdir, arm)
+        if numbers:
+            out[arm] = numbers
+    return out
+
+
+def history_arms(h: dict) -> dict:
+    """A round record's arms; a record from before the baselines holds only the model's numbers."""
+    if h.get("arms"):
+        return h["arms"]
+    return {"model": {k: h.get(k) for k in ARM_KEYS}}
+
+
+def arm_rows(h: dict, round_cells_before: str, round_cells_after: str) -> list[str]:
+    """The numbers table's rows of one round: one per arm; the round's own cells span them all."""
+    arms = history_arms(h)
+    n = len(arms)
+
+    def span(cells: str) -> str:
+        return cells.replace("<td>", f"<td rowspan='{n}'>") if n > 1 else cells
+
+    rows = []
+    for i, (arm, numbers) in enumerate(arms.items()):
+        cells = f"<td>{html.escape(arm)}</td>" + "".join(f"<td>{_fmt(numbers.get(k))}</td>" for k, _ in ARM_COLUMNS)
+        rows.append(f"<tr>{span(round_cells_before) + cells + span(round_cells_after) if i == 0 else cells}</tr>")
+    return rows
+
+
+def arm_sheets(h: dict) -> list[tuple[str, str]]:
+    """(picture, caption) of each arm's contact sheets (target | best program found)."""
+    out = []
+    for arm in history_arms(h):
+        who = "" if arm == "model" else f", {arm} proposer"
+        out.append((f"{arm_dir(Path(), 'tasks', arm)}/sheet.png",
+                    f"DreamCoder training tasks{who}: target | best program found"))
+        out.append((f"{arm_dir(Path(), 'mnist', arm)}/sheet.png",
+                    f"Held-out MNIST digits{who}: target | best program found"))
+    return out
+
+
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
 th{background:#f3f3f3}img{max-width:100%;border:1px solid #ddd;margin:4px 0}code,pre{background:#f6f6f6}
@@ -198,27 +273,30 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
     write_json(history, out / "history.json")
     eval_keys = [k for k in ("loss", "token_acc", "exact", "reproduces", "reproduces_edit", "reproduces_denovo",
                              "reproduces_lateral") if any(k in h.get("train_eval", {}) for h in history)]
-    cols = [("round", "round"), ("db_entries", "DB entries"), ("train_steps", "train steps"),
-            ("dream_records", "dream records"), ("tasks_solved", "tasks solved"), ("tasks_total", "of"),
-            ("tasks_mean_iou", "tasks IoU"), ("mnist_mean_iou", "MNIST IoU"),
-            ("mnist_mean_tokens", "MNIST tokens")]
-    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in cols) + "".join(
+    before = [("round", "round"), ("db_entries", "DB entries"), ("train_steps", "train steps"),
+              ("dream_records", "dream records")]
+    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in before) + "<th>proposer</th>" + "".join(
+        f"<th>{html.escape(t)}</th>" for _, t in ARM_COLUMNS) + "".join(
         f"<th>{html.escape(k)}</th>" for k in eval_keys) + "<th>library</th>"
     rows = []
     for h in history:
-        cells = "".join(f"<td>{_fmt(h.get(k))}</td>" for k, _ in cols)
-        cells += "".join(f"<td>{_fmt(h.get('train_eval', {}).get(k))}</td>" for k in eval_keys)
-        cells += f"<td>{len(h.get('library', []))}</td>"
-        rows.append(f"<tr>{cells}</tr>")
+        cells_before = "".join(f"<td>{_fmt(h.get(k))}</td>" for k, _ in before)
+        cells_after = "".join(f"<td>{_fmt(h.get('train_eval', {}).get(k))}</td>" for k in eval_keys)
+        cells_after += f"<td>{len(h.get('library', []))}</td>"
+        rows.extend(arm_rows(h, cells_before, cells_after))
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>logo-synth: {config} run</title>"
              f"<style>{_STYLE}</style></head><body>",
              f"<h1>logo-synth — <code>logo run --config {html.escape(config)}</code></h1>",
              f"<p>{len(history)} round(s) finished. Each round: train and dream side by side, evaluate "
              "(search with the newest checkpoint), grow the library, extend the database.</p>",
              "<h2>Numbers per round</h2>", f"<table><tr>{head}</tr>{''.join(rows)}</table>",
-             "<p>tasks solved: DreamCoder training tasks solved exactly at 28×28 within the search budget; "
-             "IoU: mean intersection-over-union of the best program's drawing and the target; eval columns: "
-             "the model's held-out metrics at the end of the round's training.</p>"]
+             "<p>proposer: what proposed the search's steps, on the same targets with the same budget and "
+             "start programs (the empty program and the nearest database entries): <b>model</b>, the newest "
+             "checkpoint; <b>random</b>, random token mutations, as many per expansion as the model proposes "
+             "(the baseline the model must beat). tasks solved: DreamCoder training tasks solved exactly at "
+             "28×28 within the search budget; after edits: of those, solved by an edit rather than by a start "
+             "program as it was; IoU: mean intersection-over-union of the best program's drawing and the "
+             "target; eval columns: the model's held-out metrics at the end of the round's training.</p>"]
     parts += library_arms_table(history)
     for h in reversed(history):
         r = h["round"]
@@ -231,8 +309,8 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
 
         for plot in h.get("train_plots", []):
             img(plot, "Training: loss and accuracy")
-        img("tasks/sheet.png", "DreamCoder training tasks: target | best program found")
-        img("mnist/sheet.png", "Held-out MNIST digits: target | best program found")
+        for picture, caption in arm_sheets(h):
+            img(picture, caption)
         img("library.png", "Library procedures, each drawn with its typical argument")
         parts += _library_section(h)
         img("db_dreamed.png", "Database entries found by dreaming (newest)")

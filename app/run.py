@@ -4,7 +4,8 @@
 
 Round 0 builds the database.  Every round then runs `train` and `dream` side by side on it (two
 processes), evaluates the newest checkpoint (`logo solve` on DreamCoder training tasks and held-out
-MNIST digits), grows the library (`logo compress`), extends the database with programs that use the
+MNIST digits, with the model and, as its baseline, random token mutations: same targets, budget and
+start programs), grows the library (`logo compress`), extends the database with programs that use the
 library, and writes the HTML report.  Progress is kept in OUT/state.json (written atomically) after
 every finished phase, so a stopped run resumes where it stopped.  Ctrl-C stops both child processes
 cleanly (they checkpoint and close the database) and keeps what is done.
@@ -43,12 +44,13 @@ class Config:
 
 
 CONFIGS = {
-    # about 10 minutes on a 2-core CPU
+    # about 10 minutes on a 2-core CPU (evaluation runs the model and the random arm: 1 s per target and arm,
+    # down from 1.5 s for the model alone, so the two arms cost about 50 s a round instead of 36 s)
     "demo": Config(rounds=3, db_size=4000, db_growth=1000, train_seconds=75,
                    train_args=("--preset", "tiny", "--batch-size", "64", "--eval-every", "100", "--ckpt-every", "50",
                                "--warmup", "100"),
                    dream_args=("--time-budget", "3", "--targets", "tasks=2,mnist=1,db=1"),
-                   solve_budget=1.5, solve_tasks=16, solve_mnist=8, compress_iterations=5,
+                   solve_budget=1.0, solve_tasks=16, solve_mnist=8, compress_iterations=5,
                    compress_limit=1500),
     # the smallest run that still goes through every phase, for tests: about a minute on a 2-core CPU
     "smoke": Config(rounds=1, db_size=60, db_growth=20, train_seconds=3,
@@ -161,6 +163,25 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+# ---- evaluation: the model and its baseline on the same targets -----------------------------------
+
+#: the proposers evaluated each round: the model, and random token mutations as its baseline (same targets,
+#: budget and start programs; the random arm proposes as many candidates per expansion as the model)
+EVAL_ARMS = ("model", "random")
+
+
+def evaluate_arm(cfg: "Config", arm: str, rdir: Path, db: str, ckpt: str, device: list[str], mnist: list[str],
+                 run_child) -> None:
+    """`logo solve --proposer ARM` on the round's DreamCoder training tasks and held-out MNIST digits,
+    into `app.report.arm_dir(rdir, SET, ARM)`; `run_child(name, cmd)` runs it (and raises if it fails)."""
+    from .report import arm_dir
+    common = ["--proposer", arm, "--ckpt", ckpt, "--db", db, "--budget", str(cfg.solve_budget), "--quiet", *device]
+    run_child("solve", _logo(["solve", *common, "--tasks", "dreamcoder", "--split", "train",
+                              "--limit", str(cfg.solve_tasks), "--out", str(arm_dir(rdir, "tasks", arm))]))
+    run_child("solve", _logo(["solve", *common, "--tasks", "mnist-heldout", *mnist,
+                              "--limit", str(cfg.solve_mnist), "--out", str(arm_dir(rdir, "mnist", arm))]))
 
 
 # ---- the loop ----------------------------------------------------------------------------------
@@ -301,11 +322,8 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
         check("dream", codes[1])
 
     def evaluate() -> None:
-        common = ["--ckpt", ckpt, "--db", db, "--budget", str(cfg.solve_budget), "--quiet", *device]
-        check("solve", sup.run("solve", _logo(["solve", *common, "--tasks", "dreamcoder", "--split", "train",
-                                                "--limit", str(cfg.solve_tasks), "--out", str(rdir / "tasks")])))
-        check("solve", sup.run("solve", _logo(["solve", *common, "--tasks", "mnist-heldout", *mnist,
-                                                "--limit", str(cfg.solve_mnist), "--out", str(rdir / "mnist")])))
+        for arm in EVAL_ARMS:
+            evaluate_arm(cfg, arm, rdir, db, ckpt, device, mnist, lambda name, cmd: check(name, sup.run(name, cmd)))
 
     def compress() -> None:
         # the corpus is what was solved: dream's log (training tasks, training digits, database targets
@@ -347,8 +365,8 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
     if r == 0:
         phase("build", f"building the database ({cfg.db_size} entries)", build)
     phase("train", f"train + dream for {cfg.train_seconds:g} s", train_and_dream)
-    phase("evaluate", f"evaluating: {cfg.solve_tasks} DreamCoder training tasks, {cfg.solve_mnist} held-out "
-          f"MNIST digits, {cfg.solve_budget:g} s each", evaluate)
+    phase("evaluate", f"evaluating ({' and '.join(EVAL_ARMS)} proposers): {cfg.solve_tasks} DreamCoder training "
+          f"tasks, {cfg.solve_mnist} held-out MNIST digits, {cfg.solve_budget:g} s each", evaluate)
     phase("compress", "growing the library from the solutions; library off vs on", compress)
     phase("extend", f"extending the database by {cfg.db_growth} entries using the library", extend)
     phase("report", "writing the report", report)

@@ -13,29 +13,26 @@ grammatical mutations, `model.steps`), model+enum. Sets: dc-test (DreamCoder tes
 Every target is searched by every arm before the next target, so machine load drifts equally over
 the arms. Reports per set and arm: solved, solved after edits (not by a start program as it was),
 mean IoU at 28x28, median program tokens, candidates proposed and evaluated per second, and which
-targets one arm solved that another did not. Prints a table; --json writes everything.
+targets one arm solved that another did not. Prints a table; --json writes everything. The search is
+`dream.solver` (the same code as `logo solve`); `run_arms` is what `bench/learning.py` calls per snapshot.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dream.baselines import ARMS, candidates_per_expansion, make_proposer  # noqa: E402
+from dream.baselines import ARMS  # noqa: E402
+from dream.solver import SearchSettings, Solver, SolveError, public, summarize  # noqa: E402
 
 SETS = {"dc-test": ("dreamcoder", "test", 80), "dc-train": ("dreamcoder", "train", 80),
         "mnist": ("mnist-heldout", None, 100)}
-
-
-def _load_targets(spec, split, size, limit):
-    from app.solve import load_targets
-    return load_targets(spec, split or "test", size, limit)
 
 
 def parse_list(value: str, known, what: str) -> list[str]:
@@ -47,11 +44,8 @@ def parse_list(value: str, known, what: str) -> list[str]:
     return items
 
 
-def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--ckpt", help="checkpoint directory (needed by the model arms)")
-    p.add_argument("--db", help="database for start programs (the k nearest entries) and the library")
+def add_search_args(p) -> None:
+    """The flags bench/solve.py and bench/learning.py share (arms, sets, search settings)."""
     p.add_argument("--budget", type=float, default=10.0, help="search seconds per target and arm")
     p.add_argument("--limit", type=int, default=None, help="targets per set, spread over the set")
     p.add_argument("--arms", default="model,random,none,enum", help=f"comma-separated: {', '.join(ARMS)}")
@@ -65,22 +59,34 @@ def build_parser():
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", dest="json_out", help="write all results here")
     p.add_argument("--quiet", action="store_true", help="no per-target lines")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--ckpt", help="checkpoint directory (needed by the model arms)")
+    p.add_argument("--db", help="database for start programs (the k nearest entries) and the library")
+    add_search_args(p)
+    p.add_argument("--json", dest="json_out", help="write all results here")
     return p
 
 
-def summarize(rows: list[dict]) -> dict:
-    ok = [r for r in rows if "error" not in r]
-    el = sum(r["elapsed"] for r in ok) or 1e-9
-    return {"targets": len(rows), "solved": sum(r["solved"] for r in ok),
-            "solved_by_edits": sum(1 for r in ok if r["solved"] and r["edit_steps"] > 0),
-            "mean_iou": round(statistics.fmean(r["iou"] for r in ok), 4) if ok else None,
-            "median_tokens": statistics.median(r["tokens"] for r in ok) if ok else None,
-            "candidates_per_s": round(sum(r["candidates"] for r in ok) / el, 1),
-            "valid_per_s": round(sum(r["valid"] for r in ok) / el, 1),
-            "improved_start": sum(1 for r in ok if r["edit_steps"] > 0),
-            "errors": len(rows) - len(ok)}
+def checked_args(args, prog: str = "bench/solve.py") -> tuple[list[str], list[str]]:
+    """(arms, sets) from the flags; bad values end the program with a message naming them."""
+    arms = parse_list(args.arms, ARMS, "arm(s)")
+    sets = parse_list(args.sets, tuple(SETS), "set(s)")
+    if args.budget <= 0:
+        raise SystemExit(f"{prog}: --budget must be positive")
+    if args.limit is not None and args.limit < 1:
+        raise SystemExit(f"{prog}: --limit must be at least 1")
+    return arms, sets
+
+
+def settings_from(args) -> SearchSettings:
+    temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
+    return SearchSettings(k=args.k, batch=args.batch, samples=args.samples, temperatures=temperatures,
+                          beam=args.beam, enum_cap=args.enum_cap)
 
 
 def print_table(label: str, summaries: dict[str, dict]) -> None:
@@ -88,88 +94,70 @@ def print_table(label: str, summaries: dict[str, dict]) -> None:
     print(f"{'arm':12s} {'solved':>7s} {'by edits':>8s} {'mean IoU':>8s} {'med tok':>7s} "
           f"{'cand/s':>8s} {'valid/s':>8s} {'improved':>8s}")
     for arm, s in summaries.items():
-        print(f"{arm:12s} {s['solved']:>3d}/{s['targets']:<3d} {s['solved_by_edits']:8d} {s['mean_iou']:8.3f} "
-              f"{s['median_tokens']:7} {s['candidates_per_s']:8.0f} {s['valid_per_s']:8.0f} {s['improved_start']:8d}")
+        iou = "–" if s["mean_iou"] is None else f"{s['mean_iou']:.3f}"
+        print(f"{arm:12s} {s['solved']:>3d}/{s['targets']:<3d} {s['solved_by_edits']:8d} {iou:>8s} "
+              f"{str(s['median_tokens']):>7s} {s['candidates_per_s']:8.0f} {s['valid_per_s']:8.0f} "
+              f"{s['improved_start']:8d}")
+
+
+def run_set(solver: Solver, set_name: str, arms: list[str], budget: float, limit: int | None,
+            quiet: bool = False) -> dict:
+    """One set, every arm: each target is searched by every arm before the next target, so machine load
+    drifts equally over the arms. Returns {label, summary: {arm: ...}, only, results: {arm: rows}}."""
+    from dream.targets import load_targets
+    spec, split, _ = SETS[set_name]
+    label, targets, _errors = load_targets(spec, split or "test", solver.image_size, limit)
+    rows = {a: [] for a in arms}
+    for n, target in enumerate(targets):
+        line = []
+        for arm in arms:
+            row = public(solver.solve_one(arm, target, budget, n + 1))
+            rows[arm].append(row)
+            line.append(f"{arm}=ERR" if "error" in row else f"{arm}={'S' if row['solved'] else '-'}{row['iou']:.2f}")
+        if not quiet:
+            print(f"[{set_name} {n + 1}/{len(targets)}] {target.name[:30]:30s} " + " ".join(line), flush=True)
+    summaries = {a: summarize(rows[a]) for a in arms}
+    solved_sets = {a: {r["name"] for r in rows[a] if r.get("solved")} for a in arms}
+    only = {f"{a}-not-{b}": sorted(solved_sets[a] - solved_sets[b]) for a in arms for b in arms if a != b}
+    return {"label": label, "targets": len(targets), "summary": summaries, "only": only, "results": rows}
+
+
+def run_arms(solver: Solver, sets: list[str], arms: list[str], budget: float, limit: int | None,
+             quiet: bool = False) -> dict:
+    """Every set with every arm; prints a table per set. Returns {set: run_set(...)}."""
+    out = {}
+    for set_name in sets:
+        res = run_set(solver, set_name, arms, budget, limit, quiet)
+        out[set_name] = res
+        print_table(f"{res['label']}: {res['targets']} targets, {budget:g} s per target and arm", res["summary"])
+        for key, names in res["only"].items():
+            if names and ("model" in key.split("-not-")[0]):
+                print(f"  {key}: {', '.join(names)}")
+    return out
+
+
+def machine(args) -> dict:
+    return {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+            "threads": args.threads, "device": args.device}
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    arms = parse_list(args.arms, ARMS, "arm(s)")
-    sets = parse_list(args.sets, tuple(SETS), "set(s)")
-    if args.budget <= 0:
-        raise SystemExit("bench/solve.py: --budget must be positive")
+    arms, sets = checked_args(args)
     import torch
     torch.set_num_threads(max(1, args.threads))
-    from dream.dreamer import run_search
-    from logo import parse_library
-    from dream.score import iou
-
-    temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
-    model_proposer, meta, size, max_tokens = None, {}, 32, 96
-    if any(a.startswith("model") for a in arms):
-        if not args.ckpt:
-            raise SystemExit("bench/solve.py: the model arms need --ckpt")
-        from dream.proposer import CheckpointMissing, CheckpointWatcher
-        watcher = CheckpointWatcher(args.ckpt, args.device)
-        try:
-            watcher.require()
-        except CheckpointMissing as e:
-            raise SystemExit(f"bench/solve.py: {e}") from None
-        model_proposer = watcher.proposer(args.samples, temperatures, args.beam)
-        meta = watcher.describe()
-        size = watcher.model.config.image_size
-        max_tokens = watcher.model.config.max_tokens
-    db, library = None, None
-    if args.db:
-        if not Path(args.db).exists():
-            raise SystemExit(f"bench/solve.py: {args.db}: database does not exist")
-        from data.db import Database
-        db = Database(args.db, create=False)
-        if len(db) == 0:
-            raise SystemExit(f"bench/solve.py: {args.db}: the database is empty")
-        size = db.image_size
-        library = parse_library(db.library_text())
-    n_per = candidates_per_expansion(args.samples, temperatures, args.beam)
-
-    report = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
-                          "threads": args.threads, "device": args.device},
-              "args": vars(args), "checkpoint": meta, "candidates_per_expansion": n_per, "sets": {}}
+    settings = settings_from(args)
+    try:
+        solver = Solver.open(arms, ckpt=args.ckpt, db=args.db, device=args.device, settings=settings, seed=args.seed)
+    except SolveError as e:
+        raise SystemExit(f"bench/solve.py: {e}") from None
+    report = {"machine": machine(args), "args": vars(args), "checkpoint": solver.checkpoint_meta(),
+              "candidates_per_expansion": settings.candidates_per_expansion, "sets": {}}
     t_all = time.monotonic()
-    for set_name in sets:
-        spec, split, _ = SETS[set_name]
-        label, targets, _errors = _load_targets(spec, split, size, args.limit)
-        rows = {a: [] for a in arms}
-        for n, target in enumerate(targets, 1):
-            line = []
-            for arm in arms:
-                # a fresh proposer per target: no state (beam memo, enum offsets) leaks between targets
-                expand = make_proposer(arm, model_proposer, n=n_per, cap=args.enum_cap,
-                                       seed=args.seed * 100_003 + n, library=library, max_tokens=max_tokens)
-                if arm.startswith("model"):
-                    model_proposer._beamed.clear()
-                try:
-                    r = run_search(expand, target, db, k=args.k, budget_s=args.budget, batch=args.batch,
-                                   library=library, stop_on_solve=True, image_size=size)
-                except Exception as e:  # noqa: BLE001 - one failing search must not end the benchmark
-                    rows[arm].append({"name": target.name, "error": f"{type(e).__name__}: {e}", "solved": False})
-                    line.append(f"{arm}=ERR")
-                    continue
-                row = {"name": target.name, "solved": r.solved, "iou": round(float(iou(r.best.image28, target.image28)), 4),
-                       "tokens": r.best.tokens, "edit_steps": r.best.step, "elapsed": round(r.elapsed, 3),
-                       "time_to_solve": r.time_to_solve, "expanded": r.n_expanded, "candidates": r.n_candidates,
-                       "valid": r.n_valid, "program": r.program, "start_program": r.path[0].text}
-                rows[arm].append(row)
-                line.append(f"{arm}={'S' if r.solved else '-'}{row['iou']:.2f}")
-            if not args.quiet:
-                print(f"[{set_name} {n}/{len(targets)}] {target.name[:30]:30s} " + " ".join(line), flush=True)
-        summaries = {a: summarize(rows[a]) for a in arms}
-        solved_sets = {a: {r["name"] for r in rows[a] if r.get("solved")} for a in arms}
-        only = {f"{a}-not-{b}": sorted(solved_sets[a] - solved_sets[b]) for a in arms for b in arms if a != b}
-        report["sets"][set_name] = {"label": label, "summary": summaries, "only": only, "results": rows}
-        print_table(f"{label}: {len(targets)} targets, {args.budget:g} s per target and arm", summaries)
-        for key, names in only.items():
-            if names and ("model" in key.split("-not-")[0]):
-                print(f"  {key}: {', '.join(names)}")
+    try:
+        report["sets"] = run_arms(solver, sets, arms, args.budget, args.limit, args.quiet)
+    finally:
+        solver.close()
     report["wall_s"] = round(time.monotonic() - t_all, 1)
     if args.json_out:
         from logo.files import atomic_write

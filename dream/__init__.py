@@ -10,7 +10,16 @@ Modules:
 * `dream.proposer`: `ModelProposer` (a checkpoint's model as the search's `expand`: sampling at given
   temperatures plus beam search) and `CheckpointWatcher` (reloads the newest checkpoint).
 * beam-search decoding of edit scripts is `model.generate.beam_propose`.
-* `dream.targets`: MNIST training digits, DreamCoder training tasks, database images, image folders.
+* `dream.targets`: MNIST training digits, DreamCoder training tasks, database images (dream targets);
+  `load_targets` for evaluation: DreamCoder tasks, held-out MNIST, a folder of images, a JSON task list.
+* `dream.baselines`: the proposers without a model (none, random, enum, grammar), the search's arms.
+* `dream.solver`: `solve(targets, proposer=..., ckpt=..., db=..., budget_s=...)` and `Solver`, the one
+  implementation of "search these targets with this proposer" behind `logo solve` and `bench/`.
 * `dream.dreamer`: `Dreamer`, the loop of the `dream` process (search, insert, log), and `run_search`.
 * `dream.cli`: the `dream` command (`logo solve` and `logo run` live in `app`).
 """
+
+from .solver import SearchSettings, SolveError, Solver, solve, summarize  # noqa: E402
+from .targets import load_targets  # noqa: E402
+
+__all__ = ["SearchSettings", "SolveError", "Solver", "load_targets", "solve", "summarize"]

@@ -1,11 +1,14 @@
-"""What the dreamer tries to draw: MNIST training digits, DreamCoder *training* tasks, database images.
+"""What the search tries to draw: dream targets (MNIST training digits, DreamCoder *training* tasks,
+database images) and evaluation targets (`load_targets`: DreamCoder tasks, held-out MNIST digits, a
+folder of images, or a JSON list of programs a user brings as a benchmark).
 
 Every target carries two images of the same drawing: `image` at the model's (database's) size and
 `image28` at 28x28, where "solved" is decided. Evaluation data is never a dream target: the MNIST
-held-out split and the DreamCoder test split are only read by `logo solve`.
+held-out split and the DreamCoder test split are only read by `logo solve` and the benchmarks.
 """
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,7 @@ KINDS = ("mnist", "tasks", "db")
 @dataclass
 class Target:
     name: str
-    kind: str                      # "mnist", "tasks", "db" or "png"
+    kind: str                      # "mnist", "tasks", "db", "png" or "json"
     image: np.ndarray              # (S, S) uint8, the model's size
     image28: np.ndarray            # (SOLVE_SIZE, SOLVE_SIZE) uint8
     known_program: str | None = None   # tasks: the reference program; db: the current head
@@ -71,10 +74,7 @@ def mnist_targets(split: str, size: int, root=None, limit: int | None = None) ->
     from data import mnist
     x28 = mnist(root, split, SOLVE_SIZE)
     xs = x28 if size == SOLVE_SIZE else mnist(root, split, size)
-    if limit is None or limit >= len(x28):
-        idx = range(len(x28))
-    else:
-        idx = sorted(set(np.linspace(0, len(x28) - 1, max(limit, 1)).round().astype(int).tolist()))
+    idx = _spread(len(x28), limit)
     return [Target(f"mnist-{split}-{i}", "mnist", xs[i], x28[i]) for i in idx]
 
 
@@ -93,6 +93,110 @@ def png_targets(folder: str | Path, size: int) -> tuple[list[Target], list[tuple
             continue
         targets.append(Target(path.name, "png", imgs, img28, extra={"file": str(path)}))
     return targets, errors
+
+
+def _parse_either(text: str) -> tuple[logo.Program, str]:
+    """A program in our syntax or DreamCoder's (ours first): (program, "ours" | "dreamcoder")."""
+    try:
+        return logo.parse(text), "ours"
+    except logo.LogoError as ours:
+        try:
+            return logo.from_dreamcoder(text), "dreamcoder"
+        except logo.LogoError as theirs:
+            raise ValueError(f"the program is neither our syntax ({ours}) nor DreamCoder's ({theirs})") from None
+
+
+def json_targets(path: str | Path, size: int) -> tuple[list[Target], list[tuple[str, str]]]:
+    """The programs of a JSON task list, drawn: `[{"name": ..., "program": ...}, ...]`.
+
+    A program is in our syntax or DreamCoder's (detected per program; "source", the key of DreamCoder's
+    and our bundled task lists, is read as "program"), so a user can bring their own benchmark. A file
+    that is not such a list raises ValueError naming it; an entry that cannot be used (no name, a
+    repeated name, a program that does not parse, fails to run or draws nothing) is returned in the
+    errors as ("FILE entry N", "FILE entry N ('name'): what is wrong") and the other entries are still targets.
+    Returns (targets, [(where, error), ...]).
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise FileNotFoundError(f"{path}: cannot read the task list: {e.strerror or e}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not a JSON task list: {e}") from None
+    if not isinstance(raw, list):
+        raise ValueError(f'{path}: a task list is a JSON list of {{"name": ..., "program": ...}} objects, '
+                         f"not a {type(raw).__name__}")
+    if not raw:
+        raise ValueError(f"{path}: the task list is empty")
+    targets, errors, seen = [], [], set()
+    for i, entry in enumerate(raw):
+        entry_at = where = f"{path} entry {i}"
+        try:
+            if not isinstance(entry, dict):
+                raise ValueError(f'not a {{"name": ..., "program": ...}} object but a {type(entry).__name__}')
+            name, text = entry.get("name"), entry.get("program", entry.get("source"))
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError('no "name" (a non-empty string)')
+            where = f"{entry_at} ({name!r})"
+            if name in seen:
+                raise ValueError("the name is used by an earlier entry")
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError('no "program" (a non-empty string)')
+            program, syntax = _parse_either(text)
+            try:
+                img28 = logo.render(program, SOLVE_SIZE)
+                imgs = img28 if size == SOLVE_SIZE else logo.render(program, size)
+            except logo.LogoError as e:
+                raise ValueError(f"the program does not run: {e}") from None
+            if not img28.any():
+                raise ValueError("the program draws nothing")
+        except ValueError as e:
+            errors.append((entry_at, f"{where}: {e}"))
+            continue
+        seen.add(name)
+        targets.append(Target(name, "json", imgs, img28, logo.to_text(program),
+                              extra={"file": str(path), "syntax": syntax}))
+    return targets, errors
+
+
+def _spread(n: int, limit: int | None) -> list[int]:
+    """`limit` indices evenly spaced over range(n) (all of them without a limit)."""
+    if limit is None or limit >= n:
+        return list(range(n))
+    return sorted(set(np.linspace(0, n - 1, max(limit, 1)).round().astype(int).tolist()))
+
+
+def load_targets(spec: str, split: str = "test", size: int = 32, limit: int | None = None, mnist_root=None):
+    """Evaluation targets by name: "dreamcoder" (a --split of the 160 tasks: train, test or all),
+    "mnist-heldout", a folder of images, or a JSON task list (`json_targets`).
+
+    With `limit`, N targets spread over the DreamCoder split or the MNIST digits (every family / class),
+    or the first N of a folder or task list. Returns (label, targets, errors): errors are (file or entry,
+    message) for targets that could not be read; the others are still targets. Raises ValueError or
+    OSError (naming the file) when there is nothing to read at all.
+    """
+    if limit is not None and limit < 1:
+        raise ValueError(f"the target limit must be at least 1, not {limit}")
+    errors: list[tuple[str, str]] = []
+    if spec == "dreamcoder":
+        if split not in ("train", "test", "all"):
+            raise ValueError(f"unknown DreamCoder split {split!r} (train, test or all)")
+        ts = task_targets(None if split == "all" else split, size)
+        ts = [ts[i] for i in _spread(len(ts), limit)]      # tasks are grouped by family
+        return f"dreamcoder-{split}", ts, errors
+    if spec == "mnist-heldout":
+        return "mnist-heldout", mnist_targets("heldout", size, mnist_root, limit), errors
+    path = Path(spec)
+    if path.is_dir():
+        ts, errors = png_targets(path, size)
+        label = f"png:{path.name}"
+    elif path.is_file() or path.suffix.lower() == ".json":
+        ts, errors = json_targets(path, size)
+        label = f"json:{path.name}"
+    else:
+        raise FileNotFoundError(f"{spec}: no such folder or file (targets are dreamcoder, mnist-heldout, a folder "
+                                "of images or a JSON task list)")
+    return label, (ts if limit is None else ts[:limit]), errors
 
 
 class TargetSampler:
