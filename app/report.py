@@ -28,7 +28,6 @@ def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
     """Collect one round's numbers and pictures into `rdir` (PNG files referenced by the page)."""
     from data.db import Database
     from logo.pictures import save_sheet
-    import logo
 
     rdir.mkdir(parents=True, exist_ok=True)
     rec: dict = {"round": round_no, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
