@@ -26,6 +26,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 import logo
+from logo.tokens import n_tokens
 from logo.ast import BinOp, Call, Const, Embed, Loop, Move, Num, PenUp, Program, Var
 
 from .edits import Edit, apply_edits, edit_script
@@ -230,10 +231,13 @@ def _mutate_once(p: Program, kind: str, rng: random.Random, parts: _Parts) -> Pr
 
 
 def mutate(program, rng: random.Random, kind: str | None = None, library=None, max_tokens: int = 96,
-           tries: int = 8, parts: _Parts | None = None) -> str | None:
+           tries: int = 8, parts: _Parts | None = None, canonical_input: bool = False) -> str | None:
     """One random grammatical mutation of `program` (text or Program), as canonical text; None if no try
     gave a parseable program of at most `max_tokens` tokens different from the input. Not rendered."""
-    p = canonical(program)
+    if isinstance(program, Program) and canonical_input:
+        p = program
+    else:
+        p = canonical(program)
     before = logo.to_text(p)
     parts = parts or _Parts(rng, library)
     for _ in range(tries):
@@ -248,7 +252,7 @@ def mutate(program, rng: random.Random, kind: str | None = None, library=None, m
             text = logo.to_text(canonical(logo.parse(logo.to_text(q))))
         except (logo.LogoError, RecursionError, TypeError, ValueError):
             continue
-        if text != before and len(program_tokens(text)) <= max_tokens:
+        if text != before and n_tokens(text) <= max_tokens:    # canonical text: its tokens are the model's
             return text
     return None
 
