@@ -270,15 +270,20 @@ def draws(texts: Sequence[str], size: int = 32, library=None) -> tuple[np.ndarra
 
 
 def mutate_valid(texts: Sequence[str], rng: random.Random, size: int = 32, library=None, max_tokens: int = 96,
-                 rounds: int = 3, images: np.ndarray | None = None) -> list[tuple[str, np.ndarray] | None]:
+                 rounds: int = 3, images: np.ndarray | None = None,
+                 max_step_edits: int | None = None) -> list[tuple[str, np.ndarray] | None]:
     """One drawing mutation of each program (batched rendering): (new text, its image) or None.
-    With `images` (the inputs' images), a mutation must also change the drawing."""
+    With `images` (the inputs' images), a mutation must also change the drawing; with `max_step_edits`,
+    its minimal token script (either way: the script lengths are equal) must be at most that long."""
     parts = _Parts(rng, library)
     out: list = [None] * len(texts)
     todo = list(range(len(texts)))
     for _ in range(rounds):
         cand = [(i, mutate(texts[i], rng, library=library, max_tokens=max_tokens, parts=parts)) for i in todo]
         cand = [(i, t) for i, t in cand if t is not None]
+        if max_step_edits is not None:
+            cand = [(i, t) for i, t in cand
+                    if len(edit_script(program_tokens(texts[i]), program_tokens(t))) <= max_step_edits]
         if not cand:
             break
         imgs, ok = draws([t for _, t in cand], size, library)
@@ -305,10 +310,17 @@ class Chain:
         return len(self.programs) - 1
 
 
+#: the longest step a chain takes (token edits): the search's proposals are capped near this
+#: (`dream.proposer.ModelProposer.max_edits`), so the model learns steps it will be allowed to emit
+MAX_STEP_EDITS = 16
+
+
 def far_chains(programs: Sequence[str], rng: random.Random, max_k: int = 8, size: int = 32,
-               library=None, max_tokens: int = 96, images: Sequence[np.ndarray] | None = None) -> list[Chain]:
-    """For each program C a chain of k ~ U{1..max_k} drawing mutations (shorter where mutations failed;
-    chains that could not take one step are left out). `images` are the programs' images if known."""
+               library=None, max_tokens: int = 96, images: Sequence[np.ndarray] | None = None,
+               max_step_edits: int | None = MAX_STEP_EDITS) -> list[Chain]:
+    """For each program C a chain of k ~ U{1..max_k} drawing mutations, each at most `max_step_edits`
+    token edits (shorter chains where mutations failed; chains that could not take one step are left
+    out). `images` are the programs' images if known."""
     texts = [logo.to_text(canonical(p)) for p in programs]
     if images is None:
         imgs, ok = draws(texts, size, library)
@@ -321,7 +333,7 @@ def far_chains(programs: Sequence[str], rng: random.Random, max_k: int = 8, size
         if not live:
             break
         got = mutate_valid([c.programs[-1] for c in live], rng, size, library, max_tokens,
-                           images=np.stack([c.images[-1] for c in live]))
+                           images=np.stack([c.images[-1] for c in live]), max_step_edits=max_step_edits)
         for c, g in zip(live, got):
             if g is not None:
                 c.programs.append(g[0])
