@@ -127,11 +127,25 @@ class _Parts:
         self.gen = _Gen(rng, Constraints(max_depth=MAX_DEPTH, p_call=0.3 if library else 0.0), library or [])
         self.rng = rng
 
+    def _names(self, scope: tuple) -> tuple[tuple, dict]:
+        """The generator names loop variables i, j, k, m by how many are in scope; the program's may differ
+        (canonical names run i, j, k, l, ...). (generator scope, generator name -> program name)."""
+        gen_names = self.gen.var_names
+        n = min(len(scope), len(gen_names))
+        back = {gen_names[p]: scope[p] for p in range(n)}
+        if n < len(gen_names):                    # a loop the generator opens gets a fresh program name
+            back[gen_names[n]] = _fresh_var(tuple(scope))
+        return tuple(gen_names[:n]), back
+
     def stmt(self, depth: int, scope: tuple):
-        # the generator names loop variables by how many are in scope; give it names that do not clash
-        return self.gen.stmt(min(depth, MAX_DEPTH), tuple(scope))
+        gen_scope, back = self._names(tuple(scope))
+        return _rename(self.gen.stmt(min(depth, MAX_DEPTH), gen_scope), back)
 
     def expr(self, role: str, scope: tuple):
+        gen_scope, back = self._names(tuple(scope))
+        return _rename(self._expr(role, gen_scope), back)
+
+    def _expr(self, role: str, scope: tuple):
         g = self.gen
         if role == "length":
             return g.length(scope)
@@ -141,6 +155,26 @@ class _Parts:
             return g.count(scope)
         r = self.rng.random()
         return g.count(scope) if r < 0.4 else g.length(scope) if r < 0.7 else g.angle(scope)
+
+
+def _rename(node, names: dict):
+    """`node` with loop variables (bound and used) renamed by `names`."""
+    if isinstance(node, Var):
+        return Var(names.get(node.name, node.name))
+    if isinstance(node, BinOp):
+        return BinOp(node.op, _rename(node.left, names), _rename(node.right, names))
+    if isinstance(node, Move):
+        return Move(_rename(node.length, names), _rename(node.angle, names))
+    if isinstance(node, Loop):
+        return Loop(names.get(node.var, node.var), _rename(node.count, names),
+                    tuple(_rename(x, names) for x in node.body))
+    if isinstance(node, Embed):
+        return Embed(tuple(_rename(x, names) for x in node.body))
+    if isinstance(node, PenUp):
+        return PenUp(tuple(_rename(x, names) for x in node.body))
+    if isinstance(node, Call):
+        return Call(node.name, tuple(_rename(a, names) for a in node.args))
+    return node
 
 
 def _fresh_var(scope: tuple) -> str:
