@@ -265,17 +265,26 @@ def _mutate_once(p: Program, kind: str, rng: random.Random, parts: _Parts) -> Pr
 
 
 def mutate(program, rng: random.Random, kind: str | None = None, library=None, max_tokens: int = 96,
-           tries: int = 8, parts: _Parts | None = None, canonical_input: bool = False) -> str | None:
+           tries: int = 8, parts: _Parts | None = None, canonical_input: bool = False,
+           kinds: Sequence[str] | None = None) -> str | None:
     """One random grammatical mutation of `program` (text or Program), as canonical text; None if no try
-    gave a parseable program of at most `max_tokens` tokens different from the input. Not rendered."""
+    gave a parseable program of at most `max_tokens` tokens different from the input. Not rendered.
+    `kind` fixes the mutation; `kinds` draws among those (by `MUTATION_WEIGHTS`)."""
     if isinstance(program, Program) and canonical_input:
         p = program
     else:
         p = canonical(program)
     before = logo.to_text(p)
     parts = parts or _Parts(rng, library)
+    names, weights = MUTATIONS, MUTATION_WEIGHTS
+    if kinds:
+        bad = [k for k in kinds if k not in MUTATIONS]
+        if bad:
+            raise ValueError(f"unknown mutation(s) {bad} (known: {', '.join(MUTATIONS)})")
+        names = tuple(kinds)
+        weights = tuple(MUTATION_WEIGHTS[MUTATIONS.index(k)] for k in names)
     for _ in range(tries):
-        k = kind or rng.choices(MUTATIONS, MUTATION_WEIGHTS)[0]
+        k = kind or rng.choices(names, weights)[0]
         try:
             q = _mutate_once(p, k, rng, parts)
         except IndexError:
@@ -305,7 +314,8 @@ def draws(texts: Sequence[str], size: int = 32, library=None) -> tuple[np.ndarra
 
 def mutate_valid(texts: Sequence[str], rng: random.Random, size: int = 32, library=None, max_tokens: int = 96,
                  rounds: int = 3, images: np.ndarray | None = None,
-                 max_step_edits: int | None = None) -> list[tuple[str, np.ndarray] | None]:
+                 max_step_edits: int | None = None, kinds: Sequence[str] | None = None
+                 ) -> list[tuple[str, np.ndarray] | None]:
     """One drawing mutation of each program (batched rendering): (new text, its image) or None.
     With `images` (the inputs' images), a mutation must also change the drawing; with `max_step_edits`,
     its minimal token script (either way: the script lengths are equal) must be at most that long."""
@@ -313,7 +323,8 @@ def mutate_valid(texts: Sequence[str], rng: random.Random, size: int = 32, libra
     out: list = [None] * len(texts)
     todo = list(range(len(texts)))
     for _ in range(rounds):
-        cand = [(i, mutate(texts[i], rng, library=library, max_tokens=max_tokens, parts=parts)) for i in todo]
+        cand = [(i, mutate(texts[i], rng, library=library, max_tokens=max_tokens, parts=parts, kinds=kinds))
+                for i in todo]
         cand = [(i, t) for i, t in cand if t is not None]
         if max_step_edits is not None:
             cand = [(i, t) for i, t in cand
@@ -351,10 +362,10 @@ MAX_STEP_EDITS = 16
 
 def far_chains(programs: Sequence[str], rng: random.Random, max_k: int = 8, size: int = 32,
                library=None, max_tokens: int = 96, images: Sequence[np.ndarray] | None = None,
-               max_step_edits: int | None = MAX_STEP_EDITS) -> list[Chain]:
+               max_step_edits: int | None = MAX_STEP_EDITS, kinds: Sequence[str] | None = None) -> list[Chain]:
     """For each program C a chain of k ~ U{1..max_k} drawing mutations, each at most `max_step_edits`
     token edits (shorter chains where mutations failed; chains that could not take one step are left
-    out). `images` are the programs' images if known."""
+    out). `images` are the programs' images if known; `kinds` restricts the mutations (default: all)."""
     texts = [logo.to_text(canonical(p)) for p in programs]
     if images is None:
         imgs, ok = draws(texts, size, library)
@@ -367,7 +378,8 @@ def far_chains(programs: Sequence[str], rng: random.Random, max_k: int = 8, size
         if not live:
             break
         got = mutate_valid([c.programs[-1] for c in live], rng, size, library, max_tokens,
-                           images=np.stack([c.images[-1] for c in live]), max_step_edits=max_step_edits)
+                           images=np.stack([c.images[-1] for c in live]), max_step_edits=max_step_edits,
+                           kinds=kinds)
         for c, g in zip(live, got):
             if g is not None:
                 c.programs.append(g[0])
