@@ -126,7 +126,6 @@ def hindsight_entry(best_text: str) -> int:
 
 def prepare_hindsight(paths, size: int, library):
     """[(split id, A tokens, B tokens, image A, target image)] for the logged paths; no sampler state."""
-    from dream.score import resize
     texts, index = [], {}
     for p in paths:
         for t in p.programs:
@@ -144,7 +143,7 @@ def prepare_hindsight(paths, size: int, library):
             continue
         goals = [imgs[index[best]]]
         if p.solved and p.target_image is not None:
-            tgt = resize(p.target_image, size)
+            tgt = _resize_nearest(p.target_image, size)
             if not np.array_equal(tgt, goals[0]):
                 goals.append(tgt)
         split_id = hindsight_entry(best)
@@ -155,6 +154,15 @@ def prepare_hindsight(paths, size: int, library):
             for g in goals:
                 out.append((split_id, a, b, img_a, g))
     return out
+
+
+def _resize_nearest(img: np.ndarray, size: int) -> np.ndarray:
+    """A logged target image at the sampler's size (nearest neighbour; the same size passes through)."""
+    img = np.asarray(img, np.uint8)
+    if img.shape[0] == size:
+        return img
+    idx = (np.arange(size) * img.shape[0]) // size
+    return img[idx][:, idx]
 
 
 def commit_hindsight(sampler, prepared) -> int:
@@ -172,9 +180,23 @@ def commit_hindsight(sampler, prepared) -> int:
 
 def step_closer(images_a, images_new, ok, targets) -> int:
     """How many proposed programs (that ran: `ok`) draw closer to their target than A does
-    (blurred L2, `dream.score`'s graded distance): the search's own measure of a useful step."""
-    from dream.score import blur
+    (blurred L2 as `dream.score`'s graded distance, sigma 1, computed here: model sits below dream):
+    the search's own measure of a useful step."""
     ta = blur(np.asarray(targets))
     da = ((blur(np.asarray(images_a)) - ta) ** 2).reshape(len(ta), -1).sum(1)
     dn = ((blur(np.asarray(images_new)) - ta) ** 2).reshape(len(ta), -1).sum(1)
     return int(((dn < da) & np.asarray(ok, bool)).sum())
+
+
+def blur(images: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """Separable Gaussian blur of (..., H, W) uint8 images, zero padding, ink in [0, 1] (as `dream.score.blur`)."""
+    x = np.asarray(images, np.float32) / 255.0
+    r = max(1, int(np.ceil(3 * sigma)))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1, dtype=np.float32) / sigma) ** 2)
+    k /= k.sum()
+    p = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(r, r), (0, 0)])
+    h = x.shape[-2]
+    x = sum(k[i] * p[..., i:i + h, :] for i in range(len(k)))
+    p = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(0, 0), (r, r)])
+    w = x.shape[-1]
+    return sum(k[i] * p[..., :, i:i + w] for i in range(len(k))).astype(np.float32)
