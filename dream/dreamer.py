@@ -5,13 +5,15 @@ new entry; one that draws a stored image with fewer tokens becomes the head of i
 dreamer offers the database every program on the search path from the start program to the best
 program found (the intermediate programs included, so `train` learns from what actually happened),
 in path order, in one transaction, with source="dream". Start programs (the empty program and the
-database neighbours) are not offered again.
+database neighbours) are not offered again. `train --hindsight LOG/found.jsonl` turns the logged paths
+(start -> ... -> best) into training pairs (`model.hindsight`).
 
 Durability: a JSONL record is written (and fsync'ed) only after the insert transaction committed, so a
 dreamer killed at any moment loses nothing it has reported as inserted. Log (LOG/found.jsonl), one JSON object a line, by "event": "start" (pid, database size, checkpoint),
 "checkpoint" (a newer checkpoint was loaded: step, path), "target" (target name and kind, solved,
 program, distance, tokens, time_to_solve, elapsed, expanded, candidates, path, known_program,
-checkpoint, and "inserted": [{program, status, entry_id}]), "stop" (counts; signal = stopped by a
+checkpoint, target_image (zlib+base64, `model.hindsight.encode_image`) and "inserted": [{program, status,
+entry_id}]), "stop" (counts; signal = stopped by a
 signal). SIGINT/SIGTERM set a flag:
 the current search stops at its next round, its results are inserted and logged, and `run` returns.
 """
@@ -78,6 +80,11 @@ class JsonlLog:
 
     def close(self) -> None:
         self._f.close()
+
+
+def _encode_image(image):
+    from model.hindsight import encode_image
+    return encode_image(image)
 
 
 def _json_default(x):
@@ -150,7 +157,7 @@ class Dreamer:
         self.n_inserted += sum(1 for s, _ in statuses if s in ("new", "head", "equivalent"))
         record = {"event": "target", "time": time.time(), "n": self.n_targets, "target": target.name,
                   "kind": target.kind, "checkpoint": self.watcher.describe(), **result.summary(),
-                  "known_program": target.known_program,
+                  "known_program": target.known_program, "target_image": _encode_image(target.image),
                   "inserted": [{"program": t, "status": s, "entry_id": e} for t, (s, e) in zip(texts, statuses)]}
         self.log.write(record)
         self._grid.append((target.image28, result.best.image28,

@@ -6,6 +6,12 @@ temperature in `temperatures` (temperature 0 = one greedy script) and, with `bea
 best scripts of a beam search (`model.generate`; deterministic, so only the first time a program is
 expanded towards a target), applies them to program_a's canonical tokens (`model.edits.apply_edits`)
 and returns the resulting program texts (scripts that are not well-formed for program_a are dropped).
+
+Speed: every script is capped at `max_edits` edits (default `MAX_PROPOSAL_EDITS` = 16: a grammatical
+step is a statement or sub-expression; 83% of the far-target steps the model trains on fit, and
+`model.steps.far_chains` makes no longer ones), so an untrained or unsure model cannot spend a call
+decoding 48 edits; sampling stops as soon as every script has finished; all nodes of a search round
+go through the decoder in one batch per temperature; beam search decodes on the KV cache.
 """
 from __future__ import annotations
 
@@ -20,10 +26,16 @@ class CheckpointMissing(FileNotFoundError):
     """No loadable checkpoint in the directory (the message names it)."""
 
 
+MAX_PROPOSAL_EDITS = 16
+
+
 class ModelProposer:
     def __init__(self, model, tokenizer, device="cpu", samples: int = 8,
-                 temperatures: Sequence[float] = (1.0,), beam: int = 0):
+                 temperatures: Sequence[float] = (1.0,), beam: int = 0, max_edits: int = MAX_PROPOSAL_EDITS):
+        if max_edits < 1:
+            raise ValueError(f"max_edits must be at least 1 (got {max_edits})")
         self.model = model
+        self.max_edits = max_edits
         self.beam = beam
         self.tokenizer = tokenizer
         self.device = device
@@ -50,7 +62,8 @@ class ModelProposer:
                     self._beamed.clear()
                 self._beamed.update(keys[k] for k in todo)
                 got = beam_propose(self.model, self.tokenizer, np.asarray(images_a)[todo], np.asarray(images_b)[todo],
-                                   [programs_a[k] for k in todo], self.beam, device=self.device)
+                                   [programs_a[k] for k in todo], self.beam, device=self.device,
+                                   max_edits=self.max_edits)
                 full: list[list] = [[] for _ in programs_a]
                 for k, scripts in zip(todo, got):
                     full[k] = scripts
@@ -58,7 +71,7 @@ class ModelProposer:
         for temperature in self.temperatures:
             n = self.samples if temperature > 0 else 1   # greedy decoding gives one script
             batches.append(propose(self.model, self.tokenizer, images_a, images_b, programs_a, n, temperature,
-                                   self.device))
+                                   self.device, max_edits=self.max_edits))
         for scripts in batches:
             for k, per_input in enumerate(scripts):
                 for script in per_input:
@@ -144,9 +157,10 @@ class CheckpointWatcher:
                 raise CheckpointMissing(f"cannot load checkpoint {self.last_error}")
             raise CheckpointMissing(f"{self.directory}: no checkpoint found (train one with `train`)")
 
-    def proposer(self, samples: int = 8, temperatures: Sequence[float] = (1.0,), beam: int = 0) -> ModelProposer:
+    def proposer(self, samples: int = 8, temperatures: Sequence[float] = (1.0,), beam: int = 0,
+                 max_edits: int = MAX_PROPOSAL_EDITS) -> ModelProposer:
         self.require()
-        return ModelProposer(self.model, self.tokenizer, self.device, samples, temperatures, beam)
+        return ModelProposer(self.model, self.tokenizer, self.device, samples, temperatures, beam, max_edits)
 
     def describe(self) -> dict:
         meta = self.meta if isinstance(self.meta, dict) else {}

@@ -8,7 +8,19 @@ another process is filling) and a `PairPool` of ready-encoded pairs:
 - "denovo":   A is the empty program, B a stored head;
 - "lateral":  A is a stored equivalent of B (same image, longer program), B the head;
 - "mutation": B is stored, A a random token mutation of B (1..k edits) that still draws; the
-              fallback when the database has few near pairs.
+              fallback when the database has few near pairs;
+- "far", "prefix", "hindsight": steps toward a far target (`model.step_pairs`): one grammatical
+              mutation undone shown the chain's start, a drawing built one statement at a time, and
+              the steps of search paths that `dream` logged (`hindsight=LOG/found.jsonl`).
+
+Every pair's A and B are valid programs (B is stored, or was parsed / run when the pair was made), so
+the script the model learns turns a valid program into a valid program.
+
+The mixture (`DEFAULT_WEIGHTS`, `train --pair-weights`): kinds with no pairs drop out and the rest are
+renormalised. The default was not swept (no time on this CPU for a mixture search): the far-target
+kind, the search's own question, gets the largest weight; edit and mutation pairs keep enough weight
+that the local skills (small fixes) the first build learned are not lost; hindsight pairs, when a dream
+log is given, come from the search itself and get 0.15.
 
 Entries are split into train / held-out by a hash of their id; a pair is held out when its B is.
 `batch(n, split)` gathers a batch of tensors (the layout is in `model.network`) with numpy indexing only.
@@ -32,9 +44,10 @@ from .encoding import decode_script, encode_program, encode_script
 from .mutations import mutate_tokens
 from .tokenizer import Tokenizer, join, program_tokens
 
-KINDS = ("edit", "denovo", "lateral", "mutation", "far", "prefix")   # far, prefix: model.step_pairs
+KINDS = ("edit", "denovo", "lateral", "mutation", "far", "prefix", "hindsight")   # the last three: model.step_pairs
 SPLITS = ("train", "heldout")
-DEFAULT_WEIGHTS = {"edit": 0.3, "denovo": 0.1, "lateral": 0.05, "mutation": 0.2, "far": 0.25, "prefix": 0.1}
+DEFAULT_WEIGHTS = {"edit": 0.25, "denovo": 0.1, "lateral": 0.05, "mutation": 0.15, "far": 0.3, "prefix": 0.1,
+                   "hindsight": 0.15}
 
 
 def is_heldout(entry_id: int, frac: float) -> bool:
@@ -112,7 +125,7 @@ class PairSampler:
                  max_dist: int = 6, heldout: float = 0.1, seed: int = 0, max_neighbors: int = 16,
                  mutations_per_refresh: int = 2048, mutation_capacity: int = 50_000,
                  weights: dict | None = None, refresh_limit: int = 5000, max_candidates: int = 3000,
-                 round_to: int = 1, far_chains: int = 256):
+                 round_to: int = 1, far_chains: int = 256, hindsight=None, target_noise: float = 0.0):
         self.source, self.tok = source, tokenizer
         self.max_tokens, self.max_edits, self.max_dist = max_tokens, max_edits, max_dist
         self.heldout = heldout
@@ -123,6 +136,11 @@ class PairSampler:
         self.mutation_capacity = mutation_capacity
         self.weights = dict(weights or DEFAULT_WEIGHTS)
         self.far_chains = far_chains     # far-target chains built per refresh (model.step_pairs)
+        self.target_noise = target_noise   # probability a training row's target image is jittered
+        self._hindsight = None
+        if hindsight:
+            from .hindsight import HindsightReader
+            self._hindsight = HindsightReader(hindsight)
         self.refresh_limit = refresh_limit
         self.max_candidates = max_candidates
         self.round_to = round_to       # pad batch lengths to a multiple (fewer shapes for torch.compile)
@@ -148,6 +166,8 @@ class PairSampler:
         self.stats = {k: 0 for k in KINDS}
         self._worker = None
         self._worker_future = None
+        self._steps_future = None
+        self._pending_prefix: list[int] = []
 
     # ---- images ------------------------------------------------------------------------------
     def _add_images(self, imgs: np.ndarray) -> np.ndarray:
@@ -217,11 +237,41 @@ class PairSampler:
         return len(new_ids)
 
     def _make_steps(self, new_ids):
-        from .step_pairs import add_far_pairs, add_prefix_pairs
-        if self.weights.get("prefix", 0) > 0 and new_ids:
-            add_prefix_pairs(self, new_ids)
-        if self.weights.get("far", 0) > 0:
-            add_far_pairs(self, self.far_chains)
+        """Far, prefix and hindsight pairs: made now, or (background) prepared in the worker thread and
+        committed at a later refresh, so making them never holds up training. Entries and log records
+        that arrive while the worker is busy wait for its next batch (prefix pairs for at most 1000
+        entries per batch, like the synchronous path)."""
+        from . import step_pairs as sp
+        self._pending_prefix.extend(new_ids)
+        if self._worker is not None:
+            fut = self._steps_future
+            if fut is not None and not fut.done():
+                return
+            if fut is not None:
+                self._commit_steps(fut.result())
+                self._steps_future = None
+        rng = random.Random(self.rng.random())
+        far = sp.far_inputs(self, self.far_chains, rng) if self.weights.get("far", 0) > 0 else ([], [], None)
+        pre = sp.prefix_inputs(self, self._pending_prefix, rng) \
+            if self.weights.get("prefix", 0) > 0 and self._pending_prefix else []
+        self._pending_prefix = []
+        paths = self._hindsight.read() if self._hindsight is not None and self.weights.get("hindsight", 0) > 0 \
+            else []
+        size, library, max_tokens = self.size, self._library, self.max_tokens
+
+        def prepare():
+            return (sp.prepare_far(*far, rng, 8, size, library, max_tokens), sp.prepare_prefix(pre, size, library),
+                    sp.prepare_hindsight(paths, size, library))
+
+        if self._worker is None:
+            self._commit_steps(prepare())
+        else:
+            self._steps_future = self._worker.submit(prepare)
+
+    def _commit_steps(self, prepared) -> int:
+        from . import step_pairs as sp
+        f, p, h = prepared
+        return sp.commit_far(self, f) + sp.commit_prefix(self, p) + sp.commit_hindsight(self, h)
 
     def _index_neighbors(self, new_ids, new_toks):
         V = max(len(self.tok), 1)
@@ -366,8 +416,8 @@ class PairSampler:
             self._worker_future = self._worker.submit(self._prepare_mutations, self.mutations_per_refresh)
 
     def start_background(self) -> None:
-        """Make mutation pairs in a background thread (numba rendering releases the GIL); `refresh()`
-        then commits the last finished batch and starts the next, so it never waits for them."""
+        """Make mutation and step pairs in a background thread (numba rendering releases the GIL);
+        `refresh()` then commits the last finished batches and starts the next, so it never waits."""
         from concurrent.futures import ThreadPoolExecutor
         if self._worker is None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="pairs")
@@ -441,8 +491,15 @@ class PairSampler:
         return batch
 
     def batch(self, n: int, split: str = "train", device="cpu", kinds=None) -> dict:
-        """n pairs drawn by kind weight, as a batch of tensors (see `model.network`) plus `b_entry` (numpy)."""
-        return self.gather(self.sample_indices(n, split, kinds), device)
+        """n pairs drawn by kind weight, as a batch of tensors (see `model.network`) plus `b_entry` (numpy).
+        Training batches get target noise (`target_noise`, `model.target_noise`); held-out ones never."""
+        b = self.gather(self.sample_indices(n, split, kinds), "cpu")
+        if split == "train" and self.target_noise > 0:
+            from .target_noise import jitter
+            b["images"][:, 1] = torch.from_numpy(jitter(b["images"][:, 1].numpy(), self.nrng, self.target_noise))
+        if device != "cpu":
+            b = {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in b.items()}
+        return b
 
     def a_tokens(self, batch) -> list[list[str]]:
         ids = batch["a_ids"].cpu().numpy()

@@ -26,6 +26,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 import logo
+from logo.tokens import n_tokens
 from logo.ast import BinOp, Call, Const, Embed, Loop, Move, Num, PenUp, Program, Var
 
 from .edits import Edit, apply_edits, edit_script
@@ -126,11 +127,25 @@ class _Parts:
         self.gen = _Gen(rng, Constraints(max_depth=MAX_DEPTH, p_call=0.3 if library else 0.0), library or [])
         self.rng = rng
 
+    def _names(self, scope: tuple) -> tuple[tuple, dict]:
+        """The generator names loop variables i, j, k, m by how many are in scope; the program's may differ
+        (canonical names run i, j, k, l, ...). (generator scope, generator name -> program name)."""
+        gen_names = self.gen.var_names
+        n = min(len(scope), len(gen_names))
+        back = {gen_names[p]: scope[p] for p in range(n)}
+        if n < len(gen_names):                    # a loop the generator opens gets a fresh program name
+            back[gen_names[n]] = _fresh_var(tuple(scope))
+        return tuple(gen_names[:n]), back
+
     def stmt(self, depth: int, scope: tuple):
-        # the generator names loop variables by how many are in scope; give it names that do not clash
-        return self.gen.stmt(min(depth, MAX_DEPTH), tuple(scope))
+        gen_scope, back = self._names(tuple(scope))
+        return _rename(self.gen.stmt(min(depth, MAX_DEPTH), gen_scope), back)
 
     def expr(self, role: str, scope: tuple):
+        gen_scope, back = self._names(tuple(scope))
+        return _rename(self._expr(role, gen_scope), back)
+
+    def _expr(self, role: str, scope: tuple):
         g = self.gen
         if role == "length":
             return g.length(scope)
@@ -140,6 +155,26 @@ class _Parts:
             return g.count(scope)
         r = self.rng.random()
         return g.count(scope) if r < 0.4 else g.length(scope) if r < 0.7 else g.angle(scope)
+
+
+def _rename(node, names: dict):
+    """`node` with loop variables (bound and used) renamed by `names`."""
+    if isinstance(node, Var):
+        return Var(names.get(node.name, node.name))
+    if isinstance(node, BinOp):
+        return BinOp(node.op, _rename(node.left, names), _rename(node.right, names))
+    if isinstance(node, Move):
+        return Move(_rename(node.length, names), _rename(node.angle, names))
+    if isinstance(node, Loop):
+        return Loop(names.get(node.var, node.var), _rename(node.count, names),
+                    tuple(_rename(x, names) for x in node.body))
+    if isinstance(node, Embed):
+        return Embed(tuple(_rename(x, names) for x in node.body))
+    if isinstance(node, PenUp):
+        return PenUp(tuple(_rename(x, names) for x in node.body))
+    if isinstance(node, Call):
+        return Call(node.name, tuple(_rename(a, names) for a in node.args))
+    return node
 
 
 def _fresh_var(scope: tuple) -> str:
@@ -230,14 +265,26 @@ def _mutate_once(p: Program, kind: str, rng: random.Random, parts: _Parts) -> Pr
 
 
 def mutate(program, rng: random.Random, kind: str | None = None, library=None, max_tokens: int = 96,
-           tries: int = 8, parts: _Parts | None = None) -> str | None:
+           tries: int = 8, parts: _Parts | None = None, canonical_input: bool = False,
+           kinds: Sequence[str] | None = None) -> str | None:
     """One random grammatical mutation of `program` (text or Program), as canonical text; None if no try
-    gave a parseable program of at most `max_tokens` tokens different from the input. Not rendered."""
-    p = canonical(program)
+    gave a parseable program of at most `max_tokens` tokens different from the input. Not rendered.
+    `kind` fixes the mutation; `kinds` draws among those (by `MUTATION_WEIGHTS`)."""
+    if isinstance(program, Program) and canonical_input:
+        p = program
+    else:
+        p = canonical(program)
     before = logo.to_text(p)
     parts = parts or _Parts(rng, library)
+    names, weights = MUTATIONS, MUTATION_WEIGHTS
+    if kinds:
+        bad = [k for k in kinds if k not in MUTATIONS]
+        if bad:
+            raise ValueError(f"unknown mutation(s) {bad} (known: {', '.join(MUTATIONS)})")
+        names = tuple(kinds)
+        weights = tuple(MUTATION_WEIGHTS[MUTATIONS.index(k)] for k in names)
     for _ in range(tries):
-        k = kind or rng.choices(MUTATIONS, MUTATION_WEIGHTS)[0]
+        k = kind or rng.choices(names, weights)[0]
         try:
             q = _mutate_once(p, k, rng, parts)
         except IndexError:
@@ -248,7 +295,7 @@ def mutate(program, rng: random.Random, kind: str | None = None, library=None, m
             text = logo.to_text(canonical(logo.parse(logo.to_text(q))))
         except (logo.LogoError, RecursionError, TypeError, ValueError):
             continue
-        if text != before and len(program_tokens(text)) <= max_tokens:
+        if text != before and n_tokens(text) <= max_tokens:    # canonical text: its tokens are the model's
             return text
     return None
 
@@ -266,15 +313,22 @@ def draws(texts: Sequence[str], size: int = 32, library=None) -> tuple[np.ndarra
 
 
 def mutate_valid(texts: Sequence[str], rng: random.Random, size: int = 32, library=None, max_tokens: int = 96,
-                 rounds: int = 3, images: np.ndarray | None = None) -> list[tuple[str, np.ndarray] | None]:
+                 rounds: int = 3, images: np.ndarray | None = None,
+                 max_step_edits: int | None = None, kinds: Sequence[str] | None = None
+                 ) -> list[tuple[str, np.ndarray] | None]:
     """One drawing mutation of each program (batched rendering): (new text, its image) or None.
-    With `images` (the inputs' images), a mutation must also change the drawing."""
+    With `images` (the inputs' images), a mutation must also change the drawing; with `max_step_edits`,
+    its minimal token script (either way: the script lengths are equal) must be at most that long."""
     parts = _Parts(rng, library)
     out: list = [None] * len(texts)
     todo = list(range(len(texts)))
     for _ in range(rounds):
-        cand = [(i, mutate(texts[i], rng, library=library, max_tokens=max_tokens, parts=parts)) for i in todo]
+        cand = [(i, mutate(texts[i], rng, library=library, max_tokens=max_tokens, parts=parts, kinds=kinds))
+                for i in todo]
         cand = [(i, t) for i, t in cand if t is not None]
+        if max_step_edits is not None:
+            cand = [(i, t) for i, t in cand
+                    if len(edit_script(program_tokens(texts[i]), program_tokens(t))) <= max_step_edits]
         if not cand:
             break
         imgs, ok = draws([t for _, t in cand], size, library)
@@ -301,10 +355,17 @@ class Chain:
         return len(self.programs) - 1
 
 
+#: the longest step a chain takes (token edits): the search's proposals are capped near this
+#: (`dream.proposer.ModelProposer.max_edits`), so the model learns steps it will be allowed to emit
+MAX_STEP_EDITS = 16
+
+
 def far_chains(programs: Sequence[str], rng: random.Random, max_k: int = 8, size: int = 32,
-               library=None, max_tokens: int = 96, images: Sequence[np.ndarray] | None = None) -> list[Chain]:
-    """For each program C a chain of k ~ U{1..max_k} drawing mutations (shorter where mutations failed;
-    chains that could not take one step are left out). `images` are the programs' images if known."""
+               library=None, max_tokens: int = 96, images: Sequence[np.ndarray] | None = None,
+               max_step_edits: int | None = MAX_STEP_EDITS, kinds: Sequence[str] | None = None) -> list[Chain]:
+    """For each program C a chain of k ~ U{1..max_k} drawing mutations, each at most `max_step_edits`
+    token edits (shorter chains where mutations failed; chains that could not take one step are left
+    out). `images` are the programs' images if known; `kinds` restricts the mutations (default: all)."""
     texts = [logo.to_text(canonical(p)) for p in programs]
     if images is None:
         imgs, ok = draws(texts, size, library)
@@ -317,7 +378,8 @@ def far_chains(programs: Sequence[str], rng: random.Random, max_k: int = 8, size
         if not live:
             break
         got = mutate_valid([c.programs[-1] for c in live], rng, size, library, max_tokens,
-                           images=np.stack([c.images[-1] for c in live]))
+                           images=np.stack([c.images[-1] for c in live]), max_step_edits=max_step_edits,
+                           kinds=kinds)
         for c, g in zip(live, got):
             if g is not None:
                 c.programs.append(g[0])

@@ -10,7 +10,8 @@ saves checkpoints atomically. Multi-GPU: `torchrun --nproc-per-node N -m model.t
 
 Pairs (see `model.pairs`): edit pairs between stored heads within --max-dist token edits, de novo pairs
 (A empty), lateral pairs (A a stored longer equivalent of B) and mutation pairs (A a random mutation
-of a stored B). An entry is held out by a hash of its id; a pair is held out when its B is.
+of a stored B), and the step kinds (`model.step_pairs`): far-target steps, prefix steps and, with
+--hindsight LOG/found.jsonl, the steps of the search paths a dreamer logged. An entry is held out by a hash of its id; a pair is held out when its B is.
 "Edits reproduce B": the greedy script applied to A parses, runs and draws B (`data.novelty.same_image`
 under the database's threshold); for lateral pairs (A already draws B) the result must also be
 shorter than A. `a_draws_b` in the log is the rate at which A itself already draws B (a baseline).
@@ -35,6 +36,7 @@ from data.novelty import same_image
 from logo.cli_errors import UsageError, add_debug_flag, check_output_dir, debug_requested, run_guarded
 from logo.files import atomic_write
 from . import checkpoint
+from .hindsight import check_log
 from .step_pairs import STEP_KINDS, step_closer
 from .edits import EditError, apply_edits
 from .generate import decode, scripts_from
@@ -58,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--far-chains", type=int, default=256,
                      help="far-target mutation chains built per refresh (model.step_pairs)")
     src.add_argument("--pair-weights", default=None,
-                     help="pair kind mixture, e.g. edit=0.3,denovo=0.1,lateral=0.05,mutation=0.2,far=0.25,prefix=0.1")
+                     help="pair kind mixture (default: model.pairs.DEFAULT_WEIGHTS), e.g. "
+                          "edit=0.25,denovo=0.1,lateral=0.05,mutation=0.15,far=0.3,prefix=0.1,hindsight=0.15")
+    src.add_argument("--hindsight", default=None, metavar="LOG/found.jsonl",
+                     help="dream log to follow: its search paths become hindsight pairs (model.hindsight)")
+    src.add_argument("--target-noise", type=float, default=0.0,
+                     help="probability a training pair's target image is jittered (thicker stroke, 1-px "
+                          "shift, skeleton noise; model.target_noise). Default off: not yet measured to help")
     p.add_argument("--out", required=True, help="checkpoint / log directory (resumes from it)")
     m = p.add_argument_group("model")
     m.add_argument("--preset", default=None, choices=["tiny", "small", "default"],
@@ -143,6 +151,12 @@ def parse_pair_weights(spec: str | None) -> dict | None:
     if not any(out.values()):
         raise SystemExit("train: --pair-weights gives every kind weight 0")
     return out
+
+
+def check_probability(value: float, flag: str) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise SystemExit(f"train: {flag} must be between 0 and 1 (got {value})")
+    return value
 
 
 def lr_factor(step: int, frac: float, warmup: int, min_frac: float) -> float:
@@ -246,7 +260,7 @@ def plot_metrics(jsonl: Path, png: Path) -> None:
             train.append(r)
     if not train and not evals:
         return
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4))
     if train:
         ax1.plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss", lw=1)
     if evals:
@@ -260,6 +274,18 @@ def plot_metrics(jsonl: Path, png: Path) -> None:
             if any(key in r for r in evals):
                 ax2.plot([r["step"] for r in evals if key in r], [r[key] for r in evals if key in r], ":",
                          lw=1, label=f"  reproduces B: {k}")
+        # the step kinds: one step toward a far target; "closer" is the search's own measure
+        colors = {"far": "C0", "prefix": "C1", "hindsight": "C2"}
+        for k in STEP_KINDS:
+            for metric, style, what in (("reproduces", "o-", "step reproduced"), ("closer", "s--", "draws closer")):
+                key = f"{metric}_{k}"
+                pts = [(r["step"], r[key]) for r in evals if key in r]
+                if pts:
+                    ax3.plot(*zip(*pts), style, ms=3, color=colors.get(k), label=f"{k}: {what}")
+    ax3.set_xlabel("step"), ax3.set_ylim(0, 1), ax3.grid(alpha=0.3)
+    ax3.set_title("held-out steps toward a far target")
+    if ax3.get_legend_handles_labels()[0]:
+        ax3.legend(fontsize=7)
     ax1.set_xlabel("step"), ax1.set_ylabel("loss"), ax1.set_yscale("log"), ax1.legend(), ax1.grid(alpha=0.3)
     ax2.set_xlabel("step"), ax2.set_ylim(0, 1), ax2.legend(fontsize=7), ax2.grid(alpha=0.3)
     ax2.set_title("held-out pairs")
@@ -471,7 +497,9 @@ def train(args) -> int:
     sampler = PairSampler(source, tokenizer, max_tokens=config.max_tokens, max_edits=config.max_edits,
                           max_dist=args.max_dist, heldout=args.heldout, seed=args.seed + 1000 * rank,
                           mutations_per_refresh=args.mutations, round_to=16 if args.compile else 1,
-                          far_chains=args.far_chains, weights=parse_pair_weights(args.pair_weights))
+                          far_chains=args.far_chains, weights=parse_pair_weights(args.pair_weights),
+                          hindsight=check_log(args.hindsight) if args.hindsight else None,
+                          target_noise=check_probability(args.target_noise, "--target-noise"))
     t_load = time.perf_counter()
     while sampler.refresh() > 0:
         pass

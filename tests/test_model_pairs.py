@@ -45,4 +45,4 @@ def test_add_pair_stores_the_encoded_script_and_the_target_image_row():
     assert not pool.add_pair("edit", a * 5, b, 1, 1, entry)
     assert pool.n == 2 and set(k for k, _ in pool.rows) == set(KINDS)
     with pytest.raises(ValueError, match="kind"):
-        pool.add_pair("far", a, b, 1, 1, entry)
+        pool.add_pair("no-such-kind", a, b, 1, 1, entry)

@@ -132,3 +132,17 @@ def test_pair_weights_flag_errors_name_the_problem(spec, msg):
     with pytest.raises(SystemExit, match=msg):
         parse_pair_weights(spec)
     assert parse_pair_weights("far=0.5,edit=0.5") == {"far": 0.5, "edit": 0.5}
+
+
+def test_mutations_inside_deep_loops_use_the_programs_own_variable_names():
+    # canonical loop names run i, j, k, l; the generator's run i, j, k, m (a KeyError before the fix)
+    p = "(loop i 2 (loop j 2 (loop k 2 (loop l 2 (move (* l eps_l) (* i eps_a))))))"
+    rng = random.Random(0)
+    made = 0
+    for kind in ("insert", "replace_stmt", "replace_expr"):
+        for _ in range(30):
+            t = mutate(p, rng, kind=kind)
+            if t is not None:
+                made += 1
+                assert parses(program_tokens(t))
+    assert made > 20
