@@ -22,11 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
+from logo.images import blur as _blur
+
 from logo.library import SOLVE_SIZE
 
 SOLVE_TOLERANCE = 40
 BLUR_SIGMA = 1.0
 IOU_THRESHOLD = 64
+
+
+def blur(images: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
+    """Separable Gaussian blur at the score's sigma (`logo.images.blur`); float32, ink in [0, 1]."""
+    return _blur(images, sigma)
 
 
 def solved(candidate28: np.ndarray, target28: np.ndarray) -> bool:
@@ -39,28 +46,6 @@ def solved_batch(candidates28: np.ndarray, target28: np.ndarray) -> np.ndarray:
     """(n,) bool: which of the (n, SOLVE_SIZE, SOLVE_SIZE) candidates solve the target."""
     d = np.abs(np.asarray(candidates28, np.int16) - np.asarray(target28, np.int16)[None])
     return d.reshape(len(d), -1).max(axis=1, initial=0) <= SOLVE_TOLERANCE
-
-
-def _kernel(sigma: float) -> np.ndarray:
-    r = max(1, int(np.ceil(3 * sigma)))
-    x = np.arange(-r, r + 1, dtype=np.float32)
-    k = np.exp(-0.5 * (x / sigma) ** 2)
-    return k / k.sum()
-
-
-def blur(images: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
-    """Separable Gaussian blur of (..., H, W) images, zero padding; float32, ink in [0, 1]."""
-    x = np.asarray(images, np.float32) / 255.0
-    k = _kernel(sigma)
-    r = len(k) // 2
-    pad = [(0, 0)] * (x.ndim - 2) + [(r, r), (0, 0)]
-    p = np.pad(x, pad)
-    h = x.shape[-2]
-    x = sum(k[i] * p[..., i:i + h, :] for i in range(len(k)))
-    pad = [(0, 0)] * (x.ndim - 2) + [(0, 0), (r, r)]
-    p = np.pad(x, pad)
-    w = x.shape[-1]
-    return sum(k[i] * p[..., :, i:i + w] for i in range(len(k))).astype(np.float32)
 
 
 class Scorer:

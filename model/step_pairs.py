@@ -19,6 +19,8 @@ import zlib
 
 import numpy as np
 
+from logo.images import blur
+
 from .steps import Chain, draws, far_chains, far_pairs, prefixes, prefix_steps
 from .tokenizer import join
 
@@ -180,23 +182,10 @@ def commit_hindsight(sampler, prepared) -> int:
 
 def step_closer(images_a, images_new, ok, targets) -> int:
     """How many proposed programs (that ran: `ok`) draw closer to their target than A does
-    (blurred L2 as `dream.score`'s graded distance, sigma 1, computed here: model sits below dream):
+    (blurred L2 as `dream.score`'s graded distance, sigma 1; the blur is `logo.images.blur`):
     the search's own measure of a useful step."""
     ta = blur(np.asarray(targets))
     da = ((blur(np.asarray(images_a)) - ta) ** 2).reshape(len(ta), -1).sum(1)
     dn = ((blur(np.asarray(images_new)) - ta) ** 2).reshape(len(ta), -1).sum(1)
     return int(((dn < da) & np.asarray(ok, bool)).sum())
 
-
-def blur(images: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """Separable Gaussian blur of (..., H, W) uint8 images, zero padding, ink in [0, 1] (as `dream.score.blur`)."""
-    x = np.asarray(images, np.float32) / 255.0
-    r = max(1, int(np.ceil(3 * sigma)))
-    k = np.exp(-0.5 * (np.arange(-r, r + 1, dtype=np.float32) / sigma) ** 2)
-    k /= k.sum()
-    p = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(r, r), (0, 0)])
-    h = x.shape[-2]
-    x = sum(k[i] * p[..., i:i + h, :] for i in range(len(k)))
-    p = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(0, 0), (r, r)])
-    w = x.shape[-1]
-    return sum(k[i] * p[..., :, i:i + w] for i in range(len(k))).astype(np.float32)
