@@ -36,7 +36,7 @@ def learn(args, db_path: Path, expand_for, size: int, echo) -> dict:
     """Solve the training targets (library off), insert the solutions, learn the library from them."""
     from app.library_arms import run_arm
     from data.db import Database
-    from dream.targets import mnist_targets, task_targets
+    from dream.targets import mnist_targets
     from library.corpus import Solution
     from library.solutions import learn_from_solutions
     from app.solve import load_targets

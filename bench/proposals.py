@@ -83,7 +83,7 @@ def main(argv=None) -> int:
             st = stats[arm]
             for si, cands in enumerate(props):
                 seen = set()
-                texts, parents = [], []
+                texts = []
                 for c in cands:
                     st["candidates"] += 1
                     try:

@@ -23,7 +23,6 @@ import random
 import zlib
 from typing import Sequence
 
-import numpy as np
 
 ARMS = ("model", "random", "none", "enum", "grammar", "model+enum")
 

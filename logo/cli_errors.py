@@ -13,7 +13,6 @@ import json
 import os
 import sqlite3
 import sys
-import traceback
 
 from .errors import LogoError
 

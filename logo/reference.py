@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .ast import CONSTANTS, BinOp, Call, Const, Embed, Loop, Move, Num, PenUp, Program, Var
+from .ast import CONSTANTS, Call, Const, Embed, Loop, Move, Num, PenUp, Program, Var
 from .bytecode import as_library, compile_program
 from .errors import LoopLimitError, NumericRangeError, SegmentLimitError, StepLimitError
 from .raster import CANVAS, PEN_WIDTH, SUBCOLS, SUBROWS

@@ -18,8 +18,7 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 import logo
-from logo.ast import (COMMUTATIVE, CONSTANTS, OPERATORS, BinOp, Call, Const, Define, Embed, Loop, Move, Num,
-                      PenUp, Program, Var)
+from logo.ast import COMMUTATIVE, CONSTANTS, OPERATORS, BinOp, Call, Define, Embed, Loop, Move, PenUp, Program, Var
 from logo.tokens import tokenize
 
 PAD, UNK, BOS, END = "<pad>", "<unk>", "<bos>", "<end>"
