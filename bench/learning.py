@@ -17,6 +17,10 @@ per arm, one panel per set), after every snapshot.
 
 Resumable: the database build resumes, training resumes from OUT/ckpt, a snapshot in
 OUT/snapshots/mM/ is not retrained, and a snapshot with OUT/results/mM.json is not evaluated again.
+
+Two cores, two jobs: `--only train` trains and snapshots without evaluating, `--only eval` evaluates
+the snapshots (waiting for each one the train job has not written yet); run both at once with the same
+--out and --minutes, each with one thread. Either way the table and plot hold every evaluated snapshot.
 """
 from __future__ import annotations
 
@@ -48,6 +52,9 @@ def build_parser():
     p.add_argument("--baselines-once", action="store_true",
                    help="run the arms without a model at the first snapshot only and repeat their numbers "
                         "(they do not depend on the checkpoint; saves time, loses the same-run comparison)")
+    p.add_argument("--only", choices=("train", "eval"), default=None,
+                   help="train and snapshot only, or evaluate only (waiting for snapshots not written yet)")
+    p.add_argument("--wait-poll", type=float, default=10.0, help="--only eval: seconds between looks for a snapshot")
     add_search_args(p)
     return p
 
@@ -254,6 +261,16 @@ def main(argv=None) -> int:
 
     db = ensure_database(out, args.db, args.db_size)
     ckpt_dir, snaps, results = out / "ckpt", out / "snapshots", out / "results"
+    memo: dict = {}
+    if args.only == "train":
+        for m in minutes:
+            if (snaps / label(m)).exists():
+                print(f"{label(m)}: snapshot taken before; skipping", flush=True)
+                continue
+            train_until(ckpt_dir, db, m, train_args, args.train_threads, memo=memo)
+            state = snapshot(ckpt_dir, snaps / label(m))
+            print(f"{label(m)}: snapshot at step {state['step']}, {state['elapsed_s'] / 60:.2f} min trained", flush=True)
+        return 0
     try:
         solver = Solver.open([a for a in arms if not a.startswith("model")] or ["none"], db=db,
                              device=args.device, settings=settings_from(args), seed=args.seed)
@@ -262,7 +279,6 @@ def main(argv=None) -> int:
     report = {"machine": machine(args), "args": vars(args), "db": str(db), "db_entries": len(solver.db),
               "sets": {s: SETS[s][0] + (f"-{SETS[s][1]}" if SETS[s][1] else "") for s in sets}, "points": []}
     t_all = time.monotonic()
-    memo: dict = {}
     try:
         for m in minutes:
             name = label(m)
@@ -272,6 +288,10 @@ def main(argv=None) -> int:
                 print(f"{name}: done before (step {point['step']}); skipping", flush=True)
             else:
                 snap = snaps / name
+                if not snap.exists() and args.only == "eval":
+                    print(f"{name}: waiting for the train job's snapshot {snap}", flush=True)
+                    while not snap.exists():
+                        time.sleep(args.wait_poll)
                 if snap.exists():
                     state = json.loads((snap / "state.json").read_text())
                     print(f"{name}: snapshot taken before (step {state['step']}); evaluating it", flush=True)

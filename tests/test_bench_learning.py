@@ -100,6 +100,36 @@ def test_a_snapshot_is_evaluated_once_and_the_curve_is_written(tmp_path, capsys)
     assert json.loads((out / "learning.json").read_text())["points"] == report["points"]
 
 
+def test_train_only_and_eval_only_split_the_work_between_two_jobs(tmp_path, monkeypatch, capsys):
+    """--only train snapshots every minute mark without searching; --only eval evaluates those snapshots."""
+    out = tmp_path / "curve"
+    db = _db(tmp_path / "db.sqlite")
+    ckpt = out / "ckpt"
+
+    def fake_train(cmd):
+        seconds = float(cmd[cmd.index("--max-seconds") + 1])
+        state = learning.checkpoint_state(ckpt)
+        _save_checkpoint(ckpt, state.get("step", 0) + 10, state.get("elapsed_s", 0.0) + seconds)
+        return 0
+
+    monkeypatch.setattr(learning.subprocess, "call", fake_train)
+    common = ["--out", str(out), "--db", str(db), "--minutes", "0,0.5"]
+    assert learning.main(common + ["--only", "train"]) == 0
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["m0", "m0.5"]
+    assert not (out / "results").exists() and not (out / "learning.json").exists()
+    steps = [json.loads((out / "snapshots" / m / "state.json").read_text())["step"] for m in ("m0", "m0.5")]
+    assert steps[0] < steps[1]
+
+    monkeypatch.setattr(learning.subprocess, "call", lambda cmd: pytest.fail("eval-only must not train"))
+    capsys.readouterr()
+    assert learning.main(common + ["--only", "eval", "--arms", "model,none", "--sets", "dc-test", "--limit", "1",
+                                   "--budget", "0.2", "--samples", "2", "--beam", "0", "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert "m0.5: snapshot taken before (step 20); evaluating it" in said
+    report = json.loads((out / "learning.json").read_text())
+    assert [p["step"] for p in report["points"]] == steps
+
+
 def test_an_empty_database_is_refused_before_any_training(tmp_path):
     empty = tmp_path / "empty.sqlite"
     Database(empty, image_size=32).close()
