@@ -61,11 +61,12 @@ class Decoding:
 
     def __init__(self, core: EditModel, images, a_ids, a_len, depth, repeat: int = 1):
         mem, mem_mask, slots, slot_ok = core.encode(images, a_ids, a_len, depth)
-        if repeat > 1:
-            mem, mem_mask, slots, slot_ok, a_len = (x.repeat_interleave(repeat, 0)
-                                                    for x in (mem, mem_mask, slots, slot_ok, a_len))
+        keys = core.ptr_k(slots)    # the pointer's keys, once per input rather than once per step and row
+        if repeat > 1:      # the memory is not repeated: the decoder's rows of one input share it
+            slots, slot_ok, a_len, keys = (x.repeat_interleave(repeat, 0) for x in (slots, slot_ok, a_len, keys))
         self.core, self.mem_mask, self.slots, self.slot_ok, self.a_len = core, mem_mask, slots, slot_ok, a_len
-        self.caches = core.start_cache(mem)
+        self.ptr_keys = keys
+        self.caches = core.start_cache(mem, group=repeat)
 
     def step(self, t: int, types, toks, poss) -> torch.Tensor:
         """Decoder output (rows, d) at step t, given the edits already in columns 0..t-1."""
@@ -124,7 +125,8 @@ def decode(model: EditModel, images: torch.Tensor, a_ids, a_len, depth, n: int =
         logits = logits.masked_fill(action_mask(logits, min_pos, d.a_len, t == max_edits), neg)
         act = _choose(logits, temperature, generator)
         a_type, a_tok = split_actions(act, C)
-        pl = core.pointer_logits(h[:, None], d.slots, d.slot_ok, a_type[:, None], a_tok[:, None])[:, 0].float()
+        pl = core.pointer_logits(h[:, None], d.slots, d.slot_ok, a_type[:, None], a_tok[:, None],
+                                 d.ptr_keys)[:, 0].float()
         pl = pl.masked_fill(~position_ok(d, min_pos, a_type), neg)
         pos = _choose(pl, temperature, generator)
         pos = torch.where(a_type == FIN, 0, pos)
@@ -138,10 +140,12 @@ def decode(model: EditModel, images: torch.Tensor, a_ids, a_len, depth, n: int =
 
 
 def _choose(logits, temperature, generator):
+    """Greedy, or a sample at `temperature` by the Gumbel-max trick (exact, and on CPU several times
+    faster than softmax + multinomial, which dominated a decoding step)."""
     if temperature <= 0:
         return logits.argmax(-1)
-    probs = torch.softmax(logits / temperature, -1)
-    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+    u = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_(min=1e-20)
+    return (logits / temperature - torch.log(-torch.log(u))).argmax(-1)
 
 
 def scripts_from(tokenizer: Tokenizer, types, toks, poss) -> list[list[Edit]]:
@@ -263,7 +267,7 @@ def beam_search(model, tokenizer: Tokenizer, images_a, images_b, programs_a: Seq
         lp_a = torch.log_softmax(logits.masked_fill(action_mask(logits, min_pos, d.a_len, t == max_edits), neg), -1)
         top_lp_a, top_a = lp_a.topk(A, -1)                                          # (BW, A)
         a_type, a_tok = split_actions(top_a, C)
-        pl = core.pointer_logits(h[:, None].expand(-1, A, -1), d.slots, d.slot_ok, a_type, a_tok).float()
+        pl = core.pointer_logits(h[:, None].expand(-1, A, -1), d.slots, d.slot_ok, a_type, a_tok, d.ptr_keys).float()
         lp_p = torch.log_softmax(pl.masked_fill(~position_ok(d, min_pos, a_type), neg), -1)
         P = min(pos_top, lp_p.shape[-1])
         top_lp_p, top_p = lp_p.topk(P, -1)                                          # (BW, A, P)

@@ -122,7 +122,12 @@ class Block(nn.Module):
         cache["k"], cache["v"] = k, v
         x = x + self.sa.attend(h, k, v)
         if self.cross:
-            x = x + self.ca.attend(self.n2(x), cache["mem_k"], cache["mem_v"], mask=mem_mask)
+            # rows i*g .. i*g+g-1 share input i's memory: attend as g query positions of one row,
+            # so the memory is neither copied nor projected once per sample
+            g = cache.get("group", 1)
+            b, _, d = x.shape
+            y = self.ca.attend(self.n2(x).view(b // g, g, d), cache["mem_k"], cache["mem_v"], mask=mem_mask)
+            x = x + y.view(b, 1, d)
         return x + self.mlp(self.n3(x))
 
 
@@ -246,11 +251,13 @@ class EditModel(nn.Module):
         return self.dec_norm(x)
 
     # incremental decoding: one step at a time with cached keys/values (same result as `decode`)
-    def start_cache(self, mem) -> list[dict]:
+    def start_cache(self, mem, group: int = 1) -> list[dict]:
+        """Cross-attention keys/values of the memory, once per input; `group` decoder rows share each
+        input (rows i*group .. i*group+group-1: samples or beams of input i)."""
         caches = []
         for blk in self.dec_blocks:
             k, v = blk.ca.keys_values(mem)
-            caches.append({"mem_k": k, "mem_v": v})
+            caches.append({"mem_k": k, "mem_v": v, "group": group})
         return caches
 
     def step_input(self, slots, t: int, prev_type=None, prev_tok=None, prev_pos=None):
@@ -280,10 +287,11 @@ class EditModel(nn.Module):
         sub = (sub + ty[..., SUB:SUB + 1]).masked_fill(~self.emittable, neg)
         return torch.cat([ty[..., FIN:FIN + 1], ty[..., DEL:DEL + 1], ins, sub], dim=-1)
 
-    def pointer_logits(self, h, slots, slot_ok, a_type, a_tok):
-        """Position scores (B, T, L+1) given the chosen action (type and token)."""
+    def pointer_logits(self, h, slots, slot_ok, a_type, a_tok, keys=None):
+        """Position scores (B, T, L+1) given the chosen action (type and token). `keys`, the slots'
+        `ptr_k` projection, can be computed once per decode instead of once per step."""
         q = self.ptr_q(h + self.ptr_type(a_type.clamp(min=0)) + self.tok_emb(a_tok))
-        k = self.ptr_k(slots)
+        k = self.ptr_k(slots) if keys is None else keys
         s = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])
         return s.masked_fill(~slot_ok[:, None, :], torch.finfo(s.dtype).min)
 
