@@ -11,7 +11,7 @@ a folder of image files (converted as `dream.score.load_target_image` states), o
 `[{"name": ..., "program": ...}, ...]` with programs in our syntax or DreamCoder's (detected per
 program), to bring your own benchmark. --proposer: model (the checkpoint), random (token mutations, as
 many per expansion as the model proposes), none (start programs only), enum (single numeric/operator
-substitutions), grammar (random grammatical mutations), model+enum (`dream.baselines`). Search starts
+substitutions), grammar (random grammatical mutations), model+enum, model+grammar (`dream.baselines`). Search starts
 from the empty program and, with --db, the k database entries nearest to the target. Solved = exact match at
 28x28 (see `dream.score`). Writes OUT/results.json (atomically) and OUT/sheet.png (target | found),
 and prints a table and a summary (solved counts; mean IoU and program length for images).

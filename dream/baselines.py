@@ -13,7 +13,9 @@ list[list[str]]` (candidate program texts per node; the search parses, runs and 
   neighbourhood is tried over the re-expansions.
 - `GrammarProposer(n)`: n random grammatical mutations (`model.steps.mutate`: statements and
   sub-expressions inserted, deleted, replaced, wrapped, unwrapped).
-- `CombinedProposer(a, b, ...)`: the candidates of several proposers together (e.g. model + enum).
+- `CombinedProposer(a, b, ...)`: the candidates of several proposers together: model+enum, and
+  model+grammar (the model's scripts and as many grammatical mutations per node; it must beat
+  grammar alone, the strongest arm without a model, for the model to count).
 
 `make_proposer(name, ...)` builds one by name ("model" needs a `model_proposer`).
 """
@@ -24,7 +26,7 @@ import zlib
 from typing import Sequence
 
 
-ARMS = ("model", "random", "none", "enum", "grammar", "model+enum")
+ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar")
 
 _DIGITS = tuple(str(d) for d in range(10))
 _NUMERIC = _DIGITS + ("ul", "ua", "eps_l", "eps_a", "inf")
@@ -164,7 +166,8 @@ class CombinedProposer:
 
 def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, seed: int = 0, library=None,
                   max_tokens: int = 96):
-    """An arm by name (see `ARMS`); "model" and "model+enum" need `model_proposer`."""
+    """An arm by name (see `ARMS`); the model arms ("model", "model+enum", "model+grammar") need
+    `model_proposer`."""
     if name == "none":
         return NoneProposer(max_tokens)
     if name == "random":
@@ -173,12 +176,16 @@ def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, se
         return EnumProposer(cap, max_tokens)
     if name == "grammar":
         return GrammarProposer(n, seed=seed, library=library, max_tokens=max_tokens)
-    if name in ("model", "model+enum"):
+    if name.startswith("model"):
         if model_proposer is None:
             raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")
         if name == "model":
             return model_proposer
-        return CombinedProposer(model_proposer, EnumProposer(cap, max_tokens), name="model+enum")
+        if name == "model+enum":
+            return CombinedProposer(model_proposer, EnumProposer(cap, max_tokens), name="model+enum")
+        if name == "model+grammar":
+            return CombinedProposer(model_proposer, GrammarProposer(n, seed=seed, library=library,
+                                                                    max_tokens=max_tokens), name="model+grammar")
     raise ValueError(f"unknown proposer {name!r} (choose from {', '.join(ARMS)})")
 
 

@@ -74,6 +74,18 @@ def test_combined_and_factory():
         make_proposer("oracle")
 
 
+def test_model_plus_grammar_adds_grammatical_mutations_to_the_model_scripts():
+    def fake_model(images_a, images_b, programs_a):
+        return [["(move ul 0)"] for _ in programs_a]
+    fake_model.max_tokens = 64
+    arm = make_proposer("model+grammar", model_proposer=fake_model, n=5, seed=3)
+    (cands,) = arm(None, None, [START])
+    assert cands[0] == "(move ul 0)" and len(cands) == 6          # the model's, then 5 grammatical ones
+    for text in cands[1:]:
+        logo.parse(text)                                          # every grammatical mutation parses
+    assert arm.max_tokens == 64
+
+
 @pytest.mark.parametrize("proposer", ["none", "random"])
 def test_logo_solve_runs_the_model_free_proposers_without_a_checkpoint(tmp_path, proposer):
     import json
