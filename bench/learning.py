@@ -168,6 +168,15 @@ def snapshot(ckpt_dir: Path, dest: Path) -> dict:
     return state
 
 
+def train_and_snapshot(ckpt_dir: Path, db: Path, minutes: float, train_args: list[str], threads: int,
+                       memo: dict, dest: Path) -> dict:
+    """`train_until` the minute mark, then `snapshot` into `dest` and say so; returns the snapshot's state."""
+    train_until(ckpt_dir, db, minutes, train_args, threads, memo=memo)
+    state = snapshot(ckpt_dir, dest)
+    print(f"{dest.name}: snapshot at step {state['step']}, {state['elapsed_s'] / 60:.2f} min trained", flush=True)
+    return state
+
+
 # ---- evaluation, the table, the plot -------------------------------------------------------------------
 
 def evaluate(solver, snap_dir: Path, args, sets: list[str], arms: list[str], reuse: dict | None) -> dict:
@@ -267,9 +276,7 @@ def main(argv=None) -> int:
             if (snaps / label(m)).exists():
                 print(f"{label(m)}: snapshot taken before; skipping", flush=True)
                 continue
-            train_until(ckpt_dir, db, m, train_args, args.train_threads, memo=memo)
-            state = snapshot(ckpt_dir, snaps / label(m))
-            print(f"{label(m)}: snapshot at step {state['step']}, {state['elapsed_s'] / 60:.2f} min trained", flush=True)
+            train_and_snapshot(ckpt_dir, db, m, train_args, args.train_threads, memo, snaps / label(m))
         return 0
     try:
         solver = Solver.open([a for a in arms if not a.startswith("model")] or ["none"], db=db,
@@ -296,10 +303,7 @@ def main(argv=None) -> int:
                     state = json.loads((snap / "state.json").read_text())
                     print(f"{name}: snapshot taken before (step {state['step']}); evaluating it", flush=True)
                 else:
-                    train_until(ckpt_dir, db, m, train_args, args.train_threads, memo=memo)
-                    state = snapshot(ckpt_dir, snap)
-                    print(f"{name}: snapshot at step {state['step']}, {state['elapsed_s'] / 60:.2f} min trained",
-                          flush=True)
+                    state = train_and_snapshot(ckpt_dir, db, m, train_args, args.train_threads, memo, snap)
                 first = report["points"][0]["sets"] if report["points"] else None
                 reuse = first if args.baselines_once and first is not None else None
                 try:

@@ -26,6 +26,7 @@ import zlib
 from typing import Sequence
 
 
+MODEL_ARMS = ("model", "model+enum", "model+grammar")
 ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar")
 
 _DIGITS = tuple(str(d) for d in range(10))
@@ -166,8 +167,7 @@ class CombinedProposer:
 
 def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, seed: int = 0, library=None,
                   max_tokens: int = 96):
-    """An arm by name (see `ARMS`); the model arms ("model", "model+enum", "model+grammar") need
-    `model_proposer`."""
+    """An arm by name (see `ARMS`); the `MODEL_ARMS` need `model_proposer`."""
     if name == "none":
         return NoneProposer(max_tokens)
     if name == "random":
@@ -176,16 +176,15 @@ def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, se
         return EnumProposer(cap, max_tokens)
     if name == "grammar":
         return GrammarProposer(n, seed=seed, library=library, max_tokens=max_tokens)
-    if name.startswith("model"):
+    if name in MODEL_ARMS:
         if model_proposer is None:
             raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")
         if name == "model":
             return model_proposer
         if name == "model+enum":
-            return CombinedProposer(model_proposer, EnumProposer(cap, max_tokens), name="model+enum")
-        if name == "model+grammar":
-            return CombinedProposer(model_proposer, GrammarProposer(n, seed=seed, library=library,
-                                                                    max_tokens=max_tokens), name="model+grammar")
+            return CombinedProposer(model_proposer, EnumProposer(cap, max_tokens), name=name)
+        return CombinedProposer(model_proposer, GrammarProposer(n, seed=seed, library=library, max_tokens=max_tokens),
+                                name=name)
     raise ValueError(f"unknown proposer {name!r} (choose from {', '.join(ARMS)})")
 
 

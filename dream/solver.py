@@ -262,7 +262,8 @@ def summarize(rows: Sequence[dict]) -> dict:
 def solve(targets: Sequence[Target], proposer: str = "model", *, ckpt=None, db=None, budget_s: float = 10.0,
           device: str = "cpu", settings: SearchSettings | None = None, seed: int = 0,
           on_row: Callable[[int, dict], None] | None = None) -> tuple[list[dict], dict]:
-    """Search every target with one proposer ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar").
+    """Search every target with one proposer (one of `dream.baselines.ARMS`: "model", "random", "none",
+    "enum", "grammar", "model+enum", "model+grammar").
 
     `db` is a database path (start programs and library), `ckpt` a checkpoint directory (the model
     arms). Returns (result rows, summary); raises SolveError naming a bad proposer, checkpoint or database.

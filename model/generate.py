@@ -66,7 +66,7 @@ class Decoding:
             slots, slot_ok, a_len, keys = (x.repeat_interleave(repeat, 0) for x in (slots, slot_ok, a_len, keys))
         self.core, self.mem_mask, self.slots, self.slot_ok, self.a_len = core, mem_mask, slots, slot_ok, a_len
         self.ptr_keys = keys
-        self.caches = core.start_cache(mem, group=repeat)
+        self.caches = core.start_cache(mem)
 
     def step(self, t: int, types, toks, poss) -> torch.Tensor:
         """Decoder output (rows, d) at step t, given the edits already in columns 0..t-1."""

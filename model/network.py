@@ -122,10 +122,10 @@ class Block(nn.Module):
         cache["k"], cache["v"] = k, v
         x = x + self.sa.attend(h, k, v)
         if self.cross:
-            # rows i*g .. i*g+g-1 share input i's memory: attend as g query positions of one row,
-            # so the memory is neither copied nor projected once per sample
-            g = cache.get("group", 1)
+            # rows i*g .. i*g+g-1 (samples or beams of input i) share input i's memory: attend as g
+            # query positions of one row, so the memory is neither copied nor projected once per row
             b, _, d = x.shape
+            g = b // cache["mem_k"].shape[0]
             y = self.ca.attend(self.n2(x).view(b // g, g, d), cache["mem_k"], cache["mem_v"], mask=mem_mask)
             x = x + y.view(b, 1, d)
         return x + self.mlp(self.n3(x))
@@ -251,13 +251,13 @@ class EditModel(nn.Module):
         return self.dec_norm(x)
 
     # incremental decoding: one step at a time with cached keys/values (same result as `decode`)
-    def start_cache(self, mem, group: int = 1) -> list[dict]:
-        """Cross-attention keys/values of the memory, once per input; `group` decoder rows share each
-        input (rows i*group .. i*group+group-1: samples or beams of input i)."""
+    def start_cache(self, mem) -> list[dict]:
+        """Cross-attention keys/values of the memory, once per input; `decode_step` may then run any
+        whole number of rows per input (consecutive rows: samples or beams of one input)."""
         caches = []
         for blk in self.dec_blocks:
             k, v = blk.ca.keys_values(mem)
-            caches.append({"mem_k": k, "mem_v": v, "group": group})
+            caches.append({"mem_k": k, "mem_v": v})
         return caches
 
     def step_input(self, slots, t: int, prev_type=None, prev_tok=None, prev_pos=None):
