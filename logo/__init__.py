@@ -15,12 +15,12 @@ from .interp import contained, render, render_segments, run
 from .batch import Verdict, render_batch, render_checked
 from .dreamcoder import from_dreamcoder
 from .library import SOLVE_SIZE, parse_library
-from .tokens import TOKEN_RE, n_tokens, tokenize
+from .tokens import CONTEXT_TOKENS, TOKEN_RE, n_tokens, tokenize
 
 __all__ = [
     "parse", "to_text", "run", "render", "render_batch", "render_checked", "Verdict", "render_segments", "contained", "from_dreamcoder",
     "LogoError", "LogoSyntaxError", "UnboundNameError", "ArityError", "LimitError", "StepLimitError",
     "SegmentLimitError", "LoopLimitError", "CallDepthError", "ProgramSizeError", "NumericRangeError",
     "Program", "Define", "Move", "Loop", "Embed", "PenUp", "Call", "Num", "Const", "Var", "BinOp",
-    "program", "walk", "ast_size", "parse_library", "SOLVE_SIZE", "TOKEN_RE", "tokenize", "n_tokens",
+    "program", "walk", "ast_size", "parse_library", "SOLVE_SIZE", "TOKEN_RE", "tokenize", "n_tokens", "CONTEXT_TOKENS",
 ]

@@ -16,6 +16,11 @@ import re
 
 TOKEN_RE = re.compile(r"\(|\)|[^\s()]+")
 
+#: The default program length (tokens) the edit model reads, the search expands and the mutator writes.
+#: A trained model's own limit is `ModelConfig.max_tokens` in its checkpoint; this is the default for it
+#: and the limit of every arm that has no model.
+CONTEXT_TOKENS = 96
+
 
 def tokenize(text: str) -> list[str]:
     """The tokens of `text`, in order (no parsing, no canonicalisation)."""

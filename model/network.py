@@ -24,6 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from logo.tokens import CONTEXT_TOKENS
+
 FIN, DEL, INS, SUB = 0, 1, 2, 3
 N_TYPES = 4
 MAX_DEPTH = 32
@@ -39,7 +41,7 @@ class ModelConfig:
     prog_layers: int = 3
     dec_layers: int = 4
     ffn_mult: int = 4
-    max_tokens: int = 96        # context: tokens of A (plus one END slot)
+    max_tokens: int = CONTEXT_TOKENS   # context: tokens of A (plus one END slot)
     max_edits: int = 48         # edits per script (plus FIN)
     vocab_capacity: int = 256   # token embedding rows; the tokenizer may grow up to this
     dropout: float = 0.0
