@@ -1,8 +1,9 @@
 """Proposers without a model, to measure what the model adds: the search's arms.
 
-Every proposer has `ModelProposer`'s interface, `__call__(images_a, images_b, programs_a) ->
-list[list[str]]` (candidate program texts per node; the search parses, runs and scores them), and a
-`max_tokens` attribute (nodes longer than that are scored but not expanded, as with the model).
+Every proposer is a `dream.search.Proposer`, as `ModelProposer` is: `__call__(images_a, images_b,
+programs_a) -> list[list[str]]` (candidate program texts per node; the search parses, runs and scores
+them), `max_tokens` (nodes longer than that are scored but not expanded, as with the model; the model's
+context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forget per-target state).
 
 - `NoneProposer`: proposes nothing, so the search returns the best start program (the empty program
   or a database neighbour) as it was.
@@ -17,13 +18,15 @@ list[list[str]]` (candidate program texts per node; the search parses, runs and 
   model+grammar (the model's scripts and as many grammatical mutations per node; it must beat
   grammar alone, the strongest arm without a model, for the model to count).
 
-`make_proposer(name, ...)` builds one by name ("model" needs a `model_proposer`).
+`make_proposer(name, ...)` builds one by name; the `MODEL_ARMS` need a `model_proposer` (a checkpoint).
 """
 from __future__ import annotations
 
 import random
 import zlib
 from typing import Sequence
+
+from logo.tokens import CONTEXT_TOKENS
 
 
 MODEL_ARMS = ("model", "model+enum", "model+grammar")
@@ -47,8 +50,11 @@ class NoneProposer:
     """Start programs only: no candidates."""
     name = "none"
 
-    def __init__(self, max_tokens: int = 96):
+    def __init__(self, max_tokens: int = CONTEXT_TOKENS):
         self.max_tokens = max_tokens
+
+    def reset(self) -> None:
+        """Nothing is kept between targets."""
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
         return [[] for _ in programs_a]
@@ -58,11 +64,14 @@ class RandomProposer:
     """`n` random token mutations (1..`max_edits` edits each) per node."""
     name = "random"
 
-    def __init__(self, n: int = 16, max_edits: int = 3, seed: int = 0, max_tokens: int = 96):
+    def __init__(self, n: int = 16, max_edits: int = 3, seed: int = 0, max_tokens: int = CONTEXT_TOKENS):
         if n < 1 or max_edits < 1:
             raise ValueError("RandomProposer needs n >= 1 and max_edits >= 1")
         self.n, self.max_edits, self.max_tokens = n, max_edits, max_tokens
         self.rng = random.Random(seed)
+
+    def reset(self) -> None:
+        """Nothing is kept about a target; the random stream goes on (seed a new proposer to repeat it)."""
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
         from model.mutations import mutate_tokens
@@ -101,11 +110,15 @@ class EnumProposer:
     """The exhaustive single-substitution neighbourhood, `cap` candidates per expansion."""
     name = "enum"
 
-    def __init__(self, cap: int = 64, max_tokens: int = 96):
+    def __init__(self, cap: int = 64, max_tokens: int = CONTEXT_TOKENS):
         if cap < 1:
             raise ValueError("EnumProposer needs cap >= 1")
         self.cap, self.max_tokens = cap, max_tokens
-        self._offset: dict[str, int] = {}
+        self._offset: dict[str, int] = {}     # program -> how much of its neighbourhood was proposed
+
+    def reset(self) -> None:
+        """Start every program's neighbourhood from the beginning again."""
+        self._offset.clear()
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
         out = []
@@ -121,11 +134,14 @@ class GrammarProposer:
     """`n` random grammatical mutations per node (`model.steps.mutate`)."""
     name = "grammar"
 
-    def __init__(self, n: int = 16, seed: int = 0, library=None, max_tokens: int = 96):
+    def __init__(self, n: int = 16, seed: int = 0, library=None, max_tokens: int = CONTEXT_TOKENS):
         if n < 1:
             raise ValueError("GrammarProposer needs n >= 1")
         self.n, self.library, self.max_tokens = n, library, max_tokens
         self.rng = random.Random(seed)
+
+    def reset(self) -> None:
+        """Nothing is kept about a target; the random stream goes on (seed a new proposer to repeat it)."""
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
         from model.steps import _Parts, mutate
@@ -155,7 +171,11 @@ class CombinedProposer:
             raise ValueError("CombinedProposer needs at least one proposer")
         self.proposers = proposers
         self.name = name
-        self.max_tokens = min(getattr(p, "max_tokens", 96) for p in proposers)
+        self.max_tokens = min(p.max_tokens for p in proposers)
+
+    def reset(self) -> None:
+        for p in self.proposers:
+            p.reset()
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
         out = [[] for _ in programs_a]
@@ -166,7 +186,7 @@ class CombinedProposer:
 
 
 def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, seed: int = 0, library=None,
-                  max_tokens: int = 96):
+                  max_tokens: int = CONTEXT_TOKENS):
     """An arm by name (see `ARMS`); the `MODEL_ARMS` need `model_proposer`."""
     if name == "none":
         return NoneProposer(max_tokens)
