@@ -109,15 +109,11 @@ def open_solver(db, proposer: str, ckpt=None, device: str = "cpu", settings=None
                        check_names=False)
 
 
-def main(argv=None) -> int:
-    """`python -m app.library_arms`: one comparison, written as JSON (used by `logo run` each round)."""
+def build_parser():
+    """The flags of `python -m app.library_arms` (the search flags are `logo solve`'s)."""
     import argparse
-    import json
-    import sys
-    from pathlib import Path
     from dream.baselines import ARMS as PROPOSERS
-    from dream.proposer import resolve_device
-    from dream.solver import SearchSettings, SolveError
+    from dream.solver import SearchSettings
     ap = argparse.ArgumentParser(prog="python -m app.library_arms", description=__doc__.split("\n")[0])
     ap.add_argument("--db", required=True)
     ap.add_argument("--ckpt", default=None, help="checkpoint directory (the model proposes; else --proposer)")
@@ -130,7 +126,17 @@ def main(argv=None) -> int:
     ap.add_argument("--mnist-root", default=None)
     ap.add_argument("--out", required=True, help="JSON file to write")
     SearchSettings.add_arguments(ap)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    """`python -m app.library_arms`: one comparison, written as JSON (used by `logo run` each round)."""
+    import json
+    import sys
+    from pathlib import Path
+    from dream.proposer import resolve_device
+    from dream.solver import SearchSettings, SolveError
+    args = build_parser().parse_args(argv)
     from .solve import load_targets
     proposer = args.proposer or ("model" if args.ckpt else "grammar")
     try:

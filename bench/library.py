@@ -88,7 +88,8 @@ def logo_text(d) -> str:
     return logo.to_text(d)
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    from dream.solver import SearchSettings
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="\n".join(__doc__.split("\n")[1:]),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", required=True, help="database: start programs and (without --learn) the library")
@@ -110,9 +111,13 @@ def main(argv=None) -> int:
     ap.add_argument("--mnist-root", default=None)
     ap.add_argument("--out", default="runs/bench_library")
     ap.add_argument("--quiet", action="store_true")
-    from dream.solver import SearchSettings
     SearchSettings.add_arguments(ap)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    from dream.solver import SearchSettings
+    args = build_parser().parse_args(argv)
     args.learn_budget = args.learn_budget or args.budget
     echo = None if args.quiet else (lambda s: print(s, flush=True))
 

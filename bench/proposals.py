@@ -28,7 +28,7 @@ from dream.baselines import ARMS  # noqa: E402
 from dream.solver import SearchSettings, Solver, SolveError, start_programs  # noqa: E402
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--db", required=True)
     p.add_argument("--ckpt")
@@ -38,7 +38,11 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", dest="json_out")
     SearchSettings.add_arguments(p)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     arms = [a for a in args.arms.split(",") if a]
     for a in arms:
         if a not in ARMS:
