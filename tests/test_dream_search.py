@@ -248,3 +248,17 @@ def test_corrupt_checkpoint_is_named(tmp_path):
     assert not w.poll()
     with pytest.raises(FileNotFoundError, match="ckpt_00000001.pt"):
         w.require()
+
+
+def test_one_search_entry_point_below_the_online_loop():
+    """`dream.solver` holds `start_programs` + `run_search`; the online loop (`dream.dreamer`) uses them and
+    the solver does not import the loop."""
+    import ast
+    from pathlib import Path
+    import dream.dreamer
+    import dream.solver
+    root = Path(__file__).resolve().parents[1] / "dream"
+    imported = {n.module for n in ast.walk(ast.parse((root / "solver.py").read_text())) if isinstance(n, ast.ImportFrom)}
+    assert not {"dreamer", "dream.dreamer"} & imported
+    assert dream.dreamer.run_search is dream.solver.run_search
+    assert not hasattr(dream.dreamer, "start_programs")
