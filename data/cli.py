@@ -80,7 +80,8 @@ def register(sub) -> None:
 
     ne = dsub.add_parser("nearest", help="the k entries nearest to an image (PNG)")
     ne.add_argument("db")
-    ne.add_argument("image", help="PNG (dark ink on light background, or light on dark)")
+    ne.add_argument("image", help="an image file (any colours, transparency or shape), read as `logo solve --tasks "
+                                   "DIR` reads it (logo.images.load_target_image)")
     ne.add_argument("-k", type=int_range(1, 10_000), default=5)
     ne.add_argument("--sheet", help="also write the query and its neighbours to this PNG")
     ne.set_defaults(func=_nearest)
@@ -248,26 +249,10 @@ def _sheet(a) -> int:
     return 0
 
 
-def load_image(path, size: int) -> np.ndarray:
-    """A PNG as a (size, size) uint8 drawing, 255 = ink (a light background is inverted)."""
-    from PIL import Image
-    try:
-        img = Image.open(path).convert("L")
-    except IsADirectoryError:
-        raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise BadInputFile(f"{path}: cannot read image: {e}") from None
-    if img.size != (size, size):
-        img = img.resize((size, size), Image.BOX)
-    x = np.asarray(img, np.uint8)
-    if x.mean() > 127:
-        x = 255 - x
-    return np.ascontiguousarray(x)
-
-
 def _nearest(a) -> int:
+    from logo.images import load_target_image
     with _open_to_read(a.db) as db:
-        q = load_image(a.image, db.image_size)
+        q = load_target_image(a.image, db.image_size)      # read as `logo solve --tasks DIR` reads it
         hits = db.nearest(q, a.k)
         for eid, d in hits:
             print(f"{eid}\t{d:.4f}\t{db.get(eid).head}")
