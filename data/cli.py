@@ -292,6 +292,7 @@ def _lines(n: int) -> str:
 def _import(a) -> int:
     """Import a JSONL export line by line; see the `import` parser's description for what a bad line does."""
     from pathlib import Path
+    from logo.files import BadJsonLine, jsonl_records
     from .db import SOURCES
     if a.jsonl != "-" and Path(a.jsonl).is_dir():
         raise IsADirectoryError(21, "is a directory, not a file", a.jsonl)
@@ -340,12 +341,8 @@ def _import(a) -> int:
         return _BadLine(f"{e}; {done}")
     try:
         try:
-            for line_no, raw in enumerate(f, 1):
-                line = raw.decode("utf-8")
-                if not line.strip():
-                    continue
+            for line_no, rec in jsonl_records(f, a.jsonl, strict=True):
                 try:
-                    rec = json.loads(line)
                     programs = rec.get("programs") or [[t, rec.get("source", "import")] for t in rec["equivalents"]]
                     image = None             # the entry's image: the same novelty decisions as in the source
                     if rec.get("image") and rec.get("image_size") == db.image_size:
@@ -360,7 +357,7 @@ def _import(a) -> int:
                             raise ValueError(f"unknown source {source!r} (known: {', '.join(SOURCES)})")
                         line_progs.append(p[0])
                         line_sources.append(source)
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
                     raise _BadLine(f"{a.jsonl}:{line_no}: not an exported entry ({e})") from None
                 progs.extend(line_progs)
                 sources.extend(line_sources)
@@ -370,9 +367,9 @@ def _import(a) -> int:
                     flush(line_no + 1)
             line_no += 1             # the end of the file: every line is "before" it
             flush(line_no)
-        except UnicodeDecodeError as e:
-            raise stop(_BadLine(f"{a.jsonl}:{line_no}: not UTF-8 text (byte {e.start} of the line: {e.reason})")) \
-                from None
+        except BadJsonLine as e:     # not UTF-8, or not JSON
+            line_no = e.line
+            raise stop(_BadLine(str(e))) from None
         except _BadLine as e:
             raise stop(e) from None
         except LogoError as e:
