@@ -7,7 +7,7 @@ Modules:
   node, solved, time to solve, the path from the start program). `Proposer`, the protocol every arm
   implements (`__call__(images_a, images_b, programs_a)`, `max_tokens`, `reset()`).
 * `dream.score`: the solve criterion (exact match at 28x28 within a stated tolerance), the graded
-  distance (blurred L2), IoU, and `load_target_image` (how any image file becomes a target).
+  distance (blurred L2) and IoU; image files become targets by `logo.images.load_target_image`.
 * `dream.proposer`: `ModelProposer` (a checkpoint's model as the search's `expand`: sampling at given
   temperatures plus beam search) and `CheckpointWatcher` (reloads the newest checkpoint).
 * beam-search decoding of edit scripts is `model.generate.beam_propose`.

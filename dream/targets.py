@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 
 import logo
+from logo.images import BadImage, load_target_image, resize
 from logo.library import SOLVE_SIZE
-
-from .score import BadImage, load_target_image, resize
 
 KINDS = ("mnist", "tasks", "db")
 
