@@ -8,8 +8,8 @@ do not parse (issue 11).  This module is that step, at the level of the DSL:
   and each loop / embed / penup body, with its statement slots and the insertion gaps around them) as
   a `BlockSite`, and every expression, sub-expressions included, as an `ExprSite` with its role (a
   move's `length` or `angle`, a loop's `count`, a call's `arg`).  Both lists are in print order, so a
-  site's index is stable for a given program, and each site knows its first token in
-  `to_text(program)` (a pointer target for a learned policy).
+  site's index is stable for a given program; `Sites.block_tokens` and `Sites.expr_tokens` give each
+  site's tokens in `to_text(program)` (pointer targets for a learned policy).
 - **Edits** (`Edit(kind, site, at, end, content)`), one kind per grammatical mutation (`MUTATIONS`):
   insert, delete or replace a statement, replace an expression, change a loop count, wrap statements
   in a loop / embed / penup, unwrap a block.  `Sites.positions(kind)` lists where a kind applies;
@@ -28,8 +28,10 @@ sites once and drawing many mutations gives the same mutations as recomputing th
     >>> import random
     >>> from logo.syntax import parse, to_text
     >>> sites = Sites.of(parse("(loop i 4 (move ul (/ ua 4)))"))
-    >>> [(b.depth, len(b.body)) for b in sites.blocks], [(e.role, e.token) for e in sites.exprs][:2]
-    ([(0, 1), (1, 1)], [('count', 3), ('length', 6)])
+    >>> [(b.depth, len(b.body)) for b in sites.blocks], [e.role for e in sites.exprs][:3]
+    ([(0, 1), (1, 1)], ['count', 'length', 'angle'])
+    >>> sites.block_tokens, sites.expr_tokens[:3]
+    ([(0, 14), (4, 13)], [3, 6, 7])
     >>> to_text(sites.apply(Edit("replace_expr", site=0, content=Num(5))))
     '(loop i 5 (move ul (/ ua 4)))'
     >>> to_text(sites.apply(Edit("wrap", site=1, at=0, end=1, content=Embed(()))))
@@ -67,14 +69,11 @@ _CUM_WEIGHTS = tuple(accumulate(MUTATION_WEIGHTS))
 class BlockSite(NamedTuple):
     """A statement list: the program body or a loop / embed / penup body.
 
-    Statement slots are `body[at]`; insertion gaps are `at = 0..len(body)` (before statement `at`).
-    `tokens[at]` is the token index in `to_text(program)` of statement `at`'s "(" and, for
-    `at = len(body)`, where a statement appended to the block would start."""
+    Statement slots are `body[at]`; insertion gaps are `at = 0..len(body)` (before statement `at`)."""
     body: tuple
     scope: tuple            # loop variables bound here, outermost first
     depth: int              # nesting depth (0: the program body)
     top: bool               # the program body (may become empty; inner blocks may not)
-    tokens: tuple           # len(body) + 1 token indices
     rebuild: Callable[[tuple], Program]     # the program with this block's statements replaced
 
 
@@ -83,7 +82,6 @@ class ExprSite(NamedTuple):
     expr: object
     scope: tuple            # loop variables bound here
     role: str               # "length", "angle", "count" or "arg"
-    token: int              # index of its first token in `to_text(program)`
     rebuild: Callable[[object], Program]    # the program with this expression replaced
 
 
@@ -120,53 +118,86 @@ class Sites:
     def of(cls, program: Program, is_canonical: bool = False) -> "Sites":
         """Every block and expression site of `program`, in print order.  `is_canonical`: the program is
         in canonical form already (`logo.canonical`), so `mutate_text` need not canonicalise it."""
-        blocks: list = []
+        blocks: list[BlockSite] = []
         exprs: list[ExprSite] = []
+        add_block, add_expr, new = blocks.append, exprs.append, tuple.__new__   # new(Site, fields): faster
 
-        def expr(e, scope, role, pos, set_e) -> int:
-            exprs.append(ExprSite(e, scope, role, pos, set_e))
-            if isinstance(e, BinOp):                                    # "(" op left right ")"
-                pos = expr(e.left, scope, role, pos + 2, lambda x, e=e, set_e=set_e: set_e(BinOp(e.op, x, e.right)))
-                pos = expr(e.right, scope, role, pos, lambda x, e=e, set_e=set_e: set_e(BinOp(e.op, e.left, x)))
-                return pos + 1
-            return pos + 1
+        def expr(e, scope, role, set_e):
+            add_expr(new(ExprSite, (e, scope, role, set_e)))
+            if isinstance(e, BinOp):
+                expr(e.left, scope, role, lambda x, e=e, set_e=set_e: set_e(BinOp(e.op, x, e.right)))
+                expr(e.right, scope, role, lambda x, e=e, set_e=set_e: set_e(BinOp(e.op, e.left, x)))
 
-        def body(b, scope, depth, set_b, pos, top=False) -> int:
-            k = len(blocks)
-            blocks.append(None)                 # the block comes before the blocks inside it
-            starts = []
+        def body(b, scope, depth, set_b, top=False):
+            add_block(new(BlockSite, (b, scope, depth, top, set_b)))
             for i, s in enumerate(b):
-                starts.append(pos)
-
                 def set_s(new, i=i, b=b, set_b=set_b):
                     return set_b(b[:i] + (new,) + b[i + 1:])
-                if isinstance(s, Move):                                 # "(" move length angle ")"
-                    pos = expr(s.length, scope, "length", pos + 2, lambda x, s=s, set_s=set_s: set_s(Move(x, s.angle)))
-                    pos = expr(s.angle, scope, "angle", pos, lambda x, s=s, set_s=set_s: set_s(Move(s.length, x)))
-                elif isinstance(s, Loop):                               # "(" loop var count body ")"
-                    pos = expr(s.count, scope, "count", pos + 3,
-                               lambda x, s=s, set_s=set_s: set_s(Loop(s.var, x, s.body)))
-                    pos = body(s.body, scope + (s.var,), depth + 1,
-                               lambda nb, s=s, set_s=set_s: set_s(Loop(s.var, s.count, nb)), pos)
-                elif isinstance(s, Embed):                              # "(" embed body ")"
-                    pos = body(s.body, scope, depth + 1, lambda nb, set_s=set_s: set_s(Embed(nb)), pos + 2)
+                if isinstance(s, Move):
+                    expr(s.length, scope, "length", lambda x, s=s, set_s=set_s: set_s(Move(x, s.angle)))
+                    expr(s.angle, scope, "angle", lambda x, s=s, set_s=set_s: set_s(Move(s.length, x)))
+                elif isinstance(s, Loop):
+                    expr(s.count, scope, "count", lambda x, s=s, set_s=set_s: set_s(Loop(s.var, x, s.body)))
+                    body(s.body, scope + (s.var,), depth + 1,
+                         lambda nb, s=s, set_s=set_s: set_s(Loop(s.var, s.count, nb)))
+                elif isinstance(s, Embed):
+                    body(s.body, scope, depth + 1, lambda nb, set_s=set_s: set_s(Embed(nb)))
                 elif isinstance(s, PenUp):
-                    pos = body(s.body, scope, depth + 1, lambda nb, set_s=set_s: set_s(PenUp(nb)), pos + 2)
-                elif isinstance(s, Call):                               # "(" name args ")"
-                    pos += 2
+                    body(s.body, scope, depth + 1, lambda nb, set_s=set_s: set_s(PenUp(nb)))
+                elif isinstance(s, Call):
                     for j, a in enumerate(s.args):
-                        pos = expr(a, scope, "arg", pos, lambda x, s=s, j=j, set_s=set_s:
-                                   set_s(Call(s.name, s.args[:j] + (x,) + s.args[j + 1:])))
+                        expr(a, scope, "arg", lambda x, s=s, j=j, set_s=set_s:
+                             set_s(Call(s.name, s.args[:j] + (x,) + s.args[j + 1:])))
                 else:
                     raise TypeError(f"not a statement: {s!r}")
-                pos += 1                                                # the statement's ")"
+
+        body(program.body, (), 0, lambda nb: Program(program.defs, nb), top=True)
+        return cls(program, blocks, exprs, is_canonical)
+
+    @cached_property
+    def block_tokens(self) -> list[tuple[int, ...]]:
+        """For each block site, the token index in `to_text(program)` of each statement's "(" and, last,
+        where a statement appended to the block would start (len(body) + 1 entries): pointer targets
+        for the block kinds' `at` (computed on first use)."""
+        return self._tokens[0]
+
+    @cached_property
+    def expr_tokens(self) -> list[int]:
+        """For each expression site, the index of its first token in `to_text(program)`."""
+        return self._tokens[1]
+
+    @cached_property
+    def _tokens(self) -> tuple[list, list]:
+        blocks: list = []
+        exprs: list[int] = []
+
+        def expr(e, pos) -> int:                       # "(" op left right ")" or one token
+            exprs.append(pos)
+            return expr(e.right, expr(e.left, pos + 2)) + 1 if isinstance(e, BinOp) else pos + 1
+
+        def body(b, pos) -> int:                       # the same walk as `of`: blocks before their insides
+            k = len(blocks)
+            blocks.append(None)
+            starts = []
+            for s in b:
+                starts.append(pos)
+                if isinstance(s, Move):                # "(" move length angle ")"
+                    pos = expr(s.angle, expr(s.length, pos + 2))
+                elif isinstance(s, Loop):              # "(" loop var count body ")"
+                    pos = body(s.body, expr(s.count, pos + 3))
+                elif isinstance(s, (Embed, PenUp)):    # "(" embed body ")"
+                    pos = body(s.body, pos + 2)
+                else:                                  # "(" name args ")"
+                    pos += 2
+                    for a in s.args:
+                        pos = expr(a, pos)
+                pos += 1
             starts.append(pos)
-            blocks[k] = BlockSite(b, scope, depth, top, tuple(starts), set_b)
+            blocks[k] = tuple(starts)
             return pos
 
-        start = sum(n_tokens(define_text(d)) for d in program.defs)
-        body(program.body, (), 0, lambda nb: Program(program.defs, nb), start, top=True)
-        return cls(program, blocks, exprs, is_canonical)
+        body(self.program.body, sum(n_tokens(define_text(d)) for d in self.program.defs))
+        return blocks, exprs
 
     # -- where each kind applies ------------------------------------------------------------------
 

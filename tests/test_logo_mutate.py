@@ -122,16 +122,17 @@ def test_sites_are_in_print_order_and_point_at_their_tokens():
         p = logo.parse(text)
         sites = Sites.of(p)
         toks = tokenize(logo.to_text(p))
-        for e in sites.exprs:
+        assert len(sites.expr_tokens) == len(sites.exprs) and len(sites.block_tokens) == len(sites.blocks)
+        for e, at in zip(sites.exprs, sites.expr_tokens):
             sub = tokenize(logo.to_text(e.expr))
-            assert toks[e.token:e.token + len(sub)] == sub
-        assert [e.token for e in sites.exprs] == sorted(e.token for e in sites.exprs)
-        for b in sites.blocks:
-            assert len(b.tokens) == len(b.body) + 1
-            for s, at in zip(b.body, b.tokens):
+            assert toks[at:at + len(sub)] == sub
+        assert sites.expr_tokens == sorted(sites.expr_tokens)
+        for b, starts in zip(sites.blocks, sites.block_tokens):
+            assert len(starts) == len(b.body) + 1
+            for s, at in zip(b.body, starts):
                 sub = tokenize(logo.to_text(s))
                 assert toks[at:at + len(sub)] == sub
-            assert (b.tokens[-1] == len(toks)) if b.top else (toks[b.tokens[-1]] == ")")
+            assert (starts[-1] == len(toks)) if b.top else (toks[starts[-1]] == ")")
         assert sites.blocks[0].top and not any(b.top for b in sites.blocks[1:])
 
 
