@@ -10,12 +10,12 @@ do not parse (issue 11).  This module is that step, at the level of the DSL:
   move's `length` or `angle`, a loop's `count`, a call's `arg`).  Both lists are in print order, so a
   site's index is stable for a given program; `Sites.block_tokens` and `Sites.expr_tokens` give each
   site's tokens in `to_text(program)` (pointer targets for a learned policy).
-- **Edits** (`Edit(kind, site, at, end, content)`), one kind per grammatical mutation (`MUTATIONS`):
-  insert, delete or replace a statement, replace an expression, change a loop count, wrap statements
-  in a loop / embed / penup, unwrap a block.  `Sites.positions(kind)` lists where a kind applies;
-  `Sites.apply(edit)` returns the edited `Program` (a tree: printing and canonicalising is the
+- **Mutations** (`Mutation(kind, site, at, end, content)`: which edit, where, and what it writes) of
+  the kinds `MUTATIONS`: insert, delete or replace a statement, replace an expression, change a loop
+  count, wrap statements in a loop / embed / penup, unwrap a block.  `Sites.positions(kind)` lists where a kind applies;
+  `Sites.apply(mutation)` returns the edited `Program` (a tree: printing and canonicalising is the
   caller's choice).
-- **Random edits**: `Sites.draw(rng, kind, content)` chooses the position and the content at random
+- **Random mutations**: `Sites.draw(rng, kind, content)` chooses the position and the content at random
   (new statements and expressions from `RandomContent`, i.e. the database generator
   `logo.generate.Generator`, renamed into the program's loop variables); `Sites.mutate(rng)` draws a
   kind by `MUTATION_WEIGHTS` and applies one; `Sites.mutate_text` retries until it gets a canonical
@@ -25,16 +25,15 @@ do not parse (issue 11).  This module is that step, at the level of the DSL:
 Draws from `Sites` consume random numbers exactly as the per-call `mutate` does, so computing the
 sites once and drawing many mutations gives the same mutations as recomputing them for every draw.
 
-    >>> import random
     >>> from logo.syntax import parse, to_text
     >>> sites = Sites.of(parse("(loop i 4 (move ul (/ ua 4)))"))
     >>> [(b.depth, len(b.body)) for b in sites.blocks], [e.role for e in sites.exprs][:3]
     ([(0, 1), (1, 1)], ['count', 'length', 'angle'])
     >>> sites.block_tokens, sites.expr_tokens[:3]
     ([(0, 14), (4, 13)], [3, 6, 7])
-    >>> to_text(sites.apply(Edit("replace_expr", site=0, content=Num(5))))
+    >>> to_text(sites.apply(Mutation("replace_expr", site=0, content=Num(5))))
     '(loop i 5 (move ul (/ ua 4)))'
-    >>> to_text(sites.apply(Edit("wrap", site=1, at=0, end=1, content=Embed(()))))
+    >>> to_text(sites.apply(Mutation("wrap", site=1, at=0, end=1, content=Embed(()))))
     '(loop i 4 (embed (move ul (/ ua 4))))'
 """
 from __future__ import annotations
@@ -85,8 +84,8 @@ class ExprSite(NamedTuple):
     rebuild: Callable[[object], Program]    # the program with this expression replaced
 
 
-class Edit(NamedTuple):
-    """One grammatical edit of a program, relative to its `Sites`.
+class Mutation(NamedTuple):
+    """One grammatical edit of a program, relative to its `Sites` (not `model.edits.Edit`, a token edit).
 
     kind: one of `MUTATIONS`.
     site: index into `Sites.blocks` for insert / delete / replace_stmt / wrap / unwrap, into
@@ -222,21 +221,21 @@ class Sites:
             self._cands[kind] = got
         return got
 
-    def positions(self, kind: str) -> list[Edit]:
-        """Every place a `kind` edit applies here, as Edits without content (fill it with
-        `edit._replace(content=...)` for insert, replace_stmt, replace_expr, loop_count and wrap)."""
+    def positions(self, kind: str) -> list[Mutation]:
+        """Every place a `kind` edit applies here, as Mutations without content (fill it with
+        `m._replace(content=...)` for insert, replace_stmt, replace_expr, loop_count and wrap)."""
         if kind == "insert":
-            return [Edit(kind, k, i) for k, b in enumerate(self.blocks) for i in range(len(b.body) + 1)]
+            return [Mutation(kind, k, i) for k, b in enumerate(self.blocks) for i in range(len(b.body) + 1)]
         if kind == "replace_expr":
-            return [Edit(kind, k) for k in range(len(self.exprs))]
+            return [Mutation(kind, k) for k in range(len(self.exprs))]
         if kind == "loop_count":
-            return [Edit(kind, k) for k in self._candidates(kind)]
+            return [Mutation(kind, k) for k in self._candidates(kind)]
         if kind == "unwrap":
-            return [Edit(kind, k, i) for k, i in self._candidates(kind)]
+            return [Mutation(kind, k, i) for k, i in self._candidates(kind)]
         if kind == "wrap":
-            return [Edit(kind, k, i, i + w) for k in self._candidates(kind)
+            return [Mutation(kind, k, i, i + w) for k in self._candidates(kind)
                     for i in range(len(self.blocks[k].body)) for w in (1, 2) if i + w <= len(self.blocks[k].body)]
-        return [Edit(kind, k, i) for k in self._candidates(kind) for i in range(len(self.blocks[k].body))]
+        return [Mutation(kind, k, i) for k in self._candidates(kind) for i in range(len(self.blocks[k].body))]
 
     def wrap_var(self, site: int, at: int, end: int) -> str:
         """A loop variable for a loop wrapped around `blocks[site].body[at:end]`: free in its scope and
@@ -247,28 +246,28 @@ class Sites:
 
     # -- applying an edit ---------------------------------------------------------------------------
 
-    def apply(self, edit: Edit) -> Program:
-        """The program with `edit` made (edits from `positions` or `draw` always apply)."""
-        kind, site, at = edit.kind, edit.site, edit.at
+    def apply(self, m: Mutation) -> Program:
+        """The program with mutation `m` made (those from `positions` or `draw` always apply)."""
+        kind, site, at = m.kind, m.site, m.at
         if kind in ("replace_expr", "loop_count"):
-            return self.exprs[site].rebuild(edit.content)
+            return self.exprs[site].rebuild(m.content)
         b = self.blocks[site]
         body = b.body
         if kind == "insert":
-            return b.rebuild(body[:at] + (edit.content,) + body[at:])
+            return b.rebuild(body[:at] + (m.content,) + body[at:])
         if kind == "delete":
             return b.rebuild(body[:at] + body[at + 1:])
         if kind == "replace_stmt":
-            return b.rebuild(body[:at] + (edit.content,) + body[at + 1:])
+            return b.rebuild(body[:at] + (m.content,) + body[at + 1:])
         if kind == "wrap":
-            inner, w = body[at:edit.end], edit.content
+            inner, w = body[at:m.end], m.content
             if isinstance(w, Loop):
                 new = Loop(w.var, w.count, inner)
             elif isinstance(w, (Embed, PenUp)):
                 new = type(w)(inner)
             else:
                 raise ValueError(f"a wrap's content is Loop, Embed or PenUp, not {w!r}")
-            return b.rebuild(body[:at] + (new,) + body[edit.end:])
+            return b.rebuild(body[:at] + (new,) + body[m.end:])
         if kind == "unwrap":
             s = body[at]
             inner = s.body
@@ -279,13 +278,13 @@ class Sites:
 
     # -- random edits -------------------------------------------------------------------------------
 
-    def draw(self, rng: random.Random, kind: str, content: "RandomContent") -> Edit | None:
+    def draw(self, rng: random.Random, kind: str, content: "RandomContent") -> Mutation | None:
         """A random `kind` edit (position and content drawn), or None where `kind` does not apply."""
         if kind == "insert":
             k = rng.randrange(len(self.blocks))                 # = rng.choice(blocks)
             b = self.blocks[k]
             i = rng.randint(0, len(b.body))
-            return Edit(kind, k, i, 0, content.stmt(b.depth, b.scope))
+            return Mutation(kind, k, i, 0, content.stmt(b.depth, b.scope))
         if kind in ("delete", "replace_stmt"):
             cand = self._candidates(kind)
             if not cand:
@@ -293,7 +292,7 @@ class Sites:
             k = rng.choice(cand)
             b = self.blocks[k]
             i = rng.randrange(len(b.body))
-            return Edit(kind, k, i) if kind == "delete" else Edit(kind, k, i, 0, content.stmt(b.depth, b.scope))
+            return Mutation(kind, k, i) if kind == "delete" else Mutation(kind, k, i, 0, content.stmt(b.depth, b.scope))
         if kind == "replace_expr":
             if not self.exprs:
                 return None
@@ -312,7 +311,7 @@ class Sites:
                 new = BinOp(rng.choice(("*", "/")), x, Num(rng.randint(2, 4)))
             else:
                 new = content.expr(e.role, e.scope)
-            return Edit(kind, k, content=new) if new != x else None
+            return Mutation(kind, k, content=new) if new != x else None
         if kind == "loop_count":
             cand = self._candidates(kind)
             if not cand:
@@ -321,8 +320,8 @@ class Sites:
             e = self.exprs[k]
             if isinstance(e.expr, Num):
                 v = e.expr.value + rng.choice((-1, 1))
-                return Edit(kind, k, content=Num(v)) if 1 <= v <= 9 else None
-            return Edit(kind, k, content=content.expr("count", e.scope))
+                return Mutation(kind, k, content=Num(v)) if 1 <= v <= 9 else None
+            return Mutation(kind, k, content=content.expr("count", e.scope))
         if kind == "wrap":
             cand = self._candidates(kind)
             if not cand:
@@ -336,13 +335,13 @@ class Sites:
                 wrapper = Loop(self.wrap_var(k, i, j), Num(rng.randint(2, 8)), ())
             else:
                 wrapper = Embed(()) if r < 0.75 else PenUp(())
-            return Edit(kind, k, i, j, wrapper)
+            return Mutation(kind, k, i, j, wrapper)
         if kind == "unwrap":
             cand = self._candidates(kind)
             if not cand:
                 return None
             k, i = rng.choice(cand)
-            return Edit(kind, k, i)
+            return Mutation(kind, k, i)
         raise ValueError(f"unknown mutation {kind!r} (known: {', '.join(MUTATIONS)})")
 
     def mutate(self, rng: random.Random, kind: str | None = None, content: "RandomContent | None" = None,
@@ -354,8 +353,8 @@ class Sites:
         if kind is None:
             names, cum = kind_weights(kinds)
             kind = rng.choices(names, cum_weights=cum)[0]
-        edit = self.draw(rng, kind, content or RandomContent(rng))
-        return None if edit is None else self.apply(edit)
+        m = self.draw(rng, kind, content or RandomContent(rng))
+        return None if m is None else self.apply(m)
 
     @cached_property
     def canonical_text(self) -> str:
@@ -373,8 +372,8 @@ class Sites:
         for _ in range(tries):
             k = kind or rng.choices(names, cum_weights=cum)[0]
             try:
-                edit = self.draw(rng, k, content)
-                q = None if edit is None else self.apply(edit)
+                m = self.draw(rng, k, content)
+                q = None if m is None else self.apply(m)
             except IndexError:
                 q = None
             if q is None:

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 import logo
 from logo.ast import Program
-from logo.canonical import LOOP_VARS, PARAMS, canonical, loop_var  # noqa: F401  (re-exported: one home, logo)
+from logo.canonical import LOOP_VARS, PARAMS, canonical  # noqa: F401  (canonical is re-exported; its home is logo)
 from logo.tokens import CONSTANT_TOKENS, DIGIT_TOKENS, OPERATOR_TOKENS, tokenize
 
 PAD, UNK, BOS, END = "<pad>", "<unk>", "<bos>", "<end>"

@@ -8,7 +8,7 @@ import logo
 from logo.ast import Call, Embed, Loop, Move, Num, PenUp
 from logo.canonical import canonical
 from logo.generate import Generator, GeneratorSettings
-from logo.mutate import (BLOCK_KINDS, MUTATIONS, Edit, RandomContent, Sites, fresh_var, kind_weights, mutate,
+from logo.mutate import (BLOCK_KINDS, MUTATIONS, Mutation, RandomContent, Sites, fresh_var, kind_weights, mutate,
                          substitute)
 from logo.tokens import n_tokens, tokenize
 
@@ -174,7 +174,7 @@ def test_draws_only_where_a_kind_applies():
     sites = Sites.of(logo.parse("(move ul 0)"))
     for kind in ("loop_count", "unwrap"):
         assert sites.positions(kind) == [] and sites.draw(rng, kind, RandomContent(rng)) is None
-    assert logo.to_text(sites.apply(Edit("delete", 0, 0))) == ""       # the program body may become empty
+    assert logo.to_text(sites.apply(Mutation("delete", 0, 0))) == ""       # the program body may become empty
     inner = Sites.of(logo.parse("(loop i 4 (move ul 0))"))
     assert [e.site for e in inner.positions("delete")] == [0]           # an inner block keeps a statement
     deep = Sites.of(logo.parse("(loop i 2 (loop j 2 (move ul 0)))"))
@@ -185,12 +185,12 @@ def test_edits_name_a_loop_variable_that_is_free_and_unwrap_substitutes_zero():
     sites = Sites.of(logo.parse("(loop i 2 (move i 0) (loop j 2 (move j i)))"))
     assert sites.wrap_var(1, 0, 2) == "k"                 # i in scope, j rebound inside
     assert fresh_var(("i", "j", "k", "l", "m", "n")) == "v6"
-    un = sites.apply(Edit("unwrap", 0, 0))
+    un = sites.apply(Mutation("unwrap", 0, 0))
     assert logo.to_text(un) == "(move 0 0) (loop j 2 (move j 0))"
     assert substitute(logo.parse("(loop i 2 (move i 0))").body[0], "i", Num(0)) == logo.parse(
         "(loop i 2 (move i 0))").body[0]                  # not under a loop that rebinds the name
     with pytest.raises(ValueError, match="wrap"):
-        sites.apply(Edit("wrap", 0, 0, 1, content=Move(Num(1), Num(0))))
+        sites.apply(Mutation("wrap", 0, 0, 1, content=Move(Num(1), Num(0))))
     with pytest.raises(ValueError, match="unknown mutation"):
         sites.draw(random.Random(0), "shuffle", RandomContent(random.Random(0)))
 
