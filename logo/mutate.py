@@ -119,16 +119,16 @@ class Sites:
         in canonical form already (`logo.canonical`), so `mutate_text` need not canonicalise it."""
         blocks: list[BlockSite] = []
         exprs: list[ExprSite] = []
-        add_block, add_expr, new = blocks.append, exprs.append, tuple.__new__   # new(Site, fields): faster
+        add_block, add_expr, make = blocks.append, exprs.append, tuple.__new__   # make(Site, fields): faster
 
         def expr(e, scope, role, set_e):
-            add_expr(new(ExprSite, (e, scope, role, set_e)))
+            add_expr(make(ExprSite, (e, scope, role, set_e)))
             if isinstance(e, BinOp):
                 expr(e.left, scope, role, lambda x, e=e, set_e=set_e: set_e(BinOp(e.op, x, e.right)))
                 expr(e.right, scope, role, lambda x, e=e, set_e=set_e: set_e(BinOp(e.op, e.left, x)))
 
         def body(b, scope, depth, set_b, top=False):
-            add_block(new(BlockSite, (b, scope, depth, top, set_b)))
+            add_block(make(BlockSite, (b, scope, depth, top, set_b)))
             for i, s in enumerate(b):
                 def set_s(new, i=i, b=b, set_b=set_b):
                     return set_b(b[:i] + (new,) + b[i + 1:])
