@@ -12,7 +12,7 @@ context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forge
 - `EnumProposer(cap)`: every program one numeric-token (or operator) substitution away, in a fixed
   order, `cap` per expansion; a node expanded again continues where it stopped, so the whole
   neighbourhood is tried over the re-expansions.
-- `GrammarProposer(n)`: n random grammatical mutations (`model.steps.mutate`: statements and
+- `GrammarProposer(n)`: n random grammatical mutations (`logo.mutate`: statements and
   sub-expressions inserted, deleted, replaced, wrapped, unwrapped).
 - `CombinedProposer(a, b, ...)`: the candidates of several proposers together: model+enum, and
   model+grammar (the model's scripts and as many grammatical mutations per node; it must beat
@@ -26,15 +26,11 @@ import random
 import zlib
 from typing import Sequence
 
-from logo.tokens import CONTEXT_TOKENS
+from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_TOKENS, OPERATOR_TOKENS
 
 
 MODEL_ARMS = ("model", "model+enum", "model+grammar")
 ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar")
-
-_DIGITS = tuple(str(d) for d in range(10))
-_NUMERIC = _DIGITS + ("ul", "ua", "eps_l", "eps_a", "inf")
-_OPS = ("+", "-", "*", "/")
 
 
 def _tokens(text: str) -> list[str]:
@@ -87,18 +83,18 @@ def neighbourhood(tokens: Sequence[str]) -> list[str]:
     """Every program one numeric-token or operator substitution away (nearest values first)."""
     out = []
     for i, t in enumerate(tokens):
-        if t in _DIGITS:
+        if t in DIGIT_TOKENS:
             v = int(t)
             order = sorted((d for d in range(10) if d != v), key=lambda d: (abs(d - v), d))
-            alts = [str(d) for d in order] + [c for c in _NUMERIC[10:]]
-        elif t in _NUMERIC:
-            alts = [c for c in _NUMERIC if c != t]
-        elif t in _OPS:
-            alts = [o for o in _OPS if o != t]
+            alts = [str(d) for d in order] + [c for c in CONSTANT_TOKENS]
+        elif t in NUMERIC_TOKENS:
+            alts = [c for c in NUMERIC_TOKENS if c != t]
+        elif t in OPERATOR_TOKENS:
+            alts = [o for o in OPERATOR_TOKENS if o != t]
         else:
             continue
         for a in alts:
-            out.append((abs(int(a) - int(t)) if a in _DIGITS and t in _DIGITS else 10, i, a))
+            out.append((abs(int(a) - int(t)) if a in DIGIT_TOKENS and t in DIGIT_TOKENS else 10, i, a))
     out.sort(key=lambda x: (x[0], x[1]))    # small changes everywhere before large ones anywhere
     texts = []
     for _, i, a in out:
@@ -131,7 +127,7 @@ class EnumProposer:
 
 
 class GrammarProposer:
-    """`n` random grammatical mutations per node (`model.steps.mutate`)."""
+    """`n` random grammatical mutations per node (`logo.mutate`: the node's sites computed once)."""
     name = "grammar"
 
     def __init__(self, n: int = 16, seed: int = 0, library=None, max_tokens: int = CONTEXT_TOKENS):
@@ -144,23 +140,23 @@ class GrammarProposer:
         """Nothing is kept about a target; the random stream goes on (seed a new proposer to repeat it)."""
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
-        from model.steps import _Parts, mutate
-        parts = _Parts(self.rng, self.library)
+        from logo.canonical import canonical
+        from logo.mutate import RandomContent, Sites
+        content = RandomContent(self.rng, self.library)
         out = []
         for text in programs_a:
-            got = []
-            for _ in range(self.n):
-                t = mutate(text or "", self.rng, library=self.library, max_tokens=self.max_tokens, parts=parts) \
-                    if text else self._first_statement(parts)
-                if t is not None:
-                    got.append(t)
-            out.append(got)
+            if not text:
+                out.append([self._first_statement(content) for _ in range(self.n)])
+                continue
+            sites = Sites.of(canonical(text), is_canonical=True)      # once per node, then n draws
+            got = (sites.mutate_text(self.rng, content=content, max_tokens=self.max_tokens) for _ in range(self.n))
+            out.append([t for t in got if t is not None])
         return out
 
-    def _first_statement(self, parts) -> str:
+    def _first_statement(self, content) -> str:
         import logo
         from logo.ast import Program
-        return logo.to_text(Program((), (parts.stmt(0, ()),)))
+        return logo.to_text(Program((), (content.stmt(0, ()),)))
 
 
 class CombinedProposer:

@@ -20,12 +20,21 @@ from typing import Any, Callable
 
 from .errors import LogoSyntaxError, ProgramSizeError
 
+from .ast import CONSTANTS, OPERATORS
+
 TOKEN_RE = re.compile(r"\(|\)|[^\s()]+")
 
 #: The default program length (tokens) the edit model reads, the search expands and the mutator writes.
 #: A trained model's own limit is `ModelConfig.max_tokens` in its checkpoint; this is the default for it
 #: and the limit of every arm that has no model.
 CONTEXT_TOKENS = 96
+
+#: The number and operator tokens, the one table of the token-level arms (`model.mutations`, `dream.baselines`):
+#: the digits 0..9, the named constants of `logo.ast.CONSTANTS` in their order, and the operators.
+DIGIT_TOKENS = tuple(str(d) for d in range(10))
+CONSTANT_TOKENS = tuple(CONSTANTS)
+NUMERIC_TOKENS = DIGIT_TOKENS + CONSTANT_TOKENS
+OPERATOR_TOKENS = tuple(OPERATORS)
 
 
 def tokenize(text: str) -> list[str]:
