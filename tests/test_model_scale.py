@@ -12,7 +12,8 @@ import torch
 
 from model import checkpoint
 from model.network import EditModel, loss_and_metrics, preset
-from model.train import DEVICE_DEFAULTS, autocast_factory, config_params, main, resolve_size
+from model.device import DEVICE_DEFAULTS, autocast_factory, config_params, resolve_size
+from model.train import main
 from tinymodel import pair_batch
 from model.tokenizer import Tokenizer
 

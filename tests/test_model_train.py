@@ -13,7 +13,8 @@ from model import checkpoint
 from data.memory import MemorySource
 from model.pairs import PairSampler
 from model.tokenizer import Tokenizer
-from model.train import lr_factor, main
+from model.schedule import lr_factor
+from model.train import main
 
 torch.set_num_threads(1)
 FAST = ["--preset", "tiny", "--d-model", "48", "--layers", "1", "--heads", "4", "--max-edits", "40",
