@@ -9,9 +9,10 @@ import torch
 
 from .network import EditModel, loss_and_metrics, unwrap
 
-# `train`'s defaults (its --lr and --weight-decay flags start from these); Adam's betas are fixed
+# `train`'s defaults (its --lr, --weight-decay and --clip flags start from these); Adam's betas are fixed
 LR = 1e-3
 WEIGHT_DECAY = 0.01
+CLIP = 1.0
 BETAS = (0.9, 0.98)
 
 

@@ -26,7 +26,7 @@ import sys
 from logo.cli_errors import UsageError, add_debug_flag, debug_requested, run_guarded
 from . import checkpoint
 from .pairs import KINDS
-from .step import LR, WEIGHT_DECAY
+from .step import CLIP, LR, WEIGHT_DECAY
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start a new cosine at the resumed step (over this run's --steps/--max-seconds or "
                         "the --schedule-* flags) instead of continuing the checkpoint's")
     o.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY)
-    o.add_argument("--clip", type=float, default=1.0, help="gradient norm clipping")
+    o.add_argument("--clip", type=float, default=CLIP, help="gradient norm clipping (0: none)")
     o.add_argument("--seed", type=int, default=0)
     r = p.add_argument_group("runtime")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
