@@ -106,7 +106,42 @@ class StopSignal:
         return bool(flag[0].item()), float(flag[1].item())
 
 
-def describe_cosine(c: Cosine) -> str:
+def make_sampler(args, source, tokenizer: Tokenizer, config: ModelConfig, rank: int) -> PairSampler:
+    return PairSampler(source, tokenizer, max_tokens=config.max_tokens, max_edits=config.max_edits,
+                       max_dist=args.max_dist, heldout=args.heldout, seed=args.seed + 1000 * rank,
+                       mutations_per_refresh=args.mutations, round_to=16 if args.compile else 1,
+                       far_chains=args.far_chains, weights=args.pair_weights,
+                       hindsight=check_log(args.hindsight) if args.hindsight else None,
+                       target_noise=args.target_noise)
+
+
+def build_model(config: ModelConfig, tokenizer: Tokenizer, state: dict | None, args, rt: Runtime):
+    """(model, optimizer) on the device: new, or with the checkpoint's weights and Adam moments."""
+    model = EditModel(config, len(tokenizer))
+    if state is not None:
+        model.load_state_dict(state["model"])
+        model.set_vocab_size(len(tokenizer))
+    model.to(rt.device)
+    opt = make_optimizer(model, rt.dev_kind, args.lr, args.weight_decay)
+    if state is not None and state.get("optimizer"):
+        try:
+            opt.load_state_dict(checkpoint.regroup_optimizer_state(state["optimizer"], opt, model))
+        except (ValueError, KeyError) as e:
+            print(f"train: optimizer state not restored ({e})", file=sys.stderr)
+    return model, opt
+
+
+def wrap(model: EditModel, args, rt: Runtime):
+    """The model as the training steps call it: torch.compile'd (--compile), in DDP (torchrun)."""
+    if args.compile:
+        model = torch.compile(model, dynamic=True)
+    if rt.distributed:
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[rt.local_rank] if rt.dev_kind == "cuda" else None)
+    return model
+
+
+def describe(c: Cosine) -> str:
     spans = [f"{c.steps} steps"] * bool(c.steps) + [f"{c.seconds:.0f} training seconds"] * bool(c.seconds)
     return f"cosine from step {c.start_step} over {' or '.join(spans) or 'no horizon (constant)'}"
 
@@ -131,12 +166,7 @@ def train(args) -> int:
     config = model_config(args, state["config"] if state else None)
     if getattr(source, "image_size", config.image_size) != config.image_size and state is None:
         config = ModelConfig.from_dict({**config.to_dict(), "image_size": source.image_size})
-    sampler = PairSampler(source, tokenizer, max_tokens=config.max_tokens, max_edits=config.max_edits,
-                          max_dist=args.max_dist, heldout=args.heldout, seed=args.seed + 1000 * rt.rank,
-                          mutations_per_refresh=args.mutations, round_to=16 if args.compile else 1,
-                          far_chains=args.far_chains, weights=args.pair_weights,
-                          hindsight=check_log(args.hindsight) if args.hindsight else None,
-                          target_noise=args.target_noise)
+    sampler = make_sampler(args, source, tokenizer, config, rt.rank)
     t_load = time.perf_counter()
     if not wait_for_pairs(sampler, args, t_start, rt.main):
         return 1
@@ -144,30 +174,13 @@ def train(args) -> int:
     t_load = time.perf_counter() - t_load
     check_vocab(tokenizer, config)
 
-    # the model and its optimizer, from the checkpoint when there is one
-    model = EditModel(config, len(tokenizer))
-    step, prev_elapsed, saved_cosine = 0, 0.0, None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        model.set_vocab_size(len(tokenizer))
-        step = int(state["step"])
-        prev_elapsed = float(state["meta"].get("elapsed_s", 0.0))
-        saved_cosine = Cosine.from_dict(state["meta"].get("schedule"))
-    model.to(rt.device)
-    raw_model = model             # the EditModel itself; `model` becomes the compiled / DDP wrapper
-    opt = make_optimizer(raw_model, rt.dev_kind, args.lr, args.weight_decay)
-    if state is not None and state.get("optimizer"):
-        try:
-            opt.load_state_dict(checkpoint.regroup_optimizer_state(state["optimizer"], opt, raw_model))
-        except (ValueError, KeyError) as e:
-            print(f"train: optimizer state not restored ({e})", file=sys.stderr)
+    raw_model, opt = build_model(config, tokenizer, state, args, rt)   # the EditModel and its optimizer
+    model = wrap(raw_model, args, rt)                                   # compiled / DDP, for the steps
     resumed = state is not None
+    step = int(state["step"]) if resumed else 0
+    prev_elapsed = float(state["meta"].get("elapsed_s", 0.0)) if resumed else 0.0   # training seconds so far
+    saved_cosine = Cosine.from_dict(state["meta"].get("schedule")) if resumed else None
     del state
-    if args.compile:
-        model = torch.compile(model, dynamic=True)
-    if rt.distributed:
-        model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[rt.local_rank] if rt.dev_kind == "cuda" else None)
     autocast = autocast_factory(rt.dev_kind, not args.no_bf16 and (rt.dev_kind == "cuda" or args.bf16))
 
     if args.background_pairs == "on" or (args.background_pairs == "auto" and rt.dev_kind == "cuda"):
@@ -204,7 +217,7 @@ def train(args) -> int:
             how = ("a warm restart (--warm-restart)" if args.warm_restart else
                    "continued from the checkpoint" if saved_cosine is not None else
                    "new: the checkpoint records none")
-            print(f"train: learning rate: {describe_cosine(cosine)}, {how}; "
+            print(f"train: learning rate: {describe(cosine)}, {how}; "
                   f"{min(cosine.progress(step, prev_elapsed), 1.0):.0%} done", flush=True)
         log({"kind": "start", "step": step, "params": raw_model.n_params(), "config": config.to_dict(),
              "entries": len(sampler.entry_ids), "pairs": counts, "device": str(rt.device), "time": time.time(),
