@@ -70,11 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--min-lr", type=float, default=0.05, help="final learning rate, as a fraction of --lr")
     o.add_argument("--warmup", type=int, default=500, help="linear warm-up steps")
     o.add_argument("--schedule-steps", type=int, default=None, metavar="N",
-                   help="steps the cosine decay spans, counted across resumed runs (default: a resumed run "
-                        "continues its checkpoint's cosine; a new run decays over its own --steps)")
+                   help="steps the cosine decay spans, counted across resumed runs; unset, a resumed run "
+                        "continues its checkpoint's cosine and a new run decays over its --steps")
     o.add_argument("--schedule-seconds", type=float, default=None, metavar="S",
-                   help="training seconds the cosine decay spans, counted across resumed runs (default: a "
-                        "resumed run continues its checkpoint's cosine; a new run decays over its --max-seconds)")
+                   help="training seconds the cosine decay spans, counted across resumed runs; unset, a "
+                        "resumed run continues its checkpoint's cosine and a new run decays over its --max-seconds")
     o.add_argument("--warm-restart", action="store_true",
                    help="start a new cosine at the resumed step (over this run's --steps/--max-seconds or "
                         "the --schedule-* flags) instead of continuing the checkpoint's")
