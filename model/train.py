@@ -25,6 +25,7 @@ import sys
 
 from logo.cli_errors import UsageError, add_debug_flag, debug_requested, run_guarded
 from . import checkpoint
+from .loop import train
 from .pairs import KINDS
 from .step import CLIP, LR, WEIGHT_DECAY
 
@@ -160,7 +161,6 @@ def main(argv=None) -> int:
     argv, debug = debug_requested(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
     from data.db import DatabaseError
-    from .loop import train
     return run_guarded("train", lambda: train(check_args(args)), debug=debug,
                        extra=(DatabaseError, checkpoint.CheckpointError), path=args.db)
 
