@@ -11,7 +11,8 @@ Three sampler figures, all on one core (torch and numpy held to one thread):
   sustained_pairs_per_s  what `train` sees per core: batches plus a refresh (new entries, their pairs
                          and `--mutations` fresh mutation pairs) every `--refresh-every` steps.
 The model figure is `train`'s training step (`model.step.train_step` with its optimizer: forward,
-backward, clipping, AdamW) of the chosen preset on one fixed batch: samples/s on the device. Without --db the source is random programs plus the DreamCoder tasks.
+backward, clipping, AdamW) of the chosen preset on one fixed batch: samples/s on the device. Without
+--db the source is random programs plus the DreamCoder tasks.
 Prints one JSON line.
 """
 from __future__ import annotations
