@@ -307,8 +307,12 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
 
     def train_and_dream() -> None:
         seconds = str(cfg.train_seconds)
+        # one learning-rate cosine over every round's training, which each round's `train` resumes
+        # (model.schedule), rather than a new decay (a warm restart) each round
+        horizon = str(cfg.rounds * cfg.train_seconds)
         train = sup.start("train", _python("model.train", [
-            "--db", db, "--out", ckpt, "--max-seconds", seconds, *device, *cfg.train_args]))
+            "--db", db, "--out", ckpt, "--max-seconds", seconds, "--schedule-seconds", horizon, *device,
+            *cfg.train_args]))
         # dream waits for train's first checkpoint, then dreams for the same wall time
         dream = sup.start("dream", _python("dream.cli", [
             "--db", db, "--ckpt", ckpt, "--max-seconds", seconds, "--log", str(paths["dream"]),

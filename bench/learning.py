@@ -8,8 +8,9 @@ without a model at every point?
 Builds a database (`logo db build`, or uses --db), then trains one model cumulatively: train until the
 checkpoint has trained --minutes[0] minutes, snapshot the checkpoint, continue to --minutes[1], ...
 (`train` resumes from its directory; "minutes" are the training loop's seconds as the checkpoint
-records them, `elapsed_s`, so reading the database at each start does not count). Each `train` call
-decays its learning rate over its own segment, so every snapshot is taken at the end of a decay.
+records them, `elapsed_s`, so reading the database at each start does not count). The learning rate
+follows one cosine over the last mark (`train --schedule-seconds`, which each call resumes), so the
+snapshots are points on one run's curve, not ends of warm restarts.
 After each snapshot, `bench/solve.py`'s arms run on the chosen sets (same targets, budget and start
 programs for every arm; `run_arms`). Prints one table (minutes, steps, solved and mean IoU per arm and
 set) and writes OUT/learning.json and OUT/learning.png (solved and mean IoU against minutes, one line
@@ -261,7 +262,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     arms, sets = checked_args(args, "bench/learning.py")
     minutes = parse_minutes(args.minutes)
-    train_args = shlex.split(args.train_args)
+    # one learning-rate cosine over the whole curve, continued by every `train` call (model.schedule)
+    train_args = ["--schedule-seconds", f"{minutes[-1] * 60:g}", *shlex.split(args.train_args)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import torch

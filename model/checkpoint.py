@@ -148,3 +148,23 @@ def load_newest_good(out_dir, device="cpu", warn=None) -> dict | None:
     if tried:
         raise CheckpointError(f"{out_dir}: no checkpoint can be loaded: {'; '.join(tried)}")
     return None
+
+
+def regroup_optimizer_state(saved: dict, opt: torch.optim.Optimizer, model: torch.nn.Module) -> dict:
+    """An optimizer state saved with one parameter group (checkpoints from before
+    `EditModel.configure_optimizers`: the parameters in `model.parameters()` order) laid out in
+    `opt`'s groups, so older runs resume with their Adam moments; any other state is returned as is."""
+    groups = opt.state_dict()["param_groups"]
+    if len(saved.get("param_groups", ())) != 1 or len(groups) == 1:
+        return saved
+    old_index = {id(p): i for i, p in enumerate(model.parameters())}
+    if len(saved["param_groups"][0]["params"]) != len(old_index):
+        return saved
+    state, new_i = {}, 0
+    for g in opt.param_groups:
+        for p in g["params"]:
+            old = old_index[id(p)]
+            if old in saved["state"]:
+                state[new_i] = saved["state"][old]
+            new_i += 1
+    return {"state": state, "param_groups": groups}
