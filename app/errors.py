@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from data.db import DatabaseError
 from dream.proposer import CheckpointMissing
-from dream.score import BadImage
+from logo.images import BadImage
 from logo.cli_errors import run_guarded
 
 PROJECT_ERRORS: tuple[type, ...] = (DatabaseError, BadImage, CheckpointMissing)

@@ -84,7 +84,7 @@ def main(argv=None) -> dict:
 
     batch_rate = rate(lambda: sampler.batch(bs), args.seconds) * bs
     t = time.perf_counter()
-    made = len(sampler._prepare_mutations(args.mutations))
+    made = len(sampler.prepare_mutations(args.mutations))
     mut_s = time.perf_counter() - t
     refresh_s = min(timed(sampler.refresh) for _ in range(3))
     sustained = bs * args.refresh_every / (bs * args.refresh_every / batch_rate + refresh_s)

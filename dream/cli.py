@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from data.db import DatabaseError
     from .proposer import CheckpointMissing
-    from .score import BadImage
+    from logo.images import BadImage
     return run_guarded("dream", lambda: dream(args), debug=debug, extra=(DatabaseError, CheckpointMissing, BadImage),
                        path=args.db)
 

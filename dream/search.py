@@ -32,10 +32,11 @@ import numpy as np
 
 import logo
 from logo.errors import LogoError
+from logo.images import resize
 from logo.library import SOLVE_SIZE
 from logo.tokens import n_tokens  # re-exported: callers and tests import it from here
 
-from .score import Scorer, resize, solved_batch
+from .score import Scorer, solved_batch
 
 Expand = Callable[[np.ndarray, np.ndarray, list], list]
 
@@ -57,11 +58,9 @@ class Proposer(Protocol):
 
 
 def _canonicalizer():
-    """The model's canonical form (loop variables renamed, commutative operands ordered) when available."""
-    try:
-        from model.tokenizer import canonical
-    except ImportError:  # the model package is optional for the search itself
-        return logo.to_text
+    """Programs are compared in canonical form (`logo.canonical`: loop variables renamed, commutative
+    operands ordered), the form the model reads and writes."""
+    from logo.canonical import canonical
     return lambda p: logo.to_text(canonical(p))
 
 

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 import logo
+from logo.tokens import CONTEXT_TOKENS
 from data.novelty import same_image
 from data.source import ProgramSource
 from .distance import bounded_distances
@@ -121,7 +122,7 @@ class PairPool:
 class PairSampler:
     """Training pairs from a `data.source.ProgramSource`, encoded and ready to batch (see the module doc)."""
 
-    def __init__(self, source: ProgramSource, tokenizer: Tokenizer, max_tokens: int = 96, max_edits: int = 48,
+    def __init__(self, source: ProgramSource, tokenizer: Tokenizer, max_tokens: int = CONTEXT_TOKENS, max_edits: int = 48,
                  max_dist: int = 6, heldout: float = 0.1, seed: int = 0, max_neighbors: int = 16,
                  mutations_per_refresh: int = 2048, mutation_capacity: int = 50_000,
                  weights: dict | None = None, refresh_limit: int = 5000, max_candidates: int = 3000,
@@ -343,7 +344,7 @@ class PairSampler:
                 if a != head:
                     self.add_pair("lateral", a, head, self.entry_row[eid], self.entry_row[eid], eid)
 
-    def _prepare_mutations(self, n: int) -> list:
+    def prepare_mutations(self, n: int) -> list:
         """Make up to n mutation pairs (A = mutate(B), B stored), rendered in one batch; touches no pool."""
         ids = self.entry_ids
         if n <= 0 or not ids:
@@ -378,7 +379,7 @@ class PairSampler:
                 out.append((c, img))
         return out
 
-    def _commit_mutations(self, prepared: list) -> int:
+    def commit_mutations(self, prepared: list) -> int:
         """Write prepared mutation pairs into the ring (main thread only)."""
         if not prepared:
             return 0
@@ -411,14 +412,14 @@ class PairSampler:
     def _make_mutations(self):
         """Add `mutations_per_refresh` mutation pairs: now, or from the background thread's last batch."""
         if self._worker is None:
-            self._commit_mutations(self._prepare_mutations(self.mutations_per_refresh))
+            self.commit_mutations(self.prepare_mutations(self.mutations_per_refresh))
             return
         fut = self._worker_future
         if fut is not None and fut.done():
-            self._commit_mutations(fut.result())
+            self.commit_mutations(fut.result())
             fut = None
         if fut is None:
-            self._worker_future = self._worker.submit(self._prepare_mutations, self.mutations_per_refresh)
+            self._worker_future = self._worker.submit(self.prepare_mutations, self.mutations_per_refresh)
 
     def start_background(self) -> None:
         """Make mutation and step pairs in a background thread (numba rendering releases the GIL);
