@@ -28,6 +28,8 @@ import faiss
 import numba
 import numpy as np
 
+from .nearest import NearestIndex, rms_distance
+
 THRESHOLD = 0.01
 GRID = 16
 #: faiss runs single-threaded in a process that uses this module: its OpenMP threads spin-wait, which
@@ -184,6 +186,7 @@ class NoveltyIndex:
         self.n = 0
         self.by_hash: dict[int, int] = {}       # hash -> row
         self.row_of: dict[int, int] = {}        # entry id -> row
+        self._nearest: NearestIndex | None = None   # for `nearest`, made on first use
 
     def __len__(self) -> int:
         return self.n
@@ -264,22 +267,17 @@ class NoveltyIndex:
         return rows, dist
 
     def nearest(self, image: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The k stored images nearest to `image` (exact, brute force in chunks): (entry id, distance)."""
+        """The k stored images nearest to `image`, nearest first (ties: the oldest): (entry id, distance).
+
+        Exact, by the sparse index of `data.nearest` (built on the first call, then brought up to date with
+        the rows added since, so inserting costs nothing until someone asks)."""
         if self.n == 0 or k <= 0:
             return []
-        best_d = []
-        best_r = []
-        for lo in range(0, self.n, 65536):
-            hi = min(self.n, lo + 65536)
-            d = sum_sq_dist(image, self.images[lo:hi])
-            kk = min(k, hi - lo)
-            part = np.argpartition(d, kk - 1)[:kk]
-            best_d.append(d[part])
-            best_r.append(part + lo)
-        d = np.concatenate(best_d)
-        r = np.concatenate(best_r)
-        order = np.lexsort((r, d))[:k]
-        return [(int(self.ids[r[o]]), float(math.sqrt(max(d[o], 0.0)) / self.size)) for o in order]
+        if self._nearest is None:
+            self._nearest = NearestIndex(self.size)
+        self._nearest.sync(self.images, self.n)
+        rows, sq = self._nearest.nearest(self.images, image, k)
+        return [(int(self.ids[r]), rms_distance(d, self.size)) for r, d in zip(rows.tolist(), sq.tolist())]
 
 
 def within_batch_groups(images: np.ndarray, threshold: float, size: int,
