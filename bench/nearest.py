@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/nearest.py /tmp/db20k.sqlite /tmp/db200k.sqlite
     .venv/bin/python bench/nearest.py --build 20000          # builds a temporary database first
+    .venv/bin/python bench/nearest.py                        # the same (`make bench`; ~2 minutes on 2 cores)
 
 Databases: `logo db build PATH --size N` (200,000 entries take ~5 minutes on 2 cores).  For each database,
 in one process, interleaved target by target over the 160 DreamCoder task images (at the database's
@@ -115,19 +116,18 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("dbs", nargs="*", help="databases (built by `logo db build`)")
     p.add_argument("--build", type=int, action="append", default=[],
-                   help="build a temporary database of this many entries first (repeatable)")
+                   help="build a temporary database of this many entries first (repeatable; default 20000 "
+                   "when no database is given)")
     p.add_argument("--k", type=int, default=8, help="neighbours per target (default 8, the search's)")
     p.add_argument("--repeats", type=int, default=3)
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         paths = list(a.dbs)
-        for size in a.build:
+        for size in a.build or ([] if paths else [20_000]):
             from data.build import build
             path = Path(tmp) / f"db{size}.sqlite"
             build(path, size, seed=0, progress=False)
             paths.append(str(path))
-        if not paths:
-            p.error("give a database or --build N")
         for path in paths:
             bench(path, a.k, a.repeats)
 
