@@ -26,9 +26,13 @@ Version 1 files (from before the `programs` table was guaranteed) are migrated w
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import secrets
 import sqlite3
+import stat
 from pathlib import Path
 import time
 from collections import Counter
@@ -126,6 +130,8 @@ class Database:
         self.path = os.fspath(path)
         self.readonly = bool(readonly)
         create = create and not self.readonly
+        if create:
+            _create_file(self.path, image_size, threshold, max_equivalents)
         exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
         if not exists and not create:
             raise DatabaseError(f"{self.path}: no such database" + (" (create=False)" if not readonly else ""))
@@ -142,10 +148,6 @@ class Database:
         self.conn = None
         try:
             self.conn = self._connect(timeout)
-            if not self.readonly:
-                empty = exists and not self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                if not exists or (empty and create):     # (empty: another process is creating it right now)
-                    self._create(image_size, threshold, max_equivalents)
             self._read_meta()
             if not self.readonly:
                 self.conn.execute("PRAGMA synchronous=NORMAL")     # WAL: a killed process loses nothing committed
@@ -209,29 +211,6 @@ class Database:
 
     def _has_programs_table(self) -> bool:
         return self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'programs'").fetchone() is not None
-
-    def _create(self, image_size, threshold, max_equivalents) -> None:
-        size = int(image_size or DEFAULT_IMAGE_SIZE)
-        thr = float(novelty.THRESHOLD if threshold is None else threshold)
-        k = int(max_equivalents or DEFAULT_MAX_EQUIVALENTS)
-        if not 4 <= size <= 512:
-            raise ValueError(f"image_size must be in 4..512, not {size}")
-        if k < 1:
-            raise ValueError("max_equivalents must be >= 1")
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    self.conn.execute(stmt)
-            meta = {"magic": MAGIC, "version": str(FORMAT_VERSION), "image_size": str(size),
-                    "threshold": repr(thr), "max_equivalents": str(k), "created": repr(time.time()),
-                    "library": ""}
-            self.conn.executemany("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", meta.items())
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
 
     def _read_meta(self) -> None:
         try:
@@ -803,6 +782,118 @@ def _join(lst: list, text: str, length: int, source: str, now: float, K: int,
     lst.insert(pos, [text, source, now])
     dropped = lst.pop()[0] if len(lst) > K else None
     return ("head" if pos == 0 else "equivalent"), dropped
+
+
+# ---- creating a file: once, however many processes open it at the same moment -------------------------
+
+def _create_file(path: str, image_size, threshold, max_equivalents) -> None:
+    """Make `path` a new database with the given settings, unless it is already a file that is not empty.
+
+    Many processes may do this at once (`train` and `dream` on a first run). The new file is made complete
+    (schema, settings, WAL mode) under a temporary name beside `path`, where no other process has it open,
+    and hard-linked into place, which fails if `path` exists meanwhile: so the schema and the WAL switch
+    happen once, and every other opener finds either no file (and tries the same) or a finished one.
+    An empty file at `path` (`touch`, or an older version of this code interrupted) is replaced by the
+    new one under an exclusive lock, so that only one of the processes doing this at once replaces it."""
+    tmp = None
+    try:
+        while True:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                st = None
+            if st is not None and (st.st_size > 0 or not stat.S_ISREG(st.st_mode)):
+                return                                  # a database (or something opening will report)
+            if tmp is None:
+                tmp = _new_file_beside(path, image_size, threshold, max_equivalents)
+            if st is None:
+                try:
+                    os.link(tmp, path)
+                    return
+                except FileExistsError:
+                    continue                            # another process was first: open its file
+                except OSError as e:
+                    if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                        raise type(e)(e.errno, f"cannot create the database: {e.strerror}", path) from None
+                    try:                                # no hard links here: an empty file, replaced below
+                        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                    except FileExistsError:
+                        pass
+                    continue
+            if _replace_if_empty(path, tmp):
+                return
+    finally:
+        if tmp is not None:
+            _remove_with_side_files(tmp)
+
+
+def _new_file_beside(path: str, image_size, threshold, max_equivalents) -> str:
+    """A complete new database file in `path`'s folder under a hidden temporary name; returns its path."""
+    size = int(image_size or DEFAULT_IMAGE_SIZE)
+    thr = float(novelty.THRESHOLD if threshold is None else threshold)
+    k = int(max_equivalents or DEFAULT_MAX_EQUIVALENTS)
+    if not 4 <= size <= 512:
+        raise ValueError(f"image_size must be in 4..512, not {size}")
+    if k < 1:
+        raise ValueError("max_equivalents must be >= 1")
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.creating")
+    try:               # 0o644 less the umask: the permissions SQLite gives the files it creates
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except OSError as e:
+        raise type(e)(e.errno, f"cannot create the database: {e.strerror}", path) from None
+    conn = None
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        for stmt in _SCHEMA.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        meta = {"magic": MAGIC, "version": str(FORMAT_VERSION), "image_size": str(size),
+                "threshold": repr(thr), "max_equivalents": str(k), "created": repr(time.time()),
+                "library": ""}
+        conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
+        conn.execute("COMMIT")
+        conn.close()          # the last connection: the WAL is checkpointed into the file and removed
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        _remove_with_side_files(tmp)
+        raise
+    return tmp
+
+
+def _replace_if_empty(path: str, tmp: str) -> bool:
+    """Rename `tmp` onto `path` if `path` is still the same empty file; False if it changed or went away.
+
+    The exclusive lock (flock, apart from SQLite's own locks) lets one of the processes doing this at
+    once replace the file; the others then hold a lock on a file no longer at `path`, and look again."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino) or now.st_size > 0:
+            return False
+        os.replace(tmp, path)
+        return True
+    finally:
+        os.close(fd)          # (releases the lock)
+
+
+def _remove_with_side_files(path: str) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(path + suffix)
+        except FileNotFoundError:
+            pass
 
 
 def writable(path) -> bool:
