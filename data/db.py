@@ -42,6 +42,7 @@ from typing import Iterator, NamedTuple, Sequence
 import numpy as np
 
 import logo
+from logo.cli_errors import disk_full
 from logo.errors import LogoError
 
 from . import novelty
@@ -161,7 +162,7 @@ class Database:
         except BaseException as e:
             if self.conn is not None:
                 self.conn.close()
-            if isinstance(e, sqlite3.DatabaseError):
+            if isinstance(e, sqlite3.DatabaseError) and not disk_full(e):   # (a full disk: not the file's fault)
                 if _is_readonly_error(e):
                     raise ReadOnlyError(self._readonly_message()) from None
                 raise DatabaseError(f"{self.path} is not a readable logo-synth database: {e}") from None
@@ -630,6 +631,20 @@ class Database:
                 repeats.append((i, j))
             else:
                 cand.append(i)
+        # 0. a program already in some entry's list stays there, whatever image it comes with (nearest-image
+        #    matching is not transitive, and an imported image is the entry's, not the program's own)
+        known: dict[str, int] = {}
+        ask = [texts[i] for i in cand]
+        for lo in range(0, len(ask), _CHUNK):
+            part = ask[lo:lo + _CHUNK]
+            known.update(self.conn.execute(f"SELECT text, entry_id FROM programs WHERE text IN "
+                                           f"({','.join('?' * len(part))})", part).fetchall())
+        if known:
+            for i in cand:
+                if texts[i] in known:
+                    results[i] = InsertResult("duplicate", known[texts[i]])
+                    stats[(sources[i], "duplicate")] += 1
+            cand = [i for i in cand if texts[i] not in known]
 
         # 1. target of each candidate: an existing row (>= 0), or -1 (no stored image within threshold)
         target_row = {}
@@ -700,13 +715,6 @@ class Database:
             q = f"SELECT id, programs FROM entries WHERE id IN ({','.join('?' * len(part))})"
             for eid, programs in self.conn.execute(q, part):
                 lists[eid] = [list(p) for p in json.loads(programs)]
-        # a program already in some entry's list stays there (nearest-image matching is not transitive)
-        ask = sorted({texts[i] for i in cand if i not in new_of and (i in joins_new or int(idx.ids[target_row[i]]) in need)})
-        known: dict[str, int] = {}
-        for lo in range(0, len(ask), _CHUNK):
-            part = ask[lo:lo + _CHUNK]
-            known.update(self.conn.execute(f"SELECT text, entry_id FROM programs WHERE text IN "
-                                           f"({','.join('?' * len(part))})", part).fetchall())
         prog_ops: dict[str, int | None] = {}       # text -> entry id (added) or None (dropped), net
         # 4. apply in order
         next_id = self.max_entry_id() + 1
@@ -733,11 +741,6 @@ class Database:
                     results[i] = InsertResult("duplicate", eid)
                     stats[(src, "duplicate")] += 1
                     continue
-            holder = known.get(texts[i])
-            if holder is not None:
-                results[i] = InsertResult("duplicate", holder)
-                stats[(src, "duplicate")] += 1
-                continue
             status, dropped = _join(lst, texts[i], lengths[i], src, now, K, tok)
             if status != "duplicate":
                 prog_ops[texts[i]] = eid

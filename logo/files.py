@@ -2,6 +2,7 @@
 never sees a half-written file) and the one JSONL reader for logs other processes append to."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -13,7 +14,8 @@ from pathlib import Path
 def atomic_write(path, mode: str = "wb", encoding: str | None = None):
     """Yield a file to write; on success it is flushed, fsynced and renamed onto `path`.
 
-    On an exception the temporary file is removed and `path` is left as it was.
+    On an exception the temporary file is removed and `path` is left as it was. A write that finds no
+    room (ENOSPC, EFBIG, EDQUOT: the OSError names no file) is raised again naming `path`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -24,6 +26,10 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.filename is None and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
