@@ -4,13 +4,14 @@ minutes, then count what was lost.
     python bench/soak.py                      # 10 minutes, in a fresh temporary folder
     python bench/soak.py --minutes 2 --out runs/soak
 
-Everything runs at once on one database, as in `logo run` (and more at once than it does): `train`
-(tiny model, a checkpoint every --ckpt-every steps), `dream` (reloading each new checkpoint, inserting
-what its searches find: little, from a model this young), a writer process that inserts random programs
-as dream does (a batch every 0.2 s, logged after each commit), a `logo db build` that grows the database
-by --build-step entries every --build-every seconds, a loop of `logo db stats` and `logo db nearest`
-readers, and a thread of this process that loads the newest checkpoint every few seconds while train
-writes and rotates them. At the end it counts:
+Everything runs at once on one database, as in `logo run` (and more at once than it does). `train` (tiny
+model, a checkpoint every --ckpt-every steps) starts first; the N minutes start with its first checkpoint
+and then run: `dream` (reloading each new checkpoint, inserting what its searches find: little, from a
+model this young), a writer process that inserts random programs as dream does (a batch of 20 every
+0.5 s, logged after each commit), a `logo db build` that grows the database by --build-step entries every
+--build-every seconds, a loop of `logo db stats` and `logo db nearest` readers, and a thread of this
+process that loads the newest checkpoint every few seconds while train writes and rotates them.
+At the end it counts:
   * inserts, for dream and the writer: the programs attempted (their logs, written after each commit)
     against the database's own count of their samples, and every program they were told was stored:
     present, or pushed out of its entry's full list by shorter ones (the novelty rule), else lost;
@@ -100,7 +101,7 @@ class CheckpointLoader(threading.Thread):
             self.steps.add(int(meta["step"]))
 
 
-def writer(db_path: str, log_path: str, seconds: float, batch: int = 20) -> None:
+def writer(db_path: str, log_path: str, seconds: float, batch: int = 20, pause: float = 0.5) -> None:
     """A second inserting process, as dream inserts: random programs in batches of `batch`, one committed
     transaction each, and a log record (fsync'ed) of every program's status only after the commit; an
     error is logged and the writer goes on. (dream itself inserts little until its model has learned.)"""
@@ -121,12 +122,15 @@ def writer(db_path: str, log_path: str, seconds: float, batch: int = 20) -> None
             log.write(json.dumps(record) + "\n")
             log.flush()
             os.fsync(log.fileno())
-            time.sleep(0.2)
+            time.sleep(pause)
 
 
 def start(cmd: list[str], log: Path) -> subprocess.Popen:
+    """Start a command with its output in `log`; SIGINT stops it even where this script was started in
+    the background (a shell's `&` ignores SIGINT, and Python then never installs its handler)."""
     f = open(log, "w")
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def count_entries(db: Path) -> int:
@@ -187,6 +191,8 @@ def main(argv=None) -> int:
     ap.add_argument("--build-every", type=float, default=30.0, help="seconds between database growth runs")
     ap.add_argument("--build-step", type=int, default=300, help="entries each growth run adds")
     ap.add_argument("--ckpt-every", type=int, default=10, help="train's checkpoint interval in steps (default 10)")
+    ap.add_argument("--warmup-limit", type=float, default=1800.0,
+                    help="seconds to wait for train's first checkpoint before the soak starts (default 1800)")
     args = ap.parse_args(argv)
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="soak-"))
@@ -208,11 +214,23 @@ def main(argv=None) -> int:
         save_png(d.get(1).image, out / "query.png", scale=1)
         random_samples_before = d.stats().get("random", {}).get("samples", 0)
 
-    t0 = time.monotonic()
-    backstop = seconds + 600              # both are stopped with SIGINT at the end; this only bounds a stray one
+    # train first: the soak's minutes start once it trains (its first checkpoint), so that checkpoints are
+    # written, rotated and loaded while everything else runs
+    backstop = seconds + 3600             # both are stopped with SIGINT at the end; this only bounds a stray one
     train = start(command("model.train", "--db", db, "--out", ckpt, "--preset", "tiny", "--batch-size", 16,
                           "--threads", 1, "--quiet", "--ckpt-every", args.ckpt_every, "--eval-every", 200,
                           "--keep", 3, "--max-seconds", backstop), logs / "train.log")
+    from model import checkpoint
+    t_warm = time.monotonic()
+    while checkpoint.latest_path(ckpt) is None:
+        if train.poll() is not None or time.monotonic() - t_warm > args.warmup_limit:
+            print(f"soak: train wrote no checkpoint ({'exit ' + str(train.returncode) if train.returncode is not None else 'timed out'}; "
+                  f"see {logs / 'train.log'})", file=sys.stderr)
+            train.kill()
+            return 1
+        time.sleep(1.0)
+    print(f"soak: train's first checkpoint after {time.monotonic() - t_warm:.0f} s; starting the others", flush=True)
+    t0 = time.monotonic()
     # --k 0: every search starts from the empty program, so what it finds is new to the database (inserts)
     dream = start(command("dream.cli", "--db", db, "--ckpt", ckpt, "--log", dream_log, "--time-budget", 2,
                           "--k", 0, "--threads", 1, "--poll-every", 5, "--wait", 600, "--max-seconds", backstop,
@@ -270,10 +288,9 @@ def main(argv=None) -> int:
         n = len(LOCK.findall(f.read_text(errors="replace")))
         if n:
             lock_errors[f.name] = n
-    from model import checkpoint
     latest = checkpoint.latest_path(ckpt)
     report = {
-        "minutes": round(wall / 60, 1), "entries_at_end": entries,
+        "minutes": round(wall / 60, 1), "warmup_s": round(t0 - t_warm), "entries_at_end": entries,
         "dream": inserts, "writer": written,
         "build": {"runs": builds, "failures": build_failures, "samples_reported": build_samples,
                   "samples_counted_by_database": random_samples},

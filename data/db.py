@@ -11,7 +11,9 @@ its list of equivalent programs: the programs found so far that draw it (within 
 
 Writers take SQLite's write lock for each batch (`BEGIN IMMEDIATE`), first catching up with entries other
 processes added, so several writers stay correct; readers never block.  A process killed at any moment
-leaves a consistent file (SQLite's WAL journal): a batch is either fully in or not at all.
+leaves a consistent file (SQLite's WAL journal): a batch is either fully in or not at all.  Any number of
+processes may create the same new file at once (`train` and `dream` on a first run): it is made complete
+beside the target and linked into place once (`_create_file`); the others open the finished file.
 
 Opened with `open_readonly` (or `Database(path, readonly=True)`) the file is opened through SQLite's
 read-only mode: nothing is written, migrated or created, so it works on files without write permission.
