@@ -810,6 +810,7 @@ def _create_file(path: str, image_size, threshold, max_equivalents) -> None:
             if st is not None and (st.st_size > 0 or not stat.S_ISREG(st.st_mode)):
                 return                                  # a database (or something opening will report)
             if tmp is None:
+                _remove_stale_creations(path)
                 tmp = _new_file_beside(path, image_size, threshold, max_equivalents)
             if st is None:
                 try:
@@ -891,6 +892,27 @@ def _replace_if_empty(path: str, tmp: str) -> bool:
         return True
     finally:
         os.close(fd)          # (releases the lock)
+
+
+_STALE_S = 600.0       # a file being created is finished within seconds: one this old was left by a crash
+
+
+def _remove_stale_creations(path: str) -> None:
+    """Remove the temporary files of creations of `path` that a killed process left (older than _STALE_S)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    prefix = f".{name}."
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for n in names:
+        if n.startswith(prefix) and n.endswith(".creating"):
+            full = os.path.join(folder, n)
+            try:
+                if time.time() - os.stat(full).st_mtime > _STALE_S:
+                    _remove_with_side_files(full)
+            except OSError:
+                pass
 
 
 def _remove_with_side_files(path: str) -> None:

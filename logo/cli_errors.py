@@ -22,6 +22,7 @@ from .errors import LogoError
 DEBUG_FLAG = "--debug"
 DISK_FULL = "disk full / file too large"
 _NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+_SQLITE_IOERR_WRITE = getattr(sqlite3, "SQLITE_IOERR_WRITE", 778)
 
 
 class UsageError(Exception):
@@ -74,7 +75,7 @@ def disk_full(e: BaseException) -> bool:
         code = getattr(e, "sqlite_errorcode", None)
         if code is None:
             return False
-        return code & 0xFF == sqlite3.SQLITE_FULL or (code == 778 and _file_size_limited())   # SQLITE_IOERR_WRITE
+        return code & 0xFF == sqlite3.SQLITE_FULL or (code == _SQLITE_IOERR_WRITE and _file_size_limited())
     return False
 
 
@@ -89,9 +90,9 @@ def _file_size_limited() -> bool:
 def describe(e: BaseException, path: str | None = None) -> str:
     """`PATH: what is wrong` for an expected error; `path` (the command's main file, its database) names
     the file of an SQLite, JSON, Unicode or image error, which do not name one themselves."""
-    if isinstance(e, OSError) and disk_full(e):
-        where = os.fspath(e.filename) if e.filename is not None else path
-        return f"{where + ': ' if where else ''}{DISK_FULL} ({e.strerror or e})"
+    if isinstance(e, OSError) and disk_full(e):          # (no file named: `path` may be another file)
+        where = f"{os.fspath(e.filename)}: " if e.filename is not None else ""
+        return f"{where}{DISK_FULL} ({e.strerror or e})"
     if isinstance(e, sqlite3.Error) and disk_full(e):
         return f"{path + ': ' if path else ''}{DISK_FULL} (SQLite: {e})"
     if isinstance(e, OSError) and e.filename is not None and e.strerror:

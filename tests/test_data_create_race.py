@@ -119,3 +119,12 @@ def test_a_folder_that_cannot_be_written_is_named(tmp_path):
         Database(missing)
     assert e.value.filename == str(missing) and "cannot create the database" in str(e.value)
     assert not (tmp_path / "no").exists()
+
+
+def test_a_creation_left_by_a_killed_process_is_removed_later(tmp_path):
+    stale, fresh = tmp_path / ".db.sqlite.0123456789ab.creating", tmp_path / ".db.sqlite.ba9876543210.creating"
+    for p in (stale, fresh):
+        p.write_bytes(b"half a database")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    Database(tmp_path / "db.sqlite").close()
+    assert not stale.exists() and fresh.exists()       # (a fresh one may be another process's, in progress)

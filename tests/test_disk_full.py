@@ -138,3 +138,18 @@ def test_train_checkpoint_keeps_the_previous_one_and_resumes(tmp_path):
     starts = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [s["step"] for s in starts if s["kind"] == "start"] == [0, 4, 4]
     assert checkpoint.load_latest(out)[2]["step"] == 8
+
+
+def test_the_message_names_the_file_or_none():
+    import errno
+    import sqlite3
+    from logo.cli_errors import describe, disk_full
+    e = OSError(errno.ENOSPC, "No space left on device", "/data/out.json")
+    assert describe(e, "db.sqlite") == f"/data/out.json: {DISK_FULL} (No space left on device)"
+    bare = OSError(errno.EFBIG, "File too large")          # a write that names no file: no wrong name either
+    assert describe(bare, "db.sqlite") == f"{DISK_FULL} (File too large)"
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL
+    assert disk_full(full) and describe(full, "db.sqlite") == f"db.sqlite: {DISK_FULL} (SQLite: database or disk is full)"
+    assert not disk_full(OSError(errno.EACCES, "Permission denied", "x"))
+    assert not disk_full(sqlite3.OperationalError("database is locked"))
