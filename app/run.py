@@ -238,6 +238,8 @@ def _overridden(cfg: Config, args) -> Config:
         if v < 0 or (v == 0 and k in ("train_seconds", "solve_budget")):
             need = "positive" if k in ("train_seconds", "solve_budget") else "0 or more"
             raise SystemExit(f"logo run: --{k.replace('_', '-')} must be {need}, not {v}")
+        if v == 0 and k in ("solve_tasks", "solve_mnist"):     # exit 1 now, not after the build and training
+            raise SystemExit(f"logo run: --{k.replace('_', '-')} 0: no targets to evaluate each round (at least 1)")
     return replace(cfg, **given)
 
 

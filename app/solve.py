@@ -47,9 +47,9 @@ def register(sub) -> None:
                    help="DreamCoder split (default test)")
     p.add_argument("--budget", type=float_range(0, lo_open=True), default=60.0, help="search seconds per target (default 60)")
     p.add_argument("--db", default=None, help="database to take start programs from (nearest entries)")
-    p.add_argument("--limit", type=int_range(1), default=None,
+    p.add_argument("--limit", type=int_range(0), default=None,
                    help="only N targets: for dreamcoder and mnist-heldout N evenly spaced over the split "
-                   "(every family / class), for a folder or task list the first N")
+                   "(every family / class), for a folder or task list the first N (0: an error, no targets)")
     p.add_argument("--out", default="solve_out", help="output directory (default solve_out)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
     SearchSettings.add_arguments(p)
@@ -79,7 +79,9 @@ def load_targets(spec: str, split: str, size: int, limit: int | None, mnist_root
 def solve_command(args) -> int:
     from dream.proposer import resolve_device
     from dream.solver import Solver, SolveError
+    from dream.targets import check_not_empty
 
+    check_not_empty(args.tasks, args.limit)      # an empty target set fails here, before a model or database loads
     out = Path(args.out)
     device = resolve_device(args.device)
     settings = SearchSettings.from_args(args)

@@ -3,6 +3,7 @@ never sees a half-written file) and the one JSONL reader (`jsonl_records`; `read
 or its tail, `JsonlFollower` for a log another process is appending to)."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -15,7 +16,8 @@ from typing import Any, Callable, Iterable, Iterator
 def atomic_write(path, mode: str = "wb", encoding: str | None = None):
     """Yield a file to write; on success it is flushed, fsynced and renamed onto `path`.
 
-    On an exception the temporary file is removed and `path` is left as it was.
+    On an exception the temporary file is removed and `path` is left as it was. A write that finds no
+    room (ENOSPC, EFBIG, EDQUOT: the OSError names no file) is raised again naming `path`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,6 +28,10 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.filename is None and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
