@@ -79,7 +79,7 @@ def bench(path: str, k: int, repeats: int) -> None:
     t = time.perf_counter()
     db.nearest(images[0], k)                                   # builds the sparse index
     build = time.perf_counter() - t
-    mem = idx._nearest.nbytes()
+    mem = idx.nearest_memory_bytes()
     print(f"{path}: {len(db):,} entries at {s}x{s}; reading them into the novelty index {load:.1f} s (its faiss "
           f"part waits for an insert), then building the sparse nearest index {build:.2f} s, {mem / 2 ** 20:.0f} MiB ({mem / max(len(db), 1):.0f} bytes/entry)",
           flush=True)

@@ -293,6 +293,10 @@ class NoveltyIndex:
         dist[hit] = np.sqrt(best_d[hit]) / (255.0 * self.size)
         return rows, dist
 
+    def nearest_memory_bytes(self) -> int:
+        """Memory held by the nearest-neighbour index (0 before the first `nearest`)."""
+        return 0 if self._nearest is None else self._nearest.nbytes()
+
     def nearest(self, image: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k stored images nearest to `image`, nearest first (ties: the oldest): (entry id, distance).
 
