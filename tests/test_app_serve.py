@@ -510,6 +510,18 @@ def test_a_server_fault_is_one_line_without_a_traceback(client, served, monkeypa
     assert "ZeroDivisionError" in text
 
 
+def test_while_the_index_loads_pages_say_so_instead_of_waiting(client, served, monkeypatch):
+    from concurrent.futures import Future
+    state = served[0].extensions["logo_serve"]
+    monkeypatch.setattr(state.near, "_warm", Future())          # a warm-up that has not finished
+    assert "still loading" in one_line_error(client.get("/query", query_string={"program": SQUARE}), 503)
+    page = client.get(f"/entry/{served[2]['square']}").get_data(as_text=True)
+    assert 'id="nearest-loading"' in page and "(sq ul)" in page
+    monkeypatch.undo()
+    r = client.get("/query", query_string={"program": SQUARE})
+    assert r.status_code == 200 and r.headers["Server-Timing"].startswith("nearest;dur=")
+
+
 # ---- live ----------------------------------------------------------------------------------------
 
 def test_the_pages_follow_a_writer(tmp_path, served, monkeypatch):

@@ -62,7 +62,12 @@ class DatabaseThread:
 
     def warm_up(self) -> None:
         """Load the novelty index in the background, so that the first query by image is quick."""
-        self._pool.submit(lambda: self.db.novelty_index())
+        self._warm = self._pool.submit(lambda: self.db.novelty_index())
+
+    def ready(self) -> bool:
+        """False while `warm_up` is still loading (a call now would wait for it)."""
+        warm = getattr(self, "_warm", None)
+        return warm is None or warm.done()
 
     def close(self) -> None:
         self._pool.submit(self.db.close).result()
@@ -355,8 +360,8 @@ def _routes(app: Flask, state: State) -> None:
     def entry(entry_id: int):
         e = get_entry(entry_id)
         k = int_arg("k", 12, 1, MAX_K)
-        near, heads = state.near.call(nearest_with_heads, e.image, k + 1)
-        near = [(i, dist) for i, dist in near if i != e.entry_id][:k]
+        near, heads = state.near.call(nearest_with_heads, e.image, k + 1) if state.near.ready() else (None, {})
+        near = None if near is None else [(i, dist) for i, dist in near if i != e.entry_id][:k]
         programs = [(text, source, created, n_tokens(text)) for text, source, created in e.programs]
         return render_template("entry.html", e=e, programs=programs, near=near, heads=heads,
                                tasks=matching_tasks(state, e))
@@ -368,6 +373,11 @@ def _routes(app: Flask, state: State) -> None:
         return png_response(png_bytes(image, scale), cache=True)
 
     # -- query by image / program -------------------------------------------------------------
+    def require_index():
+        if not state.near.ready():
+            bad(f"the nearest-entries index of {state.counts().entries} entries is still loading (it is read once "
+                "at start-up); try again in a few seconds", 503)
+
     @app.get("/query")
     def query_form():
         text = request.args.get("program")
@@ -400,16 +410,19 @@ def _routes(app: Flask, state: State) -> None:
 
     def query_result(images, label: str):
         from dream.targets import Target
+        require_index()
         k = int_arg("k", 24, 1, MAX_K)
         target = Target("query", "png", images[0], images[1])
         token = state.remember_query(target)
         t0 = time.perf_counter()
         near, heads = state.near.call(nearest_with_heads, images[0], k)
         ms = 1000 * (time.perf_counter() - t0)
-        return render_template("query.html", error=None, result={
+        r = Response(render_template("query.html", error=None, result={
             "label": label, "image": png_data_url(images[0], 4), "token": token, "near": near, "heads": heads,
             "ms": ms, "arms": offered_arms(state.solver), "max_solve_s": state.max_solve_s,
-            "default_arm": "model" if state.solver.watcher is not None else "grammar"})
+            "default_arm": "model" if state.solver.watcher is not None else "grammar"}))
+        r.headers["Server-Timing"] = f"nearest;dur={ms:.1f}"
+        return r
 
     # -- solve ----------------------------------------------------------------------------------
     @app.post("/solve")
@@ -418,6 +431,7 @@ def _routes(app: Flask, state: State) -> None:
         target = state.query(request.form.get("token", ""))
         if target is None:
             bad("unknown or expired query: run the query again, then press Solve", 404)
+        require_index()
         arm = request.form.get("proposer", "")
         arms = offered_arms(state.solver)
         if arm not in arms:

@@ -46,8 +46,12 @@
       `${p.expanded} expanded, ${p.candidates} candidates` +
       (p.program !== null ? ` · best: ${p.tokens} tokens, distance ${p.distance}${p.solved ? " · SOLVED" : ""}` : "") +
       (p.error ? ` · ${p.error}` : "");
-    if (p.program !== null) program.textContent = p.program || "(the empty program)";
-    if (p.has_image) { best.hidden = false; best.src = job.progress + "/best.png?t=" + Date.now(); }
+    if (p.program !== null) { program.hidden = false; program.textContent = p.program || "(the empty program)"; }
+    if (p.has_image) {
+      best.hidden = false;
+      document.getElementById("solve-best-caption").hidden = false;
+      best.src = job.progress + "/best.png?t=" + Date.now();
+    }
     if (p.status === "queued" || p.status === "running") setTimeout(poll, 500);
     else cancel.disabled = true;
   }
