@@ -247,7 +247,7 @@ def screenshot(port: int, out: Path) -> None:
         options.add_argument(f"--user-data-dir={profile}")
         d = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
         try:
-            d.get(f"http://127.0.0.1:{port}/browse?sort=equivalents&min_length=12&n=48")
+            d.get(f"http://127.0.0.1:{port}/browse?source=task&n=40")
             time.sleep(1.0)
             png = d.get_screenshot_as_png()
         finally:

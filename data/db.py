@@ -22,6 +22,8 @@ created, n_programs, max_length, programs)` with `programs` a JSON list of [text
 `stats(source, outcome, n)` counts every outcome of every insertion (new, head, equivalent, duplicate,
 rejected:<reason>, samples); `progress(stream, next_chunk, config, updated)` lets `build` resume;
 `programs(text, entry_id)` says which entry holds a program (a program is in at most one list).
+Indexes on entries' length, source and n_programs let readers page through entries by those without
+reading every row (`logo db serve`); a file made before an index existed gets it when opened for writing.
 Version 1 files (from before the `programs` table was guaranteed) are migrated when opened for writing.
 """
 from __future__ import annotations

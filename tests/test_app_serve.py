@@ -228,6 +228,7 @@ def test_browse_page_shows_the_filtered_entries_with_links(client, served):
     ({"source": "nope"}, "unknown source"), ({"sort": "random()"}, "unknown sort"),
     ({"min_length": "1; DROP TABLE entries"}, "min_length must be a whole number"),
     ({"max_length": "-5"}, "max_length must be between"), ({"after": "yesterday"}, "after must be a date"),
+    ({"after": "nan"}, "after must be a date"), ({"after": "99999-01-01"}, "after must be a date"),
     ({"after_key": "1,2,3"}, "bad page cursor"), ({"after_key": "x"}, "bad page cursor"),
     ({"n": "100000"}, "n must be between"), ({"contains": "x" * 201}, "at most 200"),
 ])
@@ -256,7 +257,7 @@ def test_entry_page_lists_programs_nearest_and_the_task(client, served):
 
 @pytest.mark.parametrize("url, code", [
     ("/entry/999999", 404), ("/entry/abc", 404), ("/entry/-1", 404), ("/entry/1%27%20OR%201=1", 404),
-    ("/entry/999999.png", 404), ("/entry/1.png?scale=99", 400), ("/entry/1?k=0", 400), ("/nothing", 404),
+    ("/entry/999999.png", 404), ("/entry/99999999999999999999999", 404), ("/entry/99999999999999999999999.png", 404), ("/entry/1.png?scale=99", 400), ("/entry/1?k=0", 400), ("/nothing", 404),
 ])
 def test_unknown_entries_and_pages_are_one_line_errors(client, url, code):
     one_line_error(client.get(url), code)

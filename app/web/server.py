@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import math
 import secrets
 import threading
 import time
@@ -38,6 +39,8 @@ MAX_PROGRAM_CHARS = 5_000          # playground and query-by-program text
 MAX_CONTAINS_CHARS = 200           # browse's "program contains"
 MAX_K = 100                        # nearest entries per page
 MAX_SCALE = 16
+MAX_ENTRY_ID = 2 ** 63 - 1         # SQLite's largest integer
+BROWSE_ARGS = ("source", "min_length", "max_length", "contains", "after", "sort", "n")   # kept by the pager
 COUNTS_MIN_AGE_S = 2.0             # the planner's counts are recomputed at most this often while writers write
 CSP = ("default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -162,16 +165,18 @@ def time_arg(name: str) -> float | None:
     if not text:
         return None
     try:
-        return float(text)
+        value = float(text)
+        if math.isfinite(value):
+            return value
     except ValueError:
         pass
     try:
         t = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.timezone.utc)
+        return t.timestamp()
+    except (ValueError, OverflowError, OSError):
         bad(f"{name} must be a date and time such as 2025-01-31T12:00 (UTC) or unix seconds, not {text[:40]!r}")
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
-    return t.timestamp()
 
 
 def utc(t: float) -> str:
@@ -340,12 +345,15 @@ def _routes(app: Flask, state: State) -> None:
         req = browse_request()
         c = state.counts()
         page = state.db.call(lambda d: queries.browse(d.conn, req, c))
-        args = {k: v for k, v in request.args.items() if k not in ("after_key", "before_key") and v != ""}
+        args = {k: v for k, v in request.args.items() if k in BROWSE_ARGS and v != ""}
         return render_template("browse.html", page=page, req=req, sources=SOURCES, sorts=queries.SORTS,
                                args=args, fmt=queries.format_cursor)
 
     # -- entries --------------------------------------------------------------------------------
     def get_entry(entry_id: int):
+        if entry_id > MAX_ENTRY_ID:
+            bad(f"no entry {entry_id} in {state.db.path}", 404)
+
         def read(d):
             try:
                 return d.get(entry_id)
@@ -518,6 +526,9 @@ def nearest_with_heads(db, image: np.ndarray, k: int):
 
 
 def _entry_image(state: State, entry_id: int) -> np.ndarray:
+    if entry_id > MAX_ENTRY_ID:
+        bad(f"no entry {entry_id} in {state.db.path}", 404)
+
     def read(d):
         try:
             return d.images([entry_id])[0]
