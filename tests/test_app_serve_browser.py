@@ -47,7 +47,7 @@ def site(tmp_path_factory):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", info
+    yield f"http://127.0.0.1:{server.server_address[1]}", info, path
     server.shutdown()
     close_app(app)
 
@@ -85,15 +85,20 @@ def test_a_researcher_browses_uploads_draws_and_solves(site, browser, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
-    base, info = site
+    from data.db import Database
+    base, info, path = site
     d = browser
 
-    # the overview, with its counts
+    # the overview, with its counts; it follows a writer (as while `dream` runs)
     d.get(base + "/")
     assert wait_for(d, "#n-entries").text == str(info["entries"])
     assert d.find_element(By.CSS_SELECTOR, "#n-source-task").text == "2"
     WebDriverWait(d, 10).until(lambda drv: drv.execute_script(
         "return document.getElementById('growth').naturalWidth") > 300)           # the plot loaded
+    with Database(path) as writer:
+        assert writer.insert("(loop i 8 (move (* ul 2) (/ ua 8))) (move ul 0)", source="dream").status == "new"
+    WebDriverWait(d, 30).until(lambda drv: drv.find_element(By.ID, "n-entries").text == str(info["entries"] + 1))
+    assert d.find_element(By.ID, "n-source-dream").text == "3"
 
     # browse to an entry
     d.find_element(By.ID, "nav-browse").click()
