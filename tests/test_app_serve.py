@@ -492,10 +492,13 @@ def test_text_from_a_hostile_database_file_is_escaped(tmp_path, served):
         eid = conn.execute("SELECT max(id) FROM entries").fetchone()[0]
         conn.execute("UPDATE entries SET head = ?, source = ?, programs = ? WHERE id = ?",
                      (SCRIPT, "<b>src</b>", f'[["{SCRIPT}", "<i>x</i>", 0]]', eid))
-        conn.execute("UPDATE meta SET value = '' WHERE key = 'library'")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'library'", (f"(define (f {SCRIPT}",))
     app = create_app(bad)
     try:
         client = app.test_client()
+        overview = client.get("/").get_data(as_text=True)          # a library that does not parse: said, not run
+        assert 'id="library-error"' in overview and "<script>alert" not in overview
+        assert client.get("/playground", query_string={"program": SQUARE}).status_code == 200
         for url in ("/browse", f"/entry/{eid}", "/browse?contains=%3Cscript"):
             text = client.get(url).get_data(as_text=True)
             assert "<script>alert" not in text and "<b>src" not in text and "<i>x" not in text

@@ -77,6 +77,13 @@ class DatabaseThread:
         self._pool.shutdown()
 
 
+def library_of(db) -> tuple:
+    try:
+        return db.library()
+    except (logo.LogoError, ValueError):
+        return ()
+
+
 class State:
     """What the pages share: the database thread, cached counts and pictures, queries, solve jobs."""
 
@@ -93,6 +100,19 @@ class State:
         self._tasks = None
         self.queries: OrderedDict[str, object] = OrderedDict()
         self.token = hashlib.sha1(f"{db.path}:{db.created}".encode()).hexdigest()[:10]   # image cache buster
+
+    def library(self) -> tuple:
+        """The database's procedures (none if its library text does not parse: see `library_error`)."""
+        return self.db.call(library_of)
+
+    def library_error(self) -> str | None:
+        def check(db):
+            try:
+                db.library()
+            except (logo.LogoError, ValueError) as e:
+                return f"the database's library does not parse, so pages use none: {e}"
+            return None
+        return self.db.call(check)
 
     # -- counts for the planner and the overview ------------------------------------------------
     def counts(self) -> queries.Counts:
@@ -251,8 +271,7 @@ def create_app(db_path, ckpt=None, device: str = "cpu", max_solve_s: float = 60.
     near.warm_up()
     state = State(db, near, solver, SolveQueue(solver), max_solve_s)
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=8 * 1024 * 1024, MAX_FORM_MEMORY_SIZE=8 * 1024 * 1024,
-                      JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=8 * 1024 * 1024, MAX_FORM_MEMORY_SIZE=8 * 1024 * 1024)
     app.extensions["logo_serve"] = state
     _routes(app, state)
     return app
@@ -265,7 +284,7 @@ def check_checkpoint(solver, db: DatabaseThread, ckpt) -> None:
     if size != db.image_size:
         raise SolveError(f"checkpoint {ckpt} was trained on {size}px images, but database {db.path} holds "
                          f"{db.image_size}px images")
-    check_vocabulary(solver.watcher.tokenizer, db.call(lambda d: d.library()), ckpt, db.path)
+    check_vocabulary(solver.watcher.tokenizer, db.call(library_of), ckpt, db.path)
 
 
 def close_app(app: Flask) -> None:
@@ -313,10 +332,11 @@ def _routes(app: Flask, state: State) -> None:
     @app.get("/")
     def overview():
         numbers = overview_numbers()
-        library = state.db.call(lambda d: d.library())
+        library = state.library()
         outcomes = {source: {**o, "rejected": sum(v for k, v in o.items() if k.startswith("rejected:"))}
                     for source, o in state.db.call(lambda d: d.stats()).items()}
         return render_template("overview.html", n=numbers, library=[logo.to_text(p) for p in library],
+                               library_error=state.library_error(),
                                outcomes=outcomes, threshold=state.db.threshold,
                                lib_key=hashlib.sha1("".join(logo.to_text(p) for p in library).encode()).hexdigest()[:10])
 
@@ -333,7 +353,7 @@ def _routes(app: Flask, state: State) -> None:
 
     @app.get("/procedure/<int:index>.png")
     def procedure_png(index: int):
-        library = state.db.call(lambda d: d.library())
+        library = state.library()
         if index >= len(library):
             bad(f"no procedure {index} in the library ({len(library)} procedures)", 404)
         key = ("procedure", index, logo.to_text(library[index]))
@@ -393,7 +413,7 @@ def _routes(app: Flask, state: State) -> None:
             return render_template("query.html", result=None, error=None)
         text = program_arg(text)
         try:
-            library = state.db.call(lambda d: d.library())
+            library = state.library()
             images = [logo.render(text, size=s, library=library) for s in (size, SOLVE_SIZE)]
         except (logo.LogoError, RecursionError) as e:
             return render_template("query.html", result=None, error=f"the program does not draw: {e}"), 400
@@ -451,7 +471,7 @@ def _routes(app: Flask, state: State) -> None:
         if not (0 < seconds <= state.max_solve_s):
             bad(f"seconds must be more than 0 and at most {state.max_solve_s:g}")
         starts = state.near.call(start_programs, target.image, 8)
-        library = state.db.call(lambda d: d.library())
+        library = state.library()
         try:
             job = state.solves.submit(request.remote_addr or "?", arm, seconds, target, starts, library, size)
         except SolveBusy as e:
@@ -491,7 +511,7 @@ def _routes(app: Flask, state: State) -> None:
         text = program_arg(request.args.get("program", ""))
         if not text.strip():
             return render_template("playground.html", program="", error=None, canonical=None, tokens=None)
-        library = state.db.call(lambda d: d.library())
+        library = state.library()
         try:
             p = logo.parse(text)
             logo.render(p, size=size, library=library)
@@ -505,7 +525,7 @@ def _routes(app: Flask, state: State) -> None:
     def render_png():
         text = program_arg(request.args.get("program", ""))
         px = int_arg("size", 256, 4, 1024)
-        library = state.db.call(lambda d: d.library())
+        library = state.library()
         try:
             image = logo.render(text, size=px, library=library)
         except (logo.LogoError, RecursionError) as e:
