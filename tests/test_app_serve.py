@@ -580,3 +580,33 @@ def test_loopback_hosts():
     from app.serve import is_loopback
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")
+
+
+def test_the_command_serves_until_interrupted_and_warns_about_an_open_host(served):
+    """`logo db serve DB --host 0.0.0.0 --port 0` as a process: the start-up lines, a page, Ctrl-C."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "db", "serve", str(served[1]), "--port", "0",
+                             "--host", "0.0.0.0", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=root)
+    try:
+        first = proc.stdout.readline()
+        port = int(re.search(r"http://0\.0\.0\.0:(\d+)/", first).group(1))
+        assert f"{served[2]['entries']} entries, read-only" in first
+        assert "not only on this machine" in proc.stdout.readline()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/overview", timeout=30) as r:
+            assert r.status == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        proc.stderr.close()
