@@ -25,7 +25,7 @@ from logo.errors import LogoError
 POSITIVE = int_range(1)
 
 
-def register(sub) -> None:
+def register(sub):
     db = sub.add_parser("db", help="the image-program database (build, stats, show, sheet, nearest, export, import)",
                         description="Build, inspect, export and import the image-program database.")
     dsub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
@@ -111,6 +111,7 @@ def register(sub) -> None:
     ck = dsub.add_parser("check", help="integrity check (exit status 1 if a problem is found)")
     ck.add_argument("db")
     ck.set_defaults(func=_check)
+    return dsub                      # higher layers add their own `logo db` subcommands (app: serve)
 
 
 def _open(path, create=False):

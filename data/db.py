@@ -24,6 +24,8 @@ created, n_programs, max_length, programs)` with `programs` a JSON list of [text
 `stats(source, outcome, n)` counts every outcome of every insertion (new, head, equivalent, duplicate,
 rejected:<reason>, samples); `progress(stream, next_chunk, config, updated)` lets `build` resume;
 `programs(text, entry_id)` says which entry holds a program (a program is in at most one list).
+Indexes on entries' length, source and n_programs let readers page through entries by those without
+reading every row (`logo db serve`); a file made before an index existed gets it when opened for writing.
 Version 1 files (from before the `programs` table was guaranteed) are migrated when opened for writing.
 """
 from __future__ import annotations
@@ -75,12 +77,18 @@ CREATE TABLE IF NOT EXISTS entries(
     max_length INTEGER NOT NULL,
     programs TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_length ON entries(length);
+CREATE INDEX IF NOT EXISTS entries_source ON entries(source);
+CREATE INDEX IF NOT EXISTS entries_n_programs ON entries(n_programs);
 CREATE TABLE IF NOT EXISTS stats(source TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL,
                                  PRIMARY KEY(source, outcome));
 CREATE TABLE IF NOT EXISTS progress(stream TEXT PRIMARY KEY, next_chunk INTEGER NOT NULL,
                                     config TEXT NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS programs(text TEXT PRIMARY KEY, entry_id INTEGER NOT NULL) WITHOUT ROWID;
 """
+
+#: (name, statement) of every index of `entries`: browse queries (`logo db serve`) filter by source and sort by
+#: the number of programs without reading every row
+_INDEXES = [(stmt.split()[5], stmt.strip()) for stmt in _SCHEMA.split(";") if "CREATE INDEX" in stmt]
 
 
 class DatabaseError(Exception):
@@ -157,6 +165,7 @@ class Database:
                 self.conn.execute("PRAGMA wal_autocheckpoint=10000")  # fewer, larger checkpoints (40 MB of WAL)
                 if self.version < FORMAT_VERSION:
                     self._migrate()
+                self._add_missing_indexes()
             elif self.version < FORMAT_VERSION and not self._has_programs_table():
                 raise NeedsMigrationError(f"{self.path} has the older database format version {self.version}, which "
                                     "must be migrated before it can be read: open it once with a command that "
@@ -257,6 +266,16 @@ class Database:
             if version < FORMAT_VERSION:
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(FORMAT_VERSION),))
         self.version = FORMAT_VERSION
+
+    def _add_missing_indexes(self) -> None:
+        """Files made before an index of `_SCHEMA` existed get it when opened for writing (indexes change
+        no format: older code reads such files and keeps the indexes up to date when it writes)."""
+        wanted = {name: stmt for name, stmt in _INDEXES}
+        have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        if set(wanted) - have:
+            with self._write() as conn:
+                for name in sorted(set(wanted) - have):
+                    conn.execute(wanted[name])
 
     def close(self) -> None:
         self.conn.close()
