@@ -5,6 +5,10 @@ held-out pairs and checkpointing as it goes.
 Pieces it uses, one job each: `model.device` (device, ranks, sizes), `model.pairs` (the training
 pairs), `model.step` (one optimisation step), `model.schedule` (the learning rate across resumes),
 `model.evaluate` (held-out metrics), `model.plot` (OUT/training.png), `model.checkpoint`.
+
+Which network it trains is a `Recipe` (`recipes()`, `train --model`): `EDIT`, the edit model and its
+pairs (the pieces above), or `model.policy_train.POLICY`, the edit policy and its tree-path examples.
+A resumed run trains the network its checkpoint holds.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from . import checkpoint
 from .device import Runtime, autocast_factory, config_params, model_config, resolve_size, start_runtime
 from .evaluate import Evaluator, same_image_fn
 from .hindsight import check_log
-from .network import EditModel, ModelConfig
+from .network import EditModel, ModelConfig, loss_and_metrics
 from .pairs import PairSampler
 from .plot import plot_metrics
 from .schedule import Cosine, choose_cosine, lr_factor
@@ -115,9 +119,72 @@ def make_sampler(args, source, tokenizer: Tokenizer, config: ModelConfig, rank: 
                        target_noise=args.target_noise)
 
 
-def build_model(config: ModelConfig, tokenizer: Tokenizer, state: dict | None, args, rt: Runtime):
+class Recipe:
+    """What differs between the networks `train` trains: the edit model's (`EDIT`) is below; the
+    policy's is `model.policy_train.POLICY`. `kind` is recorded in the checkpoint (`model.checkpoint`)."""
+    kind = "edit"
+    metric_keys = ("loss", "token_acc", "exact_tf")     # averaged into the `train` records
+
+    @staticmethod
+    def config(args, resumed: dict | None):
+        return model_config(args, resumed)
+
+    @staticmethod
+    def with_image_size(config, size: int):
+        return ModelConfig.from_dict({**config.to_dict(), "image_size": size})
+
+    @staticmethod
+    def params(config) -> int:
+        return config_params(config)
+
+    @staticmethod
+    def make_data(args, source, tokenizer, config, rank):
+        return make_sampler(args, source, tokenizer, config, rank)
+
+    @staticmethod
+    def build(config, n_tokens: int):
+        return EditModel(config, n_tokens)
+
+    loss = staticmethod(loss_and_metrics)
+
+    @staticmethod
+    def evaluator(data, args, source):
+        return Evaluator(data, args.eval_pairs, same_image_fn(getattr(source, "threshold", None)))
+
+    @staticmethod
+    def describe_eval(r: dict) -> str:
+        return (f"held-out loss {r['loss']:.3f} token acc {r['token_acc']:.3f} exact {r['exact']:.3f} "
+                f"reproduces B {r['reproduces']:.3f}")
+
+    @staticmethod
+    def plot(jsonl, png) -> None:
+        plot_metrics(jsonl, png)
+
+
+EDIT = Recipe()
+
+
+def recipes() -> dict:
+    """`train --model` choices -> recipe."""
+    from .policy_train import POLICY
+    return {"edit": EDIT, "policy": POLICY}
+
+
+def choose_recipe(args, state: dict | None):
+    """The checkpoint's network when resuming (--model must agree if given), else --model (default edit)."""
+    wanted = getattr(args, "model", None)
+    if state is not None:
+        have = state.get("kind", "edit")
+        if wanted and wanted != have:
+            raise SystemExit(f"train: {args.out} holds a checkpoint of the {have} model, not --model {wanted}; "
+                             "use another --out to train a new one")
+        wanted = have
+    return recipes()[wanted or "edit"]
+
+
+def build_model(config, tokenizer: Tokenizer, state: dict | None, args, rt: Runtime, recipe: Recipe = EDIT):
     """(model, optimizer) on the device: new, or with the checkpoint's weights and Adam moments."""
-    model = EditModel(config, len(tokenizer))
+    model = recipe.build(config, len(tokenizer))
     if state is not None:
         model.load_state_dict(state["model"])
         model.set_vocab_size(len(tokenizer))
@@ -157,16 +224,18 @@ def train(args) -> int:
     # resume from the newest checkpoint that loads (a damaged newest one falls back, with a warning)
     checkpoint.remove_stale_temp_files(out)
     state = checkpoint.load_newest_good(out, "cpu", warn=lambda m: print(f"train: {m}", file=sys.stderr, flush=True))
+    recipe = choose_recipe(args, state)
     args.preset, args.batch_size, why = resolve_size(rt.dev_kind, args.preset, args.batch_size)
     if rt.main:
-        what = (f"the model of checkpoint step {state['step']}" if state is not None else
-                f"preset {args.preset} ({config_params(model_config(args, None)) / 1e6:.1f}M params)")
+        what = (f"the {recipe.kind} model of checkpoint step {state['step']}" if state is not None else
+                f"the {recipe.kind} model, preset {args.preset} "
+                f"({recipe.params(recipe.config(args, None)) / 1e6:.1f}M params)")
         print(f"train: device {rt.dev_kind}, {what}, batch {args.batch_size} ({why})", flush=True)
     tokenizer = Tokenizer(state["vocab"]) if state else Tokenizer()
-    config = model_config(args, state["config"] if state else None)
+    config = recipe.config(args, state["config"] if state else None)
     if getattr(source, "image_size", config.image_size) != config.image_size and state is None:
-        config = ModelConfig.from_dict({**config.to_dict(), "image_size": source.image_size})
-    sampler = make_sampler(args, source, tokenizer, config, rt.rank)
+        config = recipe.with_image_size(config, source.image_size)
+    sampler = recipe.make_data(args, source, tokenizer, config, rt.rank)
     t_load = time.perf_counter()
     if not wait_for_pairs(sampler, args, t_start, rt.main):
         return 1
@@ -174,7 +243,7 @@ def train(args) -> int:
     t_load = time.perf_counter() - t_load
     check_vocab(tokenizer, config)
 
-    raw_model, opt = build_model(config, tokenizer, state, args, rt)   # the EditModel and its optimizer
+    raw_model, opt = build_model(config, tokenizer, state, args, rt, recipe)   # the network and its optimizer
     model = wrap(raw_model, args, rt)                                   # compiled / DDP, for the steps
     resumed = state is not None
     step = int(state["step"]) if resumed else 0
@@ -185,7 +254,7 @@ def train(args) -> int:
 
     if args.background_pairs == "on" or (args.background_pairs == "auto" and rt.dev_kind == "cuda"):
         sampler.start_background()
-    evaluator = Evaluator(sampler, args.eval_pairs, same_image_fn(getattr(source, "threshold", None)))
+    evaluator = recipe.evaluator(sampler, args, source)
     metrics_path, png = out / "metrics.jsonl", out / "training.png"
 
     def log(rec):
@@ -223,7 +292,8 @@ def train(args) -> int:
              "entries": len(sampler.entry_ids), "pairs": counts, "device": str(rt.device), "time": time.time(),
              "schedule": cosine.to_dict()})
 
-    acc = {"loss": 0.0, "token_acc": 0.0, "exact_tf": 0.0, "n": 0}
+    keys = recipe.metric_keys
+    acc = {**dict.fromkeys(keys, 0.0), "n": 0}
     t_data = t_model = 0.0
     last_eval = None
     stop_signal = StopSignal(args.steps, args.max_seconds, t_start, lambda s: cosine.progress(s, trained_s()), rt)
@@ -239,10 +309,9 @@ def train(args) -> int:
         r.update(kind="eval", step=step, seconds=time.perf_counter() - te, time=time.time(), elapsed_s=trained_s())
         log(r)
         last_eval = r
-        plot_metrics(metrics_path, png)
+        recipe.plot(metrics_path, png)
         if bar is not None:
-            bar.write(f"step {step}: held-out loss {r['loss']:.3f} token acc {r['token_acc']:.3f} "
-                      f"exact {r['exact']:.3f} reproduces B {r['reproduces']:.3f}")
+            bar.write(f"step {step}: {recipe.describe_eval(r)}")
 
     def save():
         if rt.main:
@@ -266,15 +335,15 @@ def train(args) -> int:
                     check_vocab(tokenizer, config, grown=True)
                     raw_model.set_vocab_size(len(tokenizer))
             batch = sampler.batch(args.batch_size, "train", rt.device)
-            batch.pop("b_entry")
+            batch.pop("b_entry", None)
             tm = time.perf_counter()
             t_data += tm - td
             for g in opt.param_groups:
                 g["lr"] = args.lr * lr_factor(step, frac, args.warmup, args.min_lr)
-            met = train_step(model, opt, batch, autocast, args.clip)
+            met = train_step(model, opt, batch, autocast, args.clip, loss_fn=recipe.loss)
             step += 1
-            for k in ("loss", "token_acc", "exact_tf"):
-                acc[k] += met[k]
+            for k in keys:
+                acc[k] += met.get(k, 0.0)
             acc["n"] += 1
             t_model += time.perf_counter() - tm
             if bar is not None:
@@ -282,16 +351,15 @@ def train(args) -> int:
             if step % args.log_every == 0:
                 n = acc["n"]
                 el = time.perf_counter() - t0
-                rec = {"kind": "train", "step": step, "loss": float(acc["loss"]) / n,
-                       "token_acc": float(acc["token_acc"]) / n, "exact_tf": float(acc["exact_tf"]) / n,
+                rec = {"kind": "train", "step": step, **{k: float(acc[k]) / n for k in keys},
                        "lr": opt.param_groups[0]["lr"],
                        "samples_per_s": (step - start_step) * args.batch_size / max(el, 1e-9),
                        "data_frac": t_data / max(t_data + t_model, 1e-9), "entries": len(sampler.entry_ids),
                        "time": time.time()}
                 log(rec)
                 if bar is not None:
-                    bar.set_postfix(loss=f"{rec['loss']:.3f}", acc=f"{rec['token_acc']:.3f}")
-                acc = {"loss": 0.0, "token_acc": 0.0, "exact_tf": 0.0, "n": 0}
+                    bar.set_postfix(loss=f"{rec['loss']:.3f}", acc=f"{rec[keys[1]]:.3f}")
+                acc = {**dict.fromkeys(keys, 0.0), "n": 0}
             if step % args.eval_every == 0:
                 do_eval()
             if step % args.ckpt_every == 0:
@@ -313,8 +381,10 @@ def train(args) -> int:
         print(f"train: stopped at step {step} after {el:.0f} s "
               f"({(step - start_step) * args.batch_size / max(el, 1e-9):.0f} samples/s, data "
               f"{100 * t_data / max(t_data + t_model, 1e-9):.0f}% of the loop)", flush=True)
-        if last_eval:
+        if last_eval and "reproduces" in last_eval:
             print(f"train: held-out edits reproduce B: {last_eval['reproduces']:.3f}", flush=True)
+        elif last_eval:
+            print(f"train: {recipe.describe_eval(last_eval)}", flush=True)
     if rt.distributed:
         torch.distributed.destroy_process_group()
     return 0

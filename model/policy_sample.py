@@ -1,0 +1,301 @@
+"""Spend one forward pass of the policy on many grammatical edits of each program.
+
+`PolicySampler.propose(images_a, images_b, programs)` encodes every program once (a batch), reads the
+where x what distribution (`model.policy_net`), draws K (slot, action) pairs per program, decodes the
+content the drawn actions need (statements, expressions, a wrapped loop's count) in one batched,
+grammar-masked decode (`model.policy_grammar`), and applies each edit with `logo.mutate.Sites.apply`:
+every candidate is a valid program tree by construction. A share `eps` of each program's K candidates
+are uniform grammatical mutations (`Sites.mutate`, the `grammar` arm's step), so the worst case stays
+near that arm; with `fill`, draws that repeat an edit already made are replaced by such mutations too.
+
+The ablations swap one head for the grammar's uniform choice (`where`, `what` = "learned" | "uniform"):
+uniform *where* draws the slot uniformly among the program's editable slots and the action from the
+policy at that slot; uniform *what* draws the slot from the policy and the action and content as the
+random mutator would (`RandomContent`).
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import numpy as np
+import torch
+
+from logo.ast import BinOp, Const, Num, OPERATORS, CONSTANTS
+from logo.mutate import MUTATION_WEIGHTS, MUTATIONS, RandomContent, Sites
+from logo.syntax import to_text
+from logo.tokens import tokenize
+
+from .encoding import paren_depth
+from .policy_actions import ACTION_KIND, ACTIONS, HAS_CONTENT, N_ACTIONS, SiteTable
+from .policy_grammar import STMT, Grammar, build
+
+MODES = ("learned", "uniform")
+_KIND_WEIGHT = np.array([MUTATION_WEIGHTS[MUTATIONS.index(k)] for k in ACTION_KIND])
+
+
+class PolicySampler:
+    def __init__(self, model, tokenizer, device="cpu", k: int = 128, eps: float = 0.1, where: str = "learned",
+                 what: str = "learned", temperature: float = 1.0, content_temperature: float = 1.0,
+                 library=None, seed: int = 0, fill: bool = True, max_content_rows: int = 96, record: bool = False):
+        if where not in MODES or what not in MODES:
+            raise ValueError(f"where and what are one of {MODES}")
+        if k < 1 or not 0.0 <= eps <= 1.0:
+            raise ValueError("PolicySampler needs k >= 1 and 0 <= eps <= 1")
+        self.model, self.tok, self.device = model, tokenizer, device
+        self.k, self.eps, self.where, self.what = k, eps, where, what
+        self.temperature, self.content_temperature = temperature, content_temperature
+        self.library = library
+        self.fill = fill
+        self.max_content_rows = max_content_rows
+        self.grammar = Grammar(tokenizer, library or ())
+        self.rng = random.Random(seed)
+        self.nrng = np.random.default_rng(seed)
+        self.content = RandomContent(self.rng, library)
+        self.max_tokens = model.config.max_tokens
+        self.max_content = model.config.max_content
+        self._masks: torch.Tensor | None = None
+        self.stats = Counter()
+        self.record = record
+        #: with `record`: per program of the last `propose`, the (action name, content) of each policy edit
+        self.trace: list[list[tuple[str, object]]] = []
+
+    def reseed(self, seed: int) -> None:
+        self.rng.seed(seed)
+        self.nrng = np.random.default_rng(seed)
+
+    # ---- the forward pass ---------------------------------------------------------------------------
+    def _encode(self, programs):
+        """Tables and token ids of the programs the policy can read (others get uniform mutations)."""
+        rows = []
+        for i, p in enumerate(programs):
+            text = to_text(p)
+            toks = tokenize(text) if text else []
+            if len(toks) > self.max_tokens:
+                continue
+            ids = self.tok.encode(toks)
+            if self.tok.unk_id in ids:
+                continue
+            sites = Sites.of(p, is_canonical=True)
+            rows.append((i, ids, paren_depth(toks), SiteTable.of(p, sites, len(toks))))
+        return rows
+
+    @torch.no_grad()
+    def _forward(self, rows, images_a, images_b):
+        L = max(len(ids) for _, ids, _, _ in rows) + 1
+        B = len(rows)
+        a_ids = np.zeros((B, L), np.int64)
+        depth = np.zeros((B, L), np.int64)
+        valid = np.zeros((B, L, N_ACTIONS), bool)
+        a_len = np.zeros(B, np.int64)
+        for r, (_, ids, dep, table) in enumerate(rows):
+            n = len(ids)
+            a_ids[r, :n] = ids
+            a_ids[r, n] = self.tok.end_id
+            depth[r, :n] = dep
+            valid[r, :n + 1] = table.valid
+            a_len[r] = n
+        idx = [i for i, _, _, _ in rows]
+        images = np.stack([np.asarray(images_a)[idx], np.asarray(images_b)[idx]], 1)
+        dev = self.device
+        t = lambda x: torch.from_numpy(x).to(dev)   # noqa: E731
+        model = self.model
+        mem, mem_mask, slots, _ = model.encode(t(images), t(a_ids), t(a_len), t(depth))
+        act = model.action_logits(slots, t(valid)).float()
+        if self.temperature != 1.0:
+            act = act / self.temperature
+        probs = act.flatten(1).softmax(-1).view(act.shape).cpu().numpy() * valid
+        return mem, mem_mask, slots, probs
+
+    # ---- drawing (slot, action) pairs ---------------------------------------------------------------
+    def _draw_pairs(self, probs: np.ndarray, table: SiteTable, n: int) -> list[tuple[int, int]]:
+        valid = table.valid
+        pr = probs[:valid.shape[0]]
+        if self.where == "learned":
+            if self.what == "learned":
+                flat = pr.ravel()
+                picks = self.nrng.choice(flat.size, n, p=flat / flat.sum())
+                return [(int(i) // N_ACTIONS, int(i) % N_ACTIONS) for i in picks]
+            slot_p = pr.sum(1)
+            slots = self.nrng.choice(len(slot_p), n, p=slot_p / slot_p.sum())
+        else:
+            editable = np.flatnonzero(valid.any(1))
+            slots = editable[self.nrng.integers(0, len(editable), n)]
+        out = []
+        for s in slots:
+            if self.what == "learned":
+                w = pr[s]
+            else:                                          # the random mutator's kind weights
+                w = valid[s] * _KIND_WEIGHT
+            a = int(self.nrng.choice(N_ACTIONS, p=w / w.sum())) if w.sum() > 0 else int(np.flatnonzero(valid[s])[0])
+            out.append((int(s), a))
+        return out
+
+    # ---- content ------------------------------------------------------------------------------------
+    def _random_content(self, table: SiteTable, slot: int, action: int):
+        """Content as the random mutator writes it (`Sites.draw`)."""
+        info = table.slot[(slot, action)]
+        name = ACTIONS[action]
+        rng, content = self.rng, self.content
+        if name in ("insert", "replace_stmt"):
+            return content.stmt(info.depth, info.scope)
+        if name.startswith("wrap_loop"):
+            return Num(rng.randint(2, 8))
+        e = table.sites.exprs[info.mutation.site]
+        x = e.expr
+        if name == "loop_count":
+            if isinstance(x, Num):
+                v = x.value + rng.choice((-1, 1))
+                return Num(v) if 1 <= v <= 9 else content.expr("count", e.scope)
+            return content.expr("count", e.scope)
+        r = rng.random()
+        if r < 0.35 and isinstance(x, Num):
+            return Num(rng.choice([d for d in range(10) if d != x.value]))
+        if r < 0.35 and isinstance(x, Const):
+            return Const(rng.choice([c for c in CONSTANTS if c != x.name]))
+        if r < 0.5 and isinstance(x, BinOp):
+            return BinOp(rng.choice([o for o in OPERATORS if o != x.op]), x.left, x.right)
+        if r < 0.6:
+            return BinOp(rng.choice(("*", "/")), x, Num(rng.randint(2, 4)))
+        return content.expr(e.role, e.scope)
+
+    def masks(self) -> torch.Tensor:
+        if self._masks is None or self._masks.shape[0] != len(self.grammar.masks):
+            self._masks = torch.from_numpy(self.grammar.mask_table(len(self.tok))).to(self.device)
+        return self._masks
+
+    @torch.no_grad()
+    def decode(self, mem, mem_mask, slots, requests: list[list[tuple]]) -> list[list]:
+        """Decode content for `requests[r]` = [(slot, nt, scope, depth, budget), ...] of encoded row r
+        (rows with no requests are skipped); returns the subtrees in the same layout."""
+        model, g = self.model, self.grammar
+        live = [r for r, req in enumerate(requests) if req]
+        out: list[list] = [[] for _ in requests]
+        if not live:
+            return out
+        per = max(len(requests[r]) for r in live)
+        R = len(live) * per
+        states, slot_idx, nts, real = [], [], [], []
+        for r in live:
+            req = requests[r]
+            for j in range(per):
+                slot, nt, scope, depth, budget = req[j] if j < len(req) else req[0]
+                states.append(g.start(nt, scope, depth, budget))
+                slot_idx.append((r, slot))
+                nts.append(nt)
+                real.append(j < len(req))
+        dev = self.device
+        rr = torch.tensor([r for r, _ in slot_idx], device=dev)
+        ss = torch.tensor([s for _, s in slot_idx], device=dev)
+        x = model.start_vectors(slots[rr, ss], torch.tensor(nts, device=dev))[:, None]
+        live_t = torch.tensor(live, device=dev)
+        caches = model.start_cache(mem[live_t])
+        mmask = mem_mask[live_t]
+        active = [i for i in range(R) if real[i]]
+        for i in range(R):
+            if not real[i]:
+                states[i].done = True
+        temp = self.content_temperature
+        for t in range(self.max_content):
+            if not active:
+                break
+            h = model.decode_step(x, caches, mmask, t)[:, 0]
+            ids = torch.tensor([st.mask_id if not st.done else 0 for st in states], device=dev)
+            logits = model.token_logits(h, self.masks()[ids]).float()
+            if temp > 0:
+                gumbel = -torch.log(-torch.log(torch.rand_like(logits).clamp_(1e-9, 1 - 1e-9)))
+                tok = (logits / temp + gumbel).argmax(-1)
+            else:
+                tok = logits.argmax(-1)
+            toks = tok.tolist()
+            for i in active:
+                states[i].advance(toks[i])
+            active = [i for i in active if not states[i].done]
+            x = model.tok_emb(tok)[:, None]
+        vocab = self.tok.vocab
+        k = 0
+        for r in live:
+            for j in range(per):
+                st = states[k]
+                if real[k]:
+                    out[r].append(build([vocab[i] for i in st.tokens], nts[k]) if st.done and st.tokens else None)
+                k += 1
+        return out
+
+    # ---- proposing ----------------------------------------------------------------------------------
+    def propose(self, images_a, images_b, programs) -> list[list]:
+        """K candidate program trees per (image A, target image, canonical program)."""
+        out: list[list] = [[] for _ in programs]
+        self.trace = [[] for _ in programs]
+        sites_of = {}
+        rows = self._encode(programs)
+        n_eps = int(round(self.eps * self.k))
+        plans = []
+        if rows:
+            mem, mem_mask, slots, probs = self._forward(rows, images_a, images_b)
+            requests = []
+            for r, (i, ids, _, table) in enumerate(rows):
+                pairs = Counter(self._draw_pairs(probs[r], table, self.k - n_eps))
+                plan, req = [], []
+                for (slot, action), c in pairs.items():
+                    if HAS_CONTENT[action] and self.what == "learned":
+                        info = table.slot[(slot, action)]
+                        budget = self._budget(info.nt, len(ids), table, slot, action)
+                        for _ in range(c):
+                            if len(req) < self.max_content_rows:
+                                plan.append((slot, action, len(req)))
+                                req.append((slot, info.nt, info.scope, info.depth, budget))
+                    elif HAS_CONTENT[action]:
+                        plan += [(slot, action, "random")] * c
+                    else:
+                        plan.append((slot, action, None))
+                plans.append((i, table, plan))
+                requests.append(req)
+            decoded = self.decode(mem, mem_mask, slots, requests)
+            for (i, table, plan), subs in zip(plans, decoded):
+                sites_of[i] = table.sites
+                seen, got = set(), []
+                for slot, action, ref in plan:
+                    if ref == "random":
+                        content = self._random_content(table, slot, action)
+                    elif ref is None:
+                        content = None
+                    else:
+                        content = subs[ref]
+                        if content is None:
+                            continue
+                    key = (slot, action, content)
+                    if key in seen:
+                        self.stats["repeats"] += 1
+                        continue
+                    seen.add(key)
+                    try:
+                        got.append(table.sites.apply(table.mutation(slot, action, content)))
+                    except (IndexError, ValueError, TypeError):
+                        self.stats["failed"] += 1
+                        continue
+                    if self.record:
+                        self.trace[i].append((ACTIONS[action], content))
+                out[i] = got
+        for i, p in enumerate(programs):
+            sites = sites_of.get(i) or Sites.of(p, is_canonical=True)
+            want = self.k - len(out[i]) if (self.fill or i not in sites_of) else n_eps
+            self.stats["policy"] += len(out[i])
+            for _ in range(want):
+                q = sites.mutate(self.rng, content=self.content)
+                if q is not None:
+                    out[i].append(q)
+                    self.stats["uniform"] += 1
+        return out
+
+    def _budget(self, nt: int, n_tokens: int, table: SiteTable, slot: int, action: int) -> int:
+        """Tokens a decoded subtree may take: what keeps the program within the model's context (at
+        least what the nonterminal needs), at most `max_content`."""
+        need = 5 if nt == STMT else 1
+        freed = 0
+        m = table.slot[(slot, action)].mutation
+        if m.kind == "replace_stmt":
+            freed = len(tokenize(to_text(table.sites.blocks[m.site].body[m.at])))
+        elif m.kind in ("replace_expr", "loop_count"):
+            freed = len(tokenize(to_text(table.sites.exprs[m.site].expr)))
+        return int(min(self.max_content, max(need, self.max_tokens - n_tokens + freed)))
