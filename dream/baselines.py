@@ -19,6 +19,9 @@ context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forge
   grammar alone, the strongest arm without a model, for the model to count).
 
 `make_proposer(name, ...)` builds one by name; the `MODEL_ARMS` need a `model_proposer` (a checkpoint).
+The policy arms (`dream.policy.POLICY_ARMS`: `policy`, its ablations and `policy+grammar`) need a policy
+checkpoint (`train --model policy`), whose `dream.policy.PolicyArms` stands in for the model proposer;
+with one, the `model` arms are the policy's.
 """
 from __future__ import annotations
 
@@ -29,8 +32,9 @@ from typing import Sequence
 from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_TOKENS, OPERATOR_TOKENS
 
 
-MODEL_ARMS = ("model", "model+enum", "model+grammar")
-ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar")
+POLICY_ARMS = ("policy", "policy-where", "policy-what", "policy+grammar")     # dream.policy
+MODEL_ARMS = ("model", "model+enum", "model+grammar") + POLICY_ARMS
+ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar") + POLICY_ARMS
 
 
 def _tokens(text: str) -> list[str]:
@@ -195,6 +199,14 @@ def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, se
     if name in MODEL_ARMS:
         if model_proposer is None:
             raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")
+        if hasattr(model_proposer, "proposer"):              # a policy checkpoint (dream.policy.PolicyArms)
+            policy = {"model": "policy", "model+grammar": "policy+grammar"}.get(name, name)
+            if policy in POLICY_ARMS:
+                return model_proposer.proposer(policy, seed=seed, library=library, max_tokens=max_tokens)
+            return CombinedProposer(model_proposer.proposer("policy", seed=seed, library=library, max_tokens=max_tokens),
+                                    EnumProposer(cap, max_tokens), name=name)
+        if name in POLICY_ARMS:
+            raise ValueError(f"arm {name!r} needs a policy checkpoint (train --model policy), not an edit model's")
         if name == "model":
             return model_proposer
         if name == "model+enum":

@@ -32,10 +32,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from logo.cli_errors import float_list, int_range
+from logo.cli_errors import float_list, float_range, int_range
 from logo.tokens import CONTEXT_TOKENS
 
-from .baselines import ARMS, MODEL_ARMS, candidates_per_expansion, make_proposer
+from .baselines import ARMS, MODEL_ARMS, POLICY_ARMS, candidates_per_expansion, make_proposer
 from .search import Proposer, Search, SearchResult
 from .targets import Target
 
@@ -53,6 +53,8 @@ class SearchSettings:
     temperatures: tuple[float, ...] = (1.0,)
     beam: int = 8                            # model: beam width (0 = off)
     enum_cap: int = 64                       # enum: candidates per expansion
+    policy_k: int = 128                      # policy arms: edits per node (one forward pass)
+    policy_eps: float = 0.1                  # policy arms: share of them that are uniform grammatical mutations
 
     @property
     def candidates_per_expansion(self) -> int:
@@ -61,7 +63,7 @@ class SearchSettings:
 
     def to_dict(self) -> dict:
         return {"k": self.k, "batch": self.batch, "samples": self.samples, "temperatures": list(self.temperatures),
-                "beam": self.beam, "enum_cap": self.enum_cap}
+                "beam": self.beam, "enum_cap": self.enum_cap, "policy_k": self.policy_k, "policy_eps": self.policy_eps}
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser, enum: bool = True) -> None:
@@ -83,6 +85,11 @@ class SearchSettings:
         if enum:
             parser.add_argument("--enum-cap", type=int_range(1, 1_000_000), default=d.enum_cap,
                                 help="enum arms: candidates per expansion (default %(default)s)")
+        parser.add_argument("--policy-k", type=int_range(1, 100_000), default=d.policy_k,
+                            help="policy checkpoints: edits per node from one forward pass (default %(default)s)")
+        parser.add_argument("--policy-eps", type=float_range(0, 1), default=d.policy_eps,
+                            help="policy checkpoints: share of each node's edits that are uniform grammatical "
+                                 "mutations (default %(default)s)")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "SearchSettings":
@@ -95,7 +102,8 @@ class SearchSettings:
     def to_argv(self, enum: bool = True) -> list[str]:
         """These settings as the flags of `add_arguments`, for a child command (`logo run` starts them)."""
         argv = ["--k", str(self.k), "--batch", str(self.batch), "--samples", str(self.samples),
-                "--temperatures", ",".join(str(t) for t in self.temperatures), "--beam", str(self.beam)]
+                "--temperatures", ",".join(str(t) for t in self.temperatures), "--beam", str(self.beam),
+                "--policy-k", str(self.policy_k), "--policy-eps", str(self.policy_eps)]
         return argv + (["--enum-cap", str(self.enum_cap)] if enum else [])
 
 
@@ -235,6 +243,10 @@ class Solver:
                                  "(a checkpoint directory)")
             try:
                 s.load_model(ckpt, device, check_names)
+                policy = [a for a in arms if a in POLICY_ARMS]
+                if policy and s.watcher.kind != "policy":
+                    raise SolveError(f"the proposer {', '.join(policy)} needs a policy checkpoint "
+                                     f"(train --model policy); {ckpt} holds an edit model")
             except SolveError:
                 s.close()
                 raise
@@ -247,7 +259,8 @@ class Solver:
             check_vocabulary(watcher.tokenizer, self.library, ckpt, self.db_path)
         self.watcher = watcher
         st = self.settings
-        self.model_proposer = watcher.proposer(st.samples, st.temperatures, st.beam)
+        self.model_proposer = watcher.proposer(st.samples, st.temperatures, st.beam, policy_k=st.policy_k,
+                                               policy_eps=st.policy_eps)
         if self.db is None:
             self.image_size = watcher.model.config.image_size
         elif watcher.model.config.image_size != self.image_size:

@@ -192,6 +192,10 @@ class PolicyModel(nn.Module):
             x = blk.step(x, cache, mem_mask)
         return self.dec_norm(x)
 
+    def row_decoder(self, mem, mem_mask, row_node, start) -> "RowDecoder":
+        """Incremental decoding of many rows over a few inputs (`RowDecoder`)."""
+        return RowDecoder(self, mem, mem_mask, row_node, start)
+
     # ---- training -----------------------------------------------------------------------------------
     def forward(self, batch):
         """(action scores (B, L+1, N_ACTIONS), content token scores (C, T, V) or None)."""
@@ -205,6 +209,102 @@ class PolicyModel(nn.Module):
         h = self.decode(x, mem[rows], mem_mask[rows])
         masks = batch["masks"][batch["c_mask"].clamp(min=0)]
         return act, self.token_logits(h, masks)
+
+
+class RowDecoder:
+    """Decode rows of the subtree decoder one token at a time, rows belonging to inputs (`row_node`).
+
+    Keys and values of past tokens sit in preallocated buffers; cross-attention reads each input's memory
+    once, with its rows' queries laid out in a (inputs, rows per input) grid; rows that have finished are
+    dropped from the computation (the buffers are compacted once a quarter of the rows are done), so the
+    cost follows the tokens actually decoded, not rows x the longest row.
+
+        dec = model.row_decoder(mem, mem_mask, row_node, start)
+        while len(dec.live_rows):
+            h = dec.step()                       # (live rows, d): the next token's hidden states
+            dec.feed(tokens, finished)           # tokens (live rows,), finished bool (live rows,)
+    `dec.live_rows` holds the original numbers of the rows still decoding, in the order of `step`'s rows.
+    """
+
+    def __init__(self, model: "PolicyModel", mem, mem_mask, row_node, start):
+        self.m = model
+        dev = mem.device
+        self.row_node = torch.as_tensor(row_node, device=dev)
+        R = len(self.row_node)
+        c = model.config
+        heads = c.n_heads
+        dh = c.d_model // heads
+        T = c.max_content
+        self.t = 0
+        self.active = torch.arange(R, device=dev)            # original row ids, compact order
+        self.x = start
+        dtype = start.dtype
+        self.k = [torch.empty(R, heads, T, dh, device=dev, dtype=dtype) for _ in model.dec_blocks]
+        self.v = [torch.empty(R, heads, T, dh, device=dev, dtype=dtype) for _ in model.dec_blocks]
+        self.mem_kv = [blk.ca.keys_values(mem) for blk in model.dec_blocks]
+        self.mem_mask = mem_mask
+        self.live = torch.ones(R, dtype=torch.bool, device=dev)   # of the rows in the buffers
+        self._layout()
+
+    def _layout(self):
+        """The cross-attention grid of the rows in the buffers: their inputs and places in them."""
+        nodes = self.row_node[self.active]
+        uniq, inverse, counts = torch.unique(nodes, return_inverse=True, return_counts=True)
+        self.nodes = uniq
+        self.G = int(counts.max()) if len(counts) else 1
+        order = torch.argsort(inverse, stable=True)
+        rank = torch.empty_like(order)
+        starts = torch.cumsum(counts, 0) - counts
+        rank[order] = torch.arange(len(order), device=order.device) - starts[inverse[order]]
+        self.grid_index = inverse * self.G + rank
+        self.kv = [(k[uniq], v[uniq]) for k, v in self.mem_kv]
+        self.mmask = self.mem_mask[uniq]
+
+    @torch.no_grad()
+    def step(self):
+        """Hidden states (rows in the buffers that are live, d) for the next token."""
+        m, t = self.m, self.t
+        x = self.x + m.dec_pos.weight[t]
+        n_rows, d = x.shape
+        for blk, kb, vb, (mk, mv) in zip(m.dec_blocks, self.k, self.v, self.kv):
+            h = blk.n1(x)[:, None]
+            k, v = blk.sa.keys_values(h)
+            kb[:, :, t] = k[:, :, 0]
+            vb[:, :, t] = v[:, :, 0]
+            x = x + blk.sa.attend(h, kb[:, :, :t + 1], vb[:, :, :t + 1])[:, 0]
+            q = x.new_zeros(len(self.nodes) * self.G, d)
+            q[self.grid_index] = blk.n2(x)
+            y = blk.ca.attend(q.view(len(self.nodes), self.G, d), mk, mv, mask=self.mmask)
+            x = x + y.reshape(-1, d)[self.grid_index]
+            x = x + blk.mlp(blk.n3(x))
+        self.h = m.dec_norm(x)
+        return self.h[self.live]
+
+    @torch.no_grad()
+    def feed(self, tokens, finished) -> None:
+        """The tokens chosen for the live rows (as `step` returned them) and which rows are now done."""
+        self.t += 1
+        emb = self.m.tok_emb(tokens)
+        x = torch.zeros_like(self.h)
+        x[self.live] = emb
+        self.x = x
+        live_idx = torch.nonzero(self.live)[:, 0]
+        self.live[live_idx[finished]] = False
+        n_live = int(self.live.sum())
+        if n_live <= 0.75 * len(self.live) and self.t < self.m.config.max_content:
+            keep = torch.nonzero(self.live)[:, 0]
+            self.k = [b[keep] for b in self.k]
+            self.v = [b[keep] for b in self.v]
+            self.x = self.x[keep]
+            self.active = self.active[keep]
+            self.live = torch.ones(len(keep), dtype=torch.bool, device=keep.device)
+            if len(keep):
+                self._layout()
+
+    @property
+    def live_rows(self):
+        """Original row ids of the live rows, in the order of `step`'s output."""
+        return self.active[self.live]
 
 
 _KIND_IDS = {k: i for i, k in enumerate(dict.fromkeys(ACTION_KIND))}

@@ -167,59 +167,47 @@ class PolicySampler:
     @torch.no_grad()
     def decode(self, mem, mem_mask, slots, requests: list[list[tuple]]) -> list[list]:
         """Decode content for `requests[r]` = [(slot, nt, scope, depth, budget), ...] of encoded row r
-        (rows with no requests are skipped); returns the subtrees in the same layout."""
+        in one batch (`model.policy_net.RowDecoder`); returns the subtrees (None for a row that did not
+        finish) in the same layout."""
         model, g = self.model, self.grammar
-        live = [r for r, req in enumerate(requests) if req]
-        out: list[list] = [[] for _ in requests]
-        if not live:
-            return out
-        per = max(len(requests[r]) for r in live)
-        R = len(live) * per
-        states, slot_idx, nts, real = [], [], [], []
-        for r in live:
-            req = requests[r]
-            for j in range(per):
-                slot, nt, scope, depth, budget = req[j] if j < len(req) else req[0]
+        out: list[list] = [[None] * len(req) for req in requests]
+        states, row_node, slot_of, nts, where = [], [], [], [], []
+        for r, req in enumerate(requests):
+            for j, (slot, nt, scope, depth, budget) in enumerate(req):
                 states.append(g.start(nt, scope, depth, budget))
-                slot_idx.append((r, slot))
+                row_node.append(r)
+                slot_of.append(slot)
                 nts.append(nt)
-                real.append(j < len(req))
+                where.append((r, j))
+        if not states:
+            return out
         dev = self.device
-        rr = torch.tensor([r for r, _ in slot_idx], device=dev)
-        ss = torch.tensor([s for _, s in slot_idx], device=dev)
-        x = model.start_vectors(slots[rr, ss], torch.tensor(nts, device=dev))[:, None]
-        live_t = torch.tensor(live, device=dev)
-        caches = model.start_cache(mem[live_t])
-        mmask = mem_mask[live_t]
-        active = [i for i in range(R) if real[i]]
-        for i in range(R):
-            if not real[i]:
-                states[i].done = True
+        rn = torch.tensor(row_node, device=dev)
+        start = model.start_vectors(slots[rn, torch.tensor(slot_of, device=dev)], torch.tensor(nts, device=dev))
+        dec = model.row_decoder(mem, mem_mask, rn, start)
         temp = self.content_temperature
-        for t in range(self.max_content):
-            if not active:
+        for _ in range(self.max_content):
+            rows = dec.live_rows.tolist()
+            if not rows:
                 break
-            h = model.decode_step(x, caches, mmask, t)[:, 0]
-            ids = torch.tensor([st.mask_id if not st.done else 0 for st in states], device=dev)
-            logits = model.token_logits(h, self.masks()[ids]).float()
+            h = dec.step()
+            ids = torch.tensor([states[i].mask_id for i in rows], device=dev)
+            logits = model.token_logits(h, self.masks()[ids]).float()   # (the table grows as masks appear)
             if temp > 0:
                 gumbel = -torch.log(-torch.log(torch.rand_like(logits).clamp_(1e-9, 1 - 1e-9)))
                 tok = (logits / temp + gumbel).argmax(-1)
             else:
                 tok = logits.argmax(-1)
-            toks = tok.tolist()
-            for i in active:
-                states[i].advance(toks[i])
-            active = [i for i in active if not states[i].done]
-            x = model.tok_emb(tok)[:, None]
+            finished = []
+            for i, t in zip(rows, tok.tolist()):
+                st = states[i]
+                st.advance(t)
+                finished.append(st.done)
+            dec.feed(tok, torch.tensor(finished, device=dev))
         vocab = self.tok.vocab
-        k = 0
-        for r in live:
-            for j in range(per):
-                st = states[k]
-                if real[k]:
-                    out[r].append(build([vocab[i] for i in st.tokens], nts[k]) if st.done and st.tokens else None)
-                k += 1
+        for st, nt, (r, j) in zip(states, nts, where):
+            if st.done and st.tokens:
+                out[r][j] = build([vocab[i] for i in st.tokens], nt)
         return out
 
     # ---- proposing ----------------------------------------------------------------------------------
