@@ -13,7 +13,10 @@ Where A comes from (`KINDS`, mixture `DEFAULT_WEIGHTS`; C is always a stored pro
 An example's labels: every fixing step of `logo.tree_path.fixing_steps(A, C)` is a positive (slot,
 action) (`model.policy_actions`); one of them with content (a statement, an expression, a wrapped
 loop's count) is the decoder's target, walked through the grammar (`model.policy_grammar`) for its mask
-ids. `PolicyData` keeps a ring of encoded examples made from the database (follows a growing
+ids. A second decoder target is a *pool* statement: one of C's statements at any depth that uses no
+loop variable from outside it (`closed_statements`), written on its own, decoded from the program's end
+slot with the `POOL` nonterminal: what the sampler inserts anywhere (the issue's oracle inserted the
+target program's own statements). `PolicyData` keeps a ring of encoded examples made from the database (follows a growing
 database like `model.pairs.PairSampler`, held out by the same hash of C's entry id) and batches it.
 """
 from __future__ import annotations
@@ -34,7 +37,7 @@ from logo.tree_path import fixing_steps, path
 from .encoding import paren_depth
 from .pairs import is_heldout
 from .policy_actions import N_ACTIONS, SiteTable
-from .policy_grammar import Grammar, walk_masks
+from .policy_grammar import POOL, Grammar, walk_masks
 from .tokenizer import Tokenizer
 
 KINDS = ("far", "walk", "prefix", "neighbour", "random")
@@ -51,6 +54,8 @@ class Example(NamedTuple):
     c_ids: np.ndarray       # (t,) content token ids
     c_mask: np.ndarray      # (t,) grammar mask ids
     depth: np.ndarray       # (n,) parenthesis depth of A's tokens
+    p_ids: np.ndarray       # (u,) a pool statement of C (empty: none)
+    p_mask: np.ndarray      # (u,) its grammar mask ids
 
 
 def encode_example(tok: Tokenizer, grammar: Grammar, a, c, max_tokens: int, max_content: int,
@@ -88,8 +93,15 @@ def encode_example(tok: Tokenizer, grammar: Grammar, a, c, max_tokens: int, max_
         if masks is not None:
             c_slot, c_nt = slot, info.nt
             c_ids, c_mask = np.asarray(sub_ids, np.int32), np.asarray(masks, np.int32)
+    p_ids = p_mask = np.zeros(0, np.int32)
+    pool = closed_statements(c)
+    if pool:
+        sub_ids = tok.encode(tokenize(rng.choice(pool)))
+        masks = walk_masks(grammar, POOL, (), 0, max_content, sub_ids)
+        if masks is not None:
+            p_ids, p_mask = np.asarray(sub_ids, np.int32), np.asarray(masks, np.int32)
     return Example(np.asarray(ids, np.int32), table.valid, target, c_slot, c_nt, c_ids, c_mask,
-                   np.asarray(paren_depth(toks), np.int8))
+                   np.asarray(paren_depth(toks), np.int8), p_ids, p_mask)
 
 
 class Ring:
@@ -107,6 +119,8 @@ class Ring:
         self.c_nt = np.zeros(capacity, np.int32)
         self.c_ids = np.full((capacity, T), -1, np.int32)
         self.c_mask = np.full((capacity, T), -1, np.int32)
+        self.p_ids = np.full((capacity, T), -1, np.int32)
+        self.p_mask = np.full((capacity, T), -1, np.int32)
         self.img_a = np.zeros((capacity, size, size), np.uint8)
         self.img_c = np.zeros((capacity, size, size), np.uint8)
         self.kind = np.zeros(capacity, np.int8)
@@ -130,6 +144,11 @@ class Ring:
         t = len(ex.c_ids)
         self.c_ids[i, :t] = ex.c_ids
         self.c_mask[i, :t] = ex.c_mask
+        self.p_ids[i] = -1
+        self.p_mask[i] = -1
+        u = len(ex.p_ids)
+        self.p_ids[i, :u] = ex.p_ids
+        self.p_mask[i, :u] = ex.p_mask
         self.img_a[i], self.img_c[i] = img_a, img_c
         self.kind[i] = kind
         self.next = (i + 1) % self.cap
@@ -137,21 +156,25 @@ class Ring:
         return i
 
     def batch(self, idx: np.ndarray, masks: torch.Tensor, device) -> dict:
-        """Tensors of rows `idx` (lengths cut to the longest program and subtree in the batch)."""
+        """Tensors of rows `idx` (lengths cut to the longest program and subtree in the batch). The
+        decoder's rows: the examples' content labels, then their pool statements (from the end slot)."""
         L = int(self.a_len[idx].max()) + 1
-        has = self.c_slot[idx] >= 0
-        rows = np.flatnonzero(has)
-        T = max(1, int((self.c_ids[idx[rows]] >= 0).sum(1).max())) if len(rows) else 1
+        rows = np.flatnonzero(self.c_slot[idx] >= 0)
+        prow = np.flatnonzero(self.p_ids[idx, 0] >= 0)
+        ids = np.concatenate([self.c_ids[idx[rows]], self.p_ids[idx[prow]]])
+        mask = np.concatenate([self.c_mask[idx[rows]], self.p_mask[idx[prow]]])
+        T = max(1, int((ids >= 0).sum(1).max())) if len(ids) else 1
         t = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(device)   # noqa: E731
         return {
             "images": t(np.stack([self.img_a[idx], self.img_c[idx]], 1)),
             "a_ids": t(self.a_ids[idx, :L].astype(np.int64)), "a_len": t(self.a_len[idx].astype(np.int64)),
             "depth": t(self.depth[idx, :L].astype(np.int64)),
             "valid": t(self.valid[idx, :L]), "target": t(self.target[idx, :L]),
-            "c_row": t(rows.astype(np.int64)), "c_slot": t(self.c_slot[idx[rows]].astype(np.int64)),
-            "c_nt": t(self.c_nt[idx[rows]].astype(np.int64)),
-            "c_ids": t(self.c_ids[idx[rows], :T].astype(np.int64)),
-            "c_mask": t(self.c_mask[idx[rows], :T].astype(np.int64)), "masks": masks.to(device),
+            "c_row": t(np.concatenate([rows, prow]).astype(np.int64)),
+            "c_slot": t(np.concatenate([self.c_slot[idx[rows]], self.a_len[idx[prow]]]).astype(np.int64)),
+            "c_nt": t(np.concatenate([self.c_nt[idx[rows]], np.full(len(prow), POOL)]).astype(np.int64)),
+            "c_ids": t(ids[:, :T].astype(np.int64)), "c_mask": t(mask[:, :T].astype(np.int64)),
+            "masks": masks.to(device),
         }
 
 
@@ -375,6 +398,25 @@ class PolicyData:
         pass
 
 
+def closed_statements(program) -> list[str]:
+    """C's statements at any depth that use no loop variable bound outside them, each written on its own
+    in canonical form (distinct, in print order): the pool decoder's targets."""
+    from logo.ast import Embed, Loop, PenUp, Program, Var, walk
+    out: dict[str, None] = {}
+
+    def body(b, scope):
+        for s in b:
+            if not any(isinstance(n, Var) and n.name in scope for n in walk(s)):
+                out[to_text(canonical(Program((), (s,))))] = None
+            if isinstance(s, Loop):
+                body(s.body, scope | {s.var})
+            elif isinstance(s, (Embed, PenUp)):
+                body(s.body, scope)
+
+    body(program.body, frozenset())
+    return list(out)
+
+
 def statement_keys(program) -> set[str]:
     """Every statement of a program at any depth, written on its own in canonical form (loops renamed
     from depth 0; free loop variables kept): the "occurs in the reference program" test."""
@@ -391,4 +433,5 @@ def statement_keys(program) -> set[str]:
     return out
 
 
-__all__: Sequence[str] = ("KINDS", "DEFAULT_WEIGHTS", "Example", "encode_example", "PolicyData", "statement_keys")
+__all__: Sequence[str] = ("KINDS", "DEFAULT_WEIGHTS", "Example", "encode_example", "PolicyData", "statement_keys",
+                          "closed_statements")

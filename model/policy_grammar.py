@@ -11,6 +11,10 @@ variable, closing parenthesis) that also keeps
 - the loop variables in scope (a new loop binds the canonical name for its depth; expressions use only
   variables in scope, and a loop's count is read before its variable is bound),
 - the nesting of blocks and expressions under limits, and the procedures' arities (library calls),
+- the roles of expressions: a length uses the length constants (ul, eps_l), an angle the angle
+  constants (ua, eps_a), a count `inf`, all of them digits and loop variables, and so do their
+  sub-expressions (every DreamCoder task and every generated program keeps to this; a call's
+  arguments may use any constant),
 - the token budget: a token is allowed only if the subtree can still be closed within the budget, so
   every row finishes, grammatically, within `budget` tokens.
 
@@ -34,10 +38,13 @@ from logo.ast import CONSTANTS, OPERATORS, BinOp, Call, Const, Embed, Loop, Move
 from logo.canonical import LOOP_VARS
 from logo.tokens import DIGIT_TOKENS
 
-# nonterminals a decode starts from (the decoder's start embedding): a statement, or an expression by role
-STMT, LENGTH, ANGLE, COUNT, ARG = 0, 1, 2, 3, 4
-NONTERMINALS = ("stmt", "length", "angle", "count", "arg")
+# nonterminals a decode starts from (the decoder's start embedding): a statement, an expression by role,
+# or a statement of the node's pool (written for no site in particular: no loop variables in scope)
+STMT, LENGTH, ANGLE, COUNT, ARG, POOL = 0, 1, 2, 3, 4, 5
+NONTERMINALS = ("stmt", "length", "angle", "count", "arg", "pool")
 ROLE_NT = {"length": LENGTH, "angle": ANGLE, "count": COUNT, "arg": ARG}
+#: the constants an expression of each role (nonterminal) may use
+ROLE_CONSTANTS = {LENGTH: ("ul", "eps_l"), ANGLE: ("ua", "eps_a"), COUNT: ("inf",), ARG: tuple(CONSTANTS)}
 
 #: deepest block nesting (loops, embeds, penups) a decoded statement may reach, counting the site's own depth, and deepest
 #: expression nesting (the DreamCoder tasks need 5 and 3)
@@ -60,7 +67,8 @@ class Grammar:
         self.id = ix
         self.open, self.close = ix["("], ix[")"]
         self.kw = {k: ix[k] for k in ("move", "loop", "embed", "penup")}
-        self.leaf_ids = [ix[t] for t in DIGIT_TOKENS + tuple(CONSTANTS)]
+        self.digit_ids = [ix[t] for t in DIGIT_TOKENS]
+        self.const_ids = {nt: [ix[c] for c in names] for nt, names in ROLE_CONSTANTS.items()}
         self.op_ids = [ix[o] for o in OPERATORS]
         self.var_ids = [ix[v] for v in LOOP_VARS if v in ix]
         self.calls: dict[int, int] = {}          # token id -> arity
@@ -97,13 +105,18 @@ class Grammar:
         return State(self, nt, tuple(scope), depth, budget)
 
 
+def _e(role: int, depth: int = 0) -> tuple:
+    """An expression symbol of `role` (a nonterminal id) nested `depth` deep."""
+    return (_E, depth * 8 + role)
+
+
 class State:
     """One row's decoding state (see `Grammar`)."""
     __slots__ = ("g", "stack", "scope", "pending", "depth", "left", "cost", "done", "mask_id", "tokens")
 
     def __init__(self, g: Grammar, nt: int, scope: tuple, depth: int, budget: int):
         self.g = g
-        self.stack = [(_S, 0)] if nt == STMT else [(_E, 0)]
+        self.stack = [(_S, 0)] if nt in (STMT, POOL) else [_e(nt)]
         self.scope = list(scope)
         self.pending: list[str] = []            # loop variables named, bound once their count is read
         self.depth = depth
@@ -154,9 +167,11 @@ class State:
             can_open = room >= 4
             return g._mask(("B", can_open), [g.close] + [g.open] * can_open)
         if sym == _E:
-            can_open = d < g.max_expr_depth and room >= 3
+            depth, role = divmod(d, 8)
+            can_open = depth < g.max_expr_depth and room >= 3
             n = len(self.scope)
-            return g._mask(("E", n, can_open), g.leaf_ids + g.var_ids[:n] + [g.open] * can_open)
+            return g._mask(("E", role, n, can_open),
+                           g.digit_ids + g.const_ids[role] + g.var_ids[:n] + [g.open] * can_open)
         if sym == _O:
             return g._mask(("O",), g.op_ids)
         if sym == _V:
@@ -175,20 +190,20 @@ class State:
             push = [(_H, 0)]
         elif sym == _H:
             if t == g.kw["move"]:
-                push = [(_CLOSE, 0), (_E, 0), (_E, 0)]
+                push = [(_CLOSE, 0), _e(ANGLE), _e(LENGTH)]
             elif t == g.kw["loop"]:
                 self.pending.append(LOOP_VARS[len(self.scope) + len(self.pending)])
-                push = [(_POP, 0), (_OUT, 0), (_B, 0), (_S, 0), (_IN, 0), (_PUSH, 0), (_E, 0), (_V, 0)]
+                push = [(_POP, 0), (_OUT, 0), (_B, 0), (_S, 0), (_IN, 0), (_PUSH, 0), _e(COUNT), (_V, 0)]
             elif t in (g.kw["embed"], g.kw["penup"]):
                 push = [(_OUT, 0), (_B, 0), (_S, 0), (_IN, 0)]
             else:
-                push = [(_CLOSE, 0)] + [(_E, 0)] * g.calls[t]
+                push = [(_CLOSE, 0)] + [_e(ARG)] * g.calls[t]
         elif sym == _B:
             if t == g.open:
                 push = [(_B, 0), (_H, 0)]
         elif sym == _E:
             if t == g.open:
-                push = [(_CLOSE, 0), (_E, d + 1), (_E, d + 1), (_O, 0)]
+                push = [(_CLOSE, 0), (_E, d + 8), (_E, d + 8), (_O, 0)]
         st.extend(push)
         self.cost += sum(_COST[s] for s, _ in push)
         self.left -= 1
@@ -267,4 +282,4 @@ def build(tokens: Sequence[str], nt: int):
         pos += 1
         return tuple(out)
 
-    return stmt() if nt == STMT else expr()
+    return stmt() if nt in (STMT, POOL) else expr()

@@ -1,7 +1,10 @@
 """The edit policy network: one forward pass per search node, then many grammatical edits from it.
 
 Encoder (the edit model's design, `model.network`): a ViT over (image A, target image, target - A) and
-a transformer over A's canonical tokens that cross-attends to the image. Heads:
+a transformer over A's canonical tokens that cross-attends to the image. With `image_encoder="cnn"` (the
+default) the image's tokens come from a small convolutional stem (three 3x3 convolutions down to
+`image_size / patch` squared cells) before the transformer blocks: on this CPU it learns the same
+held-out metrics in fewer steps than patches alone (measured in the README). Heads:
 
 - **where x what**: for every token slot of A (`model.policy_actions`: a statement's "(", a block's
   append place, an expression's first token; slot len(A) is the program's end) a score per action
@@ -49,6 +52,7 @@ class PolicyConfig:
     max_content: int = 48               # tokens of one decoded subtree
     vocab_capacity: int = 256
     dropout: float = 0.0
+    image_encoder: str = "cnn"          # "cnn": convolutional stem; "vit": patches (as the edit model)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,7 +86,19 @@ class PolicyModel(nn.Module):
         if n_tokens > c.vocab_capacity:
             raise ValueError(f"{n_tokens} tokens do not fit a vocabulary capacity of {c.vocab_capacity}")
         n_patches = (c.image_size // c.patch) ** 2
-        self.patch = nn.Conv2d(3, d, c.patch, c.patch)
+        if c.image_encoder == "cnn":
+            if c.patch not in (2, 4, 8):
+                raise ValueError(f"the cnn image encoder needs patch 2, 4 or 8, not {c.patch}")
+            convs, ch = [], 3
+            for i, stride in enumerate((1,) + (2,) * (c.patch.bit_length() - 1)):
+                out = d if stride == 2 and 2 ** i == c.patch else max(32, d // 2)
+                convs += [nn.Conv2d(ch, out, 3, stride, 1), nn.GELU()]
+                ch = out
+            self.patch = nn.Sequential(*convs[:-1])
+        elif c.image_encoder == "vit":
+            self.patch = nn.Conv2d(3, d, c.patch, c.patch)
+        else:
+            raise ValueError(f"unknown image encoder {c.image_encoder!r} (cnn or vit)")
         self.img_pos = nn.Parameter(torch.randn(1, n_patches, d) * 0.02)
         self.img_blocks = nn.ModuleList(Block(d, c.n_heads, c.ffn_mult, False, c.dropout) for _ in range(c.img_layers))
         self.img_norm = nn.LayerNorm(d)
@@ -137,7 +153,7 @@ class PolicyModel(nn.Module):
         if x.shape[-1] != self.config.image_size:
             x = F.interpolate(x, size=(self.config.image_size,) * 2, mode="area")
         x = torch.cat([x, x[:, 1:2] - x[:, 0:1]], dim=1)
-        img = self.patch(x.to(self.patch.weight.dtype)).flatten(2).transpose(1, 2) + self.img_pos
+        img = self.patch(x.to(self.img_pos.dtype)).flatten(2).transpose(1, 2) + self.img_pos
         for blk in self.img_blocks:
             img = blk(img)
         img = self.img_norm(img)
@@ -201,7 +217,7 @@ class PolicyModel(nn.Module):
         """(action scores (B, L+1, N_ACTIONS), content token scores (C, T, V) or None)."""
         mem, mem_mask, slots, _ = self.encode(batch["images"], batch["a_ids"], batch["a_len"], batch["depth"])
         act = self.action_logits(slots, batch["valid"])
-        rows = batch["c_row"]
+        rows = batch["c_row"]       # the example of each decoder row (content labels, then pool statements)
         if rows.numel() == 0:
             return act, None
         slot_rows = slots[rows, batch["c_slot"]]

@@ -8,6 +8,11 @@ every candidate is a valid program tree by construction. A share `eps` of each p
 are uniform grammatical mutations (`Sites.mutate`, the `grammar` arm's step), so the worst case stays
 near that arm; with `fill`, draws that repeat an edit already made are replaced by such mutations too.
 
+Inserted and replacing statements come from the decoder started at the edit's slot or, with probability
+`pool_share`, from the node's *pool*: statements decoded once per node from its end slot (the `POOL`
+nonterminal, trained on the target's own statements), drawn in turn and renamed into the site's loop
+variables, so a few dozen decoded statements serve every slot.
+
 The ablations swap one head for the grammar's uniform choice (`where`, `what` = "learned" | "uniform"):
 uniform *where* draws the slot uniformly among the program's editable slots and the action from the
 policy at that slot; uniform *what* draws the slot from the policy and the action and content as the
@@ -22,13 +27,14 @@ import numpy as np
 import torch
 
 from logo.ast import BinOp, Const, Num, OPERATORS, CONSTANTS
-from logo.mutate import MUTATION_WEIGHTS, MUTATIONS, RandomContent, Sites
+from logo.canonical import LOOP_VARS
+from logo.mutate import MUTATION_WEIGHTS, MUTATIONS, RandomContent, Sites, rename_vars
 from logo.syntax import to_text
 from logo.tokens import tokenize
 
 from .encoding import paren_depth
 from .policy_actions import ACTION_KIND, ACTIONS, HAS_CONTENT, N_ACTIONS, SiteTable
-from .policy_grammar import STMT, Grammar, build
+from .policy_grammar import POOL, STMT, Grammar, build
 
 MODES = ("learned", "uniform")
 _KIND_WEIGHT = np.array([MUTATION_WEIGHTS[MUTATIONS.index(k)] for k in ACTION_KIND])
@@ -37,7 +43,8 @@ _KIND_WEIGHT = np.array([MUTATION_WEIGHTS[MUTATIONS.index(k)] for k in ACTION_KI
 class PolicySampler:
     def __init__(self, model, tokenizer, device="cpu", k: int = 128, eps: float = 0.1, where: str = "learned",
                  what: str = "learned", temperature: float = 1.0, content_temperature: float = 1.0,
-                 library=None, seed: int = 0, fill: bool = True, max_content_rows: int = 96, record: bool = False):
+                 library=None, seed: int = 0, fill: bool = True, max_content_rows: int = 96, record: bool = False,
+                 pool_share: float = 0.5, pool_size: int = 32):
         if where not in MODES or what not in MODES:
             raise ValueError(f"where and what are one of {MODES}")
         if k < 1 or not 0.0 <= eps <= 1.0:
@@ -48,6 +55,7 @@ class PolicySampler:
         self.library = library
         self.fill = fill
         self.max_content_rows = max_content_rows
+        self.pool_share, self.pool_size = pool_share, pool_size
         self.grammar = Grammar(tokenizer, library or ())
         self.rng = random.Random(seed)
         self.nrng = np.random.default_rng(seed)
@@ -225,22 +233,29 @@ class PolicySampler:
             for r, (i, ids, _, table) in enumerate(rows):
                 pairs = Counter(self._draw_pairs(probs[r], table, self.k - n_eps))
                 plan, req = [], []
+                n_pool = 0
                 for (slot, action), c in pairs.items():
                     if HAS_CONTENT[action] and self.what == "learned":
                         info = table.slot[(slot, action)]
                         budget = self._budget(info.nt, len(ids), table, slot, action)
                         for _ in range(c):
-                            if len(req) < self.max_content_rows:
+                            if info.nt == STMT and self.rng.random() < self.pool_share:
+                                plan.append((slot, action, ("pool", n_pool)))
+                                n_pool += 1
+                            elif len(req) < self.max_content_rows:
                                 plan.append((slot, action, len(req)))
                                 req.append((slot, info.nt, info.scope, info.depth, budget))
                     elif HAS_CONTENT[action]:
                         plan += [(slot, action, "random")] * c
                     else:
                         plan.append((slot, action, None))
-                plans.append((i, table, plan))
+                first_pool = len(req)
+                req += [(len(ids), POOL, (), 0, self.max_content)] * min(n_pool, self.pool_size)
+                plans.append((i, table, plan, first_pool))
                 requests.append(req)
             decoded = self.decode(mem, mem_mask, slots, requests)
-            for (i, table, plan), subs in zip(plans, decoded):
+            for (i, table, plan, first_pool), subs in zip(plans, decoded):
+                pool = [s for s in subs[first_pool:] if s is not None]
                 sites_of[i] = table.sites
                 seen, got = set(), []
                 for slot, action, ref in plan:
@@ -248,6 +263,13 @@ class PolicySampler:
                         content = self._random_content(table, slot, action)
                     elif ref is None:
                         content = None
+                    elif isinstance(ref, tuple):
+                        if not pool:
+                            continue
+                        scope = table.slot[(slot, action)].scope
+                        content = pool[ref[1] % len(pool)]
+                        if scope:       # the pool's loops are named from depth 0: rename below the site's
+                            content = rename_vars(content, dict(zip(LOOP_VARS, LOOP_VARS[len(scope):])))
                     else:
                         content = subs[ref]
                         if content is None:

@@ -118,6 +118,8 @@ class PolicyRecipe:
                 over[k] = getattr(args, k)
         if getattr(args, "max_content", None):
             over["max_content"] = args.max_content
+        if getattr(args, "image_encoder", None):
+            over["image_encoder"] = args.image_encoder
         return preset(args.preset, **over)
 
     @staticmethod

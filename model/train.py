@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which network: the edit model (default) or the edit policy (model.policy_net); "
                         "a resumed run keeps its checkpoint's")
     m.add_argument("--max-content", type=int, help="policy: longest decoded statement or expression (tokens)")
+    m.add_argument("--image-encoder", choices=["cnn", "vit"], default=None,
+                   help="policy: image tokens from a convolutional stem (default) or from patches")
     m.add_argument("--preset", default=None, choices=["tiny", "small", "default"],
                    help="model size (default: 'default' on CUDA, 'tiny' on the CPU)")
     m.add_argument("--d-model", type=int)
