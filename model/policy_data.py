@@ -240,10 +240,15 @@ class PolicyData:
         """Read new entries, then make `per_refresh` training examples (and held-out ones until the
         held-out ring is full). Returns the number of new entries."""
         self._refresh_library()
-        rows = self.source.heads(min_id=self.last_id + 1, limit=self.refresh_limit)
+        rows = []
+        while True:                             # every new entry, then one round of examples
+            got = self.source.heads(min_id=self.last_id + 1, limit=self.refresh_limit)
+            if not got:
+                break
+            rows += got
+            self.last_id = max(self.last_id, got[-1][0])
         new = []
         if rows:
-            self.last_id = max(self.last_id, rows[-1][0])
             for eid, text in rows:
                 try:
                     p = canonical(logo.parse(text))

@@ -291,11 +291,16 @@ class PolicySampler:
             sites = sites_of.get(i) or Sites.of(p, is_canonical=True)
             want = self.k - len(out[i]) if (self.fill or i not in sites_of) else n_eps
             self.stats["policy"] += len(out[i])
-            for _ in range(want):
-                q = sites.mutate(self.rng, content=self.content)
+            added = 0
+            kind = None if p.body else "insert"     # the empty program: only an insert applies
+            for _ in range(4 * want):               # a drawn kind may not apply here: draw again
+                if added >= want:
+                    break
+                q = sites.mutate(self.rng, kind, content=self.content)
                 if q is not None:
                     out[i].append(q)
-                    self.stats["uniform"] += 1
+                    added += 1
+            self.stats["uniform"] += added
         return out
 
     def _budget(self, nt: int, n_tokens: int, table: SiteTable, slot: int, action: int) -> int:
