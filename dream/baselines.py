@@ -34,7 +34,7 @@ from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_T
 
 POLICY_ARMS = ("policy", "policy-where", "policy-what", "policy+grammar")     # dream.policy
 MODEL_ARMS = ("model", "model+enum", "model+grammar") + POLICY_ARMS
-ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar") + POLICY_ARMS
+ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar", "retrieval") + POLICY_ARMS
 
 
 def _tokens(text: str) -> list[str]:
@@ -196,6 +196,9 @@ def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, se
         return EnumProposer(cap, max_tokens)
     if name == "grammar":
         return GrammarProposer(n, seed=seed, library=library, max_tokens=max_tokens)
+    if name == "retrieval":                                   # dream.policy: statements of the target's neighbours
+        from .policy import RetrievalProposer
+        return RetrievalProposer(n, seed=seed, library=library, max_tokens=max_tokens)
     if name in MODEL_ARMS:
         if model_proposer is None:
             raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")

@@ -288,6 +288,8 @@ class Solver:
         st = self.settings
         proposer = make_proposer(arm, self.model_proposer, n=st.candidates_per_expansion, cap=st.enum_cap, seed=seed,
                                  library=self.library, max_tokens=self.max_tokens)
+        if hasattr(proposer, "attach"):       # arms that borrow from the database (dream.policy)
+            proposer.attach(self.db)
         proposer.reset()
         return proposer
 

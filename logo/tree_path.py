@@ -17,6 +17,11 @@ subsequence; in each run of unaligned statements:
 `path(A, C)` applies first steps until A equals C (each step fixes a node; bounded). Every mutation
 returned applies with `Sites.apply`, so a label is always a grammatical edit.
 
+What a path may insert: `closed_statements(C)` are C's statements at any depth that use no loop
+variable from outside themselves, each written on its own (the policy's pool targets, and what the
+retrieval arm takes from database neighbours); `statement_keys(C)` are all of C's statements written
+on their own (the test "this statement occurs in the target's program").
+
     >>> from logo.canonical import canonical
     >>> a = canonical("(move ul 0)")
     >>> c = canonical("(move ul 0) (loop i 4 (move ul (/ ua 4)))")
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .ast import Call, Embed, Loop, Move, PenUp, Program, size
+from .ast import Call, Embed, Loop, Move, PenUp, Program, Var, size, walk
 from .canonical import canonical
 from .mutate import Mutation, Sites, _uses
 from .syntax import to_text
@@ -234,4 +239,37 @@ def path(a: Program, c: Program, max_steps: int = MAX_PATH) -> list[Program]:
             break
         cur = canonical(Sites.of(cur, is_canonical=True).apply(steps[0]))
         out.append(cur)
+    return out
+
+
+def closed_statements(program) -> list[str]:
+    """C's statements at any depth that use no loop variable bound outside them, each written on its own
+    in canonical form (distinct, in print order): the pool decoder's targets."""
+    out: dict[str, None] = {}
+
+    def body(b, scope):
+        for s in b:
+            if not any(isinstance(n, Var) and n.name in scope for n in walk(s)):
+                out[to_text(canonical(Program((), (s,))))] = None
+            if isinstance(s, Loop):
+                body(s.body, scope | {s.var})
+            elif isinstance(s, (Embed, PenUp)):
+                body(s.body, scope)
+
+    body(program.body, frozenset())
+    return list(out)
+
+
+def statement_keys(program) -> set[str]:
+    """Every statement of a program at any depth, written on its own in canonical form (loops renamed
+    from depth 0; free loop variables kept): the "occurs in the reference program" test."""
+    out = set()
+
+    def body(b):
+        for s in b:
+            out.add(to_text(canonical(Program((), (s,)))))
+            if isinstance(s, (Loop, Embed, PenUp)):
+                body(s.body)
+
+    body(program.body)
     return out

@@ -50,7 +50,7 @@ def open_source(args):
     raise SystemExit("train: give --db PATH (or --random-programs N)")
 
 
-def wait_for_pairs(sampler: PairSampler, args, t_start: float, main_proc: bool) -> bool:
+def wait_for_pairs(sampler: PairSampler, args, t_start: float, main_proc: bool, clock=time.perf_counter) -> bool:
     """Read every entry; while there are no training pairs (an empty database), wait up to --wait for a
     writer, saying so each minute. False if there is still nothing to train on."""
     while sampler.refresh() > 0:
@@ -64,7 +64,7 @@ def wait_for_pairs(sampler: PairSampler, args, t_start: float, main_proc: bool) 
             print(f"train: {where}: no training pairs yet ({len(sampler.entry_ids)} entries); waiting for entries "
                   f"({waited:.0f} of --wait {args.wait:g} s)", file=sys.stderr, flush=True)
             last_note = now
-        if args.max_seconds and now - t_start >= args.max_seconds or waited >= args.wait:
+        if args.max_seconds and clock() - t_start >= args.max_seconds or waited >= args.wait:
             print(f"train: {where}: no training pairs after waiting {waited:.0f} s "
                   f"({len(sampler.entry_ids)} entries); nothing to train on", file=sys.stderr)
             return False
@@ -91,13 +91,13 @@ class StopSignal:
     run's progress, would drift apart). So rank 0 decides and broadcasts its decision every step.
     """
 
-    def __init__(self, steps: int, max_seconds: float, t_start: float, progress, rt: Runtime):
+    def __init__(self, steps: int, max_seconds: float, t_start: float, progress, rt: Runtime, clock=time.perf_counter):
         self.steps, self.max_seconds, self.t_start = steps, max_seconds, t_start
-        self.progress, self.rt = progress, rt
+        self.progress, self.rt, self.clock = progress, rt, clock
 
     def local(self, step: int) -> tuple[bool, float]:
         stop = (self.steps and step >= self.steps) or \
-            (self.max_seconds and time.perf_counter() - self.t_start >= self.max_seconds)
+            (self.max_seconds and self.clock() - self.t_start >= self.max_seconds)
         return bool(stop), self.progress(step)
 
     def __call__(self, step: int) -> tuple[bool, float]:
@@ -214,7 +214,10 @@ def describe(c: Cosine) -> str:
 
 
 def train(args) -> int:
-    t_start = time.perf_counter()          # --max-seconds counts from here (reading the database included)
+    # --max-seconds counts from here (reading the database included), in wall seconds or, with --clock cpu,
+    # in this process's CPU seconds (a fair measure on a shared machine; so are elapsed_s and the cosine's)
+    clock = time.process_time if getattr(args, "clock", "wall") == "cpu" else time.perf_counter
+    t_start = clock()
     rt = start_runtime(args.device, args.threads)
     torch.manual_seed(args.seed + rt.rank)
     out = Path(args.out)
@@ -237,7 +240,7 @@ def train(args) -> int:
         config = recipe.with_image_size(config, source.image_size)
     sampler = recipe.make_data(args, source, tokenizer, config, rt.rank)
     t_load = time.perf_counter()
-    if not wait_for_pairs(sampler, args, t_start, rt.main):
+    if not wait_for_pairs(sampler, args, t_start, rt.main, clock):
         return 1
     out.mkdir(parents=True, exist_ok=True)    # (a damaged or empty database has left nothing behind)
     t_load = time.perf_counter() - t_load
@@ -266,7 +269,8 @@ def train(args) -> int:
     if rt.main and not args.quiet:
         from tqdm import tqdm
         bar = tqdm(total=args.steps or None, initial=step, desc="train", dynamic_ncols=True, mininterval=1.0)
-    t0 = time.perf_counter()
+    t0 = clock()
+    w0 = time.perf_counter()
     start_step = step
     # the learning rate's cosine: continued from the checkpoint, or over this run's budget (model.schedule)
     cosine = choose_cosine(saved_cosine, step, prev_elapsed,
@@ -275,7 +279,7 @@ def train(args) -> int:
                            steps=args.schedule_steps, seconds=args.schedule_seconds, warm_restart=args.warm_restart)
 
     def trained_s() -> float:
-        return prev_elapsed + time.perf_counter() - t0
+        return prev_elapsed + clock() - t0
 
     if rt.main:
         counts = sampler.counts("train")
@@ -296,7 +300,8 @@ def train(args) -> int:
     acc = {**dict.fromkeys(keys, 0.0), "n": 0}
     t_data = t_model = 0.0
     last_eval = None
-    stop_signal = StopSignal(args.steps, args.max_seconds, t_start, lambda s: cosine.progress(s, trained_s()), rt)
+    stop_signal = StopSignal(args.steps, args.max_seconds, t_start, lambda s: cosine.progress(s, trained_s()), rt,
+                             clock)
 
     def do_eval():
         nonlocal last_eval
@@ -350,7 +355,7 @@ def train(args) -> int:
                 bar.update(1)
             if step % args.log_every == 0:
                 n = acc["n"]
-                el = time.perf_counter() - t0
+                el = time.perf_counter() - w0
                 rec = {"kind": "train", "step": step, **{k: float(acc[k]) / n for k in keys},
                        "lr": opt.param_groups[0]["lr"],
                        "samples_per_s": (step - start_step) * args.batch_size / max(el, 1e-9),
@@ -377,7 +382,7 @@ def train(args) -> int:
     if rt.distributed and not rt.main:
         print(f"train: rank {rt.rank} stopped at step {step}", file=sys.stderr, flush=True)
     if rt.main:
-        el = time.perf_counter() - t0
+        el = time.perf_counter() - w0
         print(f"train: stopped at step {step} after {el:.0f} s "
               f"({(step - start_step) * args.batch_size / max(el, 1e-9):.0f} samples/s, data "
               f"{100 * t_data / max(t_data + t_model, 1e-9):.0f}% of the loop)", flush=True)

@@ -32,7 +32,7 @@ from logo.canonical import canonical
 from logo.mutate import RandomContent, Sites, mutate
 from logo.syntax import to_text
 from logo.tokens import tokenize
-from logo.tree_path import fixing_steps, path
+from logo.tree_path import closed_statements, fixing_steps, path, statement_keys  # noqa: F401
 
 from .encoding import paren_depth
 from .pairs import is_heldout
@@ -401,41 +401,6 @@ class PolicyData:
 
     def close(self) -> None:
         pass
-
-
-def closed_statements(program) -> list[str]:
-    """C's statements at any depth that use no loop variable bound outside them, each written on its own
-    in canonical form (distinct, in print order): the pool decoder's targets."""
-    from logo.ast import Embed, Loop, PenUp, Program, Var, walk
-    out: dict[str, None] = {}
-
-    def body(b, scope):
-        for s in b:
-            if not any(isinstance(n, Var) and n.name in scope for n in walk(s)):
-                out[to_text(canonical(Program((), (s,))))] = None
-            if isinstance(s, Loop):
-                body(s.body, scope | {s.var})
-            elif isinstance(s, (Embed, PenUp)):
-                body(s.body, scope)
-
-    body(program.body, frozenset())
-    return list(out)
-
-
-def statement_keys(program) -> set[str]:
-    """Every statement of a program at any depth, written on its own in canonical form (loops renamed
-    from depth 0; free loop variables kept): the "occurs in the reference program" test."""
-    from logo.ast import Embed, Loop, PenUp, Program
-    out = set()
-
-    def body(b):
-        for s in b:
-            out.add(to_text(canonical(Program((), (s,)))))
-            if isinstance(s, (Loop, Embed, PenUp)):
-                body(s.body)
-
-    body(program.body)
-    return out
 
 
 __all__: Sequence[str] = ("KINDS", "DEFAULT_WEIGHTS", "Example", "encode_example", "PolicyData", "statement_keys",

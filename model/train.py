@@ -83,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--batch-size", type=int, default=None,
                    help="per process (default: 128 on CUDA, 32 on the CPU)")
     o.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: no limit)")
-    o.add_argument("--max-seconds", type=float, default=0, help="stop after this wall time (0: no limit)")
+    o.add_argument("--max-seconds", type=float, default=0,
+                   help="stop after this many seconds of --clock (0: no limit)")
+    o.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="what --max-seconds, --schedule-seconds and the checkpoint's elapsed_s count: wall time, "
+                        "or this process's CPU time (fair on a shared machine; with --threads 1, one core)")
     o.add_argument("--lr", type=float, default=LR)
     o.add_argument("--min-lr", type=float, default=0.05, help="final learning rate, as a fraction of --lr")
     o.add_argument("--warmup", type=int, default=500, help="linear warm-up steps")
