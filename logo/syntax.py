@@ -185,6 +185,23 @@ class _Reject(Exception):
     """The fast path declines; the lark parser decides."""
 
 
+#: leaves are immutable values: the fast path shares one object per digit, constant and (common) name, which
+#: spares a constructor call per leaf (the search parses every candidate text)
+_NUMS = tuple(Num(d) for d in range(10))
+_CONSTS = {c: Const(c) for c in CONSTANTS}
+_VARS: dict[str, Var] = {}
+_MAX_SHARED_VARS = 256
+
+
+def _var(name: str) -> Var:
+    v = _VARS.get(name)
+    if v is None:
+        v = Var(name)
+        if len(_VARS) < _MAX_SHARED_VARS:
+            _VARS[name] = v
+    return v
+
+
 def _fast_parse(text: str) -> Program | None:
     """Recursive descent over whitespace-separated atoms; None when in any doubt."""
     toks = [t for t in _ATOM.findall(text) if t[0] != ";"]
@@ -212,11 +229,12 @@ def _fast_parse(text: str) -> Program | None:
             digits = t.lstrip("0") or "0"
             if len(digits) > 1:
                 raise _Reject
-            return Num(int(digits))
-        if t in CONSTANTS:
-            return Const(t)
+            return _NUMS[int(digits)]
+        c = _CONSTS.get(t)
+        if c is not None:
+            return c
         if _NAME.match(t) and t not in KEYWORDS:
-            return Var(t)
+            return _var(t)
         raise _Reject
 
     def name() -> str:
@@ -333,3 +351,47 @@ def to_text(node) -> str:
     if isinstance(node, (Move, Loop, Embed, PenUp, Call)):
         return stmt_text(node)
     return expr_text(node)
+
+
+# ---- size without printing -----------------------------------------------------------------------
+
+def count_tokens(node, max_nesting: int = MAX_NESTING) -> int:
+    """`n_tokens(to_text(node))` without printing (the search counts every candidate tree); raises
+    `ProgramSizeError` when the text's parentheses would nest deeper than `max_nesting`, which `parse`
+    refuses, so a counted tree's text always parses back."""
+    def expr(e, depth: int) -> int:
+        if type(e) is not BinOp:
+            return 1
+        if depth >= max_nesting:
+            raise ProgramSizeError(f"parentheses nest deeper than {max_nesting}")
+        return 3 + expr(e.left, depth + 1) + expr(e.right, depth + 1)      # ( op left right )
+
+    def body(b, depth: int) -> int:
+        return sum(stmt(s, depth) for s in b)
+
+    def stmt(s, depth: int) -> int:
+        if depth >= max_nesting:
+            raise ProgramSizeError(f"parentheses nest deeper than {max_nesting}")
+        t = type(s)
+        d = depth + 1
+        if t is Move:                                                       # ( move length angle )
+            return 3 + expr(s.length, d) + expr(s.angle, d)
+        if t is Loop:                                                       # ( loop var count body )
+            return 4 + expr(s.count, d) + body(s.body, d)
+        if t is Embed or t is PenUp:                                        # ( embed body )
+            return 3 + body(s.body, d)
+        if t is Call:                                                       # ( name args )
+            return 3 + sum(expr(a, d) for a in s.args)
+        raise TypeError(f"not a statement: {s!r}")
+
+    t = type(node)
+    if t is Program:
+        return (sum(6 + len(d.params) + body(d.body, 1) for d in node.defs)  # ( define ( name params ) body )
+                + body(node.body, 0))
+    if t is Define:
+        return 6 + len(node.params) + body(node.body, 1)
+    if t in (Move, Loop, Embed, PenUp, Call):
+        return stmt(node, 0)
+    if t in (Num, Const, Var, BinOp):
+        return expr(node, 0)
+    raise TypeError(f"not a program node: {node!r}")
