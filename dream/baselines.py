@@ -128,13 +128,11 @@ class EnumProposer:
 
 class GrammarProposer:
     """`n` random grammatical mutations per node (`logo.mutate`), as program trees: the node's sites are
-    computed once (and kept for its re-expansions) and every draw is one edited tree, which the search
-    canonicalises, dedupes and compiles without printing it. A draw that does not apply, or gives a
-    program longer than `max_tokens` (which could not be expanded), is drawn again."""
+    computed once per expansion and every draw is one edited tree, which the search canonicalises, dedupes
+    and compiles without printing it. A draw that does not apply, or gives a program longer than
+    `max_tokens` (which could not be expanded), is drawn again (up to `TRIES` draws per candidate)."""
     name = "grammar"
 
-    #: nodes whose sites are kept for re-expansion (the memo is emptied when it holds more)
-    MEMO = 4096
     #: draws per candidate before giving up on a node (a drawn kind may not apply to it)
     TRIES = 8
 
@@ -145,25 +143,14 @@ class GrammarProposer:
         self.n, self.library, self.max_tokens = n, library, max_tokens
         self.rng = random.Random(seed)
         self.content = RandomContent(self.rng, library)
-        self._sites: dict = {}
 
     def reset(self) -> None:
-        """Forget the kept sites; the random stream goes on (seed a new proposer to repeat it)."""
-        self._sites.clear()
-
-    def sites(self, text: str):
-        """The `logo.mutate.Sites` of a node's (canonical) program text, computed once per node."""
-        got = self._sites.get(text)
-        if got is None:
-            from logo.canonical import canonical
-            from logo.mutate import Sites
-            if len(self._sites) >= self.MEMO:
-                self._sites.clear()
-            got = self._sites[text] = Sites.of(canonical(text), is_canonical=True)
-        return got
+        """Nothing is kept about a target; the random stream goes on (seed a new proposer to repeat it)."""
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list:
         from logo.ast import Program
+        from logo.canonical import canonical
+        from logo.mutate import Sites
         from logo.syntax import count_tokens
         rng, content = self.rng, self.content
         out = []
@@ -171,14 +158,14 @@ class GrammarProposer:
             if not text:
                 out.append([Program((), (content.stmt(0, ()),)) for _ in range(self.n)])
                 continue
-            sites = self.sites(text)
+            sites = Sites.of(canonical(text), is_canonical=True)      # once per node, then n draws
             got = []
             for _ in range(self.n * self.TRIES):
                 try:
                     q = sites.mutate(rng, content=content)
                 except IndexError:          # a drawn position the program does not have
                     q = None
-                if q is not None and count_tokens(q) <= self.max_tokens:      # as long as it may be expanded
+                if q is not None and count_tokens(q) <= self.max_tokens:
                     got.append(q)
                     if len(got) == self.n:
                         break

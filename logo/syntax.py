@@ -306,6 +306,8 @@ def _fast_parse(text: str) -> Program | None:
         return Program(tuple(defs), tuple(stmts))
     except (_Reject, RecursionError):
         return None
+    finally:            # the nested functions refer to each other: break the cycle so no garbage collector is needed
+        expr = name = body = stmt = None  # noqa: F841
 
 
 # ---- printing ----------------------------------------------------------------------------------
@@ -355,43 +357,54 @@ def to_text(node) -> str:
 
 # ---- size without printing -----------------------------------------------------------------------
 
+def _expr_tokens(e, depth: int, max_nesting: int) -> int:
+    if type(e) is not BinOp:
+        return 1
+    if depth >= max_nesting:
+        raise ProgramSizeError(f"parentheses nest deeper than {max_nesting}")
+    return 3 + _expr_tokens(e.left, depth + 1, max_nesting) + _expr_tokens(e.right, depth + 1, max_nesting)
+
+
+def _body_tokens(body, depth: int, max_nesting: int) -> int:
+    total = 0
+    for s in body:
+        total += _stmt_tokens(s, depth, max_nesting)
+    return total
+
+
+def _stmt_tokens(s, depth: int, max_nesting: int) -> int:
+    if depth >= max_nesting:
+        raise ProgramSizeError(f"parentheses nest deeper than {max_nesting}")
+    t = type(s)
+    d = depth + 1
+    if t is Move:                                                       # ( move length angle )
+        return 3 + _expr_tokens(s.length, d, max_nesting) + _expr_tokens(s.angle, d, max_nesting)
+    if t is Loop:                                                       # ( loop var count body )
+        return 4 + _expr_tokens(s.count, d, max_nesting) + _body_tokens(s.body, d, max_nesting)
+    if t is Embed or t is PenUp:                                        # ( embed body )
+        return 3 + _body_tokens(s.body, d, max_nesting)
+    if t is Call:                                                       # ( name args )
+        total = 3
+        for a in s.args:
+            total += _expr_tokens(a, d, max_nesting)
+        return total
+    raise TypeError(f"not a statement: {s!r}")
+
+
 def count_tokens(node, max_nesting: int = MAX_NESTING) -> int:
     """`n_tokens(to_text(node))` without printing (the search counts every candidate tree); raises
     `ProgramSizeError` when the text's parentheses would nest deeper than `max_nesting`, which `parse`
     refuses, so a counted tree's text always parses back."""
-    def expr(e, depth: int) -> int:
-        if type(e) is not BinOp:
-            return 1
-        if depth >= max_nesting:
-            raise ProgramSizeError(f"parentheses nest deeper than {max_nesting}")
-        return 3 + expr(e.left, depth + 1) + expr(e.right, depth + 1)      # ( op left right )
-
-    def body(b, depth: int) -> int:
-        return sum(stmt(s, depth) for s in b)
-
-    def stmt(s, depth: int) -> int:
-        if depth >= max_nesting:
-            raise ProgramSizeError(f"parentheses nest deeper than {max_nesting}")
-        t = type(s)
-        d = depth + 1
-        if t is Move:                                                       # ( move length angle )
-            return 3 + expr(s.length, d) + expr(s.angle, d)
-        if t is Loop:                                                       # ( loop var count body )
-            return 4 + expr(s.count, d) + body(s.body, d)
-        if t is Embed or t is PenUp:                                        # ( embed body )
-            return 3 + body(s.body, d)
-        if t is Call:                                                       # ( name args )
-            return 3 + sum(expr(a, d) for a in s.args)
-        raise TypeError(f"not a statement: {s!r}")
-
     t = type(node)
-    if t is Program:
-        return (sum(6 + len(d.params) + body(d.body, 1) for d in node.defs)  # ( define ( name params ) body )
-                + body(node.body, 0))
+    if t is Program:                                                    # ( define ( name params ) body )
+        total = _body_tokens(node.body, 0, max_nesting)
+        for d in node.defs:
+            total += 6 + len(d.params) + _body_tokens(d.body, 1, max_nesting)
+        return total
     if t is Define:
-        return 6 + len(node.params) + body(node.body, 1)
+        return 6 + len(node.params) + _body_tokens(node.body, 1, max_nesting)
     if t in (Move, Loop, Embed, PenUp, Call):
-        return stmt(node, 0)
+        return _stmt_tokens(node, 0, max_nesting)
     if t in (Num, Const, Var, BinOp):
-        return expr(node, 0)
+        return _expr_tokens(node, 0, max_nesting)
     raise TypeError(f"not a program node: {node!r}")
