@@ -19,7 +19,9 @@ by the task's index, `--budget` seconds, stop at the first solution). Reported p
   * renderer/s: the renderer's own rate on the same candidates (up to `--sample` per search, parsed
     beforehand, drawn by `logo.render_checked` at the model's size: compile, run, rasterise), per CPU
     second; the ratio candidates/s / renderer/s is the figure (issue 20 aims at >= 0.15 for grammar);
-  * solved tasks (at `--budget` seconds each).
+  * solved tasks (at `--budget` seconds each);
+  * "vs db": candidates/s over the renderer's rate on the database's own programs (the issue's first yardstick:
+    those are lighter than the candidates a search draws).
 Start-up per target, at `--db` and at `--large`: `dream.solver.start_programs` (the k nearest entries'
 heads) plus building the `Search` (drawing and scoring the start programs), median and p90 CPU ms.
 """
@@ -109,6 +111,12 @@ def worker() -> None:
             reply = {"name": target.name, "solved": bool(r.solved), "program": r.program,
                      "candidates": r.n_candidates, "valid": r.n_valid, "cpu_s": cpu, "wall_s": wall,
                      "drawn": drawn, "render_cpu_s": render_cpu}
+        elif cmd == "db_render":                    # the renderer on the database's own programs
+            import logo
+            heads = [logo.parse(text) for _, text in solver.db.heads(limit=req["n"])]
+            c0 = time.process_time()
+            logo.render_checked(heads, solver.image_size, solver.library)
+            reply = {"drawn": len(heads), "cpu_s": time.process_time() - c0}
         elif cmd == "startup":
             target = targets[req["index"]]
             c0 = time.process_time()
@@ -170,6 +178,15 @@ def throughput(workers, db: str, arms, budget: float, limit: int | None, sample:
     for w in workers:                                          # compile and warm up (not counted)
         for arm in arms:
             w.ask(cmd="solve", arm=arm, index=0, budget=0.3, sample=50)
+    rates = {w.label: [] for w in workers}
+    for rep in range(3):                                       # median of three, interleaved
+        for w in (workers if rep % 2 == 0 else workers[::-1]):
+            r = w.ask(cmd="db_render", n=20_000)
+            rates[w.label].append(r["drawn"] / r["cpu_s"])
+    db_rates = {label: statistics.median(v) for label, v in rates.items()}
+    for w in workers:
+        print(f"[{w.label}] the renderer on the database's first {r['drawn']:,} programs: "
+              f"{db_rates[w.label]:,.0f} programs/s per core (median of 3; the issue's yardstick)", flush=True)
     rows = {(w.label, arm): [] for w in workers for arm in arms}
     t0 = time.time()
     for i in range(n_targets):
@@ -180,13 +197,13 @@ def throughput(workers, db: str, arms, budget: float, limit: int | None, sample:
         if (i + 1) % 10 == 0 or i + 1 == n_targets:
             print(f"  {i + 1}/{n_targets} targets, {time.time() - t0:.0f} s, load average "
                   f"{os.getloadavg()[0]:.1f}", flush=True)
-    return rows
+    return rows, db_rates
 
 
-def report_throughput(rows, workers, arms) -> dict:
+def report_throughput(rows, db_rates, workers, arms) -> dict:
     out = {}
-    print(f"\n{'arm':8} {'code':4} {'solved':>6} {'cand/s':>8} {'valid/s':>8} {'renderer/s':>10} {'ratio':>6}"
-          "   (per core: CPU seconds)")
+    print(f"\n{'arm':8} {'code':4} {'solved':>6} {'cand/s':>8} {'valid/s':>8} {'renderer/s':>10} {'ratio':>6} "
+          f"{'vs db':>6}   (per core: CPU seconds; vs db = cand/s / the renderer's rate on the database)")
     for arm in arms:
         for w in workers:
             rs = rows[w.label, arm]
@@ -202,8 +219,9 @@ def report_throughput(rows, workers, arms) -> dict:
                                        "cpu_s": cpu, "wall_s": sum(r["wall_s"] for r in rs),
                                        "programs": [r["program"] for r in rs], "solved_names":
                                        [r["name"] for r in rs if r["solved"]]}
+            out[f"{arm}/{w.label}"]["ratio_db"] = cand / db_rates[w.label]
             print(f"{arm:8} {w.label:4} {solved:>3}/{len(rs):<2} {cand:8.0f} {valid:8.0f} {renderer:10.0f} "
-                  f"{ratio:6.3f}")
+                  f"{ratio:6.3f} {cand / db_rates[w.label]:6.3f}")
         if len(workers) == 2:
             old, new = out[f"{arm}/old"], out[f"{arm}/new"]
             if old["candidates_per_s"]:
@@ -273,9 +291,9 @@ def main(argv=None) -> None:
         print(f"workers: {', '.join(w.label for w in workers)} (old = {a.old}); {os.cpu_count()} cores, load "
               f"average {os.getloadavg()[0]:.1f}", flush=True)
         try:
-            rows = throughput(workers, db, arms, a.budget, a.limit, a.sample)
-            results = {"budget_s": a.budget, "db": db, "old": a.old,
-                       "arms": report_throughput(rows, workers, arms)}
+            rows, db_rates = throughput(workers, db, arms, a.budget, a.limit, a.sample)
+            results = {"budget_s": a.budget, "db": db, "old": a.old, "renderer_on_db_per_s": db_rates,
+                       "arms": report_throughput(rows, db_rates, workers, arms)}
             print("\nstart-up per target (CPU):")
             results["startup"] = {db: startup(workers, db, a.limit, a.startup_repeats)}
             if a.large:

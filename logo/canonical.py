@@ -49,8 +49,14 @@ def _expr(e, env: dict[str, str]):
 
 
 def _body(body, env: dict[str, str], depth: int) -> tuple:
-    out = tuple(_stmt(s, env, depth) for s in body)
-    return body if all(a is b for a, b in zip(out, body)) else out
+    out = None                      # a new tuple only from the first statement that changes
+    for i, s in enumerate(body):
+        c = _stmt(s, env, depth)
+        if out is None and c is not s:
+            out = list(body[:i])
+        if out is not None:
+            out.append(c)
+    return body if out is None else tuple(out)
 
 
 def _stmt(s, env: dict[str, str], depth: int):
