@@ -147,7 +147,7 @@ class GrammarProposer:
     def reset(self) -> None:
         """Nothing is kept about a target; the random stream goes on (seed a new proposer to repeat it)."""
 
-    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list:
+    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list]:
         from logo.ast import Program
         from logo.canonical import canonical
         from logo.mutate import Sites
@@ -187,7 +187,7 @@ class CombinedProposer:
         for p in self.proposers:
             p.reset()
 
-    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
+    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list]:
         out = [[] for _ in programs_a]
         for p in self.proposers:
             for k, cands in enumerate(p(images_a, images_b, programs_a)):
