@@ -53,19 +53,19 @@ class DatabaseThread:
 
     def __init__(self, path):
         from data.db import open_readonly
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="logo-db")
-        self.db = self._pool.submit(open_readonly, path).result()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="logo-db")
+        self.db = self._executor.submit(open_readonly, path).result()
         self.path = self.db.path
         self.image_size = self.db.image_size
         self.threshold = self.db.threshold
         self.created = self.db.created
 
     def call(self, fn, *args):
-        return self._pool.submit(fn, self.db, *args).result()
+        return self._executor.submit(fn, self.db, *args).result()
 
     def warm_up(self) -> None:
         """Load the novelty index in the background, so that the first query by image is quick."""
-        self._warm = self._pool.submit(lambda: self.db.novelty_index())
+        self._warm = self._executor.submit(lambda: self.db.novelty_index())
 
     def ready(self) -> bool:
         """False while `warm_up` is still loading (a call now would wait for it)."""
@@ -73,8 +73,8 @@ class DatabaseThread:
         return warm is None or warm.done()
 
     def close(self) -> None:
-        self._pool.submit(self.db.close).result()
-        self._pool.shutdown()
+        self._executor.submit(self.db.close).result()
+        self._executor.shutdown()
 
 
 def library_of(db) -> tuple:
