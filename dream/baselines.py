@@ -21,7 +21,9 @@ context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forge
 `make_proposer(name, ...)` builds one by name; the `MODEL_ARMS` need a `model_proposer` (a checkpoint).
 The policy arms (`dream.policy.POLICY_ARMS`: `policy`, its ablations and `policy+grammar`) need a policy
 checkpoint (`train --model policy`), whose `dream.policy.PolicyArms` stands in for the model proposer;
-with one, the `model` arms are the policy's.
+with one, the `model` arms are the policy's. `retrieval` (`dream.policy.RetrievalProposer`) needs no
+model: `grammar`'s mutations whose new statements are, half of the time, borrowed from the database
+programs nearest to the target (the solver attaches its database); it is the policy pool's baseline.
 """
 from __future__ import annotations
 

@@ -19,8 +19,9 @@ fills edits that repeat one already made with them, so no node gets fewer than K
 replacing statement is, with probability `share`, one of the statements of the database programs
 nearest to the target (`RetrievalPool`: `logo.tree_path.closed_statements` of the heads of the
 `k` nearest entries, found once per target). It measures what borrowing statements from neighbours
-gives without learning; the policy arms borrow them too (`PolicySampler.pool_share`), so it is their
-baseline for the pool as `grammar` is for the rest.
+gives without learning. The policy arms write their pool of statements with the network instead (decoded
+once per node, `PolicySampler.pool_share`), so `retrieval` is the learned pool's baseline as `grammar`
+is the rest's.
 """
 from __future__ import annotations
 
