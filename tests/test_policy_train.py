@@ -55,3 +55,18 @@ def test_train_policy_logs_checkpoints_resumes_and_solves(db_path, tmp_path):
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "solve" / "results.json").read_text())
     assert res["summary"]["proposer"] == "policy" and res["results"][0]["candidates"] > 0
+
+
+def test_clock_cpu_counts_this_process_cpu_seconds(db_path, tmp_path, monkeypatch):
+    """--clock cpu: --max-seconds and the checkpoint's elapsed_s follow time.process_time (here a fake
+    CPU clock that advances 10 s a reading), not the wall clock: training stops long before --steps."""
+    import model.loop
+    readings = iter(range(0, 10_000_000, 10))
+    monkeypatch.setattr(model.loop.time, "process_time", lambda: float(next(readings)))
+    out = tmp_path / "cpu"
+    assert main(["--db", str(db_path), "--out", str(out), "--steps", "50", "--max-seconds", "45", "--clock", "cpu",
+                 "--eval-every", "1000", "--ckpt-every", "1000", *FAST]) == 0
+    state = checkpoint.load_state(checkpoint.latest_path(out))
+    elapsed = state["meta"]["elapsed_s"]
+    assert 0 < state["step"] < 50
+    assert elapsed >= 10 and elapsed % 10 == 0           # counted on the (fake) CPU clock
