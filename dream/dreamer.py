@@ -98,6 +98,7 @@ class Found:
     summary: dict               # `SearchResult.summary()`
     best_image28: np.ndarray
     checkpoint: dict            # the checkpoint that searched (its step, path)
+    attempts: int = 1           # searches it took (more than 1: a worker died searching it)
 
 
 class DreamSearch:
@@ -237,6 +238,8 @@ class Dreamer:
                   "target": target.name, "kind": target.kind, "checkpoint": found.checkpoint, **summary,
                   "known_program": target.known_program, "target_image": _encode_image(target.image),
                   "inserted": [{"program": t, "status": s, "entry_id": e} for t, (s, e) in zip(found.texts, statuses)]}
+        if found.attempts > 1:
+            record["attempts"] = found.attempts
         self.log.write(record)
         self._grid.append((target.image28, found.best_image28, f"{'OK ' if summary['solved'] else ''}{target.name}"))
         if self.grid_every and len(self._grid) >= self.grid_every:
@@ -311,7 +314,11 @@ class Dreamer:
             if not ex.pending:
                 break
             outcomes = ex.wait(timeout=0.5)
-            good = [(items[o.key], o.value) for o in outcomes if o.ok]
+            good = []
+            for o in outcomes:
+                if o.ok:
+                    o.value.attempts = o.attempts
+                    good.append((items[o.key], o.value))
             for o in outcomes:
                 if not o.ok:
                     self._failed(items[o.key], o)

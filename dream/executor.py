@@ -455,6 +455,15 @@ def check_address(address: str, timeout: float = 5.0) -> None:
                          "`ray start --head` on that machine, or use --ray auto") from None
 
 
+def _connect_problem(e: BaseException) -> str:
+    """What went wrong connecting to a cluster, in words (Ray's own message is a page of retries)."""
+    said = f"{e} {e.__cause__ or ''}"
+    if "InvalidAuthToken" in said or "AuthenticationError" in said or "authentication" in said.lower():
+        return ("the cluster there uses token authentication: set RAY_AUTH_MODE=token and give this machine the "
+                "cluster's token (the head node's ~/.ray/auth_token, or RAY_AUTH_TOKEN)")
+    return f"cannot use the Ray cluster there: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+
+
 class RayPool(Executor):
     """Items as Ray tasks (see the module docstring)."""
     kind = "Ray"
@@ -478,7 +487,7 @@ class RayPool(Executor):
                 ray.init(address=None if self.address == "auto" else self.address, logging_level=logging.WARNING,
                          include_dashboard=False, log_to_driver=True)
             except (ConnectionError, RuntimeError, ValueError) as e:
-                raise UsageError(f"--ray {self.address}: cannot use the Ray cluster there: {e}") from None
+                raise UsageError(f"--ray {self.address}: {_connect_problem(e)}") from None
             self.connected_here = True
         self.cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = self.max_workers or max(1, self.cpus)
