@@ -126,6 +126,7 @@ def _solve_and_report(args, solver, out: Path, device: str, executor) -> int:
         return 1
     for _, msg in errors:
         print(f"logo solve: skipped {msg}", file=sys.stderr)
+    executor = executor.fit(len(targets))         # no more local workers than targets
 
     done = [0]
 

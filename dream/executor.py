@@ -141,6 +141,10 @@ class Executor:
         """The outcomes that finished: at least one unless nothing is pending or `timeout` passed."""
         raise NotImplementedError
 
+    def fit(self, n_items: int) -> "Executor":
+        """An executor for `n_items` items (not started): no more local workers than items."""
+        return self
+
     def interrupt(self) -> None:
         """Ask running items to stop early (their workers' searches end at their next round and return)."""
 
@@ -278,12 +282,14 @@ class _Slot:
         except (BrokenPipeError, OSError):      # died before it got the item: the sentinel tells
             return False
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def ask_to_stop(self) -> None:
         try:
-            self.conn.send(None)
+            self.conn.send(None)             # an idle worker ends at once; a busy one after its item
         except (BrokenPipeError, OSError):
             pass
-        self.proc.join(timeout)
+
+    def stop(self, deadline: float) -> None:
+        self.proc.join(max(0.0, deadline - time.monotonic()))
         if self.proc.is_alive():
             self.proc.kill()
             self.proc.join()
@@ -308,6 +314,14 @@ class LocalPool(Executor):
     def start(self, job: Job, local: Callable | None = None) -> "LocalPool":
         self.job = job
         self.slots = [_Slot(self.ctx, job) for _ in range(self.workers)]
+        return self
+
+    def fit(self, n_items: int) -> Executor:
+        if self.slots:
+            return self
+        if n_items <= 1:
+            return Inline()
+        self.workers = min(self.workers, n_items)
         return self
 
     def pids(self) -> list[int]:
@@ -401,10 +415,14 @@ class LocalPool(Executor):
                 except ProcessLookupError:
                     pass
 
-    def close(self) -> None:
+    def close(self, grace: float = 5.0) -> None:
+        """Stop the workers: idle ones at once, busy ones (an interrupted run) after `grace` seconds."""
         slots, self.slots = self.slots, []
         for slot in slots:
-            slot.stop()
+            slot.ask_to_stop()
+        deadline = time.monotonic() + grace
+        for slot in slots:
+            slot.stop(deadline)
 
 
 # ---- Ray ---------------------------------------------------------------------------------------------
