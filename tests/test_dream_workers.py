@@ -340,3 +340,15 @@ def test_ray_without_ray_installed_is_one_line_exit_2(tmp_path, command):
     assert len(lines) == 1 and "Ray is not installed" in lines[0] and "pip install" in lines[0], r.stderr
     prog = "logo solve" if command == "solve" else "dream"
     assert lines[0].startswith(f"{prog}: --ray")
+
+
+def test_logo_run_gives_dream_one_worker_fewer_than_the_evaluation():
+    from argparse import Namespace
+    from app.run import CONFIGS, round_workers
+    plain = Namespace(workers=None, ray=None)
+    assert round_workers(CONFIGS["smoke"], plain) == {"dream": ["--workers", "1"], "solve": ["--workers", "1"]}
+    assert round_workers(CONFIGS["demo"], plain) == {"dream": ["--workers", "1"], "solve": ["--workers", "2"]}
+    assert round_workers(CONFIGS["demo"], Namespace(workers=8, ray=None)) == \
+        {"dream": ["--workers", "7"], "solve": ["--workers", "8"]}
+    assert round_workers(CONFIGS["full"], Namespace(workers=None, ray="10.0.0.1:6379")) == \
+        {"dream": ["--ray", "10.0.0.1:6379"], "solve": ["--ray", "10.0.0.1:6379"]}
