@@ -31,13 +31,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import logo
-
-from dataclasses import dataclass
 
 from .executor import Executor, Inline, Outcome, stop_requested
 from .search import SearchResult
