@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int_range(0, 4096), default=1,
                    help="torch CPU threads (default 1: the model is small and train needs the other cores); "
                    "per worker with --workers")
-    Workers.add_arguments(p, default=1, what="searchers")   # default 1: dream runs beside train
+    Workers.add_arguments(p, local_default=1, what="searchers")   # 1 here: dream runs beside train
     add_debug_flag(p)
     return p
 
@@ -99,7 +99,7 @@ def dream(args) -> int:
         import torch
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    executor = open_executor(Workers.from_args(args), device=device)    # a bad --ray: one line, exit 2, now
+    executor = open_executor(Workers.from_args(args, local_default=1), device=device)   # a bad --ray: exit 2, now
     try:
         return _dream(args, weights, stop, dreamer_ref, device, executor, on_signal)
     finally:

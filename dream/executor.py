@@ -71,20 +71,25 @@ class Workers:
     ray: str | None = None        # None: this machine; "auto" or an address: Ray
 
     @staticmethod
-    def add_arguments(parser: argparse.ArgumentParser, default: int | None = None, what: str = "searches") -> None:
-        """--workers and --ray; `default` None: every core."""
-        parser.add_argument("--workers", type=int_range(1, 4096), default=default,
-                            help=f"{what} at once, each in its own process (default: "
-                            f"{'every core' if default is None else default}; 1: in this process; with --ray: "
-                            "at most this many Ray tasks at once, default every CPU of the cluster)")
+    def add_arguments(parser: argparse.ArgumentParser, local_default: int | None = None,
+                      what: str = "searches") -> None:
+        """--workers and --ray; `local_default`: the workers of this machine without --workers (None: every
+        core); with --ray the default is every CPU of the cluster."""
+        here = "every core" if local_default is None else str(local_default)
+        parser.add_argument("--workers", type=int_range(1, 4096), default=None,
+                            help=f"{what} at once, each in its own process (default: {here}; 1: in this process; "
+                            "with --ray: at most this many Ray tasks at once, default every CPU of the cluster)")
         parser.add_argument("--ray", metavar="auto|ADDRESS", default=None,
                             help=f"run the {what} as Ray tasks: on the cluster at ADDRESS (host:port of "
                             "`ray start --head`), or with auto on the cluster started on this machine, else a "
                             "new local one (needs the cluster extra: pip install -e '.[cluster]')")
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "Workers":
-        return cls(getattr(args, "workers", None), getattr(args, "ray", None) or None)
+    def from_args(cls, args: argparse.Namespace, local_default: int | None = None) -> "Workers":
+        """The flags of `add_arguments` (with the same `local_default`)."""
+        ray = getattr(args, "ray", None) or None
+        workers = getattr(args, "workers", None)
+        return cls(workers if workers or ray else local_default, ray)
 
     def to_argv(self) -> list[str]:
         """These settings as flags, for a child command (`logo run` starts them)."""

@@ -96,6 +96,14 @@ def test_the_flags_choose_the_executor():
     assert isinstance(pool, LocalPool) and pool.workers == 3
     assert Workers(None).resolved() == (os.cpu_count() or 1)
     assert Workers(2, "auto").to_argv() == ["--workers", "2", "--ray", "auto"]
+    # dream's default is 1 on this machine, every CPU of a Ray cluster
+    from dream.cli import build_parser
+    args = build_parser().parse_args(["--db", "d", "--ckpt", "c"])
+    assert Workers.from_args(args, local_default=1) == Workers(1, None)
+    args = build_parser().parse_args(["--db", "d", "--ckpt", "c", "--ray", "auto"])
+    assert Workers.from_args(args, local_default=1) == Workers(None, "auto")
+    args = build_parser().parse_args(["--db", "d", "--ckpt", "c", "--workers", "3"])
+    assert Workers.from_args(args, local_default=1) == Workers(3, None)
 
 
 # ---- logo solve --workers ---------------------------------------------------------------------------
