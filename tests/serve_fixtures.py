@@ -50,3 +50,9 @@ def tiny_checkpoint(directory) -> str:
                     prog_layers=1, dec_layers=1, ffn_mult=2)
     checkpoint.save(directory, EditModel(config, len(tok)), tok, step=0)
     return str(directory)
+
+
+def loaded(app, timeout: float = 120.0):
+    """`app` once its nearest-entries index has loaded (pages answer 503 "still loading" before)."""
+    app.extensions["logo_serve"].near.wait_ready(timeout)
+    return app

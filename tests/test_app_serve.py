@@ -20,7 +20,7 @@ import logo
 from app.web import queries
 from app.web.server import close_app, create_app
 
-from serve_fixtures import DREAM, LIBRARY, SQUARE, TASKS, build_db, tiny_checkpoint
+from serve_fixtures import DREAM, LIBRARY, SQUARE, TASKS, build_db, loaded, tiny_checkpoint
 
 SCRIPT = "<script>alert(1)</script>"
 SQL = "'; DROP TABLE entries; --"
@@ -30,7 +30,7 @@ SQL = "'; DROP TABLE entries; --"
 def served(tmp_path_factory):
     path = tmp_path_factory.mktemp("serve") / "db.sqlite"
     info = build_db(path)
-    app = create_app(path)
+    app = loaded(create_app(path))
     yield app, path, info
     close_app(app)
 
@@ -437,7 +437,7 @@ def test_unknown_solve_jobs_are_404s(client):
 def test_with_a_checkpoint_the_model_proposer_solves(tmp_path, served):
     _, path, _ = served
     ckpt = tiny_checkpoint(tmp_path / "ckpt")
-    app = create_app(path, ckpt=ckpt)
+    app = loaded(create_app(path, ckpt=ckpt))
     try:
         client = app.test_client()
         page = client.get("/query", query_string={"program": SQUARE}).get_data(as_text=True)
@@ -493,7 +493,7 @@ def test_text_from_a_hostile_database_file_is_escaped(tmp_path, served):
         conn.execute("UPDATE entries SET head = ?, source = ?, programs = ? WHERE id = ?",
                      (SCRIPT, "<b>src</b>", f'[["{SCRIPT}", "<i>x</i>", 0]]', eid))
         conn.execute("UPDATE meta SET value = ? WHERE key = 'library'", (f"(define (f {SCRIPT}",))
-    app = create_app(bad)
+    app = loaded(create_app(bad))
     try:
         client = app.test_client()
         overview = client.get("/").get_data(as_text=True)          # a library that does not parse: said, not run
@@ -536,7 +536,7 @@ def test_the_pages_follow_a_writer(tmp_path, served, monkeypatch):
     _, path, info = served
     live = tmp_path / "live.sqlite"
     shutil.copy(path, live)
-    app = create_app(live)
+    app = loaded(create_app(live))
     try:
         client = app.test_client()
         assert client.get("/api/overview").get_json()["entries"] == info["entries"]

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from app.web.server import close_app, create_app
-from serve_fixtures import build_db
+from serve_fixtures import build_db, loaded
 
 ENABLE = ("install headless Chromium to run it: apt-get install -y chromium chromium-driver (`make test` does this "
           "when run as root on Debian), and selenium (pip install -e '.[test]')")
@@ -43,7 +43,7 @@ def site(tmp_path_factory):
     from werkzeug.serving import make_server
     path = tmp_path_factory.mktemp("browser") / "db.sqlite"
     info = build_db(path)
-    app = create_app(path)
+    app = loaded(create_app(path))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -72,6 +72,12 @@ class DatabaseThread:
         warm = getattr(self, "_warm", None)
         return warm is None or warm.done()
 
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until `warm_up` has loaded the index (tests and benchmarks that must not see a 503)."""
+        warm = getattr(self, "_warm", None)
+        if warm is not None:
+            warm.result(timeout)
+
     def close(self) -> None:
         self._executor.submit(self.db.close).result()
         self._executor.shutdown()
