@@ -139,11 +139,12 @@ def test_dream_on_ray_keeps_every_insert_once_when_a_worker_is_killed(tmp_path, 
         assert _wait_for(lambda: _searching(cluster_pid), 30)
         killed = _searching(cluster_pid)[:1]
         os.kill(killed[0], signal.SIGKILL)
+        before_kill = found.read_text().count('"event": "target"')
         out, _ = proc.communicate(timeout=180)
     finally:
         proc.kill()
     assert proc.returncode == 0, out
     assert f"2 Ray tasks at once on the Ray cluster at {address}" in out
     got = check_one_writer(db_path, log)                 # every search committed once or reported, none lost
-    assert got["targets"] >= 6, got
+    assert got["targets"] > before_kill, (got, before_kill)      # searching went on after the kill
     assert logo_main(["db", "check", str(db_path)]) == 0
