@@ -127,7 +127,7 @@ class SiteTable:
         m = s.mutation
         if ACTIONS[action].startswith("wrap_loop"):
             count = content if content is not None else Num(4)
-            return m._replace(content=Loop(self.sites.wrap_var(m.site, m.at, m.end), count, ()))
+            return Mutation(m.kind, m.site, m.at, m.end, Loop(self.sites.wrap_var(m.site, m.at, m.end), count, ()))
         if HAS_CONTENT[action]:
-            return m._replace(content=content)
+            return Mutation(m.kind, m.site, m.at, m.end, content)
         return m

@@ -29,7 +29,7 @@ import torch
 
 import logo
 from logo.canonical import canonical
-from logo.mutate import RandomContent, Sites, mutate
+from logo.mutate import RandomContent, Sites, mutate, random_prefix
 from logo.syntax import to_text
 from logo.tokens import tokenize
 from logo.tree_path import closed_statements, fixing_steps, path, statement_keys  # noqa: F401
@@ -328,9 +328,7 @@ class PolicyData:
     def _prefix(self, cs, split):
         out = []
         for c in cs:
-            p = self.entry_prog[c]
-            j = self.rng.randrange(len(p.body)) if p.body else 0
-            out.append((logo.ast.Program(p.defs, p.body[:j]), c, "prefix"))
+            out.append((random_prefix(self.entry_prog[c], self.rng), c, "prefix"))
         return out
 
     def _neighbour(self, cs, split):

@@ -26,9 +26,9 @@ from collections import Counter
 import numpy as np
 import torch
 
-from logo.ast import BinOp, Const, Num, OPERATORS, CONSTANTS
 from logo.canonical import LOOP_VARS
-from logo.mutate import MUTATION_WEIGHTS, MUTATIONS, RandomContent, Sites, rename_vars
+from logo.mutate import (MUTATION_WEIGHTS, MUTATIONS, RandomContent, Sites, random_count, random_expr,
+                         random_wrap_count, rename_vars)
 from logo.syntax import to_text
 from logo.tokens import tokenize
 
@@ -141,31 +141,19 @@ class PolicySampler:
 
     # ---- content ------------------------------------------------------------------------------------
     def _random_content(self, table: SiteTable, slot: int, action: int):
-        """Content as the random mutator writes it (`Sites.draw`)."""
+        """Content as the random mutator writes it (`Sites.draw`'s choices, `logo.mutate.random_*`)."""
         info = table.slot[(slot, action)]
         name = ACTIONS[action]
         rng, content = self.rng, self.content
         if name in ("insert", "replace_stmt"):
             return content.stmt(info.depth, info.scope)
         if name.startswith("wrap_loop"):
-            return Num(rng.randint(2, 8))
+            return random_wrap_count(rng)
         e = table.sites.exprs[info.mutation.site]
-        x = e.expr
         if name == "loop_count":
-            if isinstance(x, Num):
-                v = x.value + rng.choice((-1, 1))
-                return Num(v) if 1 <= v <= 9 else content.expr("count", e.scope)
-            return content.expr("count", e.scope)
-        r = rng.random()
-        if r < 0.35 and isinstance(x, Num):
-            return Num(rng.choice([d for d in range(10) if d != x.value]))
-        if r < 0.35 and isinstance(x, Const):
-            return Const(rng.choice([c for c in CONSTANTS if c != x.name]))
-        if r < 0.5 and isinstance(x, BinOp):
-            return BinOp(rng.choice([o for o in OPERATORS if o != x.op]), x.left, x.right)
-        if r < 0.6:
-            return BinOp(rng.choice(("*", "/")), x, Num(rng.randint(2, 4)))
-        return content.expr(e.role, e.scope)
+            new = random_count(rng, e.expr, e.scope, content)
+            return new if new is not None else content.expr("count", e.scope)
+        return random_expr(rng, e.expr, e.role, e.scope, content)
 
     def masks(self) -> torch.Tensor:
         if self._masks is None or self._masks.shape[0] != len(self.grammar.masks):
