@@ -195,6 +195,10 @@ class Enumerator:
         self._samples = [tuple(_SAMPLE_TABLE[min(k, len(_SAMPLE_TABLE) - 1)] for k in range(n))
                          for n in range(n_names)]
 
+    def _check_time(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OutOfTime
+
     # -- memo: key -> (bound, items) --
     def _get(self, key, bound: float, build):
         got = self._memo.get(key)
@@ -256,6 +260,7 @@ class Enumerator:
                 for cl, nl, el, fl, kl, ll in lefts:
                     if c + cl + lo_r > bound:
                         break
+                    self._check_time()
                     for cr, nr, er, fr, kr, lr in rights:
                         t = c + cl + cr
                         if t > bound:
@@ -294,6 +299,7 @@ class Enumerator:
             for cl, nl, el, _, kl, ll in lens:
                 if cl + lo_a > bound:
                     break
+                self._check_time()
                 for ca, na, ea, _, ka, la in angs:
                     t = cl + ca
                     if t > bound:
@@ -309,6 +315,7 @@ class Enumerator:
             for cc, nc, ec, _, kc, lc in counts:
                 if cc + lo_b > bound:
                     break
+                self._check_time()
                 for cb, nb, sb, fb in bodies:
                     t = cc + cb
                     if t > bound:
@@ -394,13 +401,12 @@ class Enumerator:
             if not stmts or c + stmts[0][0] + lo_rest > bound:
                 continue
             rest = self.block(kind, nxt, nvars, depth, pen_up, True, bound - c - stmts[0][0])
-            if self.deadline is not None and time.monotonic() > self.deadline:
-                raise OutOfTime
             floor = -math.inf if lo is None else lo
             for c1, n1, s, f in stmts:
                 head = c + c1
                 if head + lo_rest > bound:
                     break
+                self._check_time()
                 limit = max_tokens - n1
                 for c2, n2, tail, ftail in rest:
                     t = head + c2

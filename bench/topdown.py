@@ -1,0 +1,151 @@
+"""Top-down enumeration alone against the edit search's arms: same targets, same budget, one run.
+
+    .venv/bin/python bench/topdown.py --db DB [--sets dc-train] [--budget 5] [--limit N]
+                                      [--arms enum-db,enum-dc,enum-uniform,grammar,none] [--json OUT.json]
+
+Arms:
+- enum-db: `dream.topdown.enumerate_for_target` with the grammar fitted on DB (`fit_grammar`: its
+  solutions corpus, else its heads; DreamCoder test programs never);
+- enum-dc: the grammar fitted on the DreamCoder *train* programs; on dc-train leave-one-out (the task's own
+  program is left out of the fit), on dc-test all 80 (the test split is never fitted on);
+- enum-uniform: every production equally likely (the grammar's baseline);
+- grammar, none: `dream.solver.Solver` arms on the same database (random grammatical mutations of the
+  database neighbours; the start programs alone).
+
+Every target is tried by every arm before the next target, so machine load drifts equally over the arms;
+each arm's CPU seconds are reported next to its wall seconds. Reports solved counts, which tasks one arm
+solves that another does not, and the median tokens of solved programs next to the reference programs'.
+Tune on dc-train only; dc-test is held out (run it once, for the figure).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numba  # noqa: E402
+
+import logo  # noqa: E402
+from dream import load_targets  # noqa: E402
+from dream.topdown import enumerate_for_target, fit_grammar  # noqa: E402
+from logo.pcfg import Grammar  # noqa: E402
+
+ENUM_ARMS = ("enum-db", "enum-dc", "enum-uniform")
+SOLVER_ARMS = ("grammar", "none")
+SETS = {"dc-train": "train", "dc-test": "test"}
+
+
+def run_set(split: str, arms, db: str, budget: float, limit, grammars, library, solver) -> list[dict]:
+    from data import dreamcoder_tasks
+    _, targets, _ = load_targets("dreamcoder", split, 32, limit=limit)
+    train = {t.name: logo.to_text(t.program) for t in dreamcoder_tasks("train")}
+    rows = []
+    for i, target in enumerate(targets):
+        ref = target.known_program
+        for arm in arms:
+            c0, w0 = time.process_time(), time.monotonic()
+            if arm in SOLVER_ARMS:
+                r = solver.solve_one(arm, target, budget, i)
+                row = {"solved": bool(r["solved"]), "program": r.get("program"), "tokens": r.get("tokens"),
+                       "distance": r.get("distance"), "candidates": r.get("candidates")}
+            else:
+                if arm == "enum-dc" and split == "train":
+                    g = Grammar.fit([p for name, p in train.items() if name != target.name], source="dc-train loo")
+                else:
+                    g = grammars[arm]
+                lib = library if arm == "enum-db" else ()
+                r = enumerate_for_target(target.image28, g, budget, library=lib, k=1)
+                row = {"solved": r.solved, "program": r.program, "tokens": r.best.tokens if r.best else None,
+                       "distance": r.best.distance if r.best else None, "bits": r.best.bits if r.best else None,
+                       "enumerated": r.enumerated, "distinct": r.distinct,
+                       "time_to_solve": r.time_to_solve}
+            row.update({"set": split, "name": target.name, "arm": arm, "cpu_s": round(time.process_time() - c0, 3),
+                        "wall_s": round(time.monotonic() - w0, 3), "reference": ref,
+                        "reference_tokens": logo.n_tokens(ref) if ref else None})
+            rows.append(row)
+        done = [r for r in rows if r["name"] == target.name]
+        print(f"[{split} {i + 1}/{len(targets)}] {target.name}: "
+              + ", ".join(f"{r['arm']} {'Y' if r['solved'] else '-'}" for r in done), flush=True)
+    return rows
+
+
+def report(rows: list[dict], arms) -> dict:
+    out = {}
+    for split in sorted({r["set"] for r in rows}):
+        rs = [r for r in rows if r["set"] == split]
+        names = sorted({r["name"] for r in rs})
+        solved = {a: {r["name"] for r in rs if r["arm"] == a and r["solved"]} for a in arms}
+        print(f"\n{split}: {len(names)} tasks")
+        print(f"  {'arm':14} {'solved':>6} {'median tokens (solved)':>23} {'reference (same tasks)':>23} "
+              f"{'cpu s/task':>10} {'wall s/task':>11}")
+        summary = {}
+        for a in arms:
+            mine = [r for r in rs if r["arm"] == a]
+            ok = [r for r in mine if r["solved"]]
+            tok = statistics.median(r["tokens"] for r in ok) if ok else None
+            ref = statistics.median(r["reference_tokens"] for r in ok) if ok else None
+            cpu = statistics.fmean(r["cpu_s"] for r in mine)
+            wall = statistics.fmean(r["wall_s"] for r in mine)
+            summary[a] = {"solved": len(ok), "median_tokens": tok, "reference_median_tokens": ref,
+                          "cpu_s_per_task": round(cpu, 2), "wall_s_per_task": round(wall, 2)}
+            print(f"  {a:14} {len(ok):>6} {tok if tok is not None else '-':>23} {ref if ref is not None else '-':>23} "
+                  f"{cpu:>10.2f} {wall:>11.2f}")
+        for a in arms:
+            for b in arms:
+                if a < b:
+                    only_a, only_b = solved[a] - solved[b], solved[b] - solved[a]
+                    if only_a or only_b:
+                        print(f"  {a} not {b}: {len(only_a)}; {b} not {a}: {len(only_b)}")
+        union = set().union(*(solved[a] for a in arms if a.startswith("enum"))) | solved.get("grammar", set())
+        print(f"  solved by an enum arm or grammar: {len(union)}")
+        summary["_solved_sets"] = {a: sorted(s) for a, s in solved.items()}
+        out[split] = summary
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", required=True, help="database: start programs of the solver arms; enum-db's corpus")
+    ap.add_argument("--sets", default="dc-train", help="comma-separated: dc-train, dc-test")
+    ap.add_argument("--arms", default=",".join(ENUM_ARMS + SOLVER_ARMS))
+    ap.add_argument("--budget", type=float, default=5.0, help="seconds per target and arm")
+    ap.add_argument("--limit", type=int, default=None, help="targets per set, spread over the set")
+    ap.add_argument("--json", default=None, help="write every row and the summary here")
+    args = ap.parse_args()
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    bad = [a for a in arms if a not in ENUM_ARMS + SOLVER_ARMS]
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    if bad or not arms or any(s not in SETS for s in sets):
+        raise SystemExit(f"bench/topdown.py: arms are {', '.join(ENUM_ARMS + SOLVER_ARMS)}; sets are {', '.join(SETS)}")
+    numba.set_num_threads(1)
+    import torch
+    torch.set_num_threads(1)
+    from data import dreamcoder_tasks
+    from dream.solver import Solver
+    g_db, library = fit_grammar(args.db)
+    grammars = {"enum-db": g_db, "enum-uniform": Grammar.uniform(),
+                "enum-dc": Grammar.fit([t.program for t in dreamcoder_tasks("train")], source="dc-train")}
+    print(f"enum-db grammar: {g_db.meta}")
+    solver = Solver.open([a for a in arms if a in SOLVER_ARMS] or ["none"], db=args.db)
+    for g in grammars.values():                     # numba compiled and cached before the clock runs
+        enumerate_for_target(dreamcoder_tasks("train")[0].image, g, 1.0, library=library if g is g_db else (),
+                             max_programs=500)
+    rows = []
+    try:
+        for s in sets:
+            rows += run_set(SETS[s], arms, args.db, args.budget, args.limit, grammars, library, solver)
+    finally:
+        solver.close()
+    summary = report(rows, arms)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"budget_s": args.budget, "db": args.db, "summary": summary,
+                                               "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
