@@ -269,7 +269,8 @@ class Enumerator:
                                 ll if ll < lr else lr))
         items.sort(key=_first)
         if parent == "":
-            role = slot if slot in ("angle", "count") else "length"
+            role = slot_role(slot)
+            role = role if role in ("angle", "count") else "length"
             keys = [_key(it[3], role, self.b.max_count) for it in items]
         else:
             keys = [_value_key(it[3]) for it in items]
@@ -283,19 +284,24 @@ class Enumerator:
         return out
 
     # -- statements: (cost without the statement's own production, ntok, stmt, fragment) --
-    def stmts(self, prod: str, nvars: int, depth: int, pen_up: bool, bound: float) -> list:
-        key = ("s", prod, nvars, depth, pen_up)
-        return self._get(key, bound, lambda b: self._build_stmts(prod, nvars, depth, pen_up, b))
+    def stmts(self, prod: str, kind: str, nvars: int, depth: int, pen_up: bool, bound: float) -> list:
+        """Statements of production `prod` in a block of `kind` (moves' and loops' expression slots depend
+        on it), with `nvars` loop variables in scope, at block nesting `depth`."""
+        if prod not in ("move", "loop"):
+            kind = ""
+        key = ("s", prod, kind, nvars, depth, pen_up)
+        return self._get(key, bound, lambda b: self._build_stmts(prod, kind, nvars, depth, pen_up, b))
 
-    def _build_stmts(self, prod: str, nvars: int, depth: int, pen_up: bool, bound: float) -> list:
+    def _build_stmts(self, prod: str, kind: str, nvars: int, depth: int, pen_up: bool, bound: float) -> list:
         D = self.b.max_expr_depth
         out = []
         append = out.append
         if prod == "move":
-            lo_a = self._min_expr_cost("angle", "", nvars)
-            lo_l = self._min_expr_cost("length", "", nvars)
-            lens = self.exprs("length", "", nvars, D, bound - lo_a)
-            angs = self.exprs("angle", "", nvars, D, bound - lo_l)
+            ls, as_ = f"length.{kind}", f"angle.{kind}"
+            lo_a = self._min_expr_cost(as_, "", nvars)
+            lo_l = self._min_expr_cost(ls, "", nvars)
+            lens = self.exprs(ls, "", nvars, D, bound - lo_a)
+            angs = self.exprs(as_, "", nvars, D, bound - lo_l)
             for cl, nl, el, _, kl, ll in lens:
                 if cl + lo_a > bound:
                     break
@@ -305,11 +311,13 @@ class Enumerator:
                     if t > bound:
                         break
                     append((t, 3 + nl + na, Move(el, ea), move_frag(kl, ka, ll if ll < la else la)))
+            out.sort(key=_first)
             return out                   # moves are distinct by their values already
         if prod == "loop":
             lo_b = self._min_block_cost("loop", "start")
-            lo_c = self._min_expr_cost("count", "", nvars)
-            counts = self.exprs("count", "", nvars, D, bound - lo_b)
+            cs = f"count.{kind}"
+            lo_c = self._min_expr_cost(cs, "", nvars)
+            counts = self.exprs(cs, "", nvars, D, bound - lo_b)
             bodies = self.block("loop", "start", nvars + 1, depth + 1, pen_up, False, bound - lo_c)
             var = LOOP_VARS[nvars]
             for cc, nc, ec, _, kc, lc in counts:
@@ -397,7 +405,7 @@ class Enumerator:
             lo_rest = self._min_block_cost(kind, nxt)
             if c + lo_rest > bound:
                 continue
-            stmts = self.stmts(prod, nvars, depth, pen_up, bound - c - lo_rest)
+            stmts = self.stmts(prod, kind, nvars, depth, pen_up, bound - c - lo_rest)
             if not stmts or c + stmts[0][0] + lo_rest > bound:
                 continue
             rest = self.block(kind, nxt, nvars, depth, pen_up, True, bound - c - stmts[0][0])

@@ -101,7 +101,7 @@ def test_bad_corpora_and_files_give_clear_errors(tmp_path):
     with pytest.raises(GrammarError, match="top\\|start"):
         Grammar.load(bad)
     obj = Grammar.uniform().to_json()
-    obj["expressions"]["length|"]["const:ul"] = "heavy"
+    obj["expressions"]["length.top|"]["const:ul"] = "heavy"
     bad.write_text(json.dumps(obj))
     with pytest.raises(GrammarError, match="not a number"):
         Grammar.load(bad)
