@@ -1,25 +1,30 @@
 """Top-down enumeration: every program in decreasing probability under a `logo.pcfg.Grammar`.
 
 DreamCoder enumerates in description-length bands (iterative deepening on -log P): all programs whose
-cost lies in (lo, hi], then the next band. We do the same, with three things that make it fast in Python:
+cost lies in (lo, hi], then the next band. We do the same, with what makes it fast in Python:
 
-1. **Sorted lists per context, memoised.** For each nonterminal in each context (an expression slot with
-   the variables in scope, a statement kind, the rest of a block after a given statement kind) we keep the
-   list of its derivations up to a cost bound, sorted by cost; a larger derivation is a product of smaller
-   sorted lists, cut off as soon as the bound is passed. A list is rebuilt only when a band asks beyond
-   its bound (then with a band's slack), so each band costs about the size of its answer.
+1. **Sorted lists per context, memoised and extended.** For each nonterminal in each context (an
+   expression slot with the variables in scope; a statement kind in a kind of block; the rest of a block
+   after its n-th statement) we keep its derivations sorted by cost, complete up to a bound. A larger
+   derivation is a product of smaller sorted lists, entered by bisection and cut off at the bound; a list
+   asked for more is *extended* by the band between its old and new bound, so every derivation is built
+   (and compiled to a bytecode fragment, `logo.fragments`) once.
 2. **Observational equivalence of expressions.** Expressions have no effects: two expressions in the same
    context that compute the same number (or, with loop variables, the same numbers at fixed sample values
    of the variables) are interchangeable, so only the most probable one is kept. At a statement's slot the
    value is compared as the statement uses it: angles modulo one turn, loop counts as the integer the
    loop runs (counts below 1, which make the loop a no-op, and above `Bounds.max_count` are dropped).
-3. **Sound structural pruning.** No empty blocks; no `embed`/`penup` as the last statement of the program
-   or of an `embed` (its effect cannot be seen); no `penup` inside a `penup`. Every pruned program draws
-   what a more probable enumerated one draws, so what is left is a subsequence of the grammar's order.
+3. **Observational equivalence of statements** inside loops (`logo.effects`): of the statements that draw
+   the same segments and end in the same pose, the most probable is kept; those that always fail, draw
+   beyond the canvas or do nothing are dropped.
+4. **Sound structural pruning.** No empty blocks; no `embed`/`penup` as the last statement of the program
+   or of an `embed` (its effect cannot be seen); no `penup` or `embed` inside a `penup`.
 
-Each yielded program is a distinct AST, in non-increasing probability (exactly sorted within a band,
-bands in order). Drawings are deduplicated afterwards by `distinct_drawings` (two programs that draw the
-same image are one; the first, most probable, is kept).
+Every pruned program draws what a more probable enumerated one draws (up to floating-point rounding), so
+what is left is a subsequence of the grammar's order: each yielded program is a distinct AST, in
+non-increasing probability (exactly sorted within a band, bands in order). Drawings are deduplicated
+afterwards by `distinct_drawings` (two programs that draw the same image are one; the first, most
+probable, is kept).
 
     >>> from logo.pcfg import Grammar
     >>> g = Grammar.fit(["(loop i 4 (move ul (/ ua 4)))"] * 3)
@@ -30,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -59,12 +65,13 @@ class Bounds:
     """Hard limits on what is enumerated (the grammar's probabilities decide the order within them)."""
     max_depth: int = 3            # nested loop / embed / penup blocks
     max_expr_depth: int = 3       # nested binary operators in one expression
+    max_statements: int = 6       # statements per block
     max_tokens: int = 64          # program length (tokens, parentheses included)
     max_count: int = 40           # largest loop count (the VM allows 1000; the canvas allows far less)
     max_bits: float = 60.0        # largest description length enumerated
 
     def __post_init__(self):
-        if min(self.max_depth, self.max_expr_depth, self.max_tokens, self.max_count) < 0:
+        if min(self.max_depth, self.max_expr_depth, self.max_statements, self.max_tokens, self.max_count) < 0:
             raise ValueError("enumeration bounds must be non-negative")
         if self.max_depth >= len(LOOP_VARS):
             raise ValueError(f"max_depth must be below {len(LOOP_VARS)}")
@@ -171,12 +178,26 @@ class OutOfTime(Exception):
 
 # ---- the enumerator --------------------------------------------------------------------------------
 
+class _List:
+    """One memoised derivation list: its items sorted by cost, complete up to `bound`; `seen` holds the keys
+    (values, effects) of what it kept, so an extension keeps only what is new."""
+    __slots__ = ("bound", "items", "costs", "seen")
+
+    def __init__(self, seen=()):
+        self.bound = -1.0
+        self.items: list = []
+        self.costs: list = []
+        self.seen = set(seen)
+
+
 class Enumerator:
     """Sorted, memoised derivation lists of one grammar under one set of bounds (see the module doc).
 
-    Costs are -log P in nats. Items carry their compiled fragments (`logo.fragments`), so a program's code
-    is assembled from its statements' without compiling it again. `items(lo, hi)` returns the programs
-    with cost in (lo, hi] as (cost, ntok, statements, fragments), cheapest first.
+    Costs are -log P in nats. A list is extended, never rebuilt: asked for a larger bound, it builds only
+    the derivations between its old bound and the new one (sorted products of sorted lists, entered by
+    bisection), so every derivation is built once. Items carry their compiled fragments (`logo.fragments`),
+    so a program's code is assembled from its statements' without compiling it again. `items(lo, hi)`
+    returns the programs with cost in (lo, hi] as (cost, ntok, statements, fragments), cheapest first.
     """
 
     def __init__(self, grammar: Grammar, bounds: Bounds | None = None, deadline: float | None = None,
@@ -199,14 +220,18 @@ class Enumerator:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise OutOfTime
 
-    # -- memo: key -> (bound, items) --
-    def _get(self, key, bound: float, build):
-        got = self._memo.get(key)
-        if got is not None and got[0] >= bound:
-            return got[1]
-        items = build(bound)
-        self._memo[key] = (bound, items)
-        return items
+    def _get(self, key, bound: float, build, seen=()) -> _List:
+        """The list `key`, extended to `bound` by `build(entry, lo, hi)` (which returns the new items, sorted,
+        with cost in (lo, hi], and records what it keeps in entry.seen)."""
+        entry = self._memo.get(key)
+        if entry is None:
+            entry = self._memo[key] = _List(seen)
+        if entry.bound < bound:
+            new = build(entry, entry.bound, bound)
+            entry.items += new
+            entry.costs += [it[0] for it in new]
+            entry.bound = bound
+        return entry
 
     def _min_expr_cost(self, slot: str, parent: str, nvars: int) -> float:
         key = ("e", slot_role(slot) if parent else slot, parent, nvars > 0)
@@ -223,47 +248,53 @@ class Enumerator:
         return got
 
     # -- expressions: (cost, ntok, expr, values, code, lowest slot read) --
-    def exprs(self, slot: str, parent: str, nvars: int, depth: int, bound: float) -> list:
+    def exprs(self, slot: str, parent: str, nvars: int, depth: int, bound: float) -> _List:
         ctx = slot if parent == "" else slot_role(slot)
         key = ("e", ctx, parent, nvars, depth)
-        return self._get(key, bound, lambda b: self._build_exprs(ctx, parent, nvars, depth, b))
+        return self._get(key, bound, lambda e, lo, hi: self._build_exprs(e, ctx, parent, nvars, depth, lo, hi))
 
-    def _build_exprs(self, slot: str, parent: str, nvars: int, depth: int, bound: float) -> list:
+    def _build_exprs(self, entry: _List, slot: str, parent: str, nvars: int, depth: int, lo: float,
+                     hi: float) -> list:
         lp = self.g.expr_logp(slot, parent, nvars > 0)
         items = []
         append = items.append
         for prod, l in lp.items():
             c = -l
-            if c > bound:
+            if c > hi:
                 continue
             kind, _, arg = prod.partition(":")
             if kind == "const":
-                e = Const(arg)
-                append((c, 1, e, CONSTANTS[arg], named_code(e), NO_VAR))
+                if c > lo:
+                    e = Const(arg)
+                    append((c, 1, e, CONSTANTS[arg], named_code(e), NO_VAR))
             elif kind == "num":
-                e = Num(int(arg))
-                append((c, 1, e, float(arg), num_code(e), NO_VAR))
+                if c > lo:
+                    e = Num(int(arg))
+                    append((c, 1, e, float(arg), num_code(e), NO_VAR))
             elif kind == "var":
                 for k in range(nvars):
                     cv = c - self.g.var_logp(slot, k, nvars)
-                    if cv <= bound:
+                    if lo < cv <= hi:
                         append((cv, 1, self._names[nvars][k], self._samples[nvars][k], var_code(nvars - 1 - k),
                                 nvars - 1 - k))
             elif kind == "op" and depth > 0:
                 lo_l = self._min_expr_cost(slot, f"{arg}0", nvars)
                 lo_r = self._min_expr_cost(slot, f"{arg}1", nvars)
-                if c + lo_l + lo_r > bound:
+                if c + lo_l + lo_r > hi:
                     continue
-                lefts = self.exprs(slot, f"{arg}0", nvars, depth - 1, bound - c - lo_r)
-                rights = self.exprs(slot, f"{arg}1", nvars, depth - 1, bound - c - lo_l)
+                lefts = self.exprs(slot, f"{arg}0", nvars, depth - 1, hi - c - lo_r)
+                right = self.exprs(slot, f"{arg}1", nvars, depth - 1, hi - c - lo_l)
+                rights, rcosts = right.items, right.costs
                 tail = (BINOPS[arg], 0, 0)
-                for cl, nl, el, fl, kl, ll in lefts:
-                    if c + cl + lo_r > bound:
+                for cl, nl, el, fl, kl, ll in lefts.items:
+                    head = c + cl
+                    if head + lo_r > hi:
                         break
                     self._check_time()
-                    for cr, nr, er, fr, kr, lr in rights:
-                        t = c + cl + cr
-                        if t > bound:
+                    for j in range(bisect_right(rcosts, lo - head), len(rights)):
+                        cr, nr, er, fr, kr, lr = rights[j]
+                        t = head + cr
+                        if t > hi:
                             break
                         append((t, 3 + nl + nr, BinOp(arg, el, er), _binop(arg, fl, fr), kl + kr + tail,
                                 ll if ll < lr else lr))
@@ -274,7 +305,7 @@ class Enumerator:
             keys = [_key(it[3], role, self.b.max_count) for it in items]
         else:
             keys = [_value_key(it[3]) for it in items]
-        seen = set()
+        seen = entry.seen
         out = []
         for k, it in zip(keys, items):
             if k is None or k in seen:
@@ -284,85 +315,89 @@ class Enumerator:
         return out
 
     # -- statements: (cost without the statement's own production, ntok, stmt, fragment) --
-    def stmts(self, prod: str, kind: str, nvars: int, depth: int, pen_up: bool, bound: float) -> list:
+    def stmts(self, prod: str, kind: str, nvars: int, depth: int, pen_up: bool, bound: float) -> _List:
         """Statements of production `prod` in a block of `kind` (moves' and loops' expression slots depend
         on it), with `nvars` loop variables in scope, at block nesting `depth`."""
         if prod not in ("move", "loop"):
             kind = ""
         key = ("s", prod, kind, nvars, depth, pen_up)
-        return self._get(key, bound, lambda b: self._build_stmts(prod, kind, nvars, depth, pen_up, b))
+        return self._get(key, bound, lambda e, lo, hi: self._build_stmts(e, prod, kind, nvars, depth, pen_up, lo, hi),
+                         (self._identity,))
 
-    def _build_stmts(self, prod: str, kind: str, nvars: int, depth: int, pen_up: bool, bound: float) -> list:
-        D = self.b.max_expr_depth
+    def _pairs(self, first: _List, second: _List, lo: float, hi: float, lo_second: float, make) -> list:
+        """make(a, b, cost) for every a in `first`, b in `second` with cost(a) + cost(b) in (lo, hi]."""
         out = []
-        append = out.append
+        items, costs = second.items, second.costs
+        for a in first.items:
+            ca = a[0]
+            if ca + lo_second > hi:
+                break
+            self._check_time()
+            for j in range(bisect_right(costs, lo - ca), len(items)):
+                b = items[j]
+                t = ca + b[0]
+                if t > hi:
+                    break
+                out.append(make(a, b, t))
+        return out
+
+    def _build_stmts(self, entry: _List, prod: str, kind: str, nvars: int, depth: int, pen_up: bool, lo: float,
+                     hi: float) -> list:
+        D = self.b.max_expr_depth
         if prod == "move":
             ls, as_ = f"length.{kind}", f"angle.{kind}"
             lo_a = self._min_expr_cost(as_, "", nvars)
             lo_l = self._min_expr_cost(ls, "", nvars)
-            lens = self.exprs(ls, "", nvars, D, bound - lo_a)
-            angs = self.exprs(as_, "", nvars, D, bound - lo_l)
-            for cl, nl, el, _, kl, ll in lens:
-                if cl + lo_a > bound:
-                    break
-                self._check_time()
-                for ca, na, ea, _, ka, la in angs:
-                    t = cl + ca
-                    if t > bound:
-                        break
-                    append((t, 3 + nl + na, Move(el, ea), move_frag(kl, ka, ll if ll < la else la)))
+            lens = self.exprs(ls, "", nvars, D, hi - lo_a)
+            angs = self.exprs(as_, "", nvars, D, hi - lo_l)
+            out = self._pairs(lens, angs, lo, hi, lo_a, lambda l, a, t: (
+                t, 3 + l[1] + a[1], Move(l[2], a[2]), move_frag(l[4], a[4], l[5] if l[5] < a[5] else a[5])))
             out.sort(key=_first)
             return out                   # moves are distinct by their values already
         if prod == "loop":
             lo_b = self._min_block_cost("loop", "start")
             cs = f"count.{kind}"
             lo_c = self._min_expr_cost(cs, "", nvars)
-            counts = self.exprs(cs, "", nvars, D, bound - lo_b)
-            bodies = self.block("loop", "start", nvars + 1, depth + 1, pen_up, False, bound - lo_c)
+            counts = self.exprs(cs, "", nvars, D, hi - lo_b)
+            bodies = self.block("loop", "start", nvars + 1, depth + 1, pen_up, 0, hi - lo_c)
             var = LOOP_VARS[nvars]
-            for cc, nc, ec, _, kc, lc in counts:
-                if cc + lo_b > bound:
-                    break
-                self._check_time()
-                for cb, nb, sb, fb in bodies:
-                    t = cc + cb
-                    if t > bound:
-                        break
-                    append((t, 4 + nc + nb, Loop(var, ec, sb), loop_frag(nvars, kc, lc, fb)))
+            out = self._pairs(counts, bodies, lo, hi, lo_b, lambda c, b, t: (
+                t, 4 + c[1] + b[1], Loop(var, c[2], b[2]), loop_frag(nvars, c[4], c[5], b[3])))
         elif prod in ("embed", "penup"):
             cls = Embed if prod == "embed" else PenUp
-            for cb, nb, sb, fb in self.block(prod, "start", nvars, depth + 1, pen_up or prod == "penup", False,
-                                             bound):
-                if cb > bound:
-                    break
-                append((cb, 3 + nb, cls(sb), wrap_frag(prod, fb)))
+            body = self.block(prod, "start", nvars, depth + 1, pen_up or prod == "penup", 0, hi)
+            out = [(cb, 3 + nb, cls(sb), wrap_frag(prod, fb))
+                   for cb, nb, sb, fb in body.items[bisect_right(body.costs, lo):bisect_right(body.costs, hi)]]
         else:
             name = prod[5:]
             partial = [(0.0, 0, ())]
             for i in range(self.arity[name]):
-                args = self.exprs(f"call:{name}:{i}", "", nvars, D, bound)
+                args = self.exprs(f"call:{name}:{i}", "", nvars, D, hi)
                 nxt = []
                 for cp, np_, ap in partial:
-                    for ca, na, ea, *_ in args:
+                    for ca, na, ea, *_ in args.items:
                         t = cp + ca
-                        if t > bound:
+                        if t > hi:
                             break
                         nxt.append((t, np_ + na, ap + (ea,)))
                 partial = nxt
             names = LOOP_VARS[:nvars]
+            out = []
             for c, n, a in partial:
+                if c <= lo:
+                    continue
                 call = Call(name, a)
                 try:
                     frag = statement_frag(call, names, self.library)
                 except LogoError:
                     continue
-                append((c, 3 + n, call, frag))
+                out.append((c, 3 + n, call, frag))
         out.sort(key=_first)
         # inside loops, where statements are small and pruning one multiplies: outside, a statement's effect
-        # costs as much as drawing the programs made of it (measured: bench/enumerate.py --effects)
-        return self._distinct_effects(out, nvars, pen_up) if out and nvars >= self.effects_from else out
+        # costs as much as drawing the programs made of it (measured: bench/enumerate.py)
+        return self._distinct_effects(entry, out, nvars, pen_up) if out and nvars >= self.effects_from else out
 
-    def _distinct_effects(self, items: list, nvars: int, pen_up: bool) -> list:
+    def _distinct_effects(self, entry: _List, items: list, nvars: int, pen_up: bool) -> list:
         """Keep the most probable statement of each effect (`logo.effects`); drop those that always fail,
         draw beyond the canvas, or do nothing. Statements with free loop variables are all kept."""
         frags = [it[3] for it in items]
@@ -372,7 +407,7 @@ class Enumerator:
         status, hashes, spans = statement_effects([frags[i] for i in closed], pen_up)
         wide = too_wide(spans) if not pen_up else np.zeros(len(closed), bool)
         drop = set()
-        seen = {self._identity}
+        seen = entry.seen
         for j, i in enumerate(closed):
             h = int(hashes[j])
             if status[j] != 0 or wide[j] or h in seen:
@@ -382,52 +417,57 @@ class Enumerator:
         return [it for i, it in enumerate(items) if i not in drop]
 
     # -- blocks: (cost, ntok, stmts, fragments) --
-    def block(self, kind: str, prev: str, nvars: int, depth: int, pen_up: bool, started: bool, bound: float) -> list:
-        key = ("b", kind, prev, nvars, depth, pen_up, started)
-        return self._get(key, bound, lambda b: self._build_block(kind, prev, nvars, depth, pen_up, started, b, None))
+    def block(self, kind: str, prev: str, nvars: int, depth: int, pen_up: bool, n: int, bound: float) -> _List:
+        """The rest of a block of `kind` after `n` statements, the last of kind `prev`."""
+        key = ("b", kind, prev, nvars, depth, pen_up, n)
+        return self._get(key, bound,
+                         lambda e, lo, hi: self._build_block(kind, prev, nvars, depth, pen_up, n, lo, hi))
 
-    def _build_block(self, kind, prev, nvars, depth, pen_up, started, bound, lo) -> list:
+    def _build_block(self, kind, prev, nvars, depth, pen_up, n, lo, hi) -> list:
         lp = self.g.stmt_logp(kind, prev)
-        max_depth, max_tokens = self.b.max_depth, self.b.max_tokens
+        b = self.b
         out = []
         append = out.append
-        if started and not (kind in ("top", "embed") and prev in ("embed", "penup")):
+        if n > 0 and not (kind in ("top", "embed") and prev in ("embed", "penup")):
             c = -lp["stop"]
-            if c <= bound and (lo is None or c > lo):
+            if lo < c <= hi:
                 append((c, 0, (), ()))
+        if n >= b.max_statements:
+            return out
         for prod, l in lp.items():
             if prod == "stop":
                 continue
-            if (pen_up and prod in ("penup", "embed")) or (depth >= max_depth and prod in ("loop", "embed", "penup")):
+            if (pen_up and prod in ("penup", "embed")) or (depth >= b.max_depth and prod in ("loop", "embed", "penup")):
                 continue
             c = -l
             nxt = "call" if prod.startswith("call:") else prod
             lo_rest = self._min_block_cost(kind, nxt)
-            if c + lo_rest > bound:
+            if c + lo_rest > hi:
                 continue
-            stmts = self.stmts(prod, kind, nvars, depth, pen_up, bound - c - lo_rest)
-            if not stmts or c + stmts[0][0] + lo_rest > bound:
+            stmts = self.stmts(prod, kind, nvars, depth, pen_up, hi - c - lo_rest)
+            if not stmts.items or c + stmts.costs[0] + lo_rest > hi:
                 continue
-            rest = self.block(kind, nxt, nvars, depth, pen_up, True, bound - c - stmts[0][0])
-            floor = -math.inf if lo is None else lo
-            for c1, n1, s, f in stmts:
+            rest = self.block(kind, nxt, nvars, depth, pen_up, n + 1, hi - c - stmts.costs[0])
+            items, costs = rest.items, rest.costs
+            for c1, n1, s, f in stmts.items:
                 head = c + c1
-                if head + lo_rest > bound:
+                if head + lo_rest > hi:
                     break
                 self._check_time()
-                limit = max_tokens - n1
-                for c2, n2, tail, ftail in rest:
+                limit = b.max_tokens - n1
+                for j in range(bisect_right(costs, lo - head), len(items)):
+                    c2, n2, tail, ftail = items[j]
                     t = head + c2
-                    if t > bound:
+                    if t > hi:
                         break
-                    if n2 <= limit and t > floor:
+                    if n2 <= limit:
                         append((t, n1 + n2, (s,) + tail, (f,) + ftail))
         out.sort(key=_first)
         return out
 
     def items(self, lo: float, hi: float) -> list:
         """Programs with cost in (lo, hi] (nats), cheapest first: (cost, ntok, statements, fragments)."""
-        return self._build_block("top", "start", 0, 0, False, False, hi, lo)
+        return self._build_block("top", "start", 0, 0, False, 0, lo, hi)
 
     def cheapest(self) -> float:
         """A lower bound on every program's cost (where the first band starts)."""

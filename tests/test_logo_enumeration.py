@@ -80,13 +80,13 @@ def test_observationally_equivalent_programs_are_one(grammar):
     en = Enumerator(grammar)
     plus = -(grammar.expr_logp("length.top")["op:+"] + grammar.expr_logp("length.top", "+0", False)["const:ul"]
              + grammar.expr_logp("length.top", "+1", False)["const:ul"])
-    listed = en.exprs("length.top", "", 0, 3, plus + 0.01)
+    listed = en.exprs("length.top", "", 0, 3, plus + 0.01).items
     values = [round(value(it[2]), 9) for it in listed]
     assert len(set(values)) == len(values) and 2.0 in values
     assert "(+ ul ul)" not in {logo.to_text(it[2]) for it in listed}
     # statements with the same effect inside a loop (a square traced 4, 8 or 20 (inf) times): one stays
     en = Enumerator(grammar)
-    inner = {logo.to_text(it[2]) for it in en.stmts("loop", "loop", 1, 1, False, 12.0)}
+    inner = {logo.to_text(it[2]) for it in en.stmts("loop", "loop", 1, 1, False, 12.0).items}
     squares = {f"(loop j {n} (move ul (/ ua 4)))" for n in ("4", "8", "inf")}
     assert len(squares & inner) == 1
     assert "(loop j 3 (move ul eps_a))" in inner and "(loop j 5 (move ul eps_a))" in inner
