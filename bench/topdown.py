@@ -10,7 +10,12 @@ Arms:
   program is left out of the fit), on dc-test all 80 (the test split is never fitted on);
 - enum-uniform: every production equally likely (the grammar's baseline);
 - grammar, none: `dream.solver.Solver` arms on the same database (random grammatical mutations of the
-  database neighbours; the start programs alone).
+  database neighbours; the start programs alone);
+- grammar+pool, none+pool: the same arms on a copy of the database into which the --pool most probable
+  distinct drawings of the enumerator were inserted (source "enum"): enumerated programs join the
+  database neighbours as start programs (the start-program source, measured with today's solver). The
+  pool's grammar is enum-db's on dc-train (no task program leaks in), enum-dc's (all 80 train programs) on
+  dc-test.
 
 Every target is tried by every arm before the next target, so machine load drifts equally over the arms;
 each arm's CPU seconds are reported next to its wall seconds. Reports solved counts, which tasks one arm
@@ -37,10 +42,35 @@ from logo.pcfg import Grammar  # noqa: E402
 
 ENUM_ARMS = ("enum-db", "enum-dc", "enum-uniform")
 SOLVER_ARMS = ("grammar", "none")
+POOL_ARMS = ("grammar+pool", "none+pool")
 SETS = {"dc-train": "train", "dc-test": "test"}
 
 
-def run_set(split: str, arms, db: str, budget: float, limit, grammars, library, solver) -> list[dict]:
+def pool_database(db: str, grammar: Grammar, library, n: int, out: Path) -> Path:
+    """A copy of `db` with the `n` most probable distinct drawings of `grammar` inserted (source "enum")."""
+    import shutil
+    from data.db import Database
+    from logo.enumeration import Budget, distinct_drawings
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        out.unlink()
+    shutil.copyfile(db, out)
+    programs = []
+    for d in distinct_drawings(grammar, Budget(seconds=600), library=library):
+        programs += d.programs[:n - len(programs)]
+        if len(programs) >= n:
+            break
+    with Database(out) as pdb:
+        status: dict = {}
+        for i in range(0, len(programs), 5000):
+            for r in pdb.insert_many(programs[i:i + 5000], source="enum"):
+                status[r.status] = status.get(r.status, 0) + 1
+    print(f"pool: {len(programs)} enumerated programs into {out}: {status}", flush=True)
+    return out
+
+
+def run_set(split: str, arms, db: str, budget: float, limit, grammars, library, solver, pool_solver=None
+            ) -> list[dict]:
     from data import dreamcoder_tasks
     _, targets, _ = load_targets("dreamcoder", split, 32, limit=limit)
     train = {t.name: logo.to_text(t.program) for t in dreamcoder_tasks("train")}
@@ -49,10 +79,12 @@ def run_set(split: str, arms, db: str, budget: float, limit, grammars, library, 
         ref = target.known_program
         for arm in arms:
             c0, w0 = time.process_time(), time.monotonic()
-            if arm in SOLVER_ARMS:
-                r = solver.solve_one(arm, target, budget, i)
+            if arm in SOLVER_ARMS or arm in POOL_ARMS:
+                r = (pool_solver.solve_one(arm.split("+")[0], target, budget, i) if arm in POOL_ARMS
+                     else solver.solve_one(arm, target, budget, i))
                 row = {"solved": bool(r["solved"]), "program": r.get("program"), "tokens": r.get("tokens"),
-                       "distance": r.get("distance"), "candidates": r.get("candidates")}
+                       "distance": r.get("distance"), "candidates": r.get("candidates"),
+                       "start_program": r.get("start_program"), "edit_steps": r.get("edit_steps")}
             else:
                 if arm == "enum-dc" and split == "train":
                     g = Grammar.fit([p for name, p in train.items() if name != target.name], source="dc-train loo")
@@ -116,12 +148,15 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=5.0, help="seconds per target and arm")
     ap.add_argument("--limit", type=int, default=None, help="targets per set, spread over the set")
     ap.add_argument("--json", default=None, help="write every row and the summary here")
+    ap.add_argument("--pool", type=int, default=50_000, help="enumerated programs inserted for the +pool arms")
+    ap.add_argument("--pool-dir", default="/tmp/topdown-pool", help="where the pooled database copies go")
     args = ap.parse_args()
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-    bad = [a for a in arms if a not in ENUM_ARMS + SOLVER_ARMS]
+    bad = [a for a in arms if a not in ENUM_ARMS + SOLVER_ARMS + POOL_ARMS]
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     if bad or not arms or any(s not in SETS for s in sets):
-        raise SystemExit(f"bench/topdown.py: arms are {', '.join(ENUM_ARMS + SOLVER_ARMS)}; sets are {', '.join(SETS)}")
+        raise SystemExit(f"bench/topdown.py: arms are {', '.join(ENUM_ARMS + SOLVER_ARMS + POOL_ARMS)}; "
+                         f"sets are {', '.join(SETS)}")
     numba.set_num_threads(1)
     import torch
     torch.set_num_threads(1)
@@ -138,7 +173,18 @@ def main() -> None:
     rows = []
     try:
         for s in sets:
-            rows += run_set(SETS[s], arms, args.db, args.budget, args.limit, grammars, library, solver)
+            pool_solver = None
+            if any(a in POOL_ARMS for a in arms):
+                g = grammars["enum-db"] if s == "dc-train" else grammars["enum-dc"]
+                path = pool_database(args.db, g, library if s == "dc-train" else (), args.pool,
+                                     Path(args.pool_dir) / f"{s}-{args.pool}.sqlite")
+                pool_solver = Solver.open(["grammar", "none"], db=path)
+            try:
+                rows += run_set(SETS[s], arms, args.db, args.budget, args.limit, grammars, library, solver,
+                                pool_solver)
+            finally:
+                if pool_solver is not None:
+                    pool_solver.close()
     finally:
         solver.close()
     summary = report(rows, arms)

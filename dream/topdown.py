@@ -213,7 +213,7 @@ def grammar_corpus(db=None, logs: Sequence = (), results: Sequence = (), library
     return dreamcoder_train_programs(), "DreamCoder train programs"
 
 
-def fit_grammar(db_path=None, *, logs: Sequence = (), results: Sequence = (), pseudocount: float = 1.0,
+def fit_grammar(db_path=None, *, logs: Sequence = (), results: Sequence = (), pseudocount: float = 0.3,
                 out=None) -> tuple[Grammar, tuple]:
     """Fit a grammar on `grammar_corpus` (with the database's library as its procedures); save it to `out`
     (JSON) when given. Returns (grammar, library Defines)."""
@@ -224,7 +224,11 @@ def fit_grammar(db_path=None, *, logs: Sequence = (), results: Sequence = (), ps
         if not Path(db_path).exists():
             raise GrammarError(f"{db_path}: database does not exist")
         db = open_readonly(db_path)
-        library = logo.parse_library(db.library_text())
+        try:
+            library = logo.parse_library(db.library_text())
+        except (logo.LogoError, ValueError) as e:
+            db.close()
+            raise GrammarError(f"{db_path}: the database's library does not parse: {e}") from None
     try:
         programs, source = grammar_corpus(db, logs, results, library)
     finally:
