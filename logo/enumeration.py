@@ -69,9 +69,10 @@ class Bounds:
     max_tokens: int = 64          # program length (tokens, parentheses included)
     max_count: int = 40           # largest loop count (the VM allows 1000; the canvas allows far less)
     max_bits: float = 60.0        # largest description length enumerated
+    max_items: int = 3_000_000    # derivations kept in memory (all lists together): memory stays bounded
 
     def __post_init__(self):
-        if min(self.max_depth, self.max_expr_depth, self.max_statements, self.max_tokens, self.max_count) < 0:
+        if min(self.max_depth, self.max_expr_depth, self.max_statements, self.max_tokens, self.max_count, self.max_items) < 0:
             raise ValueError("enumeration bounds must be non-negative")
         if self.max_depth >= len(LOOP_VARS):
             raise ValueError(f"max_depth must be below {len(LOOP_VARS)}")
@@ -173,7 +174,7 @@ def _first(item):
 
 
 class OutOfTime(Exception):
-    """The enumerator's deadline passed in the middle of building a band."""
+    """The enumerator's deadline passed in the middle of building a band (or its memory bound was hit)."""
 
 
 # ---- the enumerator --------------------------------------------------------------------------------
@@ -210,6 +211,7 @@ class Enumerator:
         self.arity = grammar.arity
         self._identity = identity_hash()
         self._memo: dict = {}
+        self._stored = 0
         self._low: dict = {}
         n_names = len(LOOP_VARS) + 1
         self._names = [tuple(Var(LOOP_VARS[n - 1 - k]) for k in range(n)) for n in range(n_names)]
@@ -228,6 +230,9 @@ class Enumerator:
             entry = self._memo[key] = _List(seen)
         if entry.bound < bound:
             new = build(entry, entry.bound, bound)
+            self._stored += len(new)
+            if self._stored > self.b.max_items:
+                raise OutOfTime
             entry.items += new
             entry.costs += [it[0] for it in new]
             entry.bound = bound
@@ -454,6 +459,8 @@ class Enumerator:
                 if head + lo_rest > hi:
                     break
                 self._check_time()
+                if len(out) > b.max_items:
+                    raise OutOfTime
                 limit = b.max_tokens - n1
                 for j in range(bisect_right(costs, lo - head), len(items)):
                     c2, n2, tail, ftail = items[j]

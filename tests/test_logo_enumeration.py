@@ -146,3 +146,9 @@ def test_bounds_and_budgets(grammar):
         list(enumerate_programs(grammar, 2.5))
     with pytest.raises(ValueError):
         Bounds(max_depth=-1)
+
+
+def test_memory_is_bounded(grammar):
+    """Enumeration stops (as at the end of its budget) when it would keep more derivations than allowed."""
+    small = list(enumerate_programs(grammar, Budget(bits=40), bounds=Bounds(max_items=3000)))
+    assert 0 < len(small) < 3000
