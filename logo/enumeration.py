@@ -54,7 +54,9 @@ LOOP_VARS = ("i", "j", "k", "l", "m", "n") + tuple(f"v{d}" for d in range(6, 16)
 LN2 = math.log(2)
 
 # Sample values of loop variables (by de Bruijn index) at which expressions are compared; sample 0 binds
-# every variable to 0, a value every loop variable takes (so an error there is an error in every run).
+# every variable to 0, the first index of every loop (an expression that fails there fails in every run,
+# except where an inner loop's count keeps it from running while an outer index is 0: a corner case we
+# accept).
 _N_SAMPLES = 8
 _SAMPLE_TABLE = ((0, 1, 2, 3, 5, 7, 11, 19), (0, 3, 1, 6, 2, 9, 4, 13), (0, 2, 5, 1, 4, 3, 8, 6),
                  (0, 4, 3, 2, 1, 6, 5, 9), (0, 1, 3, 2, 6, 4, 7, 5), (0, 5, 2, 4, 3, 1, 9, 7))
