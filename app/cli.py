@@ -13,7 +13,7 @@ import data.cli
 import library.cli
 from logo.cli_errors import add_debug_flag, debug_requested
 
-from . import render, run, solve
+from . import render, run, serve, solve
 from .errors import run_subcommand
 
 # the order of `logo --help`
@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_debug_flag(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in SUBCOMMAND_MODULES:
-        module.register(sub)
+        added = module.register(sub)
+        if module is data.cli:
+            serve.register(added)    # `logo db serve` lives here: it uses dream's search
     return parser
 
 

@@ -1,13 +1,14 @@
 """The error boundary of the `logo` command: `logo.cli_errors.run_guarded` with the project's own error
-types of every layer below app (a bad database, an unusable image, a missing checkpoint)."""
+types of every layer below app (a bad database, an unusable image, a missing checkpoint, an empty target set)."""
 from __future__ import annotations
 
 from data.db import DatabaseError
 from dream.proposer import CheckpointMissing
-from dream.score import BadImage
+from dream.targets import NoTargets
+from logo.images import BadImage
 from logo.cli_errors import run_guarded
 
-PROJECT_ERRORS: tuple[type, ...] = (DatabaseError, BadImage, CheckpointMissing)
+PROJECT_ERRORS: tuple[type, ...] = (DatabaseError, BadImage, CheckpointMissing, NoTargets)
 
 
 def command_name(args) -> str:

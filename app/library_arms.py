@@ -1,7 +1,8 @@
 """Does the learned library make solving easier? The same search with the library off and on.
 
 Both arms search the same targets with the same proposer (a checkpoint's model, or a model-free arm of
-`dream.baselines`), budget, batch and database. What differs:
+`dream.baselines`), budget, search settings and database, through the same `dream.solver.Solver`
+(`Solver.variant`). What differs:
 
 - **off**: no procedures. The proposer gets no library; start programs are the nearest database
   entries' shortest programs that call no procedure (an entry with only library programs gives none).
@@ -15,18 +16,14 @@ shared by every program, as in DreamCoder's description length).
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from functools import partial
 
 import numpy as np
 
 import logo
+from dream.solver import Solver, calls_procedure, public, summarize
 
 ARMS = ("off", "on")
-
-
-def _calls_library(text: str, names: set[str]) -> bool:
-    toks = text.replace("(", " ( ").split()
-    return any(a == "(" and b in names for a, b in zip(toks, toks[1:]))
 
 
 def arm_starts(db, image: np.ndarray, k: int, library, arm: str) -> list[str]:
@@ -41,7 +38,7 @@ def arm_starts(db, image: np.ndarray, k: int, library, arm: str) -> list[str]:
             e = db.get(entry_id)
         except (KeyError, LookupError):
             continue
-        free = [p for p in e.equivalents if not _calls_library(p, names)]
+        free = [p for p in e.equivalents if not calls_procedure(p, names)]
         if free:
             plain.append(min(free, key=lambda p: (logo.n_tokens(p), p)))
         if arm == "on":
@@ -58,53 +55,46 @@ def arm_starts(db, image: np.ndarray, k: int, library, arm: str) -> list[str]:
     return out
 
 
-def run_arm(arm: str, targets, expand_for, db, library, budget_s: float, k: int = 8, batch: int = 8,
-            image_size: int = 32, echo=None) -> list[dict]:
-    """Search every target in one arm; one row per target."""
-    from dream.score import iou
-    from dream.search import Search
-    lib = list(library) if arm == "on" and library else None
-    expand = expand_for(lib)
+def arm_solver(solver: Solver, arm: str) -> Solver:
+    """The solver of one arm: its database's library (`solver.library`) on or off, and the arm's starts.
+    It shares the database and model with `solver` (close that one)."""
+    library = tuple(solver.library or ())
+    return solver.variant(library=library if arm == "on" and library else None,
+                          starts=partial(arm_starts, library=library, arm=arm))
+
+
+def run_arm(solver: Solver, arm: str, proposer: str, targets, budget_s: float, echo=None) -> list[dict]:
+    """Search every target in one arm with `proposer` (an arm of `dream.baselines`); one row per target."""
+    one = arm_solver(solver, arm)
     rows = []
-    for t in targets:
-        starts = arm_starts(db, t.image, k, library, arm)
-        s = Search(expand, t.image, t.image28, image_size=image_size, library=lib, starts=starts, batch=batch)
-        r = s.run(budget_s, stop_on_solve=True)
-        rows.append({"name": t.name, "kind": t.kind, "solved": bool(r.solved), "program": r.program,
-                     "tokens": r.best.tokens, "iou": round(float(iou(r.best.image28, t.image28)), 4),
-                     "distance": round(float(r.best.distance), 5),
-                     "calls_library": bool(lib) and _calls_library(r.program, {d.name for d in lib}),
-                     "time_to_solve": r.time_to_solve, "expanded": r.n_expanded, "starts": len(starts)})
-        if echo:
-            echo(f"  [{arm}] {t.name[:32]:32s} {'solved' if r.solved else 'iou %.2f' % rows[-1]['iou']:10s} "
-                 f"{r.best.tokens:3d} tokens  {r.program[:70]}")
+    for i, t in enumerate(targets):
+        rows.append(_solve(one, arm, proposer, t, budget_s, i, echo))
     return rows
 
 
-def summarize(rows: Sequence[dict]) -> dict:
-    n = len(rows)
-    return {"targets": n, "solved": sum(r["solved"] for r in rows),
-            "mean_iou": round(sum(r["iou"] for r in rows) / n, 4) if n else None,
-            "mean_tokens": round(sum(r["tokens"] for r in rows) / n, 2) if n else None,
-            "mean_tokens_solved": (round(sum(r["tokens"] for r in rows if r["solved"]) /
-                                         max(1, sum(r["solved"] for r in rows)), 2)
-                                   if any(r["solved"] for r in rows) else None),
-            "calls_library": sum(r.get("calls_library", False) for r in rows)}
+def _solve(solver: Solver, arm: str, proposer: str, target, budget_s: float, index: int, echo) -> dict:
+    row = public(solver.solve_one(proposer, target, budget_s, index))
+    if echo:
+        what = ("error" if "error" in row else "solved" if row["solved"] else "iou %.2f" % row["iou"])
+        echo(f"  [{arm}] {target.name[:32]:32s} {what:10s} {row.get('tokens', 0):3d} tokens  "
+             f"{row.get('program', row.get('error', ''))[:70]}")
+    return row
 
 
-def compare(target_sets: dict, expand_for, db, library, budget_s: float, k: int = 8, batch: int = 8,
-            image_size: int = 32, echo=None) -> dict:
-    """{set name: {"off": summary, "on": summary, "rows": {"off": [...], "on": [...]}}} for each set.
+def compare(target_sets: dict, solver: Solver, proposer: str, budget_s: float, echo=None) -> dict:
+    """{set name: {"off": summary, "on": summary, "rows": {"off": [...], "on": [...]}}} for each set
+    (`dream.solver.summarize`: solved, mean IoU, mean tokens, of the solutions, calls to the library, ...).
 
     The arms alternate target by target (off, on, off, on, ...) so that a shared machine's changing load
-    falls on both alike."""
+    falls on both alike; both search a target with the same seed."""
+    arms = {arm: arm_solver(solver, arm) for arm in ARMS}
     out = {}
     for name, targets in target_sets.items():
         t0 = time.monotonic()
         res = {"rows": {arm: [] for arm in ARMS}}
-        for t in targets:
+        for i, t in enumerate(targets):
             for arm in ARMS:
-                res["rows"][arm] += run_arm(arm, [t], expand_for, db, library, budget_s, k, batch, image_size, echo)
+                res["rows"][arm].append(_solve(arms[arm], arm, proposer, t, budget_s, i, echo))
         for arm in ARMS:
             res[arm] = summarize(res["rows"][arm])
         res["seconds"] = round(time.monotonic() - t0, 1)
@@ -112,51 +102,61 @@ def compare(target_sets: dict, expand_for, db, library, budget_s: float, k: int 
     return out
 
 
-def proposer_factory(name: str, model_proposer=None, n: int = 16, seed: int = 0, max_tokens: int = 96):
-    """`library -> expand` for a `dream.baselines` arm (a fresh proposer per arm, same seed)."""
-    from dream.baselines import make_proposer
-
-    def make(library):
-        return make_proposer(name, model_proposer, n=n, seed=seed, library=library, max_tokens=max_tokens)
-    return make
+def open_solver(db, proposer: str, ckpt=None, device: str = "cpu", settings=None, seed: int = 0) -> Solver:
+    """A `dream.solver.Solver` for the arms. The checkpoint need not know the library's newest names: `logo
+    run` compares right after the library grew, before the model trained on it (it reads them as unknown)."""
+    return Solver.open([proposer], ckpt=ckpt, db=db, device=device, settings=settings, seed=seed,
+                       check_names=False)
 
 
-def main(argv=None) -> int:
-    """`python -m app.library_arms`: one comparison, written as JSON (used by `logo run` each round)."""
+def build_parser():
+    """The flags of `python -m app.library_arms` (the search flags are `logo solve`'s)."""
     import argparse
-    import json
-    from pathlib import Path
+    from dream.baselines import ARMS as PROPOSERS
+    from dream.solver import SearchSettings
     ap = argparse.ArgumentParser(prog="python -m app.library_arms", description=__doc__.split("\n")[0])
     ap.add_argument("--db", required=True)
     ap.add_argument("--ckpt", default=None, help="checkpoint directory (the model proposes; else --proposer)")
-    ap.add_argument("--proposer", default=None, help="dream.baselines arm (default model with --ckpt, else grammar)")
+    ap.add_argument("--proposer", default=None, choices=PROPOSERS,
+                    help="dream.baselines arm (default model with --ckpt, else grammar)")
     ap.add_argument("--tasks", type=int, default=16, help="DreamCoder test tasks (spread over the split)")
     ap.add_argument("--mnist", type=int, default=0, help="held-out MNIST digits")
     ap.add_argument("--budget", type=float, default=1.5)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--mnist-root", default=None)
     ap.add_argument("--out", required=True, help="JSON file to write")
-    args = ap.parse_args(argv)
-    from data.db import Database
+    SearchSettings.add_arguments(ap)
+    return ap
+
+
+def main(argv=None) -> int:
+    """`python -m app.library_arms`: one comparison, written as JSON (used by `logo run` each round)."""
+    import json
+    import sys
+    from pathlib import Path
+    from dream.proposer import resolve_device
+    from dream.solver import SearchSettings, SolveError
+    args = build_parser().parse_args(argv)
     from .solve import load_targets
-    proposer, model_proposer = args.proposer or ("model" if args.ckpt else "grammar"), None
-    if proposer.startswith("model"):
-        from dream.proposer import CheckpointWatcher, resolve_device
-        w = CheckpointWatcher(args.ckpt, resolve_device(args.device))
-        w.require()
-        model_proposer = w.proposer(8, (1.0,), 8)
-    expand_for = proposer_factory(proposer, model_proposer, max_tokens=getattr(model_proposer, "max_tokens", 96))
-    with Database(args.db, create=False, readonly=True) as db:
-        library, size = list(db.library()), db.image_size
+    proposer = args.proposer or ("model" if args.ckpt else "grammar")
+    try:
+        solver = open_solver(args.db, proposer, args.ckpt, resolve_device(args.device),
+                             SearchSettings.from_args(args))
+    except SolveError as e:
+        print(f"library arms: {e}", file=sys.stderr)
+        return 1
+    try:
+        library, size = list(solver.library or ()), solver.image_size
         sets = {}
         if args.tasks:
             sets["dreamcoder-test"] = load_targets("dreamcoder", "test", size, args.tasks)[1]
         if args.mnist:
             sets["mnist-heldout"] = load_targets("mnist-heldout", "test", size, args.mnist, args.mnist_root)[1]
-        res = compare(sets, expand_for, db, library, args.budget, image_size=size,
-                      echo=lambda s: print(s, flush=True))
+        res = compare(sets, solver, proposer, args.budget, echo=lambda s: print(s, flush=True))
+    finally:
+        solver.close()
     summary = {"proposer": proposer, "checkpoint": args.ckpt, "budget_s": args.budget, "library_size": len(library),
-               "results": res}
+               "search": solver.settings.to_dict(), "results": res}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(summary, indent=1, default=str))
     for name, r in res.items():

@@ -6,7 +6,8 @@ Round 0 builds the database.  Every round then runs `train` and `dream` side by 
 processes), evaluates the newest checkpoint (`logo solve` on DreamCoder training tasks and held-out
 MNIST digits, with the model and, as its baseline, random token mutations: same targets, budget and
 start programs), grows the library (`logo compress`), extends the database with programs that use the
-library, and writes the HTML report.  Progress is kept in OUT/state.json (written atomically) after
+library, and writes the HTML report.  The search flags (--k, --beam, ...) go to every search: dream,
+the evaluation and the library arms.  Progress is kept in OUT/state.json (written atomically) after
 every finished phase, so a stopped run resumes where it stopped.  Ctrl-C stops both child processes
 cleanly (they checkpoint and close the database) and keeps what is done.
 """
@@ -24,6 +25,8 @@ from pathlib import Path
 
 from logo.cli_errors import float_range, int_range
 from logo.files import read_jsonl, write_json
+
+from dream.solver import SearchSettings
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ def register(sub) -> None:
     p.add_argument("--solve-mnist", type=int_range(0, 100_000), default=None, help="override the MNIST digits evaluated")
     p.add_argument("--device", default="auto", help="torch device for train, dream and solve (default auto)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
+    SearchSettings.add_arguments(p)
     p.set_defaults(func=run_command)
 
 
@@ -173,11 +177,13 @@ EVAL_ARMS = ("model", "random")
 
 
 def evaluate_arm(cfg: "Config", arm: str, rdir: Path, db: str, ckpt: str, device: list[str], mnist: list[str],
-                 run_child) -> None:
+                 run_child, search: list[str] = ()) -> None:
     """`logo solve --proposer ARM` on the round's DreamCoder training tasks and held-out MNIST digits,
-    into `app.report.arm_dir(rdir, SET, ARM)`; `run_child(name, cmd)` runs it (and raises if it fails)."""
+    into `app.report.arm_dir(rdir, SET, ARM)`; `run_child(name, cmd)` runs it (and raises if it fails);
+    `search`: the search flags (`SearchSettings.to_argv`)."""
     from .report import arm_dir
-    common = ["--proposer", arm, "--ckpt", ckpt, "--db", db, "--budget", str(cfg.solve_budget), "--quiet", *device]
+    common = ["--proposer", arm, "--ckpt", ckpt, "--db", db, "--budget", str(cfg.solve_budget), "--quiet", *device,
+              *search]
     run_child("solve", _logo(["solve", *common, "--tasks", "dreamcoder", "--split", "train",
                               "--limit", str(cfg.solve_tasks), "--out", str(arm_dir(rdir, "tasks", arm))]))
     run_child("solve", _logo(["solve", *common, "--tasks", "mnist-heldout", *mnist,
@@ -232,6 +238,8 @@ def _overridden(cfg: Config, args) -> Config:
         if v < 0 or (v == 0 and k in ("train_seconds", "solve_budget")):
             need = "positive" if k in ("train_seconds", "solve_budget") else "0 or more"
             raise SystemExit(f"logo run: --{k.replace('_', '-')} must be {need}, not {v}")
+        if v == 0 and k in ("solve_tasks", "solve_mnist"):     # exit 1 now, not after the build and training
+            raise SystemExit(f"logo run: --{k.replace('_', '-')} 0: no targets to evaluate each round (at least 1)")
     return replace(cfg, **given)
 
 
@@ -278,6 +286,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
     db, ckpt = str(paths["db"]), str(paths["ckpt"])
     device = ["--device", args.device]
     mnist = ["--mnist-root", args.mnist_root] if args.mnist_root else []
+    settings = SearchSettings.from_args(args)       # every search of the round: dream, evaluation, library arms
 
     def phase(name: str, title: str, fn) -> None:
         if name in state.done:
@@ -300,12 +309,16 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
 
     def train_and_dream() -> None:
         seconds = str(cfg.train_seconds)
+        # one learning-rate cosine over every round's training, which each round's `train` resumes
+        # (model.schedule), rather than a new decay (a warm restart) each round
+        horizon = str(cfg.rounds * cfg.train_seconds)
         train = sup.start("train", _python("model.train", [
-            "--db", db, "--out", ckpt, "--max-seconds", seconds, *device, *cfg.train_args]))
+            "--db", db, "--out", ckpt, "--max-seconds", seconds, "--schedule-seconds", horizon, *device,
+            *cfg.train_args]))
         # dream waits for train's first checkpoint, then dreams for the same wall time
         dream = sup.start("dream", _python("dream.cli", [
             "--db", db, "--ckpt", ckpt, "--max-seconds", seconds, "--log", str(paths["dream"]),
-            "--seed", str(r), *device, *mnist, *cfg.dream_args]))
+            "--seed", str(r), *device, *mnist, *settings.to_argv(enum=False), *cfg.dream_args]))
         metrics = paths["ckpt"] / "metrics.jsonl"
         found = paths["dream"] / "found.jsonl"
 
@@ -323,7 +336,8 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
 
     def evaluate() -> None:
         for arm in EVAL_ARMS:
-            evaluate_arm(cfg, arm, rdir, db, ckpt, device, mnist, lambda name, cmd: check(name, sup.run(name, cmd)))
+            evaluate_arm(cfg, arm, rdir, db, ckpt, device, mnist, lambda name, cmd: check(name, sup.run(name, cmd)),
+                         settings.to_argv())
 
     def compress() -> None:
         # the corpus is what was solved: dream's log (training tasks, training digits, database targets
@@ -341,7 +355,8 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
         ckpt_args = ["--ckpt", ckpt] if any(paths["ckpt"].glob("*.pt")) else ["--proposer", "grammar"]
         check("library-arms", sup.run("library-arms", _python("app.library_arms", [
             "--db", db, *ckpt_args, "--tasks", str(cfg.solve_tasks), "--mnist", str(cfg.solve_mnist),
-            "--budget", str(cfg.solve_budget), *device, *mnist, "--out", str(rdir / "library" / "arms.json")])))
+            "--budget", str(cfg.solve_budget), *device, *mnist, *settings.to_argv(),
+            "--out", str(rdir / "library" / "arms.json")])))
 
     def extend() -> None:
         from data.db import Database

@@ -26,10 +26,11 @@ import sys
 import time
 from pathlib import Path
 
-from logo.cli_errors import check_output_dir, float_list, float_range, int_range
+from logo.cli_errors import check_output_dir, float_range, int_range
 from logo.files import write_json
 
 from dream.baselines import ARMS
+from dream.solver import SearchSettings
 
 
 def register(sub) -> None:
@@ -46,16 +47,12 @@ def register(sub) -> None:
                    help="DreamCoder split (default test)")
     p.add_argument("--budget", type=float_range(0, lo_open=True), default=60.0, help="search seconds per target (default 60)")
     p.add_argument("--db", default=None, help="database to take start programs from (nearest entries)")
-    p.add_argument("--k", type=int_range(0, 10_000), default=8, help="database neighbours to start from (default 8)")
-    p.add_argument("--limit", type=int_range(1), default=None,
+    p.add_argument("--limit", type=int_range(0), default=None,
                    help="only N targets: for dreamcoder and mnist-heldout N evenly spaced over the split "
-                   "(every family / class), for a folder or task list the first N")
+                   "(every family / class), for a folder or task list the first N (0: an error, no targets)")
     p.add_argument("--out", default="solve_out", help="output directory (default solve_out)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
-    p.add_argument("--batch", type=int_range(1, 100_000), default=8, help="nodes expanded per model call (default 8)")
-    p.add_argument("--samples", type=int_range(1, 100_000), default=8, help="edit scripts per node and temperature (default 8)")
-    p.add_argument("--temperatures", type=float_list(0, lo_open=True), default="1.0", help="comma-separated sampling temperatures (default 1.0)")
-    p.add_argument("--beam", type=int_range(0, 100_000), default=8, help="also take the N best scripts of a beam search (default 8; 0 = off)")
+    SearchSettings.add_arguments(p)
     p.add_argument("--threads", type=int_range(1, 4096), default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled)")
     p.add_argument("--quiet", action="store_true", help="no per-target lines")
@@ -81,13 +78,13 @@ def load_targets(spec: str, split: str, size: int, limit: int | None, mnist_root
 
 def solve_command(args) -> int:
     from dream.proposer import resolve_device
-    from dream.solver import SearchSettings, Solver, SolveError
+    from dream.solver import Solver, SolveError
+    from dream.targets import check_not_empty
 
+    check_not_empty(args.tasks, args.limit)      # an empty target set fails here, before a model or database loads
     out = Path(args.out)
     device = resolve_device(args.device)
-    temperatures = args.temperatures             # a tuple of positive numbers (argparse type float_list)
-    settings = SearchSettings(k=args.k, batch=args.batch, samples=args.samples, temperatures=temperatures,
-                              beam=args.beam)
+    settings = SearchSettings.from_args(args)
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)

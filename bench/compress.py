@@ -9,8 +9,7 @@ Corpora:
   2. The Stitch paper's DreamCoder LOGO inputs (bench/corpora/compression_benchmark, 10 files; totals).
   3. "ours": programs exported from our database (entries' equivalents lists grouped by entry, so the
      cheapest program per entry counts): --db PATH, or else a fresh database filled with random programs
-     (data.generate) and the 160 DreamCoder tasks; if the data package cannot build one, the DreamCoder
-     task programs plus random variations.  Both tools get the same continuation-passing λ-terms
+     (data.generate) and the 160 DreamCoder tasks.  Both tools get the same continuation-passing λ-terms
      (library/logo_mode.py); ours runs twice: in generic mode (same search space as Stitch) and in Logo
      mode (only numeric parameters, procedure bodies are statement runs: what `logo compress` learns).
 
@@ -22,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 import time
@@ -79,45 +77,27 @@ def run_ours_logo(progs, tasks, iterations, max_arity, repeat):
 
 def our_corpus(db_path: str | None, n_random: int, seed: int):
     """(Logo programs, task labels, description)."""
-    try:
-        from data.db import Database
-        from data.generate import random_programs
-        if db_path is None:
-            tmpdir = tempfile.TemporaryDirectory(prefix="bench_compress_")
-            db = Database(Path(tmpdir.name) / "db.sqlite")
-            from data import dreamcoder_tasks
-            db.insert_many([t.program for t in dreamcoder_tasks()], source="task")
-            db.insert_many(random_programs(n_random, seed=seed), source="random")
-            desc = f"fresh database: 160 DreamCoder tasks + {n_random} random programs (seed {seed})"
-        else:
-            db = Database(db_path, create=False)
-            desc = f"database {db_path}"
-        progs, tasks = [], []
-        for e in db.entries():
-            for text in e.equivalents:
-                progs.append(logo.parse(text))
-                tasks.append(e.entry_id)
-        db.close()
-        if db_path is None:
-            tmpdir.cleanup()
-        return progs, tasks, desc + f" -> {len(set(tasks))} entries, {len(progs)} programs"
-    except Exception as e:  # the data package is not ready: DreamCoder tasks plus random variations
-        print(f"(database unavailable: {type(e).__name__}: {e}; using DreamCoder tasks + variations)")
-    tasks_json = json.loads((ROOT / "data" / "dreamcoder_logo_tasks.json").read_text())
-    base = [logo.from_dreamcoder(t["source"]) for t in tasks_json]
-    rng = random.Random(seed)
-    progs = list(base)
-    while len(progs) < len(base) + n_random:
-        p, q = rng.choice(base), rng.choice(base)
-        text = logo.to_text(logo.Program((), p.body + q.body[:1]))
-        text = "".join(str(rng.randint(2, 9)) if c.isdigit() and rng.random() < 0.3 else c for c in text)
-        try:
-            cand = logo.parse(text)
-            logo.render(cand)
-        except logo.LogoError:
-            continue
-        progs.append(cand)
-    return progs, list(range(len(progs))), f"DreamCoder tasks + {n_random} variations"
+    from data.db import Database
+    from data.generate import random_programs
+    if db_path is None:
+        tmpdir = tempfile.TemporaryDirectory(prefix="bench_compress_")
+        db = Database(Path(tmpdir.name) / "db.sqlite")
+        from data import dreamcoder_tasks
+        db.insert_many([t.program for t in dreamcoder_tasks()], source="task")
+        db.insert_many(random_programs(n_random, seed=seed), source="random")
+        desc = f"fresh database: 160 DreamCoder tasks + {n_random} random programs (seed {seed})"
+    else:
+        db = Database(db_path, create=False)
+        desc = f"database {db_path}"
+    progs, tasks = [], []
+    for e in db.entries():
+        for text in e.equivalents:
+            progs.append(logo.parse(text))
+            tasks.append(e.entry_id)
+    db.close()
+    if db_path is None:
+        tmpdir.cleanup()
+    return progs, tasks, desc + f" -> {len(set(tasks))} entries, {len(progs)} programs"
 
 
 def to_sexprs(progs, tasks):

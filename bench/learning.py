@@ -8,8 +8,9 @@ without a model at every point?
 Builds a database (`logo db build`, or uses --db), then trains one model cumulatively: train until the
 checkpoint has trained --minutes[0] minutes, snapshot the checkpoint, continue to --minutes[1], ...
 (`train` resumes from its directory; "minutes" are the training loop's seconds as the checkpoint
-records them, `elapsed_s`, so reading the database at each start does not count). Each `train` call
-decays its learning rate over its own segment, so every snapshot is taken at the end of a decay.
+records them, `elapsed_s`, so reading the database at each start does not count). The learning rate
+follows one cosine over the last mark (`train --schedule-seconds`, which each call resumes), so the
+snapshots are points on one run's curve, not ends of warm restarts.
 After each snapshot, `bench/solve.py`'s arms run on the chosen sets (same targets, budget and start
 programs for every arm; `run_arms`). Prints one table (minutes, steps, solved and mean IoU per arm and
 set) and writes OUT/learning.json and OUT/learning.png (solved and mean IoU against minutes, one line
@@ -35,7 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.solve import SETS, add_search_args, checked_args, machine, run_arms, settings_from  # noqa: E402
+from bench.solve import SETS, add_search_args, checked_args, machine, run_arms  # noqa: E402
+from dream.baselines import MODEL_ARMS  # noqa: E402
 
 DEFAULT_TRAIN_ARGS = "--preset tiny --batch-size 64 --eval-every 250 --ckpt-every 250"
 
@@ -182,9 +184,9 @@ def train_and_snapshot(ckpt_dir: Path, db: Path, minutes: float, train_args: lis
 def evaluate(solver, snap_dir: Path, args, sets: list[str], arms: list[str], reuse: dict | None) -> dict:
     """The arms on the sets with the snapshot's model; with `reuse`, the model-free arms' numbers are
     taken from an earlier snapshot's results instead of being searched again."""
-    if any(a.startswith("model") for a in arms):
+    if any(a in MODEL_ARMS for a in arms):
         solver.load_model(str(snap_dir), args.device)
-    run = [a for a in arms if reuse is None or a.startswith("model")]
+    run = [a for a in arms if reuse is None or a in MODEL_ARMS]
     res = run_arms(solver, sets, run, args.budget, args.limit, args.quiet)
     if reuse is not None:
         for set_name in sets:
@@ -230,7 +232,7 @@ def plot(points: list[dict], sets: list[str], arms: list[str], png: Path) -> Non
                     xs.append(p["elapsed_s"] / 60)
                     solved.append(summ["solved"])
                     iou.append(summ["mean_iou"] if summ["mean_iou"] is not None else float("nan"))
-            style = "o-" if arm.startswith("model") else "s--"
+            style = "o-" if arm in MODEL_ARMS else "s--"
             axes[0][j].plot(xs, solved, style, label=arm, ms=4)
             axes[1][j].plot(xs, iou, style, label=arm, ms=4)
         total = next((p["sets"][s]["targets"] for p in points if s in p["sets"]), None)
@@ -260,12 +262,13 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     arms, sets = checked_args(args, "bench/learning.py")
     minutes = parse_minutes(args.minutes)
-    train_args = shlex.split(args.train_args)
+    # one learning-rate cosine over the whole curve, continued by every `train` call (model.schedule)
+    train_args = ["--schedule-seconds", f"{minutes[-1] * 60:g}", *shlex.split(args.train_args)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import torch
     torch.set_num_threads(max(1, args.threads))
-    from dream.solver import Solver, SolveError
+    from dream.solver import SearchSettings, Solver, SolveError
     from logo.files import write_json
 
     db = ensure_database(out, args.db, args.db_size)
@@ -279,8 +282,8 @@ def main(argv=None) -> int:
             train_and_snapshot(ckpt_dir, db, m, train_args, args.train_threads, memo, snaps / label(m))
         return 0
     try:
-        solver = Solver.open([a for a in arms if not a.startswith("model")] or ["none"], db=db,
-                             device=args.device, settings=settings_from(args), seed=args.seed)
+        solver = Solver.open([a for a in arms if a not in MODEL_ARMS] or ["none"], db=db,
+                             device=args.device, settings=SearchSettings.from_args(args), seed=args.seed)
     except SolveError as e:
         raise SystemExit(f"bench/learning.py: {e}") from None
     report = {"machine": machine(args), "args": vars(args), "db": str(db), "db_entries": len(solver.db),

@@ -9,9 +9,11 @@
    digits never enter), which also inserts the rewritten solutions (source "library").
    Without --learn the database's own library is used as it is.
 2. Compare (`app.library_arms`): DreamCoder *test* tasks (--tasks, spread over the split) and held-out
-   MNIST digits (--mnist), each searched in both arms with the same proposer, budget, batch and database.
+   MNIST digits (--mnist), each searched in both arms with the same proposer, budget, search settings
+   (the flags of `logo solve`: --k, --batch, --samples, --beam, ...) and database, by `dream.solver.Solver`.
    The proposer is the checkpoint's model with --ckpt, else a model-free arm of `dream.baselines`
-   (default `grammar`, which can insert calls to the library's procedures).
+   (default `grammar`, which can insert calls to the library's procedures; as many candidates per
+   expansion as the model proposes: --samples plus --beam).
 
 Prints solved, mean IoU and mean solution length (tokens, calls included, procedure bodies not) per arm
 and writes OUT/library_bench.json.
@@ -32,7 +34,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def learn(args, db_path: Path, expand_for, size: int, echo) -> dict:
+def open_solver(args, proposer: str, db_path: Path):
+    from app.library_arms import open_solver
+    from dream.solver import SearchSettings, SolveError
+    try:
+        return open_solver(db_path, proposer, args.ckpt, args.device, SearchSettings.from_args(args), args.seed)
+    except SolveError as e:
+        raise SystemExit(f"bench/library.py: {e}") from None
+
+
+def learn(args, db_path: Path, proposer: str, echo) -> dict:
     """Solve the training targets (library off), insert the solutions, learn the library from them."""
     from app.library_arms import run_arm
     from data.db import Database
@@ -40,17 +51,22 @@ def learn(args, db_path: Path, expand_for, size: int, echo) -> dict:
     from library.corpus import Solution
     from library.solutions import learn_from_solutions
     from app.solve import load_targets
-    _, train, _ = load_targets("dreamcoder", "train", size, args.learn_tasks)
-    targets = list(train)
-    if args.learn_mnist:
-        targets += mnist_targets("train", size, args.mnist_root, args.learn_mnist)
+    solver = open_solver(args, proposer, db_path)
+    try:
+        size = solver.image_size
+        _, train, _ = load_targets("dreamcoder", "train", size, args.learn_tasks)
+        targets = list(train)
+        if args.learn_mnist:
+            targets += mnist_targets("train", size, args.mnist_root, args.learn_mnist)
+        t0 = time.monotonic()
+        rows = run_arm(solver, "off", proposer, targets, args.learn_budget, echo)
+    finally:
+        solver.close()
     db = Database(db_path)
     try:
-        t0 = time.monotonic()
-        rows = run_arm("off", targets, expand_for, db, (), args.learn_budget, args.k, args.batch, size, echo)
         sols = [Solution(r["name"], r["program"], "dream", r["solved"], r["distance"], t.kind,
                          "train" if t.kind == "tasks" else "")
-                for r, t in zip(rows, targets)]
+                for r, t in zip(rows, targets) if "error" not in r]
         solved = [s.program for s in sols if s.solved]
         if solved:
             db.insert_many(solved, source="dream")
@@ -72,7 +88,8 @@ def logo_text(d) -> str:
     return logo.to_text(d)
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    from dream.solver import SearchSettings
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="\n".join(__doc__.split("\n")[1:]),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", required=True, help="database: start programs and (without --learn) the library")
@@ -89,32 +106,28 @@ def main(argv=None) -> int:
     ap.add_argument("--tasks", type=int, default=20, help="DreamCoder test tasks (default 20)")
     ap.add_argument("--mnist", type=int, default=10, help="held-out MNIST digits (default 10)")
     ap.add_argument("--budget", type=float, default=3.0, help="search seconds per target and arm (default 3)")
-    ap.add_argument("--k", type=int, default=8)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--n", type=int, default=16, help="candidates per expansion for the model-free arms")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--mnist-root", default=None)
     ap.add_argument("--out", default="runs/bench_library")
     ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
+    SearchSettings.add_arguments(ap)
+    return ap
+
+
+def main(argv=None) -> int:
+    from dream.solver import SearchSettings
+    args = build_parser().parse_args(argv)
     args.learn_budget = args.learn_budget or args.budget
     echo = None if args.quiet else (lambda s: print(s, flush=True))
 
-    from app.library_arms import compare, proposer_factory
+    from app.library_arms import compare
     from app.solve import load_targets
     from data.db import Database
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    model_proposer, proposer = None, args.proposer or ("model" if args.ckpt else "grammar")
-    if proposer.startswith("model"):
-        from dream.proposer import CheckpointWatcher
-        w = CheckpointWatcher(args.ckpt, args.device)
-        w.require()
-        model_proposer = w.proposer(8, (1.0,), 8)
-    expand_for = proposer_factory(proposer, model_proposer, n=args.n, seed=args.seed,
-                                  max_tokens=getattr(model_proposer, "max_tokens", 96))
+    proposer = args.proposer or ("model" if args.ckpt else "grammar")
     db_path = Path(args.db)
     learned = None
     if args.learn:                     # work on a copy: the given database is not changed
@@ -127,29 +140,28 @@ def main(argv=None) -> int:
         shutil.rmtree(out / "library", ignore_errors=True)
         shutil.copyfile(db_path, copy)
         db_path = copy
-        with Database(db_path, create=False) as db:
-            size = db.image_size
         print(f"learning: solving training targets with {proposer}, {args.learn_budget:g} s each", flush=True)
-        learned = learn(args, db_path, expand_for, size, echo)
+        learned = learn(args, db_path, proposer, echo)
         print(f"learned from {learned['corpus_targets']} solved training targets "
               f"({learned['solved']}/{learned['targets']} solved): {len(learned['active'])} procedures; "
               f"their tokens {learned['tokens_before']} -> {learned['tokens_after']}", flush=True)
         for d in learned["library"]:
             print(f"  {d}")
-    db = Database(db_path, create=False)
+    solver = open_solver(args, proposer, db_path)
     try:
-        library = list(db.library())
-        size = db.image_size
+        library = list(solver.library or ())
+        size = solver.image_size
         sets = {}
         if args.tasks:
             sets["dreamcoder-test"] = load_targets("dreamcoder", "test", size, args.tasks)[1]
         if args.mnist:
             sets["mnist-heldout"] = load_targets("mnist-heldout", "test", size, args.mnist, args.mnist_root)[1]
         t0 = time.monotonic()
-        res = compare(sets, expand_for, db, library, args.budget, args.k, args.batch, size, echo)
+        res = compare(sets, solver, proposer, args.budget, echo)
     finally:
-        db.close()
+        solver.close()
     summary = {"proposer": proposer, "checkpoint": args.ckpt, "budget_s": args.budget, "db": str(db_path),
+               "search": SearchSettings.from_args(args).to_dict(),
                "library_size": len(library), "learned": learned, "seconds": round(time.monotonic() - t0, 1),
                "results": res}
     (out / "library_bench.json").write_text(json.dumps(summary, indent=1, default=str))

@@ -10,8 +10,9 @@ Three sampler figures, all on one core (torch and numpy held to one thread):
                          work `train` moves to a background thread on CUDA;
   sustained_pairs_per_s  what `train` sees per core: batches plus a refresh (new entries, their pairs
                          and `--mutations` fresh mutation pairs) every `--refresh-every` steps.
-The model figure is a training step (forward, backward, AdamW) of the chosen preset on one fixed
-batch: samples/s on the device. Without --db the source is random programs plus the DreamCoder tasks.
+The model figure is `train`'s training step (`model.step.train_step` with its optimizer: forward,
+backward, clipping, AdamW) of the chosen preset on one fixed batch: samples/s on the device. Without
+--db the source is random programs plus the DreamCoder tasks.
 Prints one JSON line.
 """
 from __future__ import annotations
@@ -21,7 +22,6 @@ import json
 import os
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")          # one core: numpy / BLAS too
@@ -30,8 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from model.network import EditModel, loss_and_metrics, preset  # noqa: E402
+from model.device import autocast_factory  # noqa: E402
+from model.network import EditModel, preset  # noqa: E402
 from model.pairs import PairSampler  # noqa: E402
+from model.step import CLIP, make_optimizer, train_step  # noqa: E402
 from model.tokenizer import Tokenizer  # noqa: E402
 
 
@@ -82,7 +84,7 @@ def main(argv=None) -> dict:
 
     batch_rate = rate(lambda: sampler.batch(bs), args.seconds) * bs
     t = time.perf_counter()
-    made = len(sampler._prepare_mutations(args.mutations))
+    made = len(sampler.prepare_mutations(args.mutations))
     mut_s = time.perf_counter() - t
     refresh_s = min(timed(sampler.refresh) for _ in range(3))
     sustained = bs * args.refresh_every / (bs * args.refresh_every / batch_rate + refresh_s)
@@ -92,18 +94,14 @@ def main(argv=None) -> dict:
     mbs = args.model_batch or (1024 if dev == "cuda" else 32)
     torch.manual_seed(0)
     model = EditModel(preset(name), len(tok)).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = make_optimizer(model, dev)
     fixed = sampler.batch(mbs, device=dev)
     fixed.pop("b_entry")
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if dev == "cuda" else nullcontext
+    autocast = autocast_factory(dev, dev == "cuda")
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
 
     def step():
-        with autocast():
-            loss, _ = loss_and_metrics(model, fixed)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(model, opt, fixed, autocast, CLIP)
         sync()
 
     model_rate = rate(step, args.seconds) * mbs

@@ -3,9 +3,10 @@ wins or loses the search.
 
     .venv/bin/python bench/proposals.py --db DB [--ckpt DIR] [--arms model,random,enum,grammar] [--limit 20]
 
-For each target (DreamCoder test, --limit spread over the split) the k nearest database entries and the
-empty program are each expanded once by every arm (the model's samples and beam, or the same number
-of candidates). Per arm: candidates, the share that parse, run within the limits and draw something,
+For each target (DreamCoder test, --limit spread over the split) the search's start programs (the k
+nearest database entries and the empty program, `dream.solver.start_programs`) are each expanded once by
+every arm (the model's samples and beam, or the same number of candidates; `Solver.proposer`, reset
+for each target, as in the search). Per arm: candidates, the share that parse, run within the limits and draw something,
 that are distinct and new (not the parent, not another start), that draw closer to the target than
 their parent (blurred L2, the search's own score), the best improvement, and the median token edit
 distance from the parent.
@@ -23,47 +24,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import logo  # noqa: E402
-from dream.baselines import ARMS, candidates_per_expansion, make_proposer  # noqa: E402
+from dream.baselines import ARMS  # noqa: E402
+from dream.solver import SearchSettings, Solver, SolveError, start_programs  # noqa: E402
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--db", required=True)
     p.add_argument("--ckpt")
     p.add_argument("--arms", default="model,random,enum,grammar")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--split", default="test")
-    p.add_argument("--k", type=int, default=8)
-    p.add_argument("--samples", type=int, default=8)
-    p.add_argument("--beam", type=int, default=8)
+    p.add_argument("--device", default="cpu")
     p.add_argument("--json", dest="json_out")
-    args = p.parse_args(argv)
+    SearchSettings.add_arguments(p)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     arms = [a for a in args.arms.split(",") if a]
     for a in arms:
         if a not in ARMS:
             raise SystemExit(f"bench/proposals.py: unknown arm {a!r} (choose from {', '.join(ARMS)})")
     import torch
     torch.set_num_threads(1)
-    from data.db import Database
-    from dream.dreamer import start_programs
-    from logo import parse_library
     from dream.score import Scorer
     from app.solve import load_targets
     from model.edits import distance
     from model.steps import draws
     from model.tokenizer import canonical_text, program_tokens
 
-    db = Database(args.db, create=False)
-    library = parse_library(db.library_text())
-    size = db.image_size
-    model_proposer, max_tokens = None, 96
-    if any(a.startswith("model") for a in arms):
-        from dream.proposer import CheckpointWatcher
-        w = CheckpointWatcher(args.ckpt)
-        w.require()
-        model_proposer = w.proposer(args.samples, (1.0,), args.beam)
-        max_tokens = w.model.config.max_tokens
-    n_per = candidates_per_expansion(args.samples, (1.0,), args.beam)
+    try:
+        solver = Solver.open(arms, ckpt=args.ckpt, db=args.db, device=args.device,
+                             settings=SearchSettings.from_args(args))
+    except SolveError as e:
+        raise SystemExit(f"bench/proposals.py: {e}") from None
+    db, library, size, max_tokens = solver.db, solver.library, solver.image_size, solver.max_tokens
     _, targets, _ = load_targets("dreamcoder", args.split, size, args.limit)
     stats = {a: {"candidates": 0, "parse": 0, "draw": 0, "new": 0, "closer": 0, "gain": [], "dist": [],
                  "examples": []} for a in arms}
@@ -76,9 +73,7 @@ def main(argv=None) -> int:
         canon_starts = {canonical_text(s) if s else "" for s in starts}
         imgs_b = np.repeat(t.image[None], len(starts), 0)
         for arm in arms:
-            expand = make_proposer(arm, model_proposer, n=n_per, library=library, max_tokens=max_tokens)
-            if model_proposer is not None:
-                model_proposer._beamed.clear()
+            expand = solver.proposer(arm)          # fresh, or the model's reset: it beams these starts again
             props = expand(simgs, imgs_b, starts)
             st = stats[arm]
             for si, cands in enumerate(props):
@@ -108,6 +103,7 @@ def main(argv=None) -> int:
                     st["gain"].append(float(sdist[si] - d[better].min()))
                 if len(st["examples"]) < 12 and texts:
                     st["examples"].append({"target": t.name, "from": starts[si], "to": texts[:3]})
+    solver.close()
     print(f"{'arm':10s} {'cands':>6s} {'parse':>6s} {'new':>6s} {'draw':>6s} {'closer':>6s} {'med dist':>8s} "
           f"{'nodes improved':>14s}")
     out = {}

@@ -50,12 +50,7 @@ def add_search_args(p) -> None:
     p.add_argument("--limit", type=int, default=None, help="targets per set, spread over the set")
     p.add_argument("--arms", default="model,random,none,enum", help=f"comma-separated: {', '.join(ARMS)}")
     p.add_argument("--sets", default="dc-test,dc-train,mnist", help=f"comma-separated: {', '.join(SETS)}")
-    p.add_argument("--k", type=int, default=8, help="database neighbours to start from")
-    p.add_argument("--batch", type=int, default=8, help="nodes expanded per proposer call")
-    p.add_argument("--samples", type=int, default=8, help="model: scripts per node and temperature")
-    p.add_argument("--temperatures", default="1.0")
-    p.add_argument("--beam", type=int, default=8, help="model: beam width (0 = off)")
-    p.add_argument("--enum-cap", type=int, default=64, help="enum: candidates per expansion")
+    SearchSettings.add_arguments(p)      # --k, --batch, --samples, --temperatures, --beam, --enum-cap
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
@@ -81,12 +76,6 @@ def checked_args(args, prog: str = "bench/solve.py") -> tuple[list[str], list[st
     if args.limit is not None and args.limit < 1:
         raise SystemExit(f"{prog}: --limit must be at least 1")
     return arms, sets
-
-
-def settings_from(args) -> SearchSettings:
-    temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
-    return SearchSettings(k=args.k, batch=args.batch, samples=args.samples, temperatures=temperatures,
-                          beam=args.beam, enum_cap=args.enum_cap)
 
 
 def print_table(label: str, summaries: dict[str, dict]) -> None:
@@ -146,7 +135,7 @@ def main(argv=None) -> int:
     arms, sets = checked_args(args)
     import torch
     torch.set_num_threads(max(1, args.threads))
-    settings = settings_from(args)
+    settings = SearchSettings.from_args(args)
     try:
         solver = Solver.open(arms, ckpt=args.ckpt, db=args.db, device=args.device, settings=settings, seed=args.seed)
     except SolveError as e:

@@ -1,5 +1,7 @@
 """Training throughput of the edit model: end-to-end samples/s (pair sampling included) against the
-model alone (one fixed batch, forward + backward + optimizer step), in the same run.
+model alone (one fixed batch, forward + backward + optimizer step), in the same run. Both run `train`'s
+own step and optimizer (`model.step.train_step`, `make_optimizer`: grouped AdamW, fused on CUDA,
+clipping at train's default --clip).
 
     .venv/bin/python bench/train.py [--db PATH] [--presets tiny,default] [--batch-sizes 64] [--seconds 12]
     .venv/bin/python bench/train.py --device cuda        # fp32 / bf16 / bf16+compile at batch 512..4096
@@ -17,7 +19,6 @@ import json
 import os
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,7 +27,9 @@ import torch  # noqa: E402
 
 from data.memory import MemorySource  # noqa: E402
 from model.pairs import PairSampler  # noqa: E402
-from model.network import EditModel, loss_and_metrics, preset  # noqa: E402
+from model.device import autocast_factory  # noqa: E402
+from model.network import EditModel, preset  # noqa: E402
+from model.step import CLIP, make_optimizer, train_step  # noqa: E402
 from model.tokenizer import Tokenizer  # noqa: E402
 
 
@@ -127,30 +130,24 @@ def measure(args, sampler, tok, device, name, prec, compiled, bs, sync) -> dict:
         n += 1
     sync()
     data_only = n * bs / (time.perf_counter() - t0)
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if prec == "bf16" else nullcontext
+    autocast = autocast_factory(device.type, prec == "bf16")
     torch.manual_seed(0)
     if compiled:
         torch._dynamo.reset()
     model = EditModel(preset(name), len(tok)).to(device)
     run = torch.compile(model, dynamic=True) if compiled else model
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = make_optimizer(model, device.type)
     fixed = [sampler.batch(bs, device=device) for _ in range(8)]   # representative lengths
     for b in fixed:
         b.pop("b_entry")
 
-    def train_step(batch):
-        run.train()
-        with autocast():
-            loss, _ = loss_and_metrics(run, batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+    def step(batch):
+        train_step(run, opt, batch, autocast, CLIP)
 
     count = {"step": 0, "refresh_s": 0.0, "refreshes": 0}
 
     def model_only():
-        train_step(fixed[count["step"] % len(fixed)])
+        step(fixed[count["step"] % len(fixed)])
         count["step"] += 1
 
     def end_to_end():
@@ -162,12 +159,12 @@ def measure(args, sampler, tok, device, name, prec, compiled, bs, sync) -> dict:
             count["refreshes"] += 1
         b = sampler.batch(bs, device=device)
         b.pop("b_entry")
-        train_step(b)
+        step(b)
 
     tc = time.perf_counter()
     if compiled:              # compile for the lengths a run meets before timing anything
         for b in fixed:
-            train_step(b)
+            step(b)
         sync()
     compile_s = time.perf_counter() - tc
     # alternate the two in rounds, so that load from other processes hits both alike

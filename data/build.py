@@ -113,16 +113,36 @@ def _stop_pool(pool, inflight, finished: bool) -> None:
 
 
 def _kill_workers(pool) -> None:
-    """SIGKILL every worker process of a multiprocessing Pool, at once.
+    """Stop a multiprocessing Pool for good: SIGKILL every worker process at once, and make sure nothing
+    waits for them later.
 
-    The Pool API has no way to do this (terminate() is what can hang), so this reads the Pool's private
-    `_pool` list of worker processes -- the one place that relies on a CPython internal. If a future
-    Python renames it, nothing is killed here and the workers, being daemonic, still end with the caller."""
+    The Pool API has no way to do this (terminate() is what can hang: it takes the task queue's lock,
+    which a killed worker may hold), so this function -- the one place that relies on CPython internals --
+    first stops the Pool's worker handler thread (else it starts new workers in place of the killed ones),
+    kills the workers, then cancels the Pool's finalizer (terminate() again, run when the Pool is garbage
+    collected or at exit: after a database error it hung the build forever). If a future Python renames
+    these, the workers, being daemonic, still end with the caller."""
+    handler = getattr(pool, "_worker_handler", None)
+    notifier = getattr(pool, "_change_notifier", None)
+    if handler is not None and notifier is not None:
+        from multiprocessing.pool import TERMINATE
+        handler._state = TERMINATE
+        pool._state = TERMINATE
+        notifier.put(None)                  # wake it up: it sees TERMINATE and ends
+        handler.join(timeout=10)
     for p in list(getattr(pool, "_pool", ())):
         try:
             p.kill()
         except Exception:       # already gone, or not a process: nothing left to stop
             pass
+    for p in list(getattr(pool, "_pool", ())):
+        try:
+            p.join(timeout=10)
+        except Exception:
+            pass
+    finalizer = getattr(pool, "_terminate", None)
+    if finalizer is not None and hasattr(finalizer, "cancel"):
+        finalizer.cancel()
 
 
 def _worker_warmup(job) -> None:

@@ -25,7 +25,7 @@ from logo.errors import LogoError
 POSITIVE = int_range(1)
 
 
-def register(sub) -> None:
+def register(sub):
     db = sub.add_parser("db", help="the image-program database (build, stats, show, sheet, nearest, export, import)",
                         description="Build, inspect, export and import the image-program database.")
     dsub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
@@ -80,7 +80,8 @@ def register(sub) -> None:
 
     ne = dsub.add_parser("nearest", help="the k entries nearest to an image (PNG)")
     ne.add_argument("db")
-    ne.add_argument("image", help="PNG (dark ink on light background, or light on dark)")
+    ne.add_argument("image", help="an image file (any colours, transparency or shape), read as `logo solve --tasks "
+                                   "DIR` reads it (logo.images.load_target_image)")
     ne.add_argument("-k", type=int_range(1, 10_000), default=5)
     ne.add_argument("--sheet", help="also write the query and its neighbours to this PNG")
     ne.set_defaults(func=_nearest)
@@ -110,6 +111,7 @@ def register(sub) -> None:
     ck = dsub.add_parser("check", help="integrity check (exit status 1 if a problem is found)")
     ck.add_argument("db")
     ck.set_defaults(func=_check)
+    return dsub                      # higher layers add their own `logo db` subcommands (app: serve)
 
 
 def _open(path, create=False):
@@ -248,26 +250,10 @@ def _sheet(a) -> int:
     return 0
 
 
-def load_image(path, size: int) -> np.ndarray:
-    """A PNG as a (size, size) uint8 drawing, 255 = ink (a light background is inverted)."""
-    from PIL import Image
-    try:
-        img = Image.open(path).convert("L")
-    except IsADirectoryError:
-        raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise BadInputFile(f"{path}: cannot read image: {e}") from None
-    if img.size != (size, size):
-        img = img.resize((size, size), Image.BOX)
-    x = np.asarray(img, np.uint8)
-    if x.mean() > 127:
-        x = 255 - x
-    return np.ascontiguousarray(x)
-
-
 def _nearest(a) -> int:
+    from logo.images import load_target_image
     with _open_to_read(a.db) as db:
-        q = load_image(a.image, db.image_size)
+        q = load_target_image(a.image, db.image_size)      # read as `logo solve --tasks DIR` reads it
         hits = db.nearest(q, a.k)
         for eid, d in hits:
             print(f"{eid}\t{d:.4f}\t{db.get(eid).head}")
@@ -307,6 +293,7 @@ def _lines(n: int) -> str:
 def _import(a) -> int:
     """Import a JSONL export line by line; see the `import` parser's description for what a bad line does."""
     from pathlib import Path
+    from logo.files import BadJsonLine, jsonl_records
     from .db import SOURCES
     if a.jsonl != "-" and Path(a.jsonl).is_dir():
         raise IsADirectoryError(21, "is a directory, not a file", a.jsonl)
@@ -355,12 +342,8 @@ def _import(a) -> int:
         return _BadLine(f"{e}; {done}")
     try:
         try:
-            for line_no, raw in enumerate(f, 1):
-                line = raw.decode("utf-8")
-                if not line.strip():
-                    continue
+            for line_no, rec in jsonl_records(f, a.jsonl, strict=True):
                 try:
-                    rec = json.loads(line)
                     programs = rec.get("programs") or [[t, rec.get("source", "import")] for t in rec["equivalents"]]
                     image = None             # the entry's image: the same novelty decisions as in the source
                     if rec.get("image") and rec.get("image_size") == db.image_size:
@@ -375,7 +358,7 @@ def _import(a) -> int:
                             raise ValueError(f"unknown source {source!r} (known: {', '.join(SOURCES)})")
                         line_progs.append(p[0])
                         line_sources.append(source)
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
                     raise _BadLine(f"{a.jsonl}:{line_no}: not an exported entry ({e})") from None
                 progs.extend(line_progs)
                 sources.extend(line_sources)
@@ -385,9 +368,9 @@ def _import(a) -> int:
                     flush(line_no + 1)
             line_no += 1             # the end of the file: every line is "before" it
             flush(line_no)
-        except UnicodeDecodeError as e:
-            raise stop(_BadLine(f"{a.jsonl}:{line_no}: not UTF-8 text (byte {e.start} of the line: {e.reason})")) \
-                from None
+        except BadJsonLine as e:     # not UTF-8, or not JSON
+            line_no = e.line
+            raise stop(_BadLine(str(e))) from None
         except _BadLine as e:
             raise stop(e) from None
         except LogoError as e:

@@ -11,7 +11,9 @@ its list of equivalent programs: the programs found so far that draw it (within 
 
 Writers take SQLite's write lock for each batch (`BEGIN IMMEDIATE`), first catching up with entries other
 processes added, so several writers stay correct; readers never block.  A process killed at any moment
-leaves a consistent file (SQLite's WAL journal): a batch is either fully in or not at all.
+leaves a consistent file (SQLite's WAL journal): a batch is either fully in or not at all.  Any number of
+processes may create the same new file at once (`train` and `dream` on a first run): it is made complete
+beside the target and linked into place once (`_create_file`); the others open the finished file.
 
 Opened with `open_readonly` (or `Database(path, readonly=True)`) the file is opened through SQLite's
 read-only mode: nothing is written, migrated or created, so it works on files without write permission.
@@ -22,13 +24,19 @@ created, n_programs, max_length, programs)` with `programs` a JSON list of [text
 `stats(source, outcome, n)` counts every outcome of every insertion (new, head, equivalent, duplicate,
 rejected:<reason>, samples); `progress(stream, next_chunk, config, updated)` lets `build` resume;
 `programs(text, entry_id)` says which entry holds a program (a program is in at most one list).
+Indexes on entries' length, source and n_programs let readers page through entries by those without
+reading every row (`logo db serve`); a file made before an index existed gets it when opened for writing.
 Version 1 files (from before the `programs` table was guaranteed) are migrated when opened for writing.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import secrets
 import sqlite3
+import stat
 from pathlib import Path
 import time
 from collections import Counter
@@ -38,6 +46,7 @@ from typing import Iterator, NamedTuple, Sequence
 import numpy as np
 
 import logo
+from logo.cli_errors import disk_full
 from logo.errors import LogoError
 
 from . import novelty
@@ -68,12 +77,18 @@ CREATE TABLE IF NOT EXISTS entries(
     max_length INTEGER NOT NULL,
     programs TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_length ON entries(length);
+CREATE INDEX IF NOT EXISTS entries_source ON entries(source);
+CREATE INDEX IF NOT EXISTS entries_n_programs ON entries(n_programs);
 CREATE TABLE IF NOT EXISTS stats(source TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL,
                                  PRIMARY KEY(source, outcome));
 CREATE TABLE IF NOT EXISTS progress(stream TEXT PRIMARY KEY, next_chunk INTEGER NOT NULL,
                                     config TEXT NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS programs(text TEXT PRIMARY KEY, entry_id INTEGER NOT NULL) WITHOUT ROWID;
 """
+
+#: (name, statement) of every index of `entries`: browse queries (`logo db serve`) filter by source and sort by
+#: the number of programs without reading every row
+_INDEXES = [(stmt.split()[5], stmt.strip()) for stmt in _SCHEMA.split(";") if "CREATE INDEX" in stmt]
 
 
 class DatabaseError(Exception):
@@ -126,6 +141,8 @@ class Database:
         self.path = os.fspath(path)
         self.readonly = bool(readonly)
         create = create and not self.readonly
+        if create:
+            _create_file(self.path, image_size, threshold, max_equivalents)
         exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
         if not exists and not create:
             raise DatabaseError(f"{self.path}: no such database" + (" (create=False)" if not readonly else ""))
@@ -142,16 +159,13 @@ class Database:
         self.conn = None
         try:
             self.conn = self._connect(timeout)
-            if not self.readonly:
-                empty = exists and not self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                if not exists or (empty and create):     # (empty: another process is creating it right now)
-                    self._create(image_size, threshold, max_equivalents)
             self._read_meta()
             if not self.readonly:
                 self.conn.execute("PRAGMA synchronous=NORMAL")     # WAL: a killed process loses nothing committed
                 self.conn.execute("PRAGMA wal_autocheckpoint=10000")  # fewer, larger checkpoints (40 MB of WAL)
                 if self.version < FORMAT_VERSION:
                     self._migrate()
+                self._add_missing_indexes()
             elif self.version < FORMAT_VERSION and not self._has_programs_table():
                 raise NeedsMigrationError(f"{self.path} has the older database format version {self.version}, which "
                                     "must be migrated before it can be read: open it once with a command that "
@@ -159,7 +173,7 @@ class Database:
         except BaseException as e:
             if self.conn is not None:
                 self.conn.close()
-            if isinstance(e, sqlite3.DatabaseError):
+            if isinstance(e, sqlite3.DatabaseError) and not disk_full(e):   # (a full disk: not the file's fault)
                 if _is_readonly_error(e):
                     raise ReadOnlyError(self._readonly_message()) from None
                 raise DatabaseError(f"{self.path} is not a readable logo-synth database: {e}") from None
@@ -210,29 +224,6 @@ class Database:
     def _has_programs_table(self) -> bool:
         return self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'programs'").fetchone() is not None
 
-    def _create(self, image_size, threshold, max_equivalents) -> None:
-        size = int(image_size or DEFAULT_IMAGE_SIZE)
-        thr = float(novelty.THRESHOLD if threshold is None else threshold)
-        k = int(max_equivalents or DEFAULT_MAX_EQUIVALENTS)
-        if not 4 <= size <= 512:
-            raise ValueError(f"image_size must be in 4..512, not {size}")
-        if k < 1:
-            raise ValueError("max_equivalents must be >= 1")
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    self.conn.execute(stmt)
-            meta = {"magic": MAGIC, "version": str(FORMAT_VERSION), "image_size": str(size),
-                    "threshold": repr(thr), "max_equivalents": str(k), "created": repr(time.time()),
-                    "library": ""}
-            self.conn.executemany("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", meta.items())
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-
     def _read_meta(self) -> None:
         try:
             rows = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
@@ -275,6 +266,16 @@ class Database:
             if version < FORMAT_VERSION:
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(FORMAT_VERSION),))
         self.version = FORMAT_VERSION
+
+    def _add_missing_indexes(self) -> None:
+        """Files made before an index of `_SCHEMA` existed get it when opened for writing (indexes change
+        no format: older code reads such files and keeps the indexes up to date when it writes)."""
+        wanted = {name: stmt for name, stmt in _INDEXES}
+        have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        if set(wanted) - have:
+            with self._write() as conn:
+                for name in sorted(set(wanted) - have):
+                    conn.execute(wanted[name])
 
     def close(self) -> None:
         self.conn.close()
@@ -651,6 +652,20 @@ class Database:
                 repeats.append((i, j))
             else:
                 cand.append(i)
+        # 0. a program already in some entry's list stays there, whatever image it comes with (nearest-image
+        #    matching is not transitive, and an imported image is the entry's, not the program's own)
+        known: dict[str, int] = {}
+        ask = [texts[i] for i in cand]
+        for lo in range(0, len(ask), _CHUNK):
+            part = ask[lo:lo + _CHUNK]
+            known.update(self.conn.execute(f"SELECT text, entry_id FROM programs WHERE text IN "
+                                           f"({','.join('?' * len(part))})", part).fetchall())
+        if known:
+            for i in cand:
+                if texts[i] in known:
+                    results[i] = InsertResult("duplicate", known[texts[i]])
+                    stats[(sources[i], "duplicate")] += 1
+            cand = [i for i in cand if texts[i] not in known]
 
         # 1. target of each candidate: an existing row (>= 0), or -1 (no stored image within threshold)
         target_row = {}
@@ -721,13 +736,6 @@ class Database:
             q = f"SELECT id, programs FROM entries WHERE id IN ({','.join('?' * len(part))})"
             for eid, programs in self.conn.execute(q, part):
                 lists[eid] = [list(p) for p in json.loads(programs)]
-        # a program already in some entry's list stays there (nearest-image matching is not transitive)
-        ask = sorted({texts[i] for i in cand if i not in new_of and (i in joins_new or int(idx.ids[target_row[i]]) in need)})
-        known: dict[str, int] = {}
-        for lo in range(0, len(ask), _CHUNK):
-            part = ask[lo:lo + _CHUNK]
-            known.update(self.conn.execute(f"SELECT text, entry_id FROM programs WHERE text IN "
-                                           f"({','.join('?' * len(part))})", part).fetchall())
         prog_ops: dict[str, int | None] = {}       # text -> entry id (added) or None (dropped), net
         # 4. apply in order
         next_id = self.max_entry_id() + 1
@@ -754,11 +762,6 @@ class Database:
                     results[i] = InsertResult("duplicate", eid)
                     stats[(src, "duplicate")] += 1
                     continue
-            holder = known.get(texts[i])
-            if holder is not None:
-                results[i] = InsertResult("duplicate", holder)
-                stats[(src, "duplicate")] += 1
-                continue
             status, dropped = _join(lst, texts[i], lengths[i], src, now, K, tok)
             if status != "duplicate":
                 prog_ops[texts[i]] = eid
@@ -803,6 +806,140 @@ def _join(lst: list, text: str, length: int, source: str, now: float, K: int,
     lst.insert(pos, [text, source, now])
     dropped = lst.pop()[0] if len(lst) > K else None
     return ("head" if pos == 0 else "equivalent"), dropped
+
+
+# ---- creating a file: once, however many processes open it at the same moment -------------------------
+
+def _create_file(path: str, image_size, threshold, max_equivalents) -> None:
+    """Make `path` a new database with the given settings, unless it is already a file that is not empty.
+
+    Many processes may do this at once (`train` and `dream` on a first run). The new file is made complete
+    (schema, settings, WAL mode) under a temporary name beside `path`, where no other process has it open,
+    and hard-linked into place, which fails if `path` exists meanwhile: so the schema and the WAL switch
+    happen once, and every other opener finds either no file (and tries the same) or a finished one.
+    An empty file at `path` (`touch`, or an older version of this code interrupted) is replaced by the
+    new one under an exclusive lock, so that only one of the processes doing this at once replaces it."""
+    tmp = None
+    try:
+        while True:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                st = None
+            if st is not None and (st.st_size > 0 or not stat.S_ISREG(st.st_mode)):
+                return                                  # a database (or something opening will report)
+            if tmp is None:
+                _remove_stale_creations(path)
+                tmp = _new_file_beside(path, image_size, threshold, max_equivalents)
+            if st is None:
+                try:
+                    os.link(tmp, path)
+                    return
+                except FileExistsError:
+                    continue                            # another process was first: open its file
+                except OSError as e:
+                    if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                        raise type(e)(e.errno, f"cannot create the database: {e.strerror}", path) from None
+                    try:                                # no hard links here: an empty file, replaced below
+                        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                    except FileExistsError:
+                        pass
+                    continue
+            if _replace_if_empty(path, tmp):
+                return
+    finally:
+        if tmp is not None:
+            _remove_with_side_files(tmp)
+
+
+def _new_file_beside(path: str, image_size, threshold, max_equivalents) -> str:
+    """A complete new database file in `path`'s folder under a hidden temporary name; returns its path."""
+    size = int(image_size or DEFAULT_IMAGE_SIZE)
+    thr = float(novelty.THRESHOLD if threshold is None else threshold)
+    k = int(max_equivalents or DEFAULT_MAX_EQUIVALENTS)
+    if not 4 <= size <= 512:
+        raise ValueError(f"image_size must be in 4..512, not {size}")
+    if k < 1:
+        raise ValueError("max_equivalents must be >= 1")
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.creating")
+    try:               # 0o644 less the umask: the permissions SQLite gives the files it creates
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except OSError as e:
+        raise type(e)(e.errno, f"cannot create the database: {e.strerror}", path) from None
+    conn = None
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        for stmt in _SCHEMA.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        meta = {"magic": MAGIC, "version": str(FORMAT_VERSION), "image_size": str(size),
+                "threshold": repr(thr), "max_equivalents": str(k), "created": repr(time.time()),
+                "library": ""}
+        conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
+        conn.execute("COMMIT")
+        conn.close()          # the last connection: the WAL is checkpointed into the file and removed
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        _remove_with_side_files(tmp)
+        raise
+    return tmp
+
+
+def _replace_if_empty(path: str, tmp: str) -> bool:
+    """Rename `tmp` onto `path` if `path` is still the same empty file; False if it changed or went away.
+
+    The exclusive lock (flock, apart from SQLite's own locks) lets one of the processes doing this at
+    once replace the file; the others then hold a lock on a file no longer at `path`, and look again."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino) or now.st_size > 0:
+            return False
+        os.replace(tmp, path)
+        return True
+    finally:
+        os.close(fd)          # (releases the lock)
+
+
+_STALE_S = 600.0       # a file being created is finished within seconds: one this old was left by a crash
+
+
+def _remove_stale_creations(path: str) -> None:
+    """Remove the temporary files of creations of `path` that a killed process left (older than _STALE_S)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    prefix = f".{name}."
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for n in names:
+        if n.startswith(prefix) and n.endswith(".creating"):
+            full = os.path.join(folder, n)
+            try:
+                if time.time() - os.stat(full).st_mtime > _STALE_S:
+                    _remove_with_side_files(full)
+            except OSError:
+                pass
+
+
+def _remove_with_side_files(path: str) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(path + suffix)
+        except FileNotFoundError:
+            pass
 
 
 def writable(path) -> bool:

@@ -17,7 +17,11 @@ is approximate (it agreed with brute force on every query we measured, see bench
 so inserting stays fast at 10^6 entries (measured: the writer handled ~16k programs/s at 15k entries and
 ~11k/s at 100k).
 Memory per stored image: S*S bytes (the image) + ~0.6 KB (faiss index, hash tables); a writer rebuilds the index from the
-file when it opens it (~5 s per 100k entries).
+file when it opens it (~5 s per 100k entries).  The faiss part is built on the first `match` (one faiss call
+per `add` batch, replayed in order: the same graph), so a process that only reads never pays for it.
+
+`NoveltyIndex.nearest` (the search's start programs, `logo db nearest`) is exact and uses the sparse index
+of `data.nearest` (+~0.2 KB per image, made on its first call).
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ import os
 import faiss
 import numba
 import numpy as np
+
+from .nearest import NearestIndex, rms_distance
 
 THRESHOLD = 0.01
 GRID = 16
@@ -177,13 +183,18 @@ class NoveltyIndex:
         self.hnsw_from = hnsw_from
         self.pca_dim = pca_dim
         self.dim = GRID * GRID
-        self.index = faiss.IndexFlatL2(self.dim)
-        self.hnsw = False
+        self._faiss = faiss.IndexFlatL2(self.dim)
+        self._hnsw = False
+        # batches (first row, end row, their vectors or None) added since the faiss index was last brought
+        # up to date: faiss is only needed by `match`, so a process that only reads (`nearest`) never
+        # builds the graph, and a writer's graph is built by the same faiss calls in the same order
+        self._faiss_pending: list[tuple[int, int, np.ndarray | None]] = []
         self.images = np.zeros((1024, size, size), np.uint8)
         self.ids = np.zeros(1024, np.int64)
         self.n = 0
         self.by_hash: dict[int, int] = {}       # hash -> row
         self.row_of: dict[int, int] = {}        # entry id -> row
+        self._nearest: NearestIndex | None = None   # for `nearest`, made on first use
 
     def __len__(self) -> int:
         return self.n
@@ -209,15 +220,34 @@ class NoveltyIndex:
             self.by_hash.setdefault(h, self.n + j)
         for j, e in enumerate(entry_ids):
             self.row_of[int(e)] = self.n + j
-        self.index.add(grid_vectors(images) if vectors is None else vectors)
+        self._faiss_pending.append((self.n, need, vectors))
         self.n = need
-        if not self.hnsw and self.n >= self.hnsw_from:
-            self._to_hnsw()
 
-    def _to_hnsw(self) -> None:
-        """Rebuild as a graph index: PCA to `pca_dim` dimensions (an orthonormal projection, so the distance
-        stays a lower bound of the pixel distance) and HNSW over the projections."""
-        vec = grid_vectors(self.images[:self.n])
+    @property
+    def index(self):
+        """The faiss index over the grid vectors of all rows (brought up to date first)."""
+        self._sync_faiss()
+        return self._faiss
+
+    @property
+    def hnsw(self) -> bool:
+        """Whether the faiss index is the approximate graph (from `hnsw_from` rows on)."""
+        self._sync_faiss()
+        return self._hnsw
+
+    def _sync_faiss(self) -> None:
+        """Add the pending batches to faiss, one call per batch as `add` received them."""
+        for lo, hi, vectors in self._faiss_pending:
+            if not self._hnsw and hi >= self.hnsw_from:
+                self._to_hnsw(hi)                # (replaces the flat index: all rows so far)
+            else:
+                self._faiss.add(grid_vectors(self.images[lo:hi]) if vectors is None else vectors)
+        self._faiss_pending.clear()
+
+    def _to_hnsw(self, n: int) -> None:
+        """Rebuild the first n rows as a graph index: PCA to `pca_dim` dimensions (an orthonormal projection,
+        so the distance stays a lower bound of the pixel distance) and HNSW over the projections."""
+        vec = grid_vectors(self.images[:n])
         if self.pca_dim and self.pca_dim < self.dim:
             pca = faiss.PCAMatrix(self.dim, self.pca_dim)
             pca.train(vec)
@@ -229,8 +259,8 @@ class NoveltyIndex:
         hnsw.hnsw.efSearch = 32
         hnsw.hnsw.efConstruction = 32
         idx.add(vec)
-        self.index = idx
-        self.hnsw = True
+        self._faiss = idx
+        self._hnsw = True
 
     def exact_row(self, image: np.ndarray, h: int) -> int:
         """Row of a byte-identical stored image (by hash `h`), or -1."""
@@ -263,23 +293,22 @@ class NoveltyIndex:
         dist[hit] = np.sqrt(best_d[hit]) / (255.0 * self.size)
         return rows, dist
 
+    def nearest_memory_bytes(self) -> int:
+        """Memory held by the nearest-neighbour index (0 before the first `nearest`)."""
+        return 0 if self._nearest is None else self._nearest.nbytes()
+
     def nearest(self, image: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The k stored images nearest to `image` (exact, brute force in chunks): (entry id, distance)."""
+        """The k stored images nearest to `image`, nearest first (ties: the oldest): (entry id, distance).
+
+        Exact, by the sparse index of `data.nearest` (built on the first call, then brought up to date with
+        the rows added since, so inserting costs nothing until someone asks)."""
         if self.n == 0 or k <= 0:
             return []
-        best_d = []
-        best_r = []
-        for lo in range(0, self.n, 65536):
-            hi = min(self.n, lo + 65536)
-            d = sum_sq_dist(image, self.images[lo:hi])
-            kk = min(k, hi - lo)
-            part = np.argpartition(d, kk - 1)[:kk]
-            best_d.append(d[part])
-            best_r.append(part + lo)
-        d = np.concatenate(best_d)
-        r = np.concatenate(best_r)
-        order = np.lexsort((r, d))[:k]
-        return [(int(self.ids[r[o]]), float(math.sqrt(max(d[o], 0.0)) / self.size)) for o in order]
+        if self._nearest is None:
+            self._nearest = NearestIndex(self.size)
+        self._nearest.sync(self.images, self.n)
+        rows, sq = self._nearest.nearest(self.images, image, k)
+        return [(int(self.ids[r]), rms_distance(d, self.size)) for r, d in zip(rows.tolist(), sq.tolist())]
 
 
 def within_batch_groups(images: np.ndarray, threshold: float, size: int,

@@ -1,8 +1,9 @@
 """Proposers without a model, to measure what the model adds: the search's arms.
 
-Every proposer has `ModelProposer`'s interface, `__call__(images_a, images_b, programs_a) ->
-list[list[str]]` (candidate program texts per node; the search parses, runs and scores them), and a
-`max_tokens` attribute (nodes longer than that are scored but not expanded, as with the model).
+Every proposer is a `dream.search.Proposer`, as `ModelProposer` is: `__call__(images_a, images_b,
+programs_a) -> list[list[str]]` (candidate program texts per node; the search parses, runs and scores
+them), `max_tokens` (nodes longer than that are scored but not expanded, as with the model; the model's
+context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forget per-target state).
 
 - `NoneProposer`: proposes nothing, so the search returns the best start program (the empty program
   or a database neighbour) as it was.
@@ -11,13 +12,13 @@ list[list[str]]` (candidate program texts per node; the search parses, runs and 
 - `EnumProposer(cap)`: every program one numeric-token (or operator) substitution away, in a fixed
   order, `cap` per expansion; a node expanded again continues where it stopped, so the whole
   neighbourhood is tried over the re-expansions.
-- `GrammarProposer(n)`: n random grammatical mutations (`model.steps.mutate`: statements and
+- `GrammarProposer(n)`: n random grammatical mutations (`logo.mutate`: statements and
   sub-expressions inserted, deleted, replaced, wrapped, unwrapped).
 - `CombinedProposer(a, b, ...)`: the candidates of several proposers together: model+enum, and
   model+grammar (the model's scripts and as many grammatical mutations per node; it must beat
   grammar alone, the strongest arm without a model, for the model to count).
 
-`make_proposer(name, ...)` builds one by name ("model" needs a `model_proposer`).
+`make_proposer(name, ...)` builds one by name; the `MODEL_ARMS` need a `model_proposer` (a checkpoint).
 """
 from __future__ import annotations
 
@@ -25,13 +26,11 @@ import random
 import zlib
 from typing import Sequence
 
+from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_TOKENS, OPERATOR_TOKENS
+
 
 MODEL_ARMS = ("model", "model+enum", "model+grammar")
 ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar")
-
-_DIGITS = tuple(str(d) for d in range(10))
-_NUMERIC = _DIGITS + ("ul", "ua", "eps_l", "eps_a", "inf")
-_OPS = ("+", "-", "*", "/")
 
 
 def _tokens(text: str) -> list[str]:
@@ -47,8 +46,11 @@ class NoneProposer:
     """Start programs only: no candidates."""
     name = "none"
 
-    def __init__(self, max_tokens: int = 96):
+    def __init__(self, max_tokens: int = CONTEXT_TOKENS):
         self.max_tokens = max_tokens
+
+    def reset(self) -> None:
+        """Nothing is kept between targets."""
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
         return [[] for _ in programs_a]
@@ -58,11 +60,14 @@ class RandomProposer:
     """`n` random token mutations (1..`max_edits` edits each) per node."""
     name = "random"
 
-    def __init__(self, n: int = 16, max_edits: int = 3, seed: int = 0, max_tokens: int = 96):
+    def __init__(self, n: int = 16, max_edits: int = 3, seed: int = 0, max_tokens: int = CONTEXT_TOKENS):
         if n < 1 or max_edits < 1:
             raise ValueError("RandomProposer needs n >= 1 and max_edits >= 1")
         self.n, self.max_edits, self.max_tokens = n, max_edits, max_tokens
         self.rng = random.Random(seed)
+
+    def reset(self) -> None:
+        """Nothing is kept about a target; the random stream goes on (seed a new proposer to repeat it)."""
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
         from model.mutations import mutate_tokens
@@ -78,18 +83,18 @@ def neighbourhood(tokens: Sequence[str]) -> list[str]:
     """Every program one numeric-token or operator substitution away (nearest values first)."""
     out = []
     for i, t in enumerate(tokens):
-        if t in _DIGITS:
+        if t in DIGIT_TOKENS:
             v = int(t)
             order = sorted((d for d in range(10) if d != v), key=lambda d: (abs(d - v), d))
-            alts = [str(d) for d in order] + [c for c in _NUMERIC[10:]]
-        elif t in _NUMERIC:
-            alts = [c for c in _NUMERIC if c != t]
-        elif t in _OPS:
-            alts = [o for o in _OPS if o != t]
+            alts = [str(d) for d in order] + [c for c in CONSTANT_TOKENS]
+        elif t in NUMERIC_TOKENS:
+            alts = [c for c in NUMERIC_TOKENS if c != t]
+        elif t in OPERATOR_TOKENS:
+            alts = [o for o in OPERATOR_TOKENS if o != t]
         else:
             continue
         for a in alts:
-            out.append((abs(int(a) - int(t)) if a in _DIGITS and t in _DIGITS else 10, i, a))
+            out.append((abs(int(a) - int(t)) if a in DIGIT_TOKENS and t in DIGIT_TOKENS else 10, i, a))
     out.sort(key=lambda x: (x[0], x[1]))    # small changes everywhere before large ones anywhere
     texts = []
     for _, i, a in out:
@@ -101,11 +106,15 @@ class EnumProposer:
     """The exhaustive single-substitution neighbourhood, `cap` candidates per expansion."""
     name = "enum"
 
-    def __init__(self, cap: int = 64, max_tokens: int = 96):
+    def __init__(self, cap: int = 64, max_tokens: int = CONTEXT_TOKENS):
         if cap < 1:
             raise ValueError("EnumProposer needs cap >= 1")
         self.cap, self.max_tokens = cap, max_tokens
-        self._offset: dict[str, int] = {}
+        self._offset: dict[str, int] = {}     # program -> how much of its neighbourhood was proposed
+
+    def reset(self) -> None:
+        """Start every program's neighbourhood from the beginning again."""
+        self._offset.clear()
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
         out = []
@@ -118,33 +127,36 @@ class EnumProposer:
 
 
 class GrammarProposer:
-    """`n` random grammatical mutations per node (`model.steps.mutate`)."""
+    """`n` random grammatical mutations per node (`logo.mutate`: the node's sites computed once)."""
     name = "grammar"
 
-    def __init__(self, n: int = 16, seed: int = 0, library=None, max_tokens: int = 96):
+    def __init__(self, n: int = 16, seed: int = 0, library=None, max_tokens: int = CONTEXT_TOKENS):
         if n < 1:
             raise ValueError("GrammarProposer needs n >= 1")
         self.n, self.library, self.max_tokens = n, library, max_tokens
         self.rng = random.Random(seed)
 
+    def reset(self) -> None:
+        """Nothing is kept about a target; the random stream goes on (seed a new proposer to repeat it)."""
+
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
-        from model.steps import _Parts, mutate
-        parts = _Parts(self.rng, self.library)
+        from logo.canonical import canonical
+        from logo.mutate import RandomContent, Sites
+        content = RandomContent(self.rng, self.library)
         out = []
         for text in programs_a:
-            got = []
-            for _ in range(self.n):
-                t = mutate(text or "", self.rng, library=self.library, max_tokens=self.max_tokens, parts=parts) \
-                    if text else self._first_statement(parts)
-                if t is not None:
-                    got.append(t)
-            out.append(got)
+            if not text:
+                out.append([self._first_statement(content) for _ in range(self.n)])
+                continue
+            sites = Sites.of(canonical(text), is_canonical=True)      # once per node, then n draws
+            got = (sites.mutate_text(self.rng, content=content, max_tokens=self.max_tokens) for _ in range(self.n))
+            out.append([t for t in got if t is not None])
         return out
 
-    def _first_statement(self, parts) -> str:
+    def _first_statement(self, content) -> str:
         import logo
         from logo.ast import Program
-        return logo.to_text(Program((), (parts.stmt(0, ()),)))
+        return logo.to_text(Program((), (content.stmt(0, ()),)))
 
 
 class CombinedProposer:
@@ -155,7 +167,11 @@ class CombinedProposer:
             raise ValueError("CombinedProposer needs at least one proposer")
         self.proposers = proposers
         self.name = name
-        self.max_tokens = min(getattr(p, "max_tokens", 96) for p in proposers)
+        self.max_tokens = min(p.max_tokens for p in proposers)
+
+    def reset(self) -> None:
+        for p in self.proposers:
+            p.reset()
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
         out = [[] for _ in programs_a]
@@ -166,7 +182,7 @@ class CombinedProposer:
 
 
 def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, seed: int = 0, library=None,
-                  max_tokens: int = 96):
+                  max_tokens: int = CONTEXT_TOKENS):
     """An arm by name (see `ARMS`); the `MODEL_ARMS` need `model_proposer`."""
     if name == "none":
         return NoneProposer(max_tokens)

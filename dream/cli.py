@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from logo.cli_errors import add_debug_flag, debug_requested, float_list, float_range, int_range, run_guarded
+from logo.cli_errors import add_debug_flag, debug_requested, float_range, int_range, run_guarded
+
+from .solver import SearchSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,11 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float_range(0, lo_open=True), default=None, help="stop after this many seconds")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
     p.add_argument("--log", default=None, help="log directory (default: dream/ beside the database)")
-    p.add_argument("--k", type=int_range(0, 10_000), default=8, help="database neighbours to start from (default 8)")
-    p.add_argument("--batch", type=int_range(1, 100_000), default=8, help="nodes expanded per model call (default 8)")
-    p.add_argument("--samples", type=int_range(1, 100_000), default=8, help="edit scripts sampled per node and temperature")
-    p.add_argument("--temperatures", type=float_list(0, lo_open=True), default="1.0", help="comma-separated sampling temperatures (default 1.0)")
-    p.add_argument("--beam", type=int_range(0, 100_000), default=4, help="also take the N best scripts of a beam search (default 4; 0 = off)")
+    SearchSettings.add_arguments(p, enum=False)     # the search flags of `logo solve`, without the enum arms'
     p.add_argument("--grid-every", type=int_range(1), default=20, help="write a PNG grid every N targets (default 20)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
     p.add_argument("--seed", type=int, default=None, help="random seed for target choice")
@@ -63,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from data.db import DatabaseError
     from .proposer import CheckpointMissing
-    from .score import BadImage
+    from logo.images import BadImage
     return run_guarded("dream", lambda: dream(args), debug=debug, extra=(DatabaseError, CheckpointMissing, BadImage),
                        path=args.db)
 
@@ -75,7 +73,6 @@ def dream(args) -> int:
 
     try:
         weights = parse_weights(args.targets)
-        temperatures = args.temperatures       # positive numbers (argparse type float_list)
     except ValueError as e:
         print(f"dream: {e}", file=sys.stderr)
         return 2
@@ -124,10 +121,9 @@ def dream(args) -> int:
     except (OSError, ValueError) as e:
         print(f"dream: {e}", file=sys.stderr)
         return 1
-    dreamer = Dreamer(db, watcher, sampler, log_dir, budget_s=args.time_budget, k=args.k, batch=args.batch,
-                      samples=args.samples, temperatures=temperatures, beam=args.beam, grid_every=args.grid_every,
-                      poll_every_s=args.poll_every,
-                      echo=lambda s: print(s, flush=True))
+    dreamer = Dreamer(db, watcher, sampler, log_dir, budget_s=args.time_budget,
+                      settings=SearchSettings.from_args(args), grid_every=args.grid_every,
+                      poll_every_s=args.poll_every, echo=lambda s: print(s, flush=True))
     dreamer_ref.append(dreamer)
     if stop["flag"]:
         dreamer.request_stop()

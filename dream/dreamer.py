@@ -1,4 +1,5 @@
-"""The dreaming process: pick a target, search, put what was found into the database, log it.
+"""The dreaming process: pick a target, search (`dream.solver.run_search`, the one search entry point), put
+what was found into the database, log it.
 
 Insert rule (the seed's, enforced by `data.db.Database.insert`): a program whose image is new enters as a
 new entry; one that draws a stored image with fewer tokens becomes the head of its equivalents. The
@@ -28,36 +29,9 @@ import numpy as np
 
 import logo
 
-from .search import Search, SearchResult
+from .search import SearchResult
+from .solver import SearchSettings, run_search
 from .targets import Target
-
-
-def start_programs(db, image: np.ndarray, k: int) -> list[str]:
-    """The empty program and the heads of the k database entries nearest to `image` (nearest first)."""
-    starts = [""]
-    if db is None or k <= 0 or len(db) == 0:
-        return starts
-    for entry_id, _ in db.nearest(np.asarray(image, np.uint8), k):
-        try:
-            starts.append(db.get(entry_id).head)
-        except (KeyError, LookupError):
-            continue
-    return starts
-
-
-def run_search(expand, target: Target, db=None, *, k: int = 8, budget_s: float = 10.0, batch: int = 8,
-               library=None, stop_on_solve: bool | None = None, should_stop=None, image_size=None) -> SearchResult:
-    """Search for one target: starts from the empty program and the k nearest database entries.
-
-    Database targets are re-solved looking for a shorter program, so they do not stop at the first
-    solution (their own head is among the starts); other targets stop at the first exact solution.
-    """
-    if stop_on_solve is None:
-        stop_on_solve = target.kind != "db"
-    starts = start_programs(db, target.image, k)
-    s = Search(expand, target.image, target.image28, image_size=image_size or target.image.shape[0],
-               library=library, starts=starts, batch=batch)
-    return s.run(budget_s, stop_on_solve=stop_on_solve, should_stop=should_stop)
 
 
 def programs_to_insert(result: SearchResult) -> list[str]:
@@ -96,20 +70,15 @@ def _json_default(x):
 
 
 class Dreamer:
-    def __init__(self, db, watcher, sampler, log_dir: str | Path, *, budget_s: float = 10.0, k: int = 8,
-                 batch: int = 8, samples: int = 8, temperatures=(1.0,), beam: int = 0, grid_every: int = 20,
-                 poll_every_s: float = 5.0, echo=print):
+    def __init__(self, db, watcher, sampler, log_dir: str | Path, *, budget_s: float = 10.0,
+                 settings: SearchSettings | None = None, grid_every: int = 20, poll_every_s: float = 5.0, echo=print):
         self.db = db
         self.watcher = watcher
         self.sampler = sampler
         self.log_dir = Path(log_dir)
         self.log = JsonlLog(self.log_dir / "found.jsonl")
         self.budget_s = budget_s
-        self.k = k
-        self.batch = batch
-        self.samples = samples
-        self.temperatures = tuple(temperatures)
-        self.beam = beam
+        self.settings = settings or SearchSettings()
         self.grid_every = grid_every
         self.poll_every_s = poll_every_s
         self.echo = echo
@@ -142,8 +111,9 @@ class Dreamer:
             self.echo(f"dream: loaded checkpoint {info or ''}")
 
     def dream_one(self, target: Target) -> dict:
-        expand = self.watcher.proposer(self.samples, self.temperatures, self.beam)
-        result = run_search(expand, target, self.db, k=self.k, budget_s=self.budget_s, batch=self.batch,
+        st = self.settings
+        expand = self.watcher.proposer(st.samples, st.temperatures, st.beam)
+        result = run_search(expand, target, self.db, k=st.k, budget_s=self.budget_s, batch=st.batch,
                             library=self.library, should_stop=lambda: self.stop_requested,
                             image_size=self.db.image_size)
         texts = programs_to_insert(result)

@@ -1,6 +1,6 @@
 """The model side of the search: turn a checkpoint into an `expand` callable, and watch for newer checkpoints.
 
-`ModelProposer(model, tokenizer, device, samples, temperatures)` is callable as the search's `expand`:
+`ModelProposer(model, tokenizer, device, samples, temperatures)` is a `dream.search.Proposer`, the search's `expand`:
 for each (image_a, image_b, program_a) it asks `model.generate.propose` for `samples` edit scripts at each
 temperature in `temperatures` (temperature 0 = one greedy script) and, with `beam` > 0, the `beam`
 best scripts of a beam search (`model.generate`; deterministic, so only the first time a program is
@@ -41,11 +41,14 @@ class ModelProposer:
         self.device = device
         self.samples = samples
         self.temperatures = tuple(temperatures)
-        config = getattr(model, "config", None)
-        #: programs longer than the model's context cannot be edited; the search skips them
-        self.max_tokens = getattr(config, "max_tokens", 400)
+        #: programs longer than the model's context (its checkpoint's config) cannot be edited; the search skips them
+        self.max_tokens: int = model.config.max_tokens
         # beam search is deterministic: each (program, target) pair is beamed once; re-expansions sample
         self._beamed: set = set()
+
+    def reset(self) -> None:
+        """Forget which (program, target) pairs were beamed: a new search beams them again."""
+        self._beamed.clear()
 
     def __call__(self, images_a: np.ndarray, images_b: np.ndarray, programs_a: list[str]) -> list[list[str]]:
         from model.edits import EditError, apply_edits

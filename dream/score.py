@@ -15,20 +15,21 @@ shorter first.
 IoU (`iou`, reported for MNIST where exact solutions are rare): both images are thresholded at ink >=
 `IOU_THRESHOLD` = 64, each binary mask is dilated by a 3x3 square (a one-pixel tolerance for strokes
 that are off by one pixel), and IoU = |A & B| / |A | B| (1.0 when both are empty).
+
+Outside images become targets by `logo.images.load_target_image` (re-exported here with `BadImage` and
+`resize`), the one reader of image files that `logo db nearest` uses too.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from logo.images import INK_THRESHOLD, BadImage, load_target_image, resize  # noqa: F401  (re-exported)
 from logo.images import blur as _blur
-
 from logo.library import SOLVE_SIZE
 
 SOLVE_TOLERANCE = 40
 BLUR_SIGMA = 1.0
-IOU_THRESHOLD = 64
+IOU_THRESHOLD = INK_THRESHOLD
 
 
 def blur(images: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
@@ -82,72 +83,3 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     mb = _dilate(np.asarray(b) >= IOU_THRESHOLD)
     union = int((ma | mb).sum())
     return 1.0 if union == 0 else int((ma & mb).sum()) / union
-
-
-# ---- outside images ----------------------------------------------------------------------------
-
-class BadImage(ValueError):
-    """An image file that cannot be used as a target (unreadable, or empty); the message names it."""
-
-
-def resize(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize a square uint8 ink image (255 = ink) to size x size (PIL box filter down, bilinear up)."""
-    image = np.asarray(image, np.uint8)
-    if image.shape == (size, size):
-        return image
-    from PIL import Image
-    pil = Image.fromarray(image, mode="L")
-    method = Image.BOX if image.shape[0] >= size else Image.BILINEAR
-    return np.asarray(pil.resize((size, size), method), np.uint8)
-
-
-def load_target_image(path: str | Path, size: int = SOLVE_SIZE) -> np.ndarray:
-    """Read any image file into a size x size uint8 ink image (255 = ink), in this stated way:
-
-    1. colour modes: transparency is composited onto white, then the image is converted to greyscale
-       (PIL "L": 0.299 R + 0.587 G + 0.114 B); 16-bit, 32-bit and float greys are scaled linearly so
-       their minimum is 0 and their maximum 255;
-    2. polarity: if the mean of the one-pixel border is above 127 the picture is dark ink on a light
-       background (like our PNGs) and is inverted, so that ink is high;
-    3. shape: a non-square image is padded with background to a square, centred;
-    4. size: resized to size x size (box filter when shrinking, bilinear when enlarging).
-
-    Raises `BadImage` naming the file when it cannot be read or holds no ink after conversion.
-    """
-    from PIL import Image, UnidentifiedImageError
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                im = im.convert("RGBA")
-                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(bg, im)
-            if im.mode in ("I", "F") or im.mode.startswith("I;"):     # 16/32-bit and float greys
-                arr = np.asarray(im, np.float64)
-                lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
-                grey = np.zeros(arr.shape, np.uint8) if hi <= lo else \
-                    np.rint((arr - lo) * (255.0 / (hi - lo))).astype(np.uint8)
-            else:
-                grey = np.asarray(im.convert("L"), np.uint8)
-    except IsADirectoryError:
-        raise BadImage(f"{path}: is a directory, not an image file") from None
-    except Image.DecompressionBombError as e:    # e.g. 30000 x 30000: refused before decoding
-        raise BadImage(f"{path}: image too large to read ({e})") from None
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, MemoryError) as e:
-        raise BadImage(f"{path}: cannot read image: {e}") from None
-    if grey.size == 0:
-        raise BadImage(f"{path}: image has no pixels")
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if border.mean() > 127:
-        grey = 255 - grey
-    h, w = grey.shape
-    if h != w:
-        s = max(h, w)
-        sq = np.zeros((s, s), np.uint8)
-        sq[(s - h) // 2:(s - h) // 2 + h, (s - w) // 2:(s - w) // 2 + w] = grey
-        grey = sq
-    out = resize(grey, size)
-    if int(out.max(initial=0)) < IOU_THRESHOLD:
-        raise BadImage(f"{path}: image is empty (no ink after conversion to a {size}x{size} drawing)")
-    return out

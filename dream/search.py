@@ -6,6 +6,9 @@ The search is separate from the model: it takes an `expand` callable
 
 that returns, for each (current image, target image, current program), candidate program texts (the
 model's edit scripts already applied; `dream.proposer.ModelProposer` builds one from a checkpoint).
+Every arm of the search (`dream.baselines.ARMS`) is a `Proposer`: such a callable with a `max_tokens`
+(nodes longer than that are scored but not expanded) and `reset()` (forget what it kept about the last
+target). A plain callable works too (tests); the search then expands nodes up to its own `max_tokens`.
 
 Algorithm. The frontier starts with the given start programs (the empty program and the database
 entries nearest to the target). Each round pops the `batch` best nodes (lowest graded distance, then
@@ -23,25 +26,41 @@ import heapq
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 import logo
 from logo.errors import LogoError
+from logo.images import resize
 from logo.library import SOLVE_SIZE
 from logo.tokens import n_tokens  # re-exported: callers and tests import it from here
 
-from .score import Scorer, resize, solved_batch
+from .score import Scorer, solved_batch
 
 Expand = Callable[[np.ndarray, np.ndarray, list], list]
 
+
+@runtime_checkable
+class Proposer(Protocol):
+    """What every arm of the search implements (`dream.baselines`, `dream.proposer.ModelProposer`)."""
+
+    #: programs longer than this (tokens) are scored but not expanded: a model cannot read them
+    max_tokens: int
+
+    def __call__(self, images_a: np.ndarray, images_b: np.ndarray, programs_a: Sequence[str]) -> list[list[str]]:
+        """Candidate program texts for each (current image, target image, current program)."""
+        ...
+
+    def reset(self) -> None:
+        """Forget per-target state (a memo of what was proposed), before searching another target."""
+        ...
+
+
 def _canonicalizer():
-    """The model's canonical form (loop variables renamed, commutative operands ordered) when available."""
-    try:
-        from model.tokenizer import canonical
-    except ImportError:  # the model package is optional for the search itself
-        return logo.to_text
+    """Programs are compared in canonical form (`logo.canonical`: loop variables renamed, commutative
+    operands ordered), the form the model reads and writes."""
+    from logo.canonical import canonical
     return lambda p: logo.to_text(canonical(p))
 
 
@@ -114,7 +133,7 @@ class Search:
         self.max_nodes = max_nodes
         self.max_tokens = max_tokens
         #: the model reads programs up to this length: longer candidates are scored but not expanded
-        self.max_expand_tokens = getattr(expand, "max_tokens", None) or max_tokens
+        self.max_expand_tokens = expand.max_tokens if isinstance(expand, Proposer) else max_tokens
         self.scorer = Scorer(self.target)
         self.canonical = _canonicalizer()
         self.seen: dict[str, Node] = {}

@@ -1,15 +1,21 @@
-"""Solve a set of targets with one proposer: the one implementation behind `logo solve`, `bench/solve.py`
-and `bench/learning.py`, so the arms they compare are searched the same way.
+"""Search targets: the one entry point behind `logo solve`, `dream`, `logo run`'s arms (the model and its
+baseline, the library off and on) and every bench script, so the arms they compare are searched the same way.
 
     >>> from dream import load_targets, solve                                     # doctest: +SKIP
     >>> _, targets, _ = load_targets("dreamcoder", "test", 32, limit=10)          # doctest: +SKIP
     >>> rows, summary = solve(targets, proposer="random", db="runs/db.sqlite", budget_s=5)   # doctest: +SKIP
 
-`Solver` holds what every arm shares: the database (start programs: the empty program and the k entries
-nearest to the target; the library), the checkpoint's model, and the search settings. Each
-`solve_one(arm, target)` gets a fresh proposer (seeded by the target's index), so no state leaks between
-targets or arms, and every arm starts from the same programs with the same budget. The model-free arms
-propose as many candidates per expansion as the model does (`dream.baselines`).
+`run_search(expand, target, db, ...)` searches one target with one `dream.search.Proposer` from its start
+programs (`start_programs`: the empty program and the heads of the k database entries nearest to the
+target, or another `StartSource`). `SearchSettings` are the search's knobs and own their command-line
+flags (`add_arguments`, `from_args`), so every command has the same flags with the same defaults.
+
+`Solver` holds what every arm shares: the database (start programs; the library), the checkpoint's model,
+the search settings and the start-program source. Each `solve_one(arm, target)` gets a fresh proposer
+(seeded by the target's index; the shared model proposer is `reset()`), so no state leaks between targets
+or arms, and every arm starts from the same programs with the same budget. The model-free arms propose as
+many candidates per expansion as the model does (`dream.baselines`). `Solver.variant(library=, starts=)`
+shares all that with another library and start programs (`app.library_arms`: the library off and on).
 
 Everything a user can get wrong is a `SolveError` whose message names the problem: an unknown proposer,
 a model arm without a checkpoint, a missing or empty database, a checkpoint whose vocabulary lacks a
@@ -17,13 +23,20 @@ procedure name of the database's library.
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .baselines import ARMS, candidates_per_expansion, make_proposer
+import numpy as np
+
+from logo.cli_errors import float_list, int_range
+from logo.tokens import CONTEXT_TOKENS
+
+from .baselines import ARMS, MODEL_ARMS, candidates_per_expansion, make_proposer
+from .search import Proposer, Search, SearchResult
 from .targets import Target
 
 
@@ -33,7 +46,7 @@ class SolveError(ValueError):
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """How each target is searched (the same for every arm)."""
+    """How each target is searched (the same for every arm); the defaults of every command's flags."""
     k: int = 8                               # database neighbours to start from
     batch: int = 8                           # nodes expanded per proposer call
     samples: int = 8                         # model: scripts per node and temperature
@@ -49,6 +62,81 @@ class SearchSettings:
     def to_dict(self) -> dict:
         return {"k": self.k, "batch": self.batch, "samples": self.samples, "temperatures": list(self.temperatures),
                 "beam": self.beam, "enum_cap": self.enum_cap}
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser, enum: bool = True) -> None:
+        """The search flags (--k, --batch, --samples, --temperatures, --beam and, with `enum`, --enum-cap),
+        range-checked, with these defaults; `from_args` reads them back. `dream` (the model alone) has no
+        --enum-cap."""
+        d = cls()
+        parser.add_argument("--k", type=int_range(0, 10_000), default=d.k,
+                            help="database neighbours to start from (default %(default)s)")
+        parser.add_argument("--batch", type=int_range(1, 100_000), default=d.batch,
+                            help="nodes expanded per proposer call (default %(default)s)")
+        parser.add_argument("--samples", type=int_range(1, 100_000), default=d.samples,
+                            help="model: edit scripts sampled per node and temperature (default %(default)s)")
+        parser.add_argument("--temperatures", type=float_list(0, lo_open=True),
+                            default=",".join(str(t) for t in d.temperatures),
+                            help="model: comma-separated sampling temperatures (default %(default)s)")
+        parser.add_argument("--beam", type=int_range(0, 100_000), default=d.beam,
+                            help="model: also take the N best scripts of a beam search (default %(default)s; 0 = off)")
+        if enum:
+            parser.add_argument("--enum-cap", type=int_range(1, 1_000_000), default=d.enum_cap,
+                                help="enum arms: candidates per expansion (default %(default)s)")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "SearchSettings":
+        """The settings the flags of `add_arguments` gave (a parser without --enum-cap keeps its default)."""
+        given = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+        if "temperatures" in given:
+            given["temperatures"] = tuple(given["temperatures"])
+        return cls(**given)
+
+    def to_argv(self, enum: bool = True) -> list[str]:
+        """These settings as the flags of `add_arguments`, for a child command (`logo run` starts them)."""
+        argv = ["--k", str(self.k), "--batch", str(self.batch), "--samples", str(self.samples),
+                "--temperatures", ",".join(str(t) for t in self.temperatures), "--beam", str(self.beam)]
+        return argv + (["--enum-cap", str(self.enum_cap)] if enum else [])
+
+
+#: where a search starts: (database or None, target image, k) -> program texts, the empty program first
+StartSource = Callable[[object, np.ndarray, int], list[str]]
+
+
+def start_programs(db, image: np.ndarray, k: int) -> list[str]:
+    """The empty program and the heads of the k database entries nearest to `image` (nearest first)."""
+    starts = [""]
+    if db is None or k <= 0 or len(db) == 0:
+        return starts
+    for entry_id, _ in db.nearest(np.asarray(image, np.uint8), k):
+        try:
+            starts.append(db.get(entry_id).head)
+        except (KeyError, LookupError):
+            continue
+    return starts
+
+
+def run_search(expand: Proposer, target: Target, db=None, *, k: int = SearchSettings.k,
+               budget_s: float = 10.0, batch: int = SearchSettings.batch, library=None,
+               stop_on_solve: bool | None = None, should_stop=None, image_size=None,
+               starts: StartSource = start_programs) -> SearchResult:
+    """Search for one target from `starts(db, target.image, k)` (by default the empty program and the k
+    nearest database entries): the one search entry point (`Solver.solve_one` and `dream`'s loop).
+
+    Database targets are re-solved looking for a shorter program, so they do not stop at the first
+    solution (their own head is among the starts); other targets stop at the first exact solution.
+    """
+    if stop_on_solve is None:
+        stop_on_solve = target.kind != "db"
+    s = Search(expand, target.image, target.image28, image_size=image_size or target.image.shape[0],
+               library=library, starts=starts(db, target.image, k), batch=batch)
+    return s.run(budget_s, stop_on_solve=stop_on_solve, should_stop=should_stop)
+
+
+def calls_procedure(text: str, names) -> bool:
+    """Whether a program's text calls one of the procedures `names`."""
+    toks = text.replace("(", " ( ").split()
+    return any(a == "(" and b in names for a, b in zip(toks, toks[1:]))
 
 
 def check_arms(arms: Sequence[str]) -> list[str]:
@@ -114,15 +202,6 @@ def load_checkpoint(ckpt, device: str = "cpu"):
     return watcher
 
 
-def _reset(proposer) -> None:
-    """Forget per-target state of a shared model proposer (its beam memo), so each arm starts clean."""
-    reset = getattr(proposer, "reset", None)
-    if callable(reset):
-        reset()
-    elif isinstance(getattr(proposer, "_beamed", None), set):
-        proposer._beamed.clear()
-
-
 @dataclass
 class Solver:
     """What every arm shares; build it with `Solver.open(...)`."""
@@ -131,15 +210,17 @@ class Solver:
     library: tuple | None = None          # the database's procedures
     db_path: str | None = None
     watcher: object = None                  # CheckpointWatcher, when a model arm is used
-    model_proposer: object = None
+    model_proposer: Proposer | None = None
     image_size: int = 32
     seed: int = 0
+    starts: StartSource = start_programs    # where each target's search starts
 
     @classmethod
     def open(cls, arms: Sequence[str] = ("model",), *, ckpt=None, db=None, device: str = "cpu",
-             settings: SearchSettings | None = None, seed: int = 0) -> "Solver":
+             settings: SearchSettings | None = None, seed: int = 0, check_names: bool = True) -> "Solver":
         """Check the arms, open the database (a path) and load the checkpoint (needed by the model arms);
-        raises SolveError naming what is wrong."""
+        raises SolveError naming what is wrong. `check_names=False` accepts a checkpoint that does not know
+        every procedure of the database's library (it reads their names as unknown tokens)."""
         arms = check_arms(arms)
         settings = settings or SearchSettings()
         s = cls(settings=settings, seed=seed)
@@ -147,22 +228,22 @@ class Solver:
             s.db_path = str(db)
             s.db, s.library = open_database(db)
             s.image_size = s.db.image_size
-        if any(a.startswith("model") for a in arms):
+        if any(a in MODEL_ARMS for a in arms):
             if not ckpt:
                 s.close()
-                raise SolveError(f"the proposer {', '.join(a for a in arms if a.startswith('model'))} needs --ckpt "
+                raise SolveError(f"the proposer {', '.join(a for a in arms if a in MODEL_ARMS)} needs --ckpt "
                                  "(a checkpoint directory)")
             try:
-                s.load_model(ckpt, device)
+                s.load_model(ckpt, device, check_names)
             except SolveError:
                 s.close()
                 raise
         return s
 
-    def load_model(self, ckpt, device: str = "cpu") -> None:
+    def load_model(self, ckpt, device: str = "cpu", check_names: bool = True) -> None:
         """(Re)load the newest checkpoint of `ckpt` as the model arm's proposer."""
         watcher = load_checkpoint(ckpt, device)
-        if self.db is not None:
+        if self.db is not None and check_names:
             check_vocabulary(watcher.tokenizer, self.library, ckpt, self.db_path)
         self.watcher = watcher
         st = self.settings
@@ -175,35 +256,41 @@ class Solver:
 
     @property
     def max_tokens(self) -> int:
-        return getattr(self.model_proposer, "max_tokens", 96)
+        """The model's context (from its checkpoint), or `CONTEXT_TOKENS` without a model: every arm's limit."""
+        return self.model_proposer.max_tokens if self.model_proposer is not None else CONTEXT_TOKENS
 
     def checkpoint_meta(self) -> dict:
         return self.watcher.describe() if self.watcher is not None else {}
 
-    def proposer(self, arm: str, seed: int = 0):
-        """A fresh proposer for one target (the shared model proposer with its memo cleared)."""
+    def variant(self, *, library=None, starts: StartSource = start_programs) -> "Solver":
+        """This solver with another library (for the proposer and the search) and start-program source,
+        sharing the database, model, settings and seed: close the original, not the variant."""
+        return replace(self, library=library, starts=starts)
+
+    def proposer(self, arm: str, seed: int = 0) -> Proposer:
+        """A proposer for one target: a fresh one, or the shared model proposer `reset()`."""
         check_arms([arm])
-        if arm.startswith("model"):
-            if self.model_proposer is None:
-                raise SolveError(f"the proposer {arm} needs --ckpt (a checkpoint directory)")
-            _reset(self.model_proposer)
+        if arm in MODEL_ARMS and self.model_proposer is None:
+            raise SolveError(f"the proposer {arm} needs --ckpt (a checkpoint directory)")
         st = self.settings
-        return make_proposer(arm, self.model_proposer, n=st.candidates_per_expansion, cap=st.enum_cap, seed=seed,
-                             library=self.library, max_tokens=self.max_tokens)
+        proposer = make_proposer(arm, self.model_proposer, n=st.candidates_per_expansion, cap=st.enum_cap, seed=seed,
+                                 library=self.library, max_tokens=self.max_tokens)
+        proposer.reset()
+        return proposer
 
     def solve_one(self, arm: str, target: Target, budget_s: float, index: int = 0) -> dict:
         """Search one target with one arm; returns its result row (an "error" row if the search failed)."""
-        from dream.dreamer import run_search
         from dream.score import iou
         expand = self.proposer(arm, seed=self.seed * 100_003 + index)
         try:
             r = run_search(expand, target, self.db, k=self.settings.k, budget_s=budget_s, batch=self.settings.batch,
-                           library=self.library, stop_on_solve=True, image_size=self.image_size)
+                           library=self.library, stop_on_solve=True, image_size=self.image_size, starts=self.starts)
         except Exception as e:  # noqa: BLE001 - one failing search must not end the others
             return {"name": target.name, "kind": target.kind, "arm": arm, "error": f"{type(e).__name__}: {e}",
                     "solved": False}
+        names = {d.name for d in self.library or ()}
         row = {"name": target.name, "kind": target.kind, "arm": arm, "solved": r.solved, "program": r.program,
-               "tokens": r.best.tokens,
+               "tokens": r.best.tokens, "calls_library": bool(names) and calls_procedure(r.program, names),
                "time_to_solve": None if r.time_to_solve is None else round(r.time_to_solve, 3),
                "elapsed": round(r.elapsed, 3), "distance": round(r.best.distance, 5),
                "iou": round(float(iou(r.best.image28, target.image28)), 4), "expanded": r.n_expanded,
@@ -238,7 +325,8 @@ def public(row: dict) -> dict:
 
 def summarize(rows: Sequence[dict]) -> dict:
     """Numbers of one arm on one set of targets: solved (by a start program as it was / after edits),
-    mean IoU, program tokens, candidates proposed and evaluated per second."""
+    mean IoU, program tokens (of all best programs, of the solutions), candidates proposed and evaluated
+    per second, best programs that call a library procedure."""
     ok = [r for r in rows if "error" not in r]
     n_solved = sum(bool(r["solved"]) for r in ok)
     el = sum(r["elapsed"] for r in ok) or 1e-9
@@ -249,6 +337,9 @@ def summarize(rows: Sequence[dict]) -> dict:
         "mean_iou": round(statistics.fmean(r["iou"] for r in ok), 4) if ok else None,
         "mean_tokens": round(statistics.fmean(r["tokens"] for r in ok), 2) if ok else None,
         "median_tokens": statistics.median(r["tokens"] for r in ok) if ok else None,
+        "mean_tokens_solved": (round(statistics.fmean(r["tokens"] for r in ok if r["solved"]), 2)
+                               if n_solved else None),
+        "calls_library": sum(1 for r in ok if r.get("calls_library")),
         "mean_time_to_solve": (round(sum(r["time_to_solve"] for r in ok if r["solved"]) / n_solved, 3)
                                if n_solved else None),
         "candidates_per_s": round(sum(r["candidates"] for r in ok) / el, 1),

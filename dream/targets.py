@@ -16,11 +16,16 @@ from pathlib import Path
 import numpy as np
 
 import logo
+from logo.images import BadImage, load_target_image, resize
 from logo.library import SOLVE_SIZE
 
-from .score import BadImage, load_target_image, resize
-
 KINDS = ("mnist", "tasks", "db")
+NAMED_SETS = ("dreamcoder", "mnist-heldout")
+
+
+class NoTargets(ValueError):
+    """A target set with nothing to solve in it (an empty folder or task list, a limit of 0, every file
+    unreadable): a clear error rather than a run that reports "solved 0/0"."""
 
 
 @dataclass
@@ -84,7 +89,7 @@ def png_targets(folder: str | Path, size: int) -> tuple[list[Target], list[tuple
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a directory of images")
     targets, errors = [], []
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+    for path in _image_files(folder):
         try:
             img28 = load_target_image(path, SOLVE_SIZE)
             imgs = img28 if size == SOLVE_SIZE else load_target_image(path, size)
@@ -127,7 +132,7 @@ def json_targets(path: str | Path, size: int) -> tuple[list[Target], list[tuple[
         raise ValueError(f'{path}: a task list is a JSON list of {{"name": ..., "program": ...}} objects, '
                          f"not a {type(raw).__name__}")
     if not raw:
-        raise ValueError(f"{path}: the task list is empty")
+        raise NoTargets(f"{path}: no targets: the task list is empty")
     targets, errors, seen = [], [], set()
     for i, entry in enumerate(raw):
         entry_at = where = f"{path} entry {i}"
@@ -166,6 +171,32 @@ def _spread(n: int, limit: int | None) -> list[int]:
     return sorted(set(np.linspace(0, n - 1, max(limit, 1)).round().astype(int).tolist()))
 
 
+def _image_files(folder: Path) -> list[Path]:
+    """The files of a target folder, sorted by name (hidden files are left out)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def check_not_empty(spec: str, limit: int | None = None) -> None:
+    """Raise `NoTargets` naming the set if it plainly holds no targets: a limit of 0, a folder with no
+    files, a JSON task list with no entries. Cheap (decodes no image, draws no program), so a command
+    calls it before it loads a model or a database; every other problem is `load_targets`'s to report."""
+    if limit is not None and limit < 1:
+        raise NoTargets(f"{spec}: no targets: a limit of {limit} takes none")
+    if spec in NAMED_SETS:
+        return
+    path = Path(spec)
+    if path.is_dir():
+        if not _image_files(path):
+            raise NoTargets(f"{path}: no targets: the folder holds no image files")
+    elif path.is_file():
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            return                                  # (load_targets says what is wrong with the file)
+        if isinstance(raw, list) and not raw:
+            raise NoTargets(f"{path}: no targets: the task list is empty")
+
+
 def load_targets(spec: str, split: str = "test", size: int = 32, limit: int | None = None, mnist_root=None):
     """Evaluation targets by name: "dreamcoder" (a --split of the 160 tasks: train, test or all),
     "mnist-heldout", a folder of images, or a JSON task list (`json_targets`).
@@ -173,10 +204,9 @@ def load_targets(spec: str, split: str = "test", size: int = 32, limit: int | No
     With `limit`, N targets spread over the DreamCoder split or the MNIST digits (every family / class),
     or the first N of a folder or task list. Returns (label, targets, errors): errors are (file or entry,
     message) for targets that could not be read; the others are still targets. Raises ValueError or
-    OSError (naming the file) when there is nothing to read at all.
+    OSError (naming the file) when there is nothing to read at all, `NoTargets` when no target is left.
     """
-    if limit is not None and limit < 1:
-        raise ValueError(f"the target limit must be at least 1, not {limit}")
+    check_not_empty(spec, limit)
     errors: list[tuple[str, str]] = []
     if spec == "dreamcoder":
         if split not in ("train", "test", "all"):
@@ -196,6 +226,12 @@ def load_targets(spec: str, split: str = "test", size: int = 32, limit: int | No
     else:
         raise FileNotFoundError(f"{spec}: no such folder or file (targets are dreamcoder, mnist-heldout, a folder "
                                 "of images or a JSON task list)")
+    if not ts:
+        n = len(errors)
+        what = (f"{n} file{'s' * (n != 1)} is a readable image" if path.is_dir() else
+                f"{n} entr{'ies' if n != 1 else 'y'} can be drawn")
+        first = f" (first: {errors[0][1]})" if errors else ""
+        raise NoTargets(f"{spec}: no targets: none of its {what}{first}")
     return label, (ts if limit is None else ts[:limit]), errors
 
 
@@ -209,6 +245,9 @@ class TargetSampler:
         self.size = image_size
         self.library = library
         self.weights = {k: w for k, w in weights.items() if w > 0}
+        if set(self.weights) == {"db"} and (db is None or len(db) == 0):
+            raise NoTargets(f"{getattr(db, 'path', 'the database')}: no targets: only database entries are asked "
+                            "for (--targets db=...) and the database has none")
         self._mnist = None
         self._tasks = None
         if "mnist" in self.weights:

@@ -10,9 +10,9 @@ from typing import Callable, Mapping, Sequence
 import logo
 from logo.ast import Call, Define, Program
 
-from .core import Corpus, SearchConfig, SearchStats, Store, best_abstraction
-from .rewrite import match_abstraction, pattern_body, rewrite_roots
-from .generic import Step, count_uses, task_ids
+from .core import Corpus, Found, SearchConfig, Store
+from .loop import Step, compress_loop, task_ids
+from .rewrite import match_abstraction, rewrite_roots
 from .logo_mode import PARAM_NAMES, LogoDecoder, LogoEncoder, LogoSearchMode, Unsupported, define_of
 
 
@@ -86,28 +86,17 @@ def compress(programs: Sequence, iterations: int = 10, max_arity: int = 3, tasks
     size_before = sum(logo.ast_size(progs[i]) for i in kept)
     defs: list[Define] = []
     steps: list[Step] = []
-    for it in range(iterations):
-        if corpus is None:
-            break
-        ts = time.perf_counter()
-        stats = SearchStats()
-        found = best_abstraction(corpus, cfg, stats)
-        if found is None:
-            break
-        name = f"{prefix}{start + it}"
-        body = pattern_body(st, found)
-        d = define_of(st, name, body, found.arity)
-        new_roots = rewrite_roots(corpus, found, name)
-        # the rewritten programs are sequences again: register the new call nodes for later steps
-        _register(enc, st, new_roots)
-        corpus = corpus.updated(new_roots)
-        step = Step(name, logo.to_text(d), found.arity, found.utility,
-                    count_uses(st, new_roots, st.prim(name)), corpus.total_cost(), time.perf_counter() - ts, stats,
-                    found.body_cost)
-        steps.append(step)
-        defs.append(d)
-        if progress:
-            progress(step, d)
+    if corpus is not None:
+        def describe(name: str, found: Found, body: int):
+            d = define_of(st, name, body, found.arity)
+            return logo.to_text(d), found.arity, d
+
+        def rewritten(roots: list[int]) -> None:
+            # the rewritten programs are sequences again: register the new call nodes for later steps
+            _register(enc, st, roots)
+        learned, corpus = compress_loop(corpus, cfg, iterations, prefix, start, describe, rewritten, progress)
+        steps = [x.step for x in learned]
+        defs = [x.value for x in learned]
     dec = LogoDecoder(st)
     rewritten = list(progs)
     if corpus is not None:

@@ -29,6 +29,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 import logo
+from logo.files import read_jsonl
 from logo.tokens import n_tokens
 
 SOLVE_TOLERANCE = 40     # the same pixel tolerance as dream.score (library does not import dream)
@@ -124,16 +125,6 @@ def solution_corpus(solutions: Iterable[Solution], library=(), mnist_max_distanc
 
 # ---- where solutions live --------------------------------------------------------------------------
 
-def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue                      # a line still being written
-    return rows
-
-
 def dream_log_solutions(path) -> list[Solution]:
     """Solutions from `dream`'s LOG/found.jsonl (or a directory holding it); missing file: none."""
     p = Path(path)
@@ -142,7 +133,7 @@ def dream_log_solutions(path) -> list[Solution]:
     if not p.exists():
         return []
     out = []
-    for r in _read_jsonl(p):
+    for r in read_jsonl(p):          # a line still being written is skipped
         if r.get("event") != "target" or not r.get("program"):
             continue
         kind, name, program = r.get("kind", ""), str(r.get("target", "")), r["program"]

@@ -7,29 +7,18 @@ earlier inventions as `#(...)`; `from_dreamcoder_json` names those `dreamcoder_a
 """
 from __future__ import annotations
 
-from logo.tokens import TOKEN_RE
+from logo.errors import LogoError
+from logo.tokens import read_sexpr
 
 from .core import LAM, PRIM, VAR, Store
 
 
-
 def parse(st: Store, text: str) -> int:
-    """Parse one program into the store; returns its node id."""
-    stack: list[list] = [[]]
-    for m in TOKEN_RE.finditer(text):
-        tok = m.group()
-        if tok == "(":
-            stack.append([])
-        elif tok == ")":
-            if len(stack) == 1:
-                raise ValueError(f"unbalanced ')' in {text[:80]!r}")
-            items = stack.pop()
-            stack[-1].append(_build(st, items))
-        else:
-            stack[-1].append(_atom(st, tok))
-    if len(stack) != 1 or len(stack[0]) != 1:
-        raise ValueError(f"expected one s-expression: {text[:80]!r}")
-    return stack[0][0]
+    """Parse one program into the store; returns its node id. ValueError names the program."""
+    try:
+        return read_sexpr(text, atom=lambda tok: _atom(st, tok), node=lambda items: _build(st, items))
+    except LogoError as e:
+        raise ValueError(f"{e} in {text[:80]!r}") from None
 
 
 _LAM_TOKENS = ("lam", "lambda")

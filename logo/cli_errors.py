@@ -4,11 +4,14 @@ does), never a traceback; `--debug` or LOGO_DEBUG=1 shows the traceback instead.
 
 It lives in the lowest layer so that `model.train` and `dream.cli` share it with `app`; each command
 passes the project's own error types of its layers (`extra`), this module knows the OS, SQLite, PIL,
-JSON and Unicode ones. Also here: argparse types that reject out-of-range numbers.
+JSON and Unicode ones. A write that finds no room (a full disk or quota, or a file past the size limit)
+reads `PATH: disk full / file too large (...)` wherever it happens (`disk_full`). Also here: argparse
+types that reject out-of-range numbers.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sqlite3
@@ -17,6 +20,9 @@ import sys
 from .errors import LogoError
 
 DEBUG_FLAG = "--debug"
+DISK_FULL = "disk full / file too large"
+_NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+_SQLITE_IOERR_WRITE = getattr(sqlite3, "SQLITE_IOERR_WRITE", 778)
 
 
 class UsageError(Exception):
@@ -57,9 +63,38 @@ def _pil_errors() -> tuple[type, ...]:
     return (image.DecompressionBombError,) if image is not None else ()
 
 
+def disk_full(e: BaseException) -> bool:
+    """Whether `e` is a write that found no room: a full disk or quota (ENOSPC, EDQUOT), or a file that
+    would pass the largest size allowed (EFBIG: the file system's, or `ulimit -f`).
+
+    SQLite reports ENOSPC as SQLITE_FULL, but EFBIG and EDQUOT only as a failed write (SQLITE_IOERR_WRITE),
+    which is taken for "too large" where this process has a file size limit (else it stays a disk I/O error)."""
+    if isinstance(e, OSError):
+        return e.errno in _NO_ROOM
+    if isinstance(e, sqlite3.Error):
+        code = getattr(e, "sqlite_errorcode", None)
+        if code is None:
+            return False
+        return code & 0xFF == sqlite3.SQLITE_FULL or (code == _SQLITE_IOERR_WRITE and _file_size_limited())
+    return False
+
+
+def _file_size_limited() -> bool:
+    try:
+        import resource
+    except ImportError:          # (not on this OS)
+        return False
+    return resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY
+
+
 def describe(e: BaseException, path: str | None = None) -> str:
     """`PATH: what is wrong` for an expected error; `path` (the command's main file, its database) names
     the file of an SQLite, JSON, Unicode or image error, which do not name one themselves."""
+    if isinstance(e, OSError) and disk_full(e):          # (no file named: `path` may be another file)
+        where = f"{os.fspath(e.filename)}: " if e.filename is not None else ""
+        return f"{where}{DISK_FULL} ({e.strerror or e})"
+    if isinstance(e, sqlite3.Error) and disk_full(e):
+        return f"{path + ': ' if path else ''}{DISK_FULL} (SQLite: {e})"
     if isinstance(e, OSError) and e.filename is not None and e.strerror:
         where = os.fspath(e.filename)
         what = e.strerror

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .ast import BinOp, Const, Embed, Loop, Move, Num, PenUp, Program, Var
 from .errors import LogoSyntaxError, ProgramSizeError
 from .syntax import MAX_NESTING, MAX_TEXT_CHARS, literal_value
-from .tokens import TOKEN_RE
+from .tokens import read_sexpr
 
 _ATOMS = {
     "1a": Const("ua"), "0a": Num(0), "1d": Const("ul"), "1l": Const("ul"), "0d": Num(0), "0l": Num(0),
@@ -18,29 +18,6 @@ _ATOMS = {
 }
 _OPS = {"*d": "*", "*l": "*", "*a": "*", "/d": "/", "/l": "/", "/a": "/", "+a": "+", "-a": "-"}
 _COMMANDS = {"move", "loop", "for", "embed", "p"}
-
-
-def _read(text: str):
-    """Tokens -> nested lists of atom strings."""
-    stack: list[list] = [[]]
-    for m in TOKEN_RE.finditer(text):
-        tok = m.group()
-        if tok == "(":
-            if len(stack) > MAX_NESTING:
-                raise ProgramSizeError(f"parentheses nest deeper than {MAX_NESTING}")
-            stack.append([])
-        elif tok == ")":
-            if len(stack) == 1:
-                raise LogoSyntaxError(f"unbalanced ')' at offset {m.start()}")
-            done = stack.pop()
-            stack[-1].append(done)
-        else:
-            stack[-1].append(tok)
-    if len(stack) != 1:
-        raise LogoSyntaxError("unbalanced '(': missing ')' at end of input")
-    if len(stack[0]) != 1:
-        raise LogoSyntaxError(f"expected one s-expression, found {len(stack[0])}")
-    return stack[0][0]
 
 
 def _expr(x, bound: set[str]):
@@ -85,7 +62,7 @@ def from_dreamcoder(text: str) -> Program:
     """Parse a DreamCoder LOGO program (e.g. "((loop i 4 (move 1l (/a 1a 4))))") into a `Program`."""
     if len(text) > MAX_TEXT_CHARS:
         raise ProgramSizeError(f"program text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
-    sx = _read(text)
+    sx = read_sexpr(text, max_nesting=MAX_NESTING)      # nested lists of atom strings
     if isinstance(sx, list) and sx and isinstance(sx[0], str) and sx[0] in _COMMANDS:
         return Program((), (_command(sx, set()),))
     if not isinstance(sx, list):

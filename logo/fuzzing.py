@@ -4,8 +4,9 @@ and none takes long.  One generator, driven by a `random.Random`, is shared by t
 
 Kinds of input: random character soup, random token soup, token-level mutations (deletions,
 insertions, swaps, duplications) of real task programs in both our syntax and DreamCoder's, chains
-of procedures with large fan-out and depth, huge integer literals, deep nesting and arithmetic that
-overflows or divides by zero.
+of grammatical mutations of task programs (`logo.mutate`, so the mutator's own output is fuzzed too: it
+must print text that parses back to the same tree), chains of procedures with large fan-out and depth,
+huge integer literals, deep nesting and arithmetic that overflows or divides by zero.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from functools import lru_cache
 from .errors import LogoError
 
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
-KINDS = ("chars", "tokens", "mutated", "mutated_dreamcoder", "chain", "literal", "nesting", "arithmetic")
+KINDS = ("chars", "tokens", "mutated", "mutated_dreamcoder", "grammatical", "chain", "literal", "nesting",
+         "arithmetic")
 _TOKENS = ("(", ")", "move", "loop", "embed", "penup", "define", "i", "j", "f", "g", "x", "ul", "ua", "eps_l",
            "eps_a", "inf", "+", "-", "*", "/", "0", "1", "2", "9", "10", "007", "1a", "1l", "0d", "/a", "*l",
            "for", "p", "epsilonAngle", "infinity", ";", "\n", "²", "é", "\x00", "-1", "1e9", "nan")
@@ -58,6 +60,29 @@ def _mutate(r: random.Random, text: str) -> str:
     return " ".join(toks)
 
 
+#: procedures a grammatically mutated program may define and call
+_PROCEDURES = ("(define (f a) (loop i a (move ul (/ ua a))))", "(define (g a b) (move a b) (embed (move b a)))")
+
+
+def _mutate_grammatically(r: random.Random, text: str) -> str:
+    """1..9 random grammatical mutations (`logo.mutate`) of a program, printed as they are (not
+    canonicalised); raises AssertionError if the mutator made a tree that does not print and parse back."""
+    from .mutate import RandomContent, Sites
+    from .syntax import parse, to_text
+    if r.random() < 0.3:
+        text = r.choice(_PROCEDURES) + " " + text
+    p = parse(text)
+    content = RandomContent(r, p.defs)
+    for _ in range(1 + int(r.random() ** 2 * 9)):
+        q = Sites.of(p).mutate(r, content=content)
+        if q is not None:
+            p = q
+    out = to_text(p)
+    if parse(out) != p:
+        raise AssertionError(f"a grammatical mutation does not parse back: {out[:200]!r}")
+    return out
+
+
 def chain(fan: int, depth: int, leaf: str = "", n_args: int = 0) -> str:
     """Procedures f0..f{depth}, each calling the previous one `fan` times; the body calls the last."""
     params = " ".join(f"x{a}" for a in range(n_args))
@@ -81,6 +106,8 @@ def fuzz_input(r: random.Random, kind: str | None = None) -> tuple[str, str]:
         text = _mutate(r, r.choice(ours))
     elif kind == "mutated_dreamcoder":
         text = _mutate(r, r.choice(dc))
+    elif kind == "grammatical":
+        text = _mutate_grammatically(r, r.choice(ours))
     elif kind == "chain":
         leaf = r.choice(["", "(move 0 0)", "(embed)", "(penup)", "(move ul ua)", "(loop i 9)",
                          "(loop i 9 (move eps_l eps_a))"])

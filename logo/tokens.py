@@ -9,10 +9,18 @@ length of a program is its number of tokens, parentheses included:
     9
 
 Comments are not special here (callers tokenize canonical text, which has none).
+
+`read_sexpr` reads such tokens as one s-expression: the one reader behind DreamCoder's LOGO syntax
+(`logo.dreamcoder`) and the compressor's λ-calculus programs (`library.sexpr`).
 """
 from __future__ import annotations
 
 import re
+from typing import Any, Callable
+
+from .errors import LogoSyntaxError, ProgramSizeError
+
+from .ast import CONSTANTS, OPERATORS
 
 TOKEN_RE = re.compile(r"\(|\)|[^\s()]+")
 
@@ -20,6 +28,13 @@ TOKEN_RE = re.compile(r"\(|\)|[^\s()]+")
 #: A trained model's own limit is `ModelConfig.max_tokens` in its checkpoint; this is the default for it
 #: and the limit of every arm that has no model.
 CONTEXT_TOKENS = 96
+
+#: The number and operator tokens, the one table of the token-level arms (`model.mutations`, `dream.baselines`):
+#: the digits 0..9, the named constants of `logo.ast.CONSTANTS` in their order, and the operators.
+DIGIT_TOKENS = tuple(str(d) for d in range(10))
+CONSTANT_TOKENS = tuple(CONSTANTS)
+NUMERIC_TOKENS = DIGIT_TOKENS + CONSTANT_TOKENS
+OPERATOR_TOKENS = tuple(OPERATORS)
 
 
 def tokenize(text: str) -> list[str]:
@@ -30,3 +45,33 @@ def tokenize(text: str) -> list[str]:
 def n_tokens(text: str) -> int:
     """Program length: `len(tokenize(text))`, computed without building the list (it is on hot paths)."""
     return len(text.replace("(", " ").replace(")", " ").split()) + text.count("(") + text.count(")")
+
+
+def read_sexpr(text: str, atom: Callable[[str], Any] | None = None, node: Callable[[list], Any] | None = None,
+               max_nesting: int | None = None):
+    """Read `text` as exactly one s-expression over `TOKEN_RE`'s tokens.
+
+    Without `atom`/`node` the result is nested lists of atom strings; with them, `atom(token)` builds each
+    atom and `node(items)` each closed list, bottom-up and in text order (no recursion, so deep text
+    cannot exhaust the stack). Raises `LogoSyntaxError` for unbalanced parentheses or not exactly one
+    expression, `ProgramSizeError` when parentheses nest deeper than `max_nesting` (None: no limit).
+    """
+    stack: list[list] = [[]]
+    for m in TOKEN_RE.finditer(text):
+        tok = m.group()
+        if tok == "(":
+            if max_nesting is not None and len(stack) > max_nesting:
+                raise ProgramSizeError(f"parentheses nest deeper than {max_nesting}")
+            stack.append([])
+        elif tok == ")":
+            if len(stack) == 1:
+                raise LogoSyntaxError(f"unbalanced ')' at offset {m.start()}")
+            items = stack.pop()
+            stack[-1].append(items if node is None else node(items))
+        else:
+            stack[-1].append(tok if atom is None else atom(tok))
+    if len(stack) != 1:
+        raise LogoSyntaxError("unbalanced '(': missing ')' at end of input")
+    if len(stack[0]) != 1:
+        raise LogoSyntaxError(f"expected one s-expression, found {len(stack[0])}")
+    return stack[0][0]

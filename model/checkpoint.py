@@ -7,6 +7,7 @@ A checkpoint holds only tensors, dicts, lists, strings and numbers, so it loads 
 """
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -28,9 +29,17 @@ class CheckpointError(Exception):
     """No usable checkpoint although checkpoints exist (every one is damaged); the message names them."""
 
 
-def _atomic_write_bytes(path: Path, writer) -> None:
+def _atomic_write_bytes(path: Path, data) -> None:
     with atomic_write(path) as f:
-        writer(f)
+        f.write(data)
+
+
+def _serialized(state: dict) -> memoryview:
+    """`state` as torch.save writes it, in memory: written to a file, torch turns a failed write (a full
+    disk) into an unhelpful RuntimeError; written from memory, the OSError names the file."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getbuffer()
 
 
 def save(out_dir, model: EditModel, tokenizer: Tokenizer, step: int, optimizer=None, meta: dict | None = None,
@@ -48,8 +57,8 @@ def save(out_dir, model: EditModel, tokenizer: Tokenizer, step: int, optimizer=N
         "meta": dict(meta or {}),
     }
     path = out_dir / f"ckpt_{step:08d}.pt"
-    _atomic_write_bytes(path, lambda f: torch.save(state, f))
-    _atomic_write_bytes(out_dir / "latest", lambda f: f.write(path.name.encode() + b"\n"))
+    _atomic_write_bytes(path, _serialized(state))
+    _atomic_write_bytes(out_dir / "latest", path.name.encode() + b"\n")
     if keep:
         old = sorted(p for p in out_dir.iterdir() if _CKPT.match(p.name))[:-keep]
         for p in old:
@@ -148,3 +157,23 @@ def load_newest_good(out_dir, device="cpu", warn=None) -> dict | None:
     if tried:
         raise CheckpointError(f"{out_dir}: no checkpoint can be loaded: {'; '.join(tried)}")
     return None
+
+
+def regroup_optimizer_state(saved: dict, opt: torch.optim.Optimizer, model: torch.nn.Module) -> dict:
+    """An optimizer state saved with one parameter group (checkpoints from before
+    `EditModel.configure_optimizers`: the parameters in `model.parameters()` order) laid out in
+    `opt`'s groups, so older runs resume with their Adam moments; any other state is returned as is."""
+    groups = opt.state_dict()["param_groups"]
+    if len(saved.get("param_groups", ())) != 1 or len(groups) == 1:
+        return saved
+    old_index = {id(p): i for i, p in enumerate(model.parameters())}
+    if len(saved["param_groups"][0]["params"]) != len(old_index):
+        return saved
+    state, new_i = {}, 0
+    for g in opt.param_groups:
+        for p in g["params"]:
+            old = old_index[id(p)]
+            if old in saved["state"]:
+                state[new_i] = saved["state"][old]
+            new_i += 1
+    return {"state": state, "param_groups": groups}

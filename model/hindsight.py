@@ -18,12 +18,13 @@ only the records added since the last one (a half-written last line waits for th
 from __future__ import annotations
 
 import base64
-import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from logo.files import JsonlFollower
 
 from .tokenizer import program_tokens
 
@@ -86,38 +87,26 @@ def parse_record(rec: dict) -> HindsightPath | None:
 
 
 class HindsightReader:
-    """Follows a dream log: `read()` returns the paths of the records appended since the last call."""
+    """Follows a dream log: `read()` returns the paths of the records appended since the last call
+    (`logo.files.JsonlFollower`: `records` and `bad_lines` count what it read and skipped)."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.offset = 0
-        self.records = 0
-        self.bad_lines = 0
+        self.log = JsonlFollower(path)
+
+    @property
+    def path(self) -> Path:
+        return self.log.path
+
+    @property
+    def records(self) -> int:
+        return self.log.records
+
+    @property
+    def bad_lines(self) -> int:
+        return self.log.bad_lines
 
     def read(self) -> list[HindsightPath]:
-        if not self.path.exists():
-            return []
-        with open(self.path, "rb") as f:
-            f.seek(self.offset)
-            data = f.read()
-        end = data.rfind(b"\n")
-        if end < 0:
-            return []
-        self.offset += end + 1
-        out = []
-        for line in data[:end].splitlines():
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                self.bad_lines += 1
-                continue
-            self.records += 1
-            p = parse_record(rec)
-            if p is not None:
-                out.append(p)
-        return out
+        return [p for p in map(parse_record, self.log.read()) if p is not None]
 
 
 def check_log(path: str | Path) -> Path:

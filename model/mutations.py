@@ -8,9 +8,7 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
-_DIGITS = [str(d) for d in range(10)]
-_NUMERIC = _DIGITS + ["ul", "ua", "eps_l", "eps_a", "inf"]
-_OPS = ["+", "-", "*", "/"]
+from logo.tokens import DIGIT_TOKENS, NUMERIC_TOKENS, OPERATOR_TOKENS
 
 
 def mutate_tokens(tokens: Sequence[str], rng: random.Random, n_edits: int) -> list[str]:
@@ -18,20 +16,21 @@ def mutate_tokens(tokens: Sequence[str], rng: random.Random, n_edits: int) -> li
     t = list(tokens)
     for _ in range(n_edits):
         r = rng.random()
-        leaves = [i for i, x in enumerate(t) if x in _NUMERIC or x in _OPS]
+        leaves = [i for i, x in enumerate(t) if x in NUMERIC_TOKENS or x in OPERATOR_TOKENS]
         if r < 0.5 and leaves:
             i = rng.choice(leaves)
-            t[i] = rng.choice(_OPS if t[i] in _OPS else _NUMERIC)
+            t[i] = rng.choice(OPERATOR_TOKENS if t[i] in OPERATOR_TOKENS else NUMERIC_TOKENS)
         elif r < 0.65 and leaves:                       # wrap a leaf: x -> (op x d)
-            i = rng.choice([i for i in leaves if t[i] not in _OPS] or leaves)
-            if t[i] in _OPS:
+            i = rng.choice([i for i in leaves if t[i] not in OPERATOR_TOKENS] or leaves)
+            if t[i] in OPERATOR_TOKENS:
                 continue
-            t[i:i + 1] = ["(", rng.choice(_OPS), t[i], rng.choice(_DIGITS), ")"]
+            t[i:i + 1] = ["(", rng.choice(OPERATOR_TOKENS), t[i], rng.choice(DIGIT_TOKENS), ")"]
         elif r < 0.8:                                    # insert a move at a statement boundary
             starts = [i for i in range(len(t)) if t[i] == "(" and i + 1 < len(t)
                       and t[i + 1] in ("move", "loop", "embed", "penup")] + [len(t)]
             i = rng.choice(starts)
-            t[i:i] = ["(", "move", rng.choice(_NUMERIC[:6] + ["ul"]), rng.choice(_NUMERIC[:4] + ["ua", "0"]), ")"]
+            t[i:i] = ["(", "move", rng.choice(NUMERIC_TOKENS[:6] + ("ul",)),
+                      rng.choice(NUMERIC_TOKENS[:4] + ("ua", "0")), ")"]
         else:                                           # delete a statement
             starts = [i for i in range(len(t)) if t[i] == "(" and i + 1 < len(t) and t[i + 1] == "move"]
             if not starts:

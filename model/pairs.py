@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 import logo
+from logo.tokens import CONTEXT_TOKENS
 from data.novelty import same_image
 from data.source import ProgramSource
 from .distance import bounded_distances
@@ -121,7 +122,7 @@ class PairPool:
 class PairSampler:
     """Training pairs from a `data.source.ProgramSource`, encoded and ready to batch (see the module doc)."""
 
-    def __init__(self, source: ProgramSource, tokenizer: Tokenizer, max_tokens: int = 96, max_edits: int = 48,
+    def __init__(self, source: ProgramSource, tokenizer: Tokenizer, max_tokens: int = CONTEXT_TOKENS, max_edits: int = 48,
                  max_dist: int = 6, heldout: float = 0.1, seed: int = 0, max_neighbors: int = 16,
                  mutations_per_refresh: int = 2048, mutation_capacity: int = 50_000,
                  weights: dict | None = None, refresh_limit: int = 5000, max_candidates: int = 3000,
@@ -170,7 +171,9 @@ class PairSampler:
         self._pending_prefix: list[int] = []
 
     # ---- images ------------------------------------------------------------------------------
-    def _add_images(self, imgs: np.ndarray) -> np.ndarray:
+    def add_images(self, imgs: np.ndarray) -> np.ndarray:
+        """Store images (uint8, (n, size, size)) that pairs will refer to; returns their rows, the
+        `img_a` / `img_b` of `add_pair`."""
         n = len(imgs)
         while self._n_images + n > len(self._images):
             bigger = np.zeros((len(self._images) * 2, self.size, self.size), np.uint8)
@@ -190,7 +193,10 @@ class PairSampler:
         return self._library
 
     # ---- pairs ---------------------------------------------------------------------------------
-    def _add_pair(self, kind: str, a_tokens, b_tokens, img_a: int, img_b: int, b_entry: int) -> bool:
+    def add_pair(self, kind: str, a_tokens, b_tokens, img_a: int, img_b: int, b_entry: int) -> bool:
+        """Add a training pair of `kind` (A's tokens -> B's tokens, shown the images in rows `img_a`,
+        `img_b` of `add_images`; held out when entry `b_entry` is), counted in `stats`. False (nothing
+        stored) when it does not fit the model (`PairPool.add_pair`)."""
         ok = self.pool.add_pair(kind, a_tokens, b_tokens, img_a, img_b, b_entry)
         self.stats[kind] += ok
         return ok
@@ -223,14 +229,14 @@ class PairSampler:
             new_ids.append(eid)
             new_toks.append(toks)
         if new_ids:
-            img_rows = self._add_images(self.source.images(new_ids))
+            img_rows = self.add_images(self.source.images(new_ids))
             for eid, toks, r in zip(new_ids, new_toks, img_rows):
                 self.entry_row[eid] = int(r)
                 self.entry_tokens[eid] = toks
             self._index_neighbors(new_ids, new_toks)
             for eid, toks in zip(new_ids, new_toks):
                 if len(toks) <= self.max_edits:
-                    self._add_pair("denovo", [], toks, 0, self.entry_row[eid], eid)
+                    self.add_pair("denovo", [], toks, 0, self.entry_row[eid], eid)
             self._add_laterals(new_ids)
         self._make_mutations()
         self._make_steps(new_ids)
@@ -316,8 +322,8 @@ class PairSampler:
                 if self.neighbors.get(other, 0) >= self.max_neighbors or self.neighbors.get(eid, 0) >= self.max_neighbors:
                     continue
                 ot = self.entry_tokens[other]
-                ok1 = self._add_pair("edit", toks, ot, self.entry_row[eid], self.entry_row[other], other)
-                ok2 = self._add_pair("edit", ot, toks, self.entry_row[other], self.entry_row[eid], eid)
+                ok1 = self.add_pair("edit", toks, ot, self.entry_row[eid], self.entry_row[other], other)
+                ok2 = self.add_pair("edit", ot, toks, self.entry_row[other], self.entry_row[eid], eid)
                 if ok1 or ok2:
                     self.neighbors[other] = self.neighbors.get(other, 0) + 1
                     self.neighbors[eid] = self.neighbors.get(eid, 0) + 1
@@ -336,9 +342,9 @@ class PairSampler:
                 except logo.LogoError:
                     continue
                 if a != head:
-                    self._add_pair("lateral", a, head, self.entry_row[eid], self.entry_row[eid], eid)
+                    self.add_pair("lateral", a, head, self.entry_row[eid], self.entry_row[eid], eid)
 
-    def _prepare_mutations(self, n: int) -> list:
+    def prepare_mutations(self, n: int) -> list:
         """Make up to n mutation pairs (A = mutate(B), B stored), rendered in one batch; touches no pool."""
         ids = self.entry_ids
         if n <= 0 or not ids:
@@ -373,12 +379,12 @@ class PairSampler:
                 out.append((c, img))
         return out
 
-    def _commit_mutations(self, prepared: list) -> int:
+    def commit_mutations(self, prepared: list) -> int:
         """Write prepared mutation pairs into the ring (main thread only)."""
         if not prepared:
             return 0
         if self._mut_image_rows is None:
-            self._mut_image_rows = self._add_images(
+            self._mut_image_rows = self.add_images(
                 np.zeros((self.mutation_capacity, self.size, self.size), np.uint8))
         pool = self._mut_pool
         wrapped = False
@@ -406,14 +412,14 @@ class PairSampler:
     def _make_mutations(self):
         """Add `mutations_per_refresh` mutation pairs: now, or from the background thread's last batch."""
         if self._worker is None:
-            self._commit_mutations(self._prepare_mutations(self.mutations_per_refresh))
+            self.commit_mutations(self.prepare_mutations(self.mutations_per_refresh))
             return
         fut = self._worker_future
         if fut is not None and fut.done():
-            self._commit_mutations(fut.result())
+            self.commit_mutations(fut.result())
             fut = None
         if fut is None:
-            self._worker_future = self._worker.submit(self._prepare_mutations, self.mutations_per_refresh)
+            self._worker_future = self._worker.submit(self.prepare_mutations, self.mutations_per_refresh)
 
     def start_background(self) -> None:
         """Make mutation and step pairs in a background thread (numba rendering releases the GIL);

@@ -55,10 +55,10 @@ def commit_far(sampler, prepared) -> int:
         eid = picked[c.origin]
         if eid not in sampler.entry_row:
             continue
-        rows = sampler._add_images(np.stack(c.images[1:]))
+        rows = sampler.add_images(np.stack(c.images[1:]))
         c_row = sampler.entry_row[eid]
         for a, b, j in far_pairs(c):
-            added += sampler._add_pair("far", a, b, int(rows[j - 1]), c_row, eid)
+            added += sampler.add_pair("far", a, b, int(rows[j - 1]), c_row, eid)
     return added
 
 
@@ -101,14 +101,14 @@ def prepare_prefix(items, size: int, library):
 def commit_prefix(sampler, prepared) -> int:
     added = 0
     drawn = [p for p in prepared if p[3] is not None and p[0] in sampler.entry_row]
-    rows = sampler._add_images(np.stack([p[3] for p in drawn])) if drawn else []
+    rows = sampler.add_images(np.stack([p[3] for p in drawn])) if drawn else []
     row_of = {id(p): int(r) for p, r in zip(drawn, rows)}
     for p in prepared:
         eid, a, b, img = p
         if eid not in sampler.entry_row:
             continue
         img_a = 0 if img is None else row_of[id(p)]
-        added += sampler._add_pair("prefix", a, b, img_a, sampler.entry_row[eid], eid)
+        added += sampler.add_pair("prefix", a, b, img_a, sampler.entry_row[eid], eid)
     return added
 
 
@@ -170,11 +170,11 @@ def _resize_nearest(img: np.ndarray, size: int) -> np.ndarray:
 def commit_hindsight(sampler, prepared) -> int:
     if not prepared:
         return 0
-    rows_a = sampler._add_images(np.stack([p[3] for p in prepared]))
-    rows_g = sampler._add_images(np.stack([p[4] for p in prepared]))
+    rows_a = sampler.add_images(np.stack([p[3] for p in prepared]))
+    rows_g = sampler.add_images(np.stack([p[4] for p in prepared]))
     added = 0
     for p, ra, rg in zip(prepared, rows_a, rows_g):
-        added += sampler._add_pair("hindsight", p[1], p[2], int(ra), int(rg), p[0])
+        added += sampler.add_pair("hindsight", p[1], p[2], int(ra), int(rg), p[0])
     return added
 
 

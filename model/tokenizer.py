@@ -3,10 +3,8 @@
 A program's tokens are its canonical text (`logo.to_text(canonical(p))`) split into `(`, `)`,
 keywords, operators, constants, digits and names, so `" ".join(tokens)` parses back with `logo.parse`.
 
-`canonical(p)` makes equal programs tokenize equally:
-- loop variables are renamed by nesting depth (`i`, `j`, `k`, ...; see `LOOP_VARS`),
-- procedure parameters (in `define` forms) are renamed `p0`, `p1`, ... in order,
-- the operands of commutative operators (`+`, `*`) are ordered by (length, text) of their canonical text.
+`canonical(p)` (defined in `logo.canonical`, re-exported here) makes equal programs tokenize equally:
+loop variables renamed by depth (`LOOP_VARS`), parameters `p0`, `p1`, ..., commutative operands ordered.
 The result draws the same picture as `p`.
 
     >>> Tokenizer().tokens("(loop x 4 (move (* 2 ul) (/ ua 4)))")
@@ -18,64 +16,15 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 import logo
-from logo.ast import COMMUTATIVE, CONSTANTS, OPERATORS, BinOp, Call, Define, Embed, Loop, Move, PenUp, Program, Var
-from logo.tokens import tokenize
+from logo.ast import Program
+from logo.canonical import LOOP_VARS, PARAMS, canonical  # noqa: F401  (canonical is re-exported; its home is logo)
+from logo.tokens import CONSTANT_TOKENS, DIGIT_TOKENS, OPERATOR_TOKENS, tokenize
 
 PAD, UNK, BOS, END = "<pad>", "<unk>", "<bos>", "<end>"
 SPECIALS = (PAD, UNK, BOS, END)
 KEYWORD_TOKENS = ("move", "loop", "embed", "penup", "define")
-LOOP_VARS = ("i", "j", "k", "l", "m", "n") + tuple(f"v{d}" for d in range(6, 16))
-PARAMS = tuple(f"p{d}" for d in range(8))
-BASE_TOKENS = (SPECIALS + ("(", ")") + KEYWORD_TOKENS + tuple(CONSTANTS) + OPERATORS
-               + tuple(str(d) for d in range(10)) + LOOP_VARS + PARAMS)
-
-def loop_var(depth: int) -> str:
-    return LOOP_VARS[depth] if depth < len(LOOP_VARS) else f"v{depth}"
-
-
-# ---- canonical form ------------------------------------------------------------------------------
-
-def _expr(e, env: dict[str, str]):
-    if isinstance(e, Var):
-        return Var(env.get(e.name, e.name))
-    if isinstance(e, BinOp):
-        left, right = _expr(e.left, env), _expr(e.right, env)
-        if e.op in COMMUTATIVE:
-            lt, rt = logo.to_text(left), logo.to_text(right)
-            if (len(lt), lt) > (len(rt), rt):
-                left, right = right, left
-        return BinOp(e.op, left, right)
-    return e
-
-
-def _body(body, env: dict[str, str], depth: int) -> tuple:
-    return tuple(_stmt(s, env, depth) for s in body)
-
-
-def _stmt(s, env: dict[str, str], depth: int):
-    if isinstance(s, Move):
-        return Move(_expr(s.length, env), _expr(s.angle, env))
-    if isinstance(s, Loop):
-        name = loop_var(depth)
-        count = _expr(s.count, env)
-        return Loop(name, count, _body(s.body, {**env, s.var: name}, depth + 1))
-    if isinstance(s, Embed):
-        return Embed(_body(s.body, env, depth))
-    if isinstance(s, PenUp):
-        return PenUp(_body(s.body, env, depth))
-    if isinstance(s, Call):
-        return Call(s.name, tuple(_expr(a, env) for a in s.args))
-    raise TypeError(f"not a statement: {s!r}")
-
-
-def canonical(program) -> Program:
-    """The canonical form of a program (or program text): same drawing, one spelling."""
-    p = logo.parse(program) if isinstance(program, str) else program
-    defs = []
-    for d in p.defs:
-        env = {old: PARAMS[i] if i < len(PARAMS) else f"p{i}" for i, old in enumerate(d.params)}
-        defs.append(Define(d.name, tuple(env[x] for x in d.params), _body(d.body, env, 0)))
-    return Program(tuple(defs), _body(p.body, {}, 0))
+BASE_TOKENS = (SPECIALS + ("(", ")") + KEYWORD_TOKENS + CONSTANT_TOKENS + OPERATOR_TOKENS + DIGIT_TOKENS
+               + LOOP_VARS + PARAMS)
 
 
 @lru_cache(maxsize=200_000)

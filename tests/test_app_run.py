@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from logo.files import read_jsonl
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -60,6 +62,9 @@ def test_logo_run_stops_on_sigterm_and_resumes_where_it_stopped(tmp_path):
     assert "Round 1" in page and "Numbers per round" in page
     assert (out / "report" / "round1" / "tasks" / "results.json").exists()
     assert json.loads((out / "report" / "history.json").read_text()) == state["history"]
+    # train's learning rate decays over the whole run's training (rounds x train seconds), not per round
+    starts = [r for r in read_jsonl(out / "ckpt" / "metrics.jsonl") if r["kind"] == "start"]
+    assert starts and starts[-1]["schedule"]["seconds"] == 1 * 3.0, starts   # smoke: 1 round of 3 s
 
 
 def test_the_status_line_reads_the_newest_complete_record(tmp_path):

@@ -105,9 +105,11 @@ def test_train_only_and_eval_only_split_the_work_between_two_jobs(tmp_path, monk
     out = tmp_path / "curve"
     db = _db(tmp_path / "db.sqlite")
     ckpt = out / "ckpt"
+    horizons = []
 
     def fake_train(cmd):
         seconds = float(cmd[cmd.index("--max-seconds") + 1])
+        horizons.append(cmd[cmd.index("--schedule-seconds") + 1])
         state = learning.checkpoint_state(ckpt)
         _save_checkpoint(ckpt, state.get("step", 0) + 10, state.get("elapsed_s", 0.0) + seconds)
         return 0
@@ -119,6 +121,7 @@ def test_train_only_and_eval_only_split_the_work_between_two_jobs(tmp_path, monk
     assert not (out / "results").exists() and not (out / "learning.json").exists()
     steps = [json.loads((out / "snapshots" / m / "state.json").read_text())["step"] for m in ("m0", "m0.5")]
     assert steps[0] < steps[1]
+    assert horizons and set(horizons) == {"30"}     # every segment continues one cosine over the 0.5 min
 
     monkeypatch.setattr(learning.subprocess, "call", lambda cmd: pytest.fail("eval-only must not train"))
     capsys.readouterr()

@@ -263,6 +263,8 @@ CASES = [
     C("train --ckpt-every 0", train_main, ["--db", "{d}/db.sqlite", "--out", "{o}/t", "--ckpt-every", "0"], 2,
       ("--ckpt-every",)),
     C("train --lr nan", train_main, ["--db", "{d}/db.sqlite", "--out", "{o}/t", "--lr", "nan"], 2, ("--lr",)),
+    C("train --schedule-seconds -1", train_main, ["--db", "{d}/db.sqlite", "--out", "{o}/t", "--schedule-seconds",
+                                                  "-1"], 2, ("--schedule-seconds",)),
     # dream
     C("dream --temperatures a,b", dream_main, ["--db", "{d}/db.sqlite", "--ckpt", "{o}/c", "--temperatures", "a,b"],
       2, ("--temperatures",)),

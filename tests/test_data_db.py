@@ -178,3 +178,18 @@ def test_a_program_stays_in_one_list_when_a_nearer_image_arrives(tmp_path):
     assert db.insert("(move 4 0)", image=i) == ("equivalent", 2, None)    # a new program joins the nearest
     assert db.entry_of("(move 2 0)") == 1 and db.entry_of("(move   4 0)") == 2 and db.entry_of("(move 5 0)") is None
     assert db.check() == []
+
+
+def test_a_stored_program_with_another_image_stays_in_its_list(tmp_path):
+    # `logo db import` gives each program its entry's image, which in this database may be near no stored
+    # image: the program was once made the head of a second entry, and the programs table lost count
+    db = Database(tmp_path / "db.sqlite")
+    x = np.zeros((32, 32), np.uint8)
+    x[10, 5:25] = 255
+    far = np.zeros((32, 32), np.uint8)
+    far[2:30, 16] = 255
+    assert db.insert("(move 1 0)", image=x) == ("new", 1, None)
+    assert db.insert_many(["(move 1 0)", "(move 2 0)"], "import", [far, far]) == [("duplicate", 1, None),
+                                                                                 ("new", 2, None)]
+    assert db.insert("(move 1 0)", image=far) == ("duplicate", 1, None)
+    assert len(db) == 2 and db.entry_of("(move 1 0)") == 1 and db.check() == []

@@ -98,3 +98,26 @@ def test_within_batch_groups_links_only_earlier_near_images():
     groups = novelty.within_batch_groups(np.stack([a, c, b, a]), novelty.THRESHOLD, 32)
     assert [[j for j, _ in g] for g in groups] == [[], [], [0], [0, 2]]
     assert groups[3][0][1] == 0
+
+
+def test_faiss_part_waits_for_match_and_replays_to_the_same_index():
+    """A reader that only asks `nearest` never builds faiss; a writer that matches after every batch and one
+    that matches only at the end get the same faiss index (the same search answers)."""
+    rng = np.random.default_rng(4)
+    stored = _near_dupes(rng, 300)
+    batches = [(0, 30), (30, 45), (45, 160), (160, 161), (161, 300)]       # crosses hnsw_from=50 mid-batch
+    eager, lazy = NoveltyIndex(32, hnsw_from=50), NoveltyIndex(32, hnsw_from=50)
+    for lo, hi in batches:
+        for idx in (eager, lazy):
+            idx.add(np.arange(lo + 1, hi + 1), stored[lo:hi])
+        eager.match(stored[lo:lo + 3])
+        assert lazy.nearest(stored[lo], 1) == [(lo + 1, 0.0)]
+    assert lazy._faiss.ntotal == 0 and len(lazy._faiss_pending) == len(batches)
+    queries = stored[rng.integers(0, 300, 40)].copy()
+    queries[:, 0, :4] = 255 - queries[:, 0, :4]
+    vec = novelty.grid_vectors(queries)
+    a = eager.index.search(vec, 10)
+    b = lazy.index.search(vec, 10)
+    assert lazy.hnsw and eager.hnsw and lazy._faiss_pending == []
+    assert np.array_equal(a[1], b[1]) and np.array_equal(a[0], b[0])
+    assert all(np.array_equal(x, y) for x, y in zip(eager.match(queries), lazy.match(queries)))

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import logo
-from dream.baselines import (ARMS, CombinedProposer, EnumProposer, GrammarProposer, NoneProposer, RandomProposer,
-                             make_proposer, neighbourhood)
+from dream.baselines import (ARMS, MODEL_ARMS, CombinedProposer, EnumProposer, GrammarProposer, NoneProposer,
+                             RandomProposer, make_proposer, neighbourhood)
 from dream.search import Search
 
 TARGET_TEXT = "(loop i 4 (move ul (/ ua 4)))"
@@ -65,7 +65,7 @@ def test_combined_and_factory():
     c = CombinedProposer(NoneProposer(), EnumProposer(cap=3))
     assert [len(x) for x in c(None, None, [START])] == [3]
     for arm in ARMS:
-        if arm.startswith("model"):
+        if arm in MODEL_ARMS:
             with pytest.raises(ValueError, match="checkpoint"):
                 make_proposer(arm)
         else:

@@ -5,7 +5,8 @@ import torch
 
 import logo
 from data.db import Database
-from dream.dreamer import Dreamer, programs_to_insert, run_search, start_programs
+from dream.dreamer import Dreamer, programs_to_insert
+from dream.solver import SearchSettings, run_search, start_programs
 from dream.proposer import CheckpointWatcher, ModelProposer
 from dream.search import Search, n_tokens, search
 from dream.targets import Target
@@ -149,7 +150,8 @@ def test_insert_rule_new_entry_and_new_head(tmp_path, tiny, ckpt_dir):
     sampler = _FixedTargets([target_of(Q, kind="tasks", name="Q"),
                              Target(f"db-{long_id}", "db", db.get(long_id).image, logo.render(LONG, 28), LONG,
                                     long_id)])
-    d = Dreamer(db, watcher, sampler, tmp_path / "log", budget_s=10.0, k=5, grid_every=2)
+    d = Dreamer(db, watcher, sampler, tmp_path / "log", budget_s=10.0, settings=SearchSettings(k=5, beam=0),
+                grid_every=2)
     rec_q = d.dream_one(sampler.next())
     # a program whose image is new enters as a new entry
     assert rec_q["solved"]
@@ -195,7 +197,8 @@ def test_checkpoint_reloading(tmp_path, tiny):
     db = Database(tmp_path / "db.sqlite", image_size=32)
     db.insert(P)
     targets = _FixedTargets([target_of(Q, name="a"), target_of(Q, name="b")])
-    dreamer = Dreamer(db, w, targets, tmp_path / "log", budget_s=2.0, k=2, poll_every_s=0.0, grid_every=0)
+    dreamer = Dreamer(db, w, targets, tmp_path / "log", budget_s=2.0, settings=SearchSettings(k=2, beam=0),
+                      poll_every_s=0.0, grid_every=0)
     dreamer.run(max_targets=1)
     checkpoint.save(d, model, tok, step=3)
     dreamer.run(max_targets=2)
@@ -245,3 +248,17 @@ def test_corrupt_checkpoint_is_named(tmp_path):
     assert not w.poll()
     with pytest.raises(FileNotFoundError, match="ckpt_00000001.pt"):
         w.require()
+
+
+def test_one_search_entry_point_below_the_online_loop():
+    """`dream.solver` holds `start_programs` + `run_search`; the online loop (`dream.dreamer`) uses them and
+    the solver does not import the loop."""
+    import ast
+    from pathlib import Path
+    import dream.dreamer
+    import dream.solver
+    root = Path(__file__).resolve().parents[1] / "dream"
+    imported = {n.module for n in ast.walk(ast.parse((root / "solver.py").read_text())) if isinstance(n, ast.ImportFrom)}
+    assert not {"dreamer", "dream.dreamer"} & imported
+    assert dream.dreamer.run_search is dream.solver.run_search
+    assert not hasattr(dream.dreamer, "start_programs")

@@ -28,7 +28,8 @@ from dream.proposer import ModelProposer
 from dream.search import Search
 from model.edits import edit_script
 from model.encoding import encode_program, encode_script
-from model.network import EditModel, loss_and_metrics, preset
+from model.network import EditModel, preset
+from model.step import train_step
 from model.steps import far_chains, far_pairs
 from model.tokenizer import Tokenizer
 
@@ -74,14 +75,10 @@ def train(batch, tokenizer, steps: int, seed: int = 0):
     torch.manual_seed(seed)
     model = EditModel(preset("tiny", **CONFIG), len(tokenizer))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    model.train()
     loss = torch.tensor(float("nan"))
     for _ in range(steps):
-        loss, _ = loss_and_metrics(model, batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval(), float(loss.detach())
+        loss = train_step(model, opt, batch)["loss"]
+    return model.eval(), float(loss)
 
 
 def search_all(expand, held, rounds: int = 3, seed: int = 0):

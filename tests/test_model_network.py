@@ -10,7 +10,8 @@ from data.memory import MemorySource
 from model.pairs import PairSampler
 from model.edits import apply_edits, check_script
 from model.generate import propose, propose_programs
-from model.network import EditModel, loss_and_metrics, preset
+from model.network import EditModel, preset
+from model.step import train_step
 from model.tokenizer import Tokenizer
 
 torch.set_num_threads(1)
@@ -50,13 +51,8 @@ def test_model_overfits_a_few_dozen_pairs(sampler):
     opt = torch.optim.AdamW(model.parameters(), lr=4e-3)
     first = None
     for step in range(220):
-        model.train()
-        loss, m = loss_and_metrics(model, batch)
-        first = float(loss.detach()) if first is None else first
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = train_step(model, opt, batch, clip=1.0)["loss"]
+        first = float(loss) if first is None else first
     assert float(loss) < 0.2 * first
     got = propose(model, tok, batch["images"][:, 0].numpy(), batch["images"][:, 1].numpy(),
                   sampler.a_tokens(batch), n=1, temperature=0)

@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 
 from model.network import EditModel, ModelConfig, unwrap
-from model.train import regroup_optimizer_state
+from model.checkpoint import regroup_optimizer_state
 
 
 def tiny_model():

@@ -12,7 +12,9 @@ import torch
 
 from model import checkpoint
 from model.network import EditModel, loss_and_metrics, preset
-from model.train import DEVICE_DEFAULTS, autocast_factory, config_params, main, resolve_size
+from model.step import make_optimizer, train_step
+from model.device import DEVICE_DEFAULTS, autocast_factory, config_params, resolve_size
+from model.train import main
 from tinymodel import pair_batch
 from model.tokenizer import Tokenizer
 
@@ -39,19 +41,11 @@ def tiny_setup(device="cpu", seed=0):
 
 
 def losses(model, batch, steps: int, autocast, run=None) -> list[float]:
-    """Train `steps` steps on one fixed batch (so the loss must fall); the loss of each step."""
+    """Train `steps` of `train`'s steps (its optimizer, fused AdamW on CUDA) on one fixed batch (so the
+    loss must fall); the loss of each step."""
     run = model if run is None else run
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    out = []
-    model.train()
-    for _ in range(steps):
-        with autocast():
-            loss, _ = loss_and_metrics(run, batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        out.append(float(loss.detach()))
-    return out
+    opt = make_optimizer(model, next(model.parameters()).device.type, lr=3e-3, weight_decay=0.0)
+    return [float(train_step(run, opt, batch, autocast)["loss"]) for _ in range(steps)]
 
 
 def assert_learns(ls: list[float]) -> None:

@@ -1,5 +1,6 @@
 """The `train` CLI end to end on a small database: logs, plot, checkpoints, resuming, following inserts."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from model import checkpoint
 from data.memory import MemorySource
 from model.pairs import PairSampler
 from model.tokenizer import Tokenizer
-from model.train import lr_factor, main
+from model.schedule import lr_factor
+from model.train import main
 
 torch.set_num_threads(1)
 FAST = ["--preset", "tiny", "--d-model", "48", "--layers", "1", "--heads", "4", "--max-edits", "40",
@@ -96,8 +98,26 @@ def test_library_names_grow_the_vocabulary():
     assert all(tok.unk_id not in row for row in b["a_ids"].tolist())
 
 
-def test_learning_rate_schedule():
-    assert lr_factor(0, 0.0, 10, 0.1) == pytest.approx(0.1)
-    assert lr_factor(9, 0.0, 10, 0.1) == pytest.approx(1.0)
-    assert lr_factor(50, 0.5, 10, 0.1) == pytest.approx(0.55)
-    assert lr_factor(99, 1.0, 10, 0.1) == pytest.approx(0.1)
+def lrs(out, since: int = 0) -> list[float]:
+    return [r["lr"] for r in records(out) if r["kind"] == "train" and r["step"] > since]
+
+
+def test_a_resumed_run_continues_the_learning_rate_cosine_and_warm_restart_starts_a_new_one(db_path, tmp_path):
+    """Stopped at step 6 of a 12-step cosine and resumed, the learning rate follows the uninterrupted
+    run's curve step for step; with --warm-restart the second half is a new 6-step cosine instead."""
+    flags = ["--db", str(db_path), "--log-every", "1", "--eval-every", "1000", *FAST]   # warm-up 5, lr 3e-3
+    whole, parts, restart = tmp_path / "whole", tmp_path / "parts", tmp_path / "restart"
+    assert main(["--out", str(whole), "--steps", "12", *flags]) == 0
+    assert main(["--out", str(parts), "--steps", "6", "--schedule-steps", "12", *flags]) == 0
+    shutil.copytree(parts, restart)
+    assert main(["--out", str(parts), "--steps", "12", *flags]) == 0          # no horizon flag: the checkpoint's
+    assert main(["--out", str(restart), "--steps", "12", "--warm-restart", *flags]) == 0
+    want = lrs(whole)
+    assert len(want) == 12 and want[6] < want[5] < 3e-3                       # decaying after the warm-up
+    assert lrs(parts) == pytest.approx(want, rel=1e-9)
+    # the warm restart: steps 6..11 run a new cosine over this run's 6 steps, from the peak again
+    assert lrs(restart, since=6) == pytest.approx([3e-3 * lr_factor(6 + k, k / 6, 5, 0.05) for k in range(6)])
+    assert lrs(restart, since=6)[0] == pytest.approx(3e-3) and want[6] < 0.9 * 3e-3
+    assert records(restart)[-1]["kind"] == "eval"
+    starts = [r for r in records(restart) if r["kind"] == "start"]
+    assert [s["schedule"]["start_step"] for s in starts] == [0, 6]

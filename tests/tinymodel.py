@@ -50,7 +50,8 @@ def pair_batch(pairs: Sequence[tuple[str, str]], tokenizer, config) -> dict:
 def train_tiny(pairs: Sequence[tuple[str, str]], image_size: int = 32, max_steps: int = 400, seed: int = 0,
                lr: float = 3e-3, target_loss: float = 0.02, **config_overrides):
     """Overfit a tiny EditModel on `pairs`; returns (model, tokenizer, info dict with steps and loss)."""
-    from model.network import EditModel, loss_and_metrics, preset
+    from model.network import EditModel, preset
+    from model.step import train_step
     from model.tokenizer import Tokenizer
     torch.manual_seed(seed)
     threads = torch.get_num_threads()
@@ -62,7 +63,8 @@ def train_tiny(pairs: Sequence[tuple[str, str]], image_size: int = 32, max_steps
 
 
 def _train(pairs, image_size, max_steps, lr, target_loss, config_overrides):
-    from model.network import EditModel, loss_and_metrics, preset
+    from model.network import EditModel, preset
+    from model.step import train_step
     from model.tokenizer import Tokenizer
     tokenizer = Tokenizer()
     cfg = dict(image_size=image_size, max_tokens=48, max_edits=24, d_model=64, n_heads=4, img_layers=1,
@@ -72,14 +74,10 @@ def _train(pairs, image_size, max_steps, lr, target_loss, config_overrides):
     model = EditModel(config, len(tokenizer))
     batch = pair_batch(pairs, tokenizer, config)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    model.train()
     loss_value, step = float("inf"), 0
     for step in range(1, max_steps + 1):
-        loss, metrics = loss_and_metrics(model, batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        loss_value = float(loss.detach())
+        metrics = train_step(model, opt, batch)
+        loss_value = float(metrics["loss"])
         if loss_value < target_loss and float(metrics["exact_tf"]) == 1.0:
             break
     model.eval()

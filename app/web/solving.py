@@ -1,0 +1,185 @@
+"""Solve requests from the query page: searches run one at a time on a worker thread, bounded in time.
+
+A client (one remote address) may have one job queued or running; further requests get a 429 until it
+ends. Jobs run in order on one thread because the model proposer is shared (one loaded checkpoint) and
+the machine has few cores. The page polls `SolveJob.progress()` as JSON: elapsed time, the best program
+so far, its distance and whether it solves the target.
+
+`search_with_progress` is the one place that speaks to `dream`'s search API.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_FINISHED = 64            # finished jobs kept for their pages to read
+
+
+class SolveBusy(Exception):
+    """The client already has a job, or the queue is full; the message says which."""
+
+
+def open_solver(ckpt, device: str = "cpu"):
+    """A `dream.solver.Solver` for the proposers this server offers (the model arms only with a
+    checkpoint); raises `dream.solver.SolveError` naming a bad checkpoint."""
+    from dream.solver import SearchSettings, Solver
+    arms = ["model", "grammar"] if ckpt else ["grammar"]
+    return Solver.open(arms, ckpt=ckpt, db=None, device=device, settings=SearchSettings())
+
+
+def offered_arms(solver) -> list[str]:
+    """The proposers a user may pick: every arm, the model ones only when a checkpoint is loaded."""
+    from dream.baselines import ARMS, MODEL_ARMS
+    has_model = solver is not None and solver.watcher is not None
+    return [a for a in ARMS if has_model or a not in MODEL_ARMS]
+
+
+def search_with_progress(solver, arm: str, target, starts: list[str], library, image_size: int, budget_s: float,
+                         on_progress, should_stop):
+    """Search for `target` (a `dream.targets.Target`) from `starts` with proposer `arm` for at most
+    `budget_s` seconds, calling `on_progress(search)` before every round; returns the `SearchResult`.
+
+    It drives `dream.search.Search` itself (not `dream.solver.run_search`) to report the best program before every
+    round; a newer checkpoint in the
+    directory is loaded first, the library is the database's current one."""
+    from dream.search import Search
+    watcher = solver.watcher
+    if watcher is not None and watcher.poll():       # train wrote a newer checkpoint
+        st = solver.settings
+        solver.model_proposer = watcher.proposer(st.samples, st.temperatures, st.beam)
+    solver.library = library
+    expand = solver.proposer(arm, seed=0)
+    search = Search(expand, target.image, target.image28, image_size=image_size, library=library, starts=starts,
+                    batch=solver.settings.batch)
+
+    def stop() -> bool:
+        on_progress(search)
+        return should_stop()
+    result = search.run(budget_s, stop_on_solve=True, should_stop=stop)
+    on_progress(search)
+    return result
+
+
+@dataclass
+class SolveJob:
+    id: str
+    client: str
+    arm: str
+    budget_s: float
+    target: object                      # dream.targets.Target
+    starts: list[str]
+    library: tuple
+    image_size: int
+    status: str = "queued"              # queued, running, done, failed, cancelled
+    created: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    finished: float | None = None
+    program: str | None = None
+    tokens: int | None = None
+    distance: float | None = None
+    solved: bool = False
+    expanded: int = 0
+    candidates: int = 0
+    best_image: np.ndarray | None = None
+    error: str | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
+    def record(self, search) -> None:
+        best = search.best
+        with self.lock:
+            self.program, self.tokens, self.distance = best.text, best.tokens, float(best.distance)
+            self.solved, self.best_image = bool(best.solved), best.image
+            self.expanded, self.candidates = search.n_expanded, search.n_candidates
+
+    def progress(self) -> dict:
+        with self.lock:
+            now = time.monotonic()
+            elapsed = 0.0 if self.started is None else (self.finished or now) - self.started
+            return {"id": self.id, "status": self.status, "proposer": self.arm, "budget_s": self.budget_s,
+                    "elapsed_s": round(elapsed, 2), "program": self.program, "tokens": self.tokens,
+                    "distance": None if self.distance is None else round(self.distance, 5),
+                    "solved": self.solved, "expanded": self.expanded, "candidates": self.candidates,
+                    "error": self.error, "has_image": self.best_image is not None}
+
+
+class SolveQueue:
+    """Jobs in order on one worker thread; at most one active job per client and `max_queued` in all."""
+
+    def __init__(self, solver, max_queued: int = 8):
+        self.solver = solver
+        self.max_queued = max_queued
+        self.jobs: OrderedDict[str, SolveJob] = OrderedDict()
+        self._pending: deque[SolveJob] = deque()
+        self._cv = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="logo-solve", daemon=True)
+        self._thread.start()
+
+    def submit(self, client: str, arm: str, budget_s: float, target, starts, library, image_size) -> SolveJob:
+        with self._cv:
+            mine = [j for j in self.jobs.values() if j.client == client and j.active]
+            if mine:
+                raise SolveBusy(f"a solve is already {mine[0].status} for this client (job {mine[0].id}); "
+                                "wait for it to end or cancel it")
+            if len(self._pending) >= self.max_queued:
+                raise SolveBusy(f"{len(self._pending)} solves are waiting; try again when one has ended")
+            job = SolveJob(secrets.token_hex(8), client, arm, float(budget_s), target, list(starts), library,
+                           image_size)
+            self.jobs[job.id] = job
+            self._pending.append(job)
+            self._forget_old()
+            self._cv.notify()
+            return job
+
+    def get(self, job_id: str) -> SolveJob | None:
+        with self._cv:
+            return self.jobs.get(job_id)
+
+    def cancel(self, job: SolveJob) -> None:
+        job.stop.set()
+        with self._cv:
+            if job.status == "queued":
+                self._pending.remove(job)
+                job.status = "cancelled"
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            for job in self.jobs.values():
+                job.stop.set()
+            self._cv.notify_all()
+        self._thread.join(timeout=10)
+
+    def _forget_old(self) -> None:
+        done = [k for k, j in self.jobs.items() if not j.active]
+        for k in done[:max(0, len(done) - MAX_FINISHED)]:
+            del self.jobs[k]
+
+    def _work(self) -> None:
+        while True:
+            with self._cv:
+                while not self._pending and not self._closed:
+                    self._cv.wait()
+                if self._closed:
+                    return
+                job = self._pending.popleft()
+                job.status, job.started = "running", time.monotonic()
+            try:
+                search_with_progress(self.solver, job.arm, job.target, job.starts, job.library, job.image_size,
+                                     job.budget_s, job.record, job.stop.is_set)
+                status = "cancelled" if job.stop.is_set() else "done"
+                error = None
+            except Exception as e:  # noqa: BLE001 - one failing search must not stop the queue
+                status, error = "failed", f"{type(e).__name__}: {e}"
+            with job.lock:
+                job.status, job.error, job.finished = status, error, time.monotonic()
