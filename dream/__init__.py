@@ -3,9 +3,9 @@
 Modules:
 
 * `dream.search`: `Search` / `search(expand, target, target28, starts=..., budget_s=...)`, a best-first
-  search over programs whose steps are model-proposed edit scripts; returns a `SearchResult` (best
-  node, solved, time to solve, the path from the start program). `Proposer`, the protocol every arm
-  implements (`__call__(images_a, images_b, programs_a)`, `max_tokens`, `reset()`).
+  search over programs whose steps are proposed edits; returns a `SearchResult` (best node, solved,
+  time to solve, the path from the start program). `Proposer`, the protocol every arm implements
+  (`__call__(images_a, images_b, programs_a) -> candidate texts or Program trees`, `max_tokens`, `reset()`).
 * `dream.score`: the solve criterion (exact match at 28x28 within a stated tolerance), the graded
   distance (blurred L2) and IoU; image files become targets by `logo.images.load_target_image`.
 * `dream.proposer`: `ModelProposer` (a checkpoint's model as the search's `expand`: sampling at given

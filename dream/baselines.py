@@ -1,8 +1,8 @@
 """Proposers without a model, to measure what the model adds: the search's arms.
 
 Every proposer is a `dream.search.Proposer`, as `ModelProposer` is: `__call__(images_a, images_b,
-programs_a) -> list[list[str]]` (candidate program texts per node; the search parses, runs and scores
-them), `max_tokens` (nodes longer than that are scored but not expanded, as with the model; the model's
+programs_a) -> list[list[Program | str]]` (candidate programs per node, texts or trees; the search
+canonicalises, runs and scores them), `max_tokens` (nodes longer than that are scored but not expanded, as with the model; the model's
 context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forget per-target state).
 
 - `NoneProposer`: proposes nothing, so the search returns the best start program (the empty program
@@ -13,7 +13,7 @@ context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forge
   order, `cap` per expansion; a node expanded again continues where it stopped, so the whole
   neighbourhood is tried over the re-expansions.
 - `GrammarProposer(n)`: n random grammatical mutations (`logo.mutate`: statements and
-  sub-expressions inserted, deleted, replaced, wrapped, unwrapped).
+  sub-expressions inserted, deleted, replaced, wrapped, unwrapped), returned as trees (no printing).
 - `CombinedProposer(a, b, ...)`: the candidates of several proposers together: model+enum, and
   model+grammar (the model's scripts and as many grammatical mutations per node; it must beat
   grammar alone, the strongest arm without a model, for the model to count).
@@ -127,36 +127,50 @@ class EnumProposer:
 
 
 class GrammarProposer:
-    """`n` random grammatical mutations per node (`logo.mutate`: the node's sites computed once)."""
+    """`n` random grammatical mutations per node (`logo.mutate`), as program trees: the node's sites are
+    computed once per expansion and every draw is one edited tree, which the search canonicalises, dedupes
+    and compiles without printing it. A draw that does not apply, or gives a program longer than
+    `max_tokens` (which could not be expanded), is drawn again (up to `TRIES` draws per candidate)."""
     name = "grammar"
+
+    #: draws per candidate before giving up on a node (a drawn kind may not apply to it)
+    TRIES = 8
 
     def __init__(self, n: int = 16, seed: int = 0, library=None, max_tokens: int = CONTEXT_TOKENS):
         if n < 1:
             raise ValueError("GrammarProposer needs n >= 1")
+        from logo.mutate import RandomContent
         self.n, self.library, self.max_tokens = n, library, max_tokens
         self.rng = random.Random(seed)
+        self.content = RandomContent(self.rng, library)
 
     def reset(self) -> None:
         """Nothing is kept about a target; the random stream goes on (seed a new proposer to repeat it)."""
 
-    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
+    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list]:
+        from logo.ast import Program
         from logo.canonical import canonical
-        from logo.mutate import RandomContent, Sites
-        content = RandomContent(self.rng, self.library)
+        from logo.mutate import Sites
+        from logo.syntax import count_tokens
+        rng, content = self.rng, self.content
         out = []
         for text in programs_a:
             if not text:
-                out.append([self._first_statement(content) for _ in range(self.n)])
+                out.append([Program((), (content.stmt(0, ()),)) for _ in range(self.n)])
                 continue
             sites = Sites.of(canonical(text), is_canonical=True)      # once per node, then n draws
-            got = (sites.mutate_text(self.rng, content=content, max_tokens=self.max_tokens) for _ in range(self.n))
-            out.append([t for t in got if t is not None])
+            got = []
+            for _ in range(self.n * self.TRIES):
+                try:
+                    q = sites.mutate(rng, content=content)
+                except IndexError:          # a drawn position the program does not have
+                    q = None
+                if q is not None and count_tokens(q) <= self.max_tokens:
+                    got.append(q)
+                    if len(got) == self.n:
+                        break
+            out.append(got)
         return out
-
-    def _first_statement(self, content) -> str:
-        import logo
-        from logo.ast import Program
-        return logo.to_text(Program((), (content.stmt(0, ()),)))
 
 
 class CombinedProposer:
@@ -173,7 +187,7 @@ class CombinedProposer:
         for p in self.proposers:
             p.reset()
 
-    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
+    def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list]:
         out = [[] for _ in programs_a]
         for p in self.proposers:
             for k, cands in enumerate(p(images_a, images_b, programs_a)):

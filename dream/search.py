@@ -1,24 +1,28 @@
-"""Best-first search over programs whose steps are model-proposed edit sequences.
+"""Best-first search over programs whose steps are proposed edits (a model's, or a model-free arm's).
 
 The search is separate from the model: it takes an `expand` callable
 
-    expand(images_a uint8 (B, S, S), images_b uint8 (B, S, S), programs_a list[str]) -> list[list[str]]
+    expand(images_a uint8 (B, S, S), images_b uint8 (B, S, S), programs_a list[str]) -> list[list[Program | str]]
 
-that returns, for each (current image, target image, current program), candidate program texts (the
-model's edit scripts already applied; `dream.proposer.ModelProposer` builds one from a checkpoint).
-Every arm of the search (`dream.baselines.ARMS`) is a `Proposer`: such a callable with a `max_tokens`
-(nodes longer than that are scored but not expanded) and `reset()` (forget what it kept about the last
-target). A plain callable works too (tests); the search then expands nodes up to its own `max_tokens`.
+that returns, for each (current image, target image, current program text), candidate programs: program
+texts (the model's edit scripts applied; `dream.proposer.ModelProposer` builds one from a checkpoint) or
+`logo.ast.Program` trees (the `grammar` arm's mutations; no print -> parse round trip). Every arm of the
+search (`dream.baselines.ARMS`) is a `Proposer`: such a callable with a `max_tokens` (nodes longer than
+that are scored but not expanded) and `reset()` (forget what it kept about the last target). A plain
+callable works too (tests); the search then expands nodes up to its own `max_tokens`.
 
 Algorithm. The frontier starts with the given start programs (the empty program and the database
 entries nearest to the target). Each round pops the `batch` best nodes (lowest graded distance, then
 fewest tokens, with a small penalty per earlier expansion so a node that keeps producing nothing new
-sinks), asks `expand` for candidates, parses, de-duplicates (canonical text), runs every new candidate
-under the interpreter's limits (`logo.render_checked`: programs that fail or exceed a limit are
-dropped; empty and off-canvas drawings are kept), scores it against the target and pushes it. It stops when the time budget or the
-node limit is spent, or at the first exact solution when `stop_on_solve`; otherwise it keeps looking for
-a shorter solution. Scores are in `dream.score`: solved = exact match at 28x28, graded distance =
-blurred L2 at the model's image size, length = number of tokens.
+sinks), asks `expand` for candidates, canonicalises them (`logo.canonical`; a text is parsed first, a
+text seen before is skipped unparsed), de-duplicates them by their canonical tree (hashed), runs every
+new candidate once under the interpreter's limits and draws it at both sizes from that one run
+(`logo.render_checked_sizes`: programs that fail or exceed a limit are dropped; empty and off-canvas
+drawings are kept), scores the whole round in one call and pushes the new nodes (a heap). It stops
+when the time budget or the node limit is spent, or at the first exact solution when `stop_on_solve`;
+otherwise it keeps looking for a shorter solution. Scores are in `dream.score`: solved = exact match at
+28x28, graded distance = blurred L2 at the model's image size, length = number of tokens (counted on
+the tree). A node's text is printed only when something asks for it (expansion, results).
 """
 from __future__ import annotations
 
@@ -31,12 +35,15 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 import logo
+from logo.ast import Program
+from logo.canonical import canonical
 from logo.errors import LogoError
 from logo.images import resize
 from logo.library import SOLVE_SIZE
-from logo.tokens import n_tokens  # re-exported: callers and tests import it from here
+from logo.syntax import count_tokens, to_text
+from logo.tokens import n_tokens  # noqa: F401  (re-exported: callers and tests import it from here)
 
-from .score import Scorer, solved_batch
+from .score import Scorer, reach_box
 
 Expand = Callable[[np.ndarray, np.ndarray, list], list]
 
@@ -48,8 +55,11 @@ class Proposer(Protocol):
     #: programs longer than this (tokens) are scored but not expanded: a model cannot read them
     max_tokens: int
 
-    def __call__(self, images_a: np.ndarray, images_b: np.ndarray, programs_a: Sequence[str]) -> list[list[str]]:
-        """Candidate program texts for each (current image, target image, current program)."""
+    def __call__(self, images_a: np.ndarray, images_b: np.ndarray,
+                 programs_a: Sequence[str]) -> list[list[Program | str]]:
+        """Candidates for each (current image, target image, current program's canonical text): program
+        texts or `logo.ast.Program` trees (well-formed ASTs, as `logo.parse` returns; need not be
+        canonical). Trees save the search a parse per candidate."""
         ...
 
     def reset(self) -> None:
@@ -57,25 +67,27 @@ class Proposer(Protocol):
         ...
 
 
-def _canonicalizer():
-    """Programs are compared in canonical form (`logo.canonical`: loop variables renamed, commutative
-    operands ordered), the form the model reads and writes."""
-    from logo.canonical import canonical
-    return lambda p: logo.to_text(canonical(p))
-
-
-@dataclass
+@dataclass(eq=False, slots=True)
 class Node:
-    text: str                 # canonical program text
+    program: Program          # canonical tree
     tokens: int
-    distance: float           # graded distance at the model's size
-    solved: bool              # exact match at 28x28
-    image: np.ndarray         # (S, S) uint8
-    image28: np.ndarray       # (28, 28) uint8
+    distance: float = 0.0     # graded distance at the model's size
+    solved: bool = False      # exact match at 28x28
+    image: np.ndarray = None          # (S, S) uint8
+    image28: np.ndarray = None        # (28, 28) uint8; None until drawn if it cannot solve (`Search.reach`)
     parent: "Node | None" = None
     step: int = 0             # number of expansions from a start program
     expansions: int = 0
     found_at: float = 0.0     # seconds after the search started
+    valid: bool = False       # ran within the limits (a candidate that did not is remembered, not searched)
+    _text: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The canonical program text, printed on first use (most candidates are never printed)."""
+        if self._text is None:
+            self._text = to_text(self.program)
+        return self._text
 
     def key(self) -> tuple:
         """Lower is better: solved first (then shortest), otherwise closest then shortest."""
@@ -97,7 +109,7 @@ class SearchResult:
     elapsed: float
     n_expanded: int               # nodes expanded
     n_candidates: int             # candidate programs proposed
-    n_valid: int                  # distinct candidates that ran within the limits
+    n_valid: int                  # distinct programs that ran within the limits (start programs too)
     path: list[Node] = field(default_factory=list)   # start program -> ... -> best
     start_texts: list[str] = field(default_factory=list)
 
@@ -134,15 +146,20 @@ class Search:
         self.max_tokens = max_tokens
         #: the model reads programs up to this length: longer candidates are scored but not expanded
         self.max_expand_tokens = expand.max_tokens if isinstance(expand, Proposer) else max_tokens
-        self.scorer = Scorer(self.target)
-        self.canonical = _canonicalizer()
-        self.seen: dict[str, Node] = {}
+        self.sizes = (self.size,) if self.size == SOLVE_SIZE else (self.size, SOLVE_SIZE)
+        #: candidates whose ink cannot reach the target's outer pixels cannot solve it: not drawn at 28x28
+        self.reach = reach_box(self.target28) if len(self.sizes) > 1 else None
+        self.scorer = Scorer(self.target, self.target28)
+        #: every candidate tried, by canonical tree (valid or not): one hash per candidate dedupes it
+        self.seen: dict[Program, Node] = {}
+        self._texts: set[str] = set()       # candidate texts already read (a repeat is skipped unparsed)
         self.frontier: list = []
         self._tie = itertools.count()
         self.best: Node | None = None
         self.first_solve: float | None = None
         self.n_candidates = 0
         self.n_expanded = 0
+        self.n_valid = 0
         self.t0 = time.monotonic()
         self.start_texts: list[str] = []
         self._add(list(starts), None)
@@ -150,41 +167,54 @@ class Search:
             self._add([""], None)
 
     # -- candidates --------------------------------------------------------------------------------
-    def _add(self, texts: list[str], parents: list[Node | None] | None) -> list[Node]:
-        parents = parents if parents is not None else [None] * len(texts)
-        programs, canon, owners = [], [], []
-        batch_seen = set()
-        for text, parent in zip(texts, parents):
-            try:
-                p = logo.parse(text) if isinstance(text, str) else text
-                c = self.canonical(p)
-            except (LogoError, RecursionError, TypeError, ValueError):
+    def _read(self, candidate) -> tuple[Program, int] | None:
+        """(canonical tree, tokens) of a proposed text or tree; None when it is not a program, within
+        the limits, that the search has not seen."""
+        try:
+            if type(candidate) is str:
+                if candidate in self._texts:
+                    return None               # read before: its canonical tree is in `seen` or was refused
+                self._texts.add(candidate)
+                candidate = logo.parse(candidate)
+            tree = canonical(candidate)
+            tokens = count_tokens(tree)
+        except (LogoError, RecursionError, TypeError, ValueError, AttributeError):
+            return None
+        return None if tokens > self.max_tokens else (tree, tokens)
+
+    def _add(self, candidates: list, parents: list[Node | None] | None) -> list[Node]:
+        parents = parents if parents is not None else [None] * len(candidates)
+        seen, read = self.seen, self._read
+        fresh: list[Node] = []
+        for cand, parent in zip(candidates, parents):
+            got = read(cand)
+            if got is None:
                 continue
-            if c in self.seen or c in batch_seen or n_tokens(c) > self.max_tokens:
-                continue
-            batch_seen.add(c)
-            programs.append(p)
-            canon.append(c)
-            owners.append(parent)
-        if not programs:
+            node = Node(got[0], got[1], parent=parent)
+            if seen.setdefault(node.program, node) is node:      # not seen before (one hash)
+                fresh.append(node)
+        if not fresh:
             return []
-        images, verdicts = logo.render_checked(programs, self.size, self.library, draw_off_canvas=True)
-        ok = verdicts != logo.Verdict.ERROR
-        if self.size == SOLVE_SIZE:
-            images28 = images
-        else:
-            images28, verdicts28 = logo.render_checked(programs, SOLVE_SIZE, self.library, draw_off_canvas=True)
-            ok &= verdicts28 != logo.Verdict.ERROR
-        dist = self.scorer.distance(images)
-        solved = solved_batch(images28, self.target28)
+        images, verdicts, reached = logo.render_checked_sizes(
+            [n.program for n in fresh], self.sizes, self.library, draw_off_canvas=True, reach=self.reach)
+        ok = np.flatnonzero(verdicts != logo.Verdict.ERROR)
+        if not len(ok):
+            return []
+        images28 = images[-1]
+        images = images[0]
+        dist, solved = self.scorer.score(images[ok], images28[ok])       # the whole round in one call
+        dist, solved, reached = dist.tolist(), solved.tolist(), reached.tolist()
         now = time.monotonic() - self.t0
         added = []
-        for k in np.flatnonzero(ok):
-            parent = owners[k]
-            node = Node(canon[k], n_tokens(canon[k]), float(dist[k]), bool(solved[k]), images[k], images28[k],
-                        parent, 0 if parent is None else parent.step + 1, 0, now)
-            self.seen[node.text] = node
-            if parent is None:
+        for j, k in enumerate(ok.tolist()):
+            node = fresh[k]
+            parent = node.parent
+            node.distance, node.solved, node.image = dist[j], solved[j], images[k]
+            node.image28 = images28[k] if reached[k] else None
+            node.valid, node.found_at = True, now
+            if parent is not None:
+                node.step = parent.step + 1
+            else:
                 self.start_texts.append(node.text)
             if node.tokens <= self.max_expand_tokens:
                 heapq.heappush(self.frontier, (self._priority(node), next(self._tie), node))
@@ -193,7 +223,21 @@ class Search:
             if node.solved and self.first_solve is None:
                 self.first_solve = now
             added.append(node)
+        self.n_valid += len(added)
         return added
+
+    def draw28(self, nodes: Sequence[Node]) -> None:
+        """Draw at 28x28 the nodes that were not (they could not solve the target), for results and sheets."""
+        todo = [n for n in nodes if n.image28 is None]
+        if todo:
+            images28, _ = logo.render_checked([n.program for n in todo], SOLVE_SIZE, self.library,
+                                              draw_off_canvas=True)
+            for n, im in zip(todo, images28):
+                n.image28 = im
+
+    def nodes(self) -> list[Node]:
+        """The programs found so far that ran within the limits, in the order they were found."""
+        return [n for n in self.seen.values() if n.valid]
 
     def _priority(self, node: Node) -> tuple:
         return (node.distance + self.penalty * node.expansions, node.tokens)
@@ -210,13 +254,12 @@ class Search:
         images_b = np.repeat(self.target[None], len(picked), axis=0)
         proposals = self.expand(images_a, images_b, [n.text for n in picked])
         self.n_expanded += len(picked)
-        texts, parents = [], []
+        candidates, parents = [], []
         for node, cands in zip(picked, proposals):
-            for c in cands:
-                texts.append(c)
-                parents.append(node)
-        self.n_candidates += len(texts)
-        added = self._add(texts, parents)
+            candidates += cands
+            parents += [node] * len(cands)
+        self.n_candidates += len(candidates)
+        added = self._add(candidates, parents)
         for node in picked:  # re-queue: sampling may give something new next time
             node.expansions += 1
             heapq.heappush(self.frontier, (self._priority(node), next(self._tie), node))
@@ -230,7 +273,7 @@ class Search:
                 break
             if stop_on_solve and self.first_solve is not None:
                 break
-            if time.monotonic() - self.t0 >= budget_s or len(self.seen) >= self.max_nodes:
+            if time.monotonic() - self.t0 >= budget_s or self.n_valid >= self.max_nodes:
                 break
             if max_rounds is not None and rounds >= max_rounds:
                 break
@@ -242,8 +285,9 @@ class Search:
 
     def result(self) -> SearchResult:
         best = self.best
+        self.draw28(best.path())
         return SearchResult(best, best.solved, self.first_solve, time.monotonic() - self.t0, self.n_expanded,
-                            self.n_candidates, len(self.seen), best.path(), list(self.start_texts))
+                            self.n_candidates, self.n_valid, best.path(), list(self.start_texts))
 
 
 def search(expand: Expand, target: np.ndarray, target28: np.ndarray | None = None, *, budget_s: float = 10.0,

@@ -12,13 +12,13 @@ from .errors import (ArityError, CallDepthError, LimitError, LogoError, LogoSynt
                      UnboundNameError)
 from .syntax import parse, to_text
 from .interp import contained, render, render_segments, run
-from .batch import Verdict, render_batch, render_checked
+from .batch import Verdict, render_batch, render_checked, render_checked_sizes
 from .dreamcoder import from_dreamcoder
 from .library import SOLVE_SIZE, parse_library
 from .tokens import CONTEXT_TOKENS, TOKEN_RE, n_tokens, tokenize
 
 __all__ = [
-    "parse", "to_text", "run", "render", "render_batch", "render_checked", "Verdict", "render_segments", "contained", "from_dreamcoder",
+    "parse", "to_text", "run", "render", "render_batch", "render_checked", "render_checked_sizes", "Verdict", "render_segments", "contained", "from_dreamcoder",
     "LogoError", "LogoSyntaxError", "UnboundNameError", "ArityError", "LimitError", "StepLimitError",
     "SegmentLimitError", "LoopLimitError", "CallDepthError", "ProgramSizeError", "NumericRangeError",
     "Program", "Define", "Move", "Loop", "Embed", "PenUp", "Call", "Num", "Const", "Var", "BinOp",

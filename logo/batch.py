@@ -12,7 +12,7 @@ same path with the plain "image or error" contract of `logo.render`.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numba
 import numpy as np
@@ -22,7 +22,7 @@ from .ast import Program
 from .bytecode import CodeBatch, compile_batch
 from .errors import LogoError
 from .interp import LibraryLike, status_error
-from .raster import CANVAS, rasterize, scratch
+from .raster import CANVAS, PEN_WIDTH, rasterize, scratch
 from .syntax import parse
 
 
@@ -45,10 +45,15 @@ def _any_ink(image):
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_checked(ops, op_start, consts, const_start, n_slots, size, words, max_steps, max_segments,
-                 draw_off_canvas, out, verdict, status):
-    """Run, check and draw each program whose verdict is still OK (0); see `Verdict` for the codes."""
+def _run_checked(ops, op_start, consts, const_start, n_slots, sizes, words, max_steps, max_segments,
+                 draw_off_canvas, reach, outs, verdict, status, reached):
+    """Run, check and draw each program whose verdict is still OK (0); see `Verdict` for the codes.
+
+    One VM run per program, drawn at every size of `sizes` (into `outs[s]` with scratch `words[s]`);
+    EMPTY is judged on the first size's drawing. With a `reach` box (x_lo, x_hi, y_lo, y_hi), the later
+    sizes are drawn only where the strokes' extent passes it on every side (`reached[p]`)."""
     segs = np.empty((vm.MAX_SEGMENTS, 4), np.float64)
+    half = 0.5 * PEN_WIDTH + 1e-9                      # a stroke's ink ends within this of its end points
     for p in range(op_start.shape[0] - 1):
         if verdict[p] != 0:
             continue
@@ -66,20 +71,27 @@ def _run_checked(ops, op_start, consts, const_start, n_slots, size, words, max_s
             verdict[p] = 4
             continue
         vm.center(segs, n)
-        lo = 1e30
-        hi = -1e30
+        x_lo = y_lo = 1e30
+        x_hi = y_hi = -1e30
         for i in range(n):
-            for j in range(4):
-                lo = min(lo, segs[i, j])
-                hi = max(hi, segs[i, j])
-        if lo < 0.0 or hi > CANVAS:
+            for j in (0, 2):
+                x_lo = min(x_lo, segs[i, j])
+                x_hi = max(x_hi, segs[i, j])
+                y_lo = min(y_lo, segs[i, j + 1])
+                y_hi = max(y_hi, segs[i, j + 1])
+        if min(x_lo, y_lo) < 0.0 or max(x_hi, y_hi) > CANVAS:
             verdict[p] = 3
             if not draw_off_canvas:
                 continue
-        rasterize(segs, n, size, words, out[p])
+        rasterize(segs, n, sizes[0], words[0], outs[0][p])
+        reached[p] = reach.shape[0] == 0 or (x_lo - half < reach[0] and x_hi + half > reach[1]
+                                             and y_lo - half < reach[2] and y_hi + half > reach[3])
+        if reached[p]:
+            for s in range(1, len(sizes)):
+                rasterize(segs, n, sizes[s], words[s], outs[s][p])
         if verdict[p] != 0:
             continue
-        if not _any_ink(out[p]):
+        if not _any_ink(outs[0][p]):
             verdict[p] = 2
 
 
@@ -106,15 +118,31 @@ def run_compiled(batch: CodeBatch, size: int = 28, max_segments: int = vm.MAX_SE
     Only OK programs are drawn (others stay blank), and OFF_CANVAS ones too (clipped to the canvas)
     when `draw_off_canvas`. The status is the VM's code (`vm.OK`, `vm.STEP_LIMIT`, ...) for programs that ran.
     """
+    (images,), verdict, status, _ = run_compiled_sizes(batch, (size,), max_segments, draw_off_canvas)
+    return images, verdict, status
+
+
+def run_compiled_sizes(batch: CodeBatch, sizes: Sequence[int], max_segments: int = vm.MAX_SEGMENTS,
+                       draw_off_canvas: bool = False, reach: Sequence[float] | None = None
+                       ) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """`run_compiled` drawing every program at each of `sizes` from one run of the VM: (images per size,
+    verdicts, vm status, reached); EMPTY is judged at `sizes[0]`. See `render_checked_sizes` for `reach`."""
     n = len(batch)
-    out = np.zeros((n, size, size), np.uint8)
+    sizes = tuple(int(s) for s in sizes)
+    if not sizes:
+        raise ValueError("run_compiled_sizes needs at least one size")
+    box = np.asarray(() if reach is None else reach, np.float64)
+    if box.shape not in ((0,), (4,)):
+        raise ValueError(f"reach is (x_lo, x_hi, y_lo, y_hi), not {reach!r}")
+    outs = tuple(np.zeros((n, s, s), np.uint8) for s in sizes)
     verdict = np.asarray([Verdict.OK if e is None else Verdict.ERROR for e in batch.errors], np.int8)
     status = np.zeros(n, np.int64)
+    reached = np.zeros(n, np.bool_)
     if n:
-        _run_checked(batch.ops, batch.op_start, batch.consts, batch.const_start, batch.n_slots, int(size),
-                     scratch(int(size)), vm.MAX_STEPS, min(int(max_segments), vm.MAX_SEGMENTS),
-                     bool(draw_off_canvas), out, verdict, status)
-    return out, verdict, status
+        _run_checked(batch.ops, batch.op_start, batch.consts, batch.const_start, batch.n_slots, sizes,
+                     tuple(scratch(s) for s in sizes), vm.MAX_STEPS, min(int(max_segments), vm.MAX_SEGMENTS),
+                     bool(draw_off_canvas), box, outs, verdict, status, reached)
+    return outs, verdict, status, reached
 
 
 def render_checked(programs: Iterable, size: int = 28, library: LibraryLike = None, *,
@@ -129,6 +157,23 @@ def render_checked(programs: Iterable, size: int = 28, library: LibraryLike = No
     batch = compile_batch(parse_all(programs), library)
     images, verdicts, _ = run_compiled(batch, size, max_segments, draw_off_canvas)
     return images, verdicts
+
+
+def render_checked_sizes(programs: Iterable, sizes: Sequence[int], library: LibraryLike = None, *,
+                         max_segments: int = vm.MAX_SEGMENTS, draw_off_canvas: bool = False,
+                         reach: Sequence[float] | None = None
+                         ) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+    """`render_checked` at several sizes from one compilation and one run per program (the search scores
+    at the model's size and judges "solved" at `SOLVE_SIZE`): (images per size, verdicts, reached).
+
+    Each size's images are exactly `render_checked`'s at that size; the verdicts are those at `sizes[0]`.
+    `reach` = (x_lo, x_hi, y_lo, y_hi) on the 9x9 canvas (y up) skips work at the later sizes: a drawing is
+    drawn there only when its ink may extend past that box on every side (its end points' extent widened
+    by half the pen width passes x_lo to the left, x_hi to the right, y_lo below and y_hi above; nothing
+    outside that widened extent is inked), which `reached` (n,) says; the others stay blank there."""
+    batch = compile_batch(parse_all(programs), library)
+    images, verdicts, _, reached = run_compiled_sizes(batch, sizes, max_segments, draw_off_canvas, reach)
+    return images, verdicts, reached
 
 
 def render_batch(programs: Iterable, size: int = 28, library: LibraryLike = None, errors: str = "raise"):

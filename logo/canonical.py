@@ -14,7 +14,7 @@ model's tokens (`model.tokenizer`) are the canonical text split.
 """
 from __future__ import annotations
 
-from .ast import COMMUTATIVE, BinOp, Call, Define, Embed, Loop, Move, PenUp, Program, Var
+from .ast import COMMUTATIVE, BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Program, Var
 from .syntax import parse, to_text
 
 #: canonical loop variable names, by nesting depth
@@ -28,44 +28,70 @@ def loop_var(depth: int) -> str:
     return LOOP_VARS[depth] if depth < len(LOOP_VARS) else f"v{depth}"
 
 
+def _order_key(e) -> tuple[int, str]:
+    """(length, text) of an operand: the order of the operands of `+` and `*`."""
+    t = type(e)
+    text = str(e.value) if t is Num else e.name if t is Const or t is Var else to_text(e)
+    return len(text), text
+
+
 def _expr(e, env: dict[str, str]):
-    if isinstance(e, Var):
-        return Var(env.get(e.name, e.name))
-    if isinstance(e, BinOp):
+    t = type(e)
+    if t is Var:
+        name = env.get(e.name, e.name)
+        return e if name == e.name else Var(name)
+    if t is BinOp:
         left, right = _expr(e.left, env), _expr(e.right, env)
-        if e.op in COMMUTATIVE:
-            lt, rt = to_text(left), to_text(right)
-            if (len(lt), lt) > (len(rt), rt):
-                left, right = right, left
-        return BinOp(e.op, left, right)
+        if e.op in COMMUTATIVE and _order_key(left) > _order_key(right):
+            return BinOp(e.op, right, left)
+        return e if left is e.left and right is e.right else BinOp(e.op, left, right)
     return e
 
 
 def _body(body, env: dict[str, str], depth: int) -> tuple:
-    return tuple(_stmt(s, env, depth) for s in body)
+    out = None                      # a new tuple only from the first statement that changes
+    for i, s in enumerate(body):
+        c = _stmt(s, env, depth)
+        if out is None and c is not s:
+            out = list(body[:i])
+        if out is not None:
+            out.append(c)
+    return body if out is None else tuple(out)
 
 
 def _stmt(s, env: dict[str, str], depth: int):
-    if isinstance(s, Move):
-        return Move(_expr(s.length, env), _expr(s.angle, env))
-    if isinstance(s, Loop):
+    """The canonical statement; `s` itself when it is canonical already (nothing is rebuilt, so
+    canonicalising a mutation of a canonical program costs little beyond the walk)."""
+    t = type(s)
+    if t is Move:
+        length, angle = _expr(s.length, env), _expr(s.angle, env)
+        return s if length is s.length and angle is s.angle else Move(length, angle)
+    if t is Loop:
         name = loop_var(depth)
         count = _expr(s.count, env)
-        return Loop(name, count, _body(s.body, {**env, s.var: name}, depth + 1))
-    if isinstance(s, Embed):
-        return Embed(_body(s.body, env, depth))
-    if isinstance(s, PenUp):
-        return PenUp(_body(s.body, env, depth))
-    if isinstance(s, Call):
-        return Call(s.name, tuple(_expr(a, env) for a in s.args))
+        inner = env if env.get(s.var, s.var) == name and s.var == name else {**env, s.var: name}
+        body = _body(s.body, inner, depth + 1)
+        return s if name == s.var and count is s.count and body is s.body else Loop(name, count, body)
+    if t is Embed or t is PenUp:
+        body = _body(s.body, env, depth)
+        return s if body is s.body else t(body)
+    if t is Call:
+        args = tuple(_expr(a, env) for a in s.args)
+        return s if all(a is b for a, b in zip(args, s.args)) else Call(s.name, args)
     raise TypeError(f"not a statement: {s!r}")
 
 
 def canonical(program) -> Program:
-    """The canonical form of a program (or program text): same drawing, one spelling."""
+    """The canonical form of a program (or program text): same drawing, one spelling. A tree that is
+    canonical already comes back as itself (the same object)."""
     p = parse(program) if isinstance(program, str) else program
     defs = []
     for d in p.defs:
         env = {old: PARAMS[i] if i < len(PARAMS) else f"p{i}" for i, old in enumerate(d.params)}
-        defs.append(Define(d.name, tuple(env[x] for x in d.params), _body(d.body, env, 0)))
-    return Program(tuple(defs), _body(p.body, {}, 0))
+        params = tuple(env[x] for x in d.params)
+        body = _body(d.body, env, 0)
+        defs.append(d if params == d.params and body is d.body else Define(d.name, params, body))
+    body = _body(p.body, {}, 0)
+    if body is p.body and all(a is b for a, b in zip(defs, p.defs)):
+        return p
+    return Program(tuple(defs), body)

@@ -151,6 +151,7 @@ class Sites:
                     raise TypeError(f"not a statement: {s!r}")
 
         body(program.body, (), 0, lambda nb: Program(program.defs, nb), top=True)
+        expr = body = None      # noqa: F841  (they refer to themselves: free them without the garbage collector)
         return cls(program, blocks, exprs, is_canonical)
 
     @cached_property
@@ -196,6 +197,7 @@ class Sites:
             return pos
 
         body(self.program.body, sum(n_tokens(define_text(d)) for d in self.program.defs))
+        expr = body = None      # noqa: F841  (free the self-referring functions without the garbage collector)
         return blocks, exprs
 
     # -- where each kind applies ------------------------------------------------------------------

@@ -185,6 +185,23 @@ class _Reject(Exception):
     """The fast path declines; the lark parser decides."""
 
 
+#: leaves are immutable values: the fast path shares one object per digit, constant and (common) name, which
+#: spares a constructor call per leaf (the search parses every candidate text)
+_NUMS = tuple(Num(d) for d in range(10))
+_CONSTS = {c: Const(c) for c in CONSTANTS}
+_VARS: dict[str, Var] = {}
+_MAX_SHARED_VARS = 256
+
+
+def _var(name: str) -> Var:
+    v = _VARS.get(name)
+    if v is None:
+        v = Var(name)
+        if len(_VARS) < _MAX_SHARED_VARS:
+            _VARS[name] = v
+    return v
+
+
 def _fast_parse(text: str) -> Program | None:
     """Recursive descent over whitespace-separated atoms; None when in any doubt."""
     toks = [t for t in _ATOM.findall(text) if t[0] != ";"]
@@ -212,11 +229,12 @@ def _fast_parse(text: str) -> Program | None:
             digits = t.lstrip("0") or "0"
             if len(digits) > 1:
                 raise _Reject
-            return Num(int(digits))
-        if t in CONSTANTS:
-            return Const(t)
+            return _NUMS[int(digits)]
+        c = _CONSTS.get(t)
+        if c is not None:
+            return c
         if _NAME.match(t) and t not in KEYWORDS:
-            return Var(t)
+            return _var(t)
         raise _Reject
 
     def name() -> str:
@@ -288,6 +306,8 @@ def _fast_parse(text: str) -> Program | None:
         return Program(tuple(defs), tuple(stmts))
     except (_Reject, RecursionError):
         return None
+    finally:            # the nested functions refer to each other: break the cycle so no garbage collector is needed
+        expr = name = body = stmt = None  # noqa: F841
 
 
 # ---- printing ----------------------------------------------------------------------------------
@@ -333,3 +353,58 @@ def to_text(node) -> str:
     if isinstance(node, (Move, Loop, Embed, PenUp, Call)):
         return stmt_text(node)
     return expr_text(node)
+
+
+# ---- size without printing -----------------------------------------------------------------------
+
+def _expr_tokens(e, depth: int, max_nesting: int) -> int:
+    if type(e) is not BinOp:
+        return 1
+    if depth >= max_nesting:
+        raise ProgramSizeError(f"parentheses nest deeper than {max_nesting}")
+    return 3 + _expr_tokens(e.left, depth + 1, max_nesting) + _expr_tokens(e.right, depth + 1, max_nesting)
+
+
+def _body_tokens(body, depth: int, max_nesting: int) -> int:
+    total = 0
+    for s in body:
+        total += _stmt_tokens(s, depth, max_nesting)
+    return total
+
+
+def _stmt_tokens(s, depth: int, max_nesting: int) -> int:
+    if depth >= max_nesting:
+        raise ProgramSizeError(f"parentheses nest deeper than {max_nesting}")
+    t = type(s)
+    d = depth + 1
+    if t is Move:                                                       # ( move length angle )
+        return 3 + _expr_tokens(s.length, d, max_nesting) + _expr_tokens(s.angle, d, max_nesting)
+    if t is Loop:                                                       # ( loop var count body )
+        return 4 + _expr_tokens(s.count, d, max_nesting) + _body_tokens(s.body, d, max_nesting)
+    if t is Embed or t is PenUp:                                        # ( embed body )
+        return 3 + _body_tokens(s.body, d, max_nesting)
+    if t is Call:                                                       # ( name args )
+        total = 3
+        for a in s.args:
+            total += _expr_tokens(a, d, max_nesting)
+        return total
+    raise TypeError(f"not a statement: {s!r}")
+
+
+def count_tokens(node, max_nesting: int = MAX_NESTING) -> int:
+    """`n_tokens(to_text(node))` without printing (the search counts every candidate tree); raises
+    `ProgramSizeError` when the text's parentheses would nest deeper than `max_nesting`, which `parse`
+    refuses, so a counted tree's text always parses back."""
+    t = type(node)
+    if t is Program:                                                    # ( define ( name params ) body )
+        total = _body_tokens(node.body, 0, max_nesting)
+        for d in node.defs:
+            total += 6 + len(d.params) + _body_tokens(d.body, 1, max_nesting)
+        return total
+    if t is Define:
+        return 6 + len(node.params) + _body_tokens(node.body, 1, max_nesting)
+    if t in (Move, Loop, Embed, PenUp, Call):
+        return _stmt_tokens(node, 0, max_nesting)
+    if t in (Num, Const, Var, BinOp):
+        return _expr_tokens(node, 0, max_nesting)
+    raise TypeError(f"not a program node: {node!r}")

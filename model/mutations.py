@@ -10,13 +10,15 @@ from typing import Sequence
 
 from logo.tokens import DIGIT_TOKENS, NUMERIC_TOKENS, OPERATOR_TOKENS
 
+_LEAVES = frozenset(NUMERIC_TOKENS + OPERATOR_TOKENS)     # a set: this runs for every token of every mutation
+
 
 def mutate_tokens(tokens: Sequence[str], rng: random.Random, n_edits: int) -> list[str]:
     """Up to `n_edits` small random token changes (the result may not parse; callers check)."""
     t = list(tokens)
     for _ in range(n_edits):
         r = rng.random()
-        leaves = [i for i, x in enumerate(t) if x in NUMERIC_TOKENS or x in OPERATOR_TOKENS]
+        leaves = [i for i, x in enumerate(t) if x in _LEAVES]
         if r < 0.5 and leaves:
             i = rng.choice(leaves)
             t[i] = rng.choice(OPERATOR_TOKENS if t[i] in OPERATOR_TOKENS else NUMERIC_TOKENS)

@@ -54,9 +54,9 @@ def test_random_gives_n_candidates_and_runs_in_the_search():
 def test_grammar_candidates_parse_and_run_in_the_search():
     p = GrammarProposer(n=6, seed=0)
     out = p(None, None, [START, ""])
-    assert all(len(c) > 0 for c in out)
-    for c in out[0] + out[1]:
-        logo.parse(c)
+    assert [len(c) for c in out] == [6, 6]
+    for c in out[0] + out[1]:                                    # trees whose text parses back to them
+        assert isinstance(c, logo.Program) and logo.parse(logo.to_text(c)) == c
     r = run(GrammarProposer(n=16, seed=0), rounds=5)
     assert r.n_valid > len(r.start_texts)
 
@@ -81,8 +81,8 @@ def test_model_plus_grammar_adds_grammatical_mutations_to_the_model_scripts():
     arm = make_proposer("model+grammar", model_proposer=fake_model, n=5, seed=3)
     (cands,) = arm(None, None, [START])
     assert cands[0] == "(move ul 0)" and len(cands) == 6          # the model's, then 5 grammatical ones
-    for text in cands[1:]:
-        logo.parse(text)                                          # every grammatical mutation parses
+    for tree in cands[1:]:                                        # every grammatical mutation is a tree
+        assert isinstance(tree, logo.Program) and logo.parse(logo.to_text(tree)) == tree
     assert arm.max_tokens == 64
 
 

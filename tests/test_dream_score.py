@@ -109,3 +109,50 @@ def test_sixteen_bit_grey(tmp_path):
     Image.fromarray(arr).save(tmp_path / "g16.png")
     img = load_target_image(tmp_path / "g16.png", 28)
     assert img[14, 14] == 255 and img[0, 0] == 0
+
+
+def test_the_compiled_score_is_the_numpy_definition_bit_for_bit():
+    """The search scores a round in one compiled call; it must give exactly `reference_distance` (numpy:
+    blur, squared difference, float32 pairwise sum) and `solved_batch`."""
+    from data.generate import random_programs
+    programs = random_programs(300, seed=3)
+    (images, images28), verdicts, _ = logo.render_checked_sizes(programs, (32, 28), draw_off_canvas=True)
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (20, 32, 32), dtype=np.uint8)          # dense images too
+    images = np.concatenate([images, noise])
+    images28 = np.concatenate([images28, rng.integers(0, 256, (20, 28, 28), dtype=np.uint8)])
+    for t in (0, 7, 150, 305):
+        scorer = Scorer(images[t], images28[t])
+        got, solved_got = scorer.score(images, images28)
+        want = scorer.reference_distance(images)
+        assert got.dtype == want.dtype == np.float32
+        assert np.array_equal(got, want)
+        assert np.array_equal(solved_got, solved_batch(images28, images28[t])) and solved_got[t]
+    assert not Scorer(images[0]).score(images, images28)[1].any()      # no 28x28 target: nothing is solved
+    assert Scorer(images[0], images28[0]).score(images[:0], images28[:0])[0].shape == (0,)
+    with pytest.raises(ValueError, match="cannot be scored"):
+        Scorer(images[0]).score(images28)
+
+
+def test_the_reach_box_never_skips_a_drawing_that_solves():
+    """`reach_box`: a drawing that solves the target inks past the box on every side, and one whose ink does
+    not is not a solution (the search skips drawing those at 28x28)."""
+    from data.generate import random_programs
+    from data.tasks import all_tasks
+    from dream.score import reach_box
+    tasks = all_tasks(28)
+    programs = [t.program for t in tasks] + random_programs(400, seed=6)
+    (_, full28), verdicts, _ = logo.render_checked_sizes(programs, (32, 28), draw_off_canvas=True)
+    skipped_some = 0
+    for t in list(tasks)[::4]:
+        target28 = logo.render(t.program, 28)
+        box = reach_box(target28)
+        (_, got28), _, reached = logo.render_checked_sizes(programs, (32, 28), draw_off_canvas=True, reach=box)
+        truly = solved_batch(full28, target28)
+        assert not (truly & ~reached).any()                              # no solution is skipped
+        assert np.array_equal(solved_batch(got28, target28), truly)      # blank skipped images judge the same
+        skipped_some += int((~reached).sum())
+    assert skipped_some > 0
+    assert reach_box(np.zeros((28, 28), np.uint8)) is None
+    faint = np.full((28, 28), SOLVE_TOLERANCE, np.uint8)
+    assert reach_box(faint) is None                                      # nothing above the tolerance

@@ -107,7 +107,8 @@ def test_search_drops_bad_candidates_and_duplicates():
     res = s.run(budget_s=5.0, max_rounds=10)
     assert res.solved and res.best.text == "(move 3 0)"
     # the unparsable, over-limit and unbound programs were dropped; the respelled duplicate was merged
-    assert set(s.seen) == {"", "(move ul 0)", "(move 2 0)", "(move 3 0)"}
+    assert sorted(n.text for n in s.nodes()) == sorted(["", "(move ul 0)", "(move 2 0)", "(move 3 0)"])
+    assert res.n_valid == 4
     assert res.n_candidates >= 6
 
 

@@ -67,3 +67,37 @@ def test_render_checked_never_raises_on_bad_text():
     assert verdicts.tolist() == [Verdict.ERROR] * 3 + [Verdict.EMPTY]
     with pytest.raises(TypeError):
         logo.render_checked([3])
+
+
+def test_several_sizes_from_one_run_are_each_sizes_own_drawing():
+    texts = ["(loop i 4 (move ul (/ ua 4)))", "(move 0 0)", "(move 9 0) (move 1 0)", "(foo 3)", "(move ul"]
+    programs = texts + random_programs(200, seed=4)
+    for draw_off_canvas in (False, True):
+        (a32, a28), verdicts, reached = logo.render_checked_sizes(programs, (32, 28), draw_off_canvas=draw_off_canvas)
+        b32, v32 = logo.render_checked(programs, 32, draw_off_canvas=draw_off_canvas)
+        b28, _ = logo.render_checked(programs, 28, draw_off_canvas=draw_off_canvas)
+        assert np.array_equal(a32, b32) and np.array_equal(a28, b28) and np.array_equal(verdicts, v32)
+        # without a box, every drawing is drawn at both sizes (an empty one too); the failures at neither
+        assert reached[verdicts == Verdict.OK].all() and not reached[verdicts == Verdict.ERROR].any()
+        assert reached[verdicts == Verdict.OFF_CANVAS].all() == draw_off_canvas
+    with pytest.raises(ValueError, match="reach"):
+        logo.render_checked_sizes(texts, (32, 28), reach=(1.0, 2.0))
+
+
+def test_a_reach_box_skips_only_drawings_whose_ink_cannot_pass_it():
+    from logo.raster import CANVAS
+    programs = random_programs(300, seed=5)
+    (full32, full28), verdicts, _ = logo.render_checked_sizes(programs, (32, 28), draw_off_canvas=True)
+    for box in [(3.0, 6.0, 3.0, 6.0), (4.4, 4.6, 1.0, 8.0), (0.5, 8.5, 0.5, 8.5)]:
+        (a32, a28), v, reached = logo.render_checked_sizes(programs, (32, 28), draw_off_canvas=True, reach=box)
+        assert np.array_equal(a32, full32) and np.array_equal(v, verdicts)       # the first size is never skipped
+        assert np.array_equal(a28[reached], full28[reached]) and not a28[~reached].any()
+        px = CANVAS / 28
+        for k in np.flatnonzero(~reached & (verdicts != Verdict.ERROR)):
+            # the real drawing leaves blank every pixel wholly beyond the box on some side
+            ys, xs = np.nonzero(full28[k])
+            if not len(xs):
+                continue
+            assert ((xs.min() + 1) * px > box[0] or xs.max() * px < box[1]
+                    or CANVAS - ys.max() * px > box[2] or CANVAS - (ys.min() + 1) * px < box[3]), k
+        assert reached.sum() > 0 and (~reached & (verdicts == Verdict.OK)).sum() > 0

@@ -237,12 +237,27 @@ def test_the_canonical_form_has_one_home():
     assert logo.to_text(canonical("(loop x 2 (move (* ul 2) (+ x 1)))")) == "(loop i 2 (move (* 2 ul) (+ 1 i)))"
 
 
-def test_the_grammar_arm_draws_per_node_what_per_call_mutate_draws():
+def test_the_grammar_arm_draws_per_node_what_sites_per_draw_give():
+    """The arm computes a node's sites once and returns the edited trees (those it could expand again);
+    recomputing the sites for every draw from the same random numbers gives the same trees."""
     from dream.baselines import GrammarProposer
+    from logo.syntax import count_tokens
     texts = [logo.to_text(parsed(t)) for t in PROGRAMS]
-    arm = GrammarProposer(n=8, seed=1)
+    arm = GrammarProposer(n=8, seed=1, max_tokens=40)
     got = arm(None, None, texts)
     rng = random.Random(1)
     content = RandomContent(rng)
-    want = [[t for t in (mutate(x, rng, content=content) for _ in range(8)) if t is not None] for x in texts]
-    assert got == want and all(len(g) >= 6 for g in got)
+    want = []
+    for x in texts:
+        trees = []
+        for _ in range(8 * GrammarProposer.TRIES):
+            q = Sites.of(canonical(x), is_canonical=True).mutate(rng, content=content)
+            if q is not None and n_tokens(logo.to_text(q)) <= 40:
+                trees.append(q)
+                if len(trees) == 8:
+                    break
+        want.append(trees)
+    assert got == want and all(len(g) == 8 for g in got)
+    for x, trees in zip(texts, got):                  # grammatical edits: trees whose text parses back
+        assert all(logo.parse(logo.to_text(q)) == q and count_tokens(q) <= 40 for q in trees)
+        assert sum(logo.to_text(canonical(q)) != x for q in trees) >= 6

@@ -4,6 +4,8 @@ from hypothesis import given, settings, strategies as st
 
 import logo
 from logo.ast import CONSTANTS, BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Program, Var
+from logo.errors import ProgramSizeError
+from logo.syntax import parse, to_text
 
 names = st.sampled_from(["i", "j", "k", "n", "x", "side", "a_1"])
 exprs = st.recursive(
@@ -113,3 +115,42 @@ def test_fast_parser_agrees_with_lark_on_programs_and_their_mutations(p, data):
         expected = None
     fast = _fast_parse(mutated)
     assert fast is None or fast == expected
+
+
+def test_count_tokens_counts_the_text_without_printing_it():
+    import random as _random
+    from data.generate import random_programs
+    from logo.canonical import canonical
+    from logo.mutate import RandomContent, Sites
+    from logo.syntax import MAX_NESTING, count_tokens
+    from logo.tokens import n_tokens
+    programs = random_programs(300, seed=7) + [parse("(define (f a b) (move a b)) (f 1 (+ 2 ul))"),
+                                               parse("(embed (penup (move 1 0)) (loop i 2 (f i)))")]
+    rng = _random.Random(0)
+    content = RandomContent(rng)
+    programs += [q for p in programs[:100] for q in (Sites.of(p).mutate(rng, content=content) for _ in range(4))
+                 if q is not None]
+    for p in programs:
+        assert count_tokens(p) == n_tokens(to_text(p)) == count_tokens(canonical(p))
+    assert count_tokens(parse("(move ul 0)").body[0]) == 5 and count_tokens(parse("(move (+ 1 2) 0)").body[0].length) == 5
+    deep = "1"
+    for _ in range(MAX_NESTING - 1):
+        deep = f"(+ 1 {deep})"
+    ok = parse(f"(move {deep} 0)")                             # parentheses nest exactly MAX_NESTING deep
+    assert count_tokens(ok) == n_tokens(to_text(ok))
+    too_deep = Program((), (Move(BinOp("+", Num(1), ok.body[0].length), Num(0)),))
+    with pytest.raises(ProgramSizeError):
+        parse(to_text(too_deep))
+    with pytest.raises(ProgramSizeError):
+        count_tokens(too_deep)                                # what parse refuses, the count refuses
+
+
+def test_canonical_keeps_a_canonical_tree_and_is_the_same_as_reprinting():
+    from data.generate import random_programs
+    from logo.canonical import canonical
+    for p in random_programs(200, seed=8) + [parse("(loop x 3 (loop y 2 (move (+ y x) (* 2 ul))))")]:
+        c = canonical(p)
+        assert canonical(c) is c                              # nothing rebuilt when nothing changes
+        assert to_text(c) == to_text(canonical(to_text(p))) and canonical(parse(to_text(c))) == c
+    assert to_text(canonical("(loop x 3 (loop y 2 (move (+ y x) (* 2 ul))))")) == \
+        "(loop i 3 (loop j 2 (move (+ i j) (* 2 ul))))"
