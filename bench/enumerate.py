@@ -28,7 +28,7 @@ import numba  # noqa: E402
 
 import logo  # noqa: E402
 from logo.batch import run_compiled  # noqa: E402
-from logo.enumeration import Budget, _bands, distinct_drawings, enumerate_programs  # noqa: E402
+from logo.enumeration import Budget, enumerate_items, distinct_drawings, enumerate_programs  # noqa: E402
 from logo.fragments import assemble  # noqa: E402
 from logo.pcfg import Grammar  # noqa: E402
 
@@ -50,7 +50,7 @@ def measure(g: Grammar, n: int, library) -> dict:
             last, kept = d, kept + len(d.programs)
         return last.enumerated, kept
     (n_enum, n_distinct), t_pipe, w_pipe = cpu(pipeline)
-    items = list(_bands(g, budget, None, {d.name: d for d in library}, 1.5))
+    items = list(enumerate_items(g, budget, None, {d.name: d for d in library}, 1.5))
     _, t_render, _ = cpu(lambda: [logo.render_checked(progs[i:i + 2048], 28, library=library)
                                   for i in range(0, len(progs), 2048)])
     batches = [assemble([it[3] for it in items[i:i + 2048]])[0] for i in range(0, len(items), 2048)]

@@ -483,8 +483,10 @@ class Enumerator:
         return self._min_block_cost("top", "start") + self._min_block_cost("top", "move")
 
 
-def _bands(grammar: Grammar, budget, bounds: Bounds | None, library, band_bits: float):
-    """(cost, ntok, statements, fragments) of every program in order, band by band, within the budget."""
+def enumerate_items(grammar: Grammar, budget, bounds: Bounds | None, library, band_bits: float):
+    """(cost, ntok, statements, fragments) of every program in order, band by band, within the budget:
+    the raw items `enumerate_programs` and `distinct_drawings` are made from (cost in nats; the
+    statements' compiled fragments for `logo.fragments.assemble`)."""
     budget = as_budget(budget)
     bounds = bounds or Bounds()
     if not band_bits > 0:
@@ -526,7 +528,7 @@ def enumerate_programs(grammar: Grammar, budget=None, *, bounds: Bounds | None =
     bits of description length are enumerated in turn (each exactly sorted), as DreamCoder's
     `enumerateForTasks`. Every program is a distinct AST that parses back from its text.
     """
-    for cost, _, stmts, _ in _bands(grammar, budget, bounds, library, band_bits):
+    for cost, _, stmts, _ in enumerate_items(grammar, budget, bounds, library, band_bits):
         yield Program((), stmts), -cost
 
 
@@ -586,7 +588,7 @@ def distinct_drawings(grammar: Grammar, budget=None, *, size: int = 28, library=
         pending.clear()
         return out
 
-    for item in _bands(grammar, budget, bounds, library, band_bits):
+    for item in enumerate_items(grammar, budget, bounds, library, band_bits):
         pending.append(item)
         n_enum += 1
         if len(pending) >= batch:
@@ -600,4 +602,4 @@ def bits(logp: float) -> float:
     return -logp / LN2
 
 
-__all__ = ["Bounds", "Budget", "Drawn", "Enumerator", "distinct_drawings", "enumerate_programs", "bits"]
+__all__ = ["Bounds", "Budget", "Drawn", "Enumerator", "distinct_drawings", "enumerate_items", "enumerate_programs", "bits"]
