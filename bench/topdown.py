@@ -4,13 +4,17 @@
                                       [--arms enum-db,enum-dc,enum-uniform,grammar,none] [--json OUT.json]
 
 Arms:
-- enum-db: `dream.topdown.enumerate_for_target` with the grammar fitted on DB (`fit_grammar`: its
-  solutions corpus, else its heads; DreamCoder test programs never);
+- enum-db: `dream.topdown.enumerate_for_target` with the grammar fitted on DB (`fit_grammar(heads_first=True)`:
+  its solutions corpus, else its heads; DreamCoder test programs never);
 - enum-dc: the grammar fitted on the DreamCoder *train* programs; on dc-train leave-one-out (the task's own
   program is left out of the fit), on dc-test all 80 (the test split is never fitted on);
 - enum-uniform: every production equally likely (the grammar's baseline);
-- grammar, none: `dream.solver.Solver` arms on the same database (random grammatical mutations of the
-  database neighbours; the start programs alone);
+- grammar, none, topdown: `dream.solver.Solver` arms on the same database (random grammatical mutations of the
+  database neighbours; the start programs alone; the enumerator as `logo solve --proposer topdown` runs it,
+  its grammar fitted on the DreamCoder training programs as `Solver.grammar` fits it on a random database);
+- ARM+starts (ARM grammar or none): with `--enumerated-starts --starts` (default 8): the programs enumerated
+  for --share of the budget nearest the target join the start programs; ARM+len:W: with
+  `--length-weight W` (the frontier counts W per token); both: ARM+starts+len:W;
 - grammar+pool, none+pool: the same arms on a copy of the database into which the --pool most probable
   distinct drawings of the enumerator were inserted (source "enum"): enumerated programs join the
   database neighbours as start programs (the start-program source, measured with today's solver). The
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -41,7 +46,7 @@ from dream.topdown import enumerate_for_target, fit_grammar  # noqa: E402
 from logo.pcfg import Grammar  # noqa: E402
 
 ENUM_ARMS = ("enum-db", "enum-dc", "enum-uniform")
-SOLVER_ARMS = ("grammar", "none")
+SOLVER_ARMS = ("grammar", "none", "topdown")
 POOL_ARMS = ("grammar+pool", "none+pool")
 SETS = {"dc-train": "train", "dc-test": "test"}
 
@@ -69,8 +74,34 @@ def pool_database(db: str, grammar: Grammar, library, n: int, out: Path) -> Path
     return out
 
 
-def run_set(split: str, arms, db: str, budget: float, limit, grammars, library, solver, pool_solver=None
-            ) -> list[dict]:
+def parse_arm(arm: str):
+    """(base arm, modifiers) of a solver arm name ARM[+starts][+len:W]; None if it is not one."""
+    base, *mods = arm.split("+")
+    if base not in SOLVER_ARMS:
+        return None
+    for m in mods:
+        if m != "starts":
+            try:
+                if not (m.startswith("len:") and float(m[4:]) >= 0):
+                    return None
+            except ValueError:
+                return None
+    return base, mods
+
+
+def solver_arm(arm: str, solver, starts: int, share: float):
+    """(base arm, Solver) for an arm name ARM[+starts][+len:W]: `solver` with those settings."""
+    from dataclasses import replace
+    base, mods = parse_arm(arm)
+    st = solver.settings
+    for m in mods:
+        st = (replace(st, enumerated_starts=starts, enumerate_share=share) if m == "starts"
+              else replace(st, length_weight=float(m[4:])))
+    return base, replace(solver, settings=st)
+
+
+def run_set(split: str, arms, db: str, budget: float, limit, grammars, library, solver, pool_solver=None,
+            solvers=None) -> list[dict]:
     from data import dreamcoder_tasks
     _, targets, _ = load_targets("dreamcoder", split, 32, limit=limit)
     train = {t.name: logo.to_text(t.program) for t in dreamcoder_tasks("train")}
@@ -79,12 +110,18 @@ def run_set(split: str, arms, db: str, budget: float, limit, grammars, library, 
         ref = target.known_program
         for arm in arms:
             c0, w0 = time.process_time(), time.monotonic()
-            if arm in SOLVER_ARMS or arm in POOL_ARMS:
-                r = (pool_solver.solve_one(arm.split("+")[0], target, budget, i) if arm in POOL_ARMS
-                     else solver.solve_one(arm, target, budget, i))
+            if arm in solvers or arm in POOL_ARMS:
+                if arm in POOL_ARMS:
+                    r = pool_solver.solve_one(arm.split("+")[0], target, budget, i)
+                else:
+                    base, s = solvers[arm]
+                    r = s.solve_one(base, target, budget, i)
+                if "error" in r:
+                    print(f"  {arm}: {r['error']}", flush=True)
                 row = {"solved": bool(r["solved"]), "program": r.get("program"), "tokens": r.get("tokens"),
                        "distance": r.get("distance"), "candidates": r.get("candidates"),
-                       "start_program": r.get("start_program"), "edit_steps": r.get("edit_steps")}
+                       "start_program": r.get("start_program"), "edit_steps": r.get("edit_steps"),
+                       "time_to_solve": r.get("time_to_solve")}
             else:
                 if arm == "enum-dc" and split == "train":
                     g = Grammar.fit([p for name, p in train.items() if name != target.name], source="dc-train loo")
@@ -150,23 +187,30 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write every row and the summary here")
     ap.add_argument("--pool", type=int, default=50_000, help="enumerated programs inserted for the +pool arms")
     ap.add_argument("--pool-dir", default="/tmp/topdown-pool", help="where the pooled database copies go")
+    ap.add_argument("--starts", type=int, default=8, help="+starts arms: enumerated start programs")
+    ap.add_argument("--share", type=float, default=0.4, help="+starts arms: share of the budget enumerating")
     args = ap.parse_args()
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-    bad = [a for a in arms if a not in ENUM_ARMS + SOLVER_ARMS + POOL_ARMS]
+    bad = [a for a in arms if a not in ENUM_ARMS + POOL_ARMS and parse_arm(a) is None]
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     if bad or not arms or any(s not in SETS for s in sets):
         raise SystemExit(f"bench/topdown.py: arms are {', '.join(ENUM_ARMS + SOLVER_ARMS + POOL_ARMS)}; "
                          f"sets are {', '.join(SETS)}")
+    load0 = os.getloadavg()
     numba.set_num_threads(1)
     import torch
     torch.set_num_threads(1)
     from data import dreamcoder_tasks
     from dream.solver import Solver
-    g_db, library = fit_grammar(args.db)
+    g_db, library = fit_grammar(args.db, heads_first=True)
     grammars = {"enum-db": g_db, "enum-uniform": Grammar.uniform(),
                 "enum-dc": Grammar.fit([t.program for t in dreamcoder_tasks("train")], source="dc-train")}
     print(f"enum-db grammar: {g_db.meta}")
-    solver = Solver.open([a for a in arms if a in SOLVER_ARMS] or ["none"], db=args.db)
+    solver = Solver.open(["none"], db=args.db)
+    solvers = {a: solver_arm(a, solver, args.starts, args.share) for a in arms
+               if a not in ENUM_ARMS + POOL_ARMS}
+    if any(a.startswith("topdown") or "+starts" in a for a in arms):
+        print(f"Solver grammar (topdown, +starts): {solver.grammar().meta}")
     for g in grammars.values():                     # numba compiled and cached before the clock runs
         enumerate_for_target(dreamcoder_tasks("train")[0].image, g, 1.0, library=library if g is g_db else (),
                              max_programs=500)
@@ -181,15 +225,18 @@ def main() -> None:
                 pool_solver = Solver.open(["grammar", "none"], db=path)
             try:
                 rows += run_set(SETS[s], arms, args.db, args.budget, args.limit, grammars, library, solver,
-                                pool_solver)
+                                pool_solver, solvers)
             finally:
                 if pool_solver is not None:
                     pool_solver.close()
     finally:
         solver.close()
     summary = report(rows, arms)
+    load = [load0, os.getloadavg()]
+    print(f"load average (1, 5, 15 min) at the start {load0}, at the end {load[1]}")
     if args.json:
         Path(args.json).write_text(json.dumps({"budget_s": args.budget, "db": args.db, "summary": summary,
+                                               "load": load, "starts": args.starts, "share": args.share,
                                                "rows": rows}, indent=1))
 
 

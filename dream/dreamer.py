@@ -115,7 +115,7 @@ class Dreamer:
         expand = self.watcher.proposer(st.samples, st.temperatures, st.beam)
         result = run_search(expand, target, self.db, k=st.k, budget_s=self.budget_s, batch=st.batch,
                             library=self.library, should_stop=lambda: self.stop_requested,
-                            image_size=self.db.image_size)
+                            image_size=self.db.image_size, length_weight=st.length_weight)
         texts = programs_to_insert(result)
         statuses = []
         if texts:

@@ -49,12 +49,14 @@ def test_the_pool_answers_many_targets(grammar):
         assert hit[0].distance <= 1e-6 and solved(logo.render(hit[0].program, 28), logo.render(text, 28))
 
 
-def test_the_corpus_is_solutions_then_heads_then_dreamcoder_train(tmp_path):
+def test_the_corpus_is_solutions_then_dreamcoder_train_then_heads(tmp_path):
     db = Database(tmp_path / "db.sqlite", image_size=32)
     db.insert("(loop i 5 (move ul (/ ua 5)))", source="random")
     db.insert("(move ul 0) (move 0 (/ ua 3)) (move ul 0)", source="random")
-    programs, source = grammar_corpus(db)
+    programs, source = grammar_corpus(db, heads_first=True)
     assert source == "database heads" and len(programs) == 2
+    programs, source = grammar_corpus(db)
+    assert source == "DreamCoder train programs" and len(programs) == 80
     test_task = next(t for t in dreamcoder_tasks("test") if t.name.startswith("star"))
     db.insert(logo.to_text(test_task.program), source="task")          # evaluation data never enters
     db.insert("(loop i 7 (move ul (/ ua 7)))", source="task")
