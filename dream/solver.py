@@ -303,14 +303,23 @@ class Solver:
         proposer.reset()
         return proposer
 
+    @staticmethod
+    def _grammar_key(library) -> tuple:
+        return tuple(sorted((d.name, len(d.params)) for d in library or ()))
+
     def grammar(self):
         """The enumerator's grammar for this solver's library (`dream.topdown.fit_grammar_on`: the solutions
         corpus of the database, else the DreamCoder training programs, else its heads), fitted once."""
         from .topdown import fit_grammar_on
-        key = tuple(sorted((d.name, len(d.params)) for d in self.library or ()))
+        key = self._grammar_key(self.library)
         if key not in self.grammars:
             self.grammars[key] = fit_grammar_on(self.db, self.library or ())
         return self.grammars[key]
+
+    def use_grammar(self, grammar, library=None) -> None:
+        """Enumerate with `grammar` whenever the library is `library` (this solver and its variants):
+        `bench/library.py` fits one on the solutions and one on their library rewrites."""
+        self.grammars[self._grammar_key(library)] = grammar
 
     def enumerated_starts(self, target: Target, budget_s: float) -> tuple[StartSource, float]:
         """(start-program source, seconds spent): `self.starts` plus the `enumerated_starts` programs,
