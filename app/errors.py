@@ -1,14 +1,16 @@
 """The error boundary of the `logo` command: `logo.cli_errors.run_guarded` with the project's own error
-types of every layer below app (a bad database, an unusable image, a missing checkpoint, an empty target set)."""
+types of every layer below app (a bad database, an unusable image, a missing checkpoint, an empty target set,
+a worker that cannot start)."""
 from __future__ import annotations
 
 from data.db import DatabaseError
+from dream.executor import WorkerError
 from dream.proposer import CheckpointMissing
 from dream.targets import NoTargets
 from logo.images import BadImage
 from logo.cli_errors import run_guarded
 
-PROJECT_ERRORS: tuple[type, ...] = (DatabaseError, BadImage, CheckpointMissing, NoTargets)
+PROJECT_ERRORS: tuple[type, ...] = (DatabaseError, BadImage, CheckpointMissing, NoTargets, WorkerError)
 
 
 def command_name(args) -> str:

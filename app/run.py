@@ -7,7 +7,8 @@ processes), evaluates the newest checkpoint (`logo solve` on DreamCoder training
 MNIST digits, with the model and, as its baseline, random token mutations: same targets, budget and
 start programs), grows the library (`logo compress`), extends the database with programs that use the
 library, and writes the HTML report.  The search flags (--k, --beam, ...) go to every search: dream,
-the evaluation and the library arms.  Progress is kept in OUT/state.json (written atomically) after
+the evaluation and the library arms.  The workers (--workers, default the configuration's; --ray for a
+Ray cluster) build the database, dream (one fewer: train keeps a core) and evaluate.  Progress is kept in OUT/state.json (written atomically) after
 every finished phase, so a stopped run resumes where it stopped.  Ctrl-C stops both child processes
 cleanly (they checkpoint and close the database) and keeps what is done.
 """
@@ -42,7 +43,7 @@ class Config:
     solve_mnist: int             # held-out MNIST digits evaluated each round
     compress_iterations: int
     compress_limit: int          # (unused: the compressor's corpus is the solutions, not database heads)
-    workers: int = 2
+    workers: int = 2             # processes of the build, dream (one fewer) and evaluation (0: every core)
     image_size: int = 32
 
 
@@ -91,6 +92,11 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", help="torch device for train, dream and solve (default auto)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
     SearchSettings.add_arguments(p)
+    p.add_argument("--workers", type=int_range(1, 4096), default=None,
+                   help="worker processes of the build, dream and the evaluation (default: the configuration's; "
+                   "dream gets one fewer, at least one, as train runs beside it)")
+    p.add_argument("--ray", metavar="auto|ADDRESS", default=None,
+                   help="dream and evaluate on a Ray cluster (see `logo solve --help`); the build stays local")
     p.set_defaults(func=run_command)
 
 
@@ -190,6 +196,16 @@ def evaluate_arm(cfg: "Config", arm: str, rdir: Path, db: str, ckpt: str, device
                               "--limit", str(cfg.solve_mnist), "--out", str(arm_dir(rdir, "mnist", arm))]))
 
 
+def round_workers(cfg: "Config", args) -> dict[str, list[str]]:
+    """The worker flags of dream and of the evaluation's `logo solve`: --workers or the configuration's
+    (0: every core); dream gets one fewer (at least one), since train runs beside it; --ray goes to both."""
+    n = getattr(args, "workers", None) or cfg.workers or os.cpu_count() or 1
+    ray = ["--ray", args.ray] if getattr(args, "ray", None) else []
+    if ray and not getattr(args, "workers", None):
+        return {"dream": ray, "solve": ray}          # as many at once as the cluster has CPUs
+    return {"dream": ["--workers", str(max(1, n - 1)), *ray], "solve": ["--workers", str(n), *ray]}
+
+
 # ---- the loop ----------------------------------------------------------------------------------
 
 @dataclass
@@ -287,6 +303,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
     device = ["--device", args.device]
     mnist = ["--mnist-root", args.mnist_root] if args.mnist_root else []
     settings = SearchSettings.from_args(args)       # every search of the round: dream, evaluation, library arms
+    search_workers = round_workers(cfg, args)
 
     def phase(name: str, title: str, fn) -> None:
         if name in state.done:
@@ -303,7 +320,8 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
             raise RuntimeError(f"{name} failed (exit {code}); see {paths['logs'] / (name + '.log')}")
 
     def build() -> None:
-        workers = ["--workers", str(cfg.workers)] if cfg.workers else []
+        build_workers = args.workers or cfg.workers
+        workers = ["--workers", str(build_workers)] if build_workers else []
         check("db-build", sup.run("db-build", _logo(["db", "build", db, "--size", str(cfg.db_size), "--seed", "0",
                                                      "--image-size", str(cfg.image_size), "--quiet", *workers])))
 
@@ -318,7 +336,8 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
         # dream waits for train's first checkpoint, then dreams for the same wall time
         dream = sup.start("dream", _python("dream.cli", [
             "--db", db, "--ckpt", ckpt, "--max-seconds", seconds, "--log", str(paths["dream"]),
-            "--seed", str(r), *device, *mnist, *settings.to_argv(enum=False), *cfg.dream_args]))
+            "--seed", str(r), *device, *mnist, *settings.to_argv(enum=False), *search_workers["dream"],
+            *cfg.dream_args]))
         metrics = paths["ckpt"] / "metrics.jsonl"
         found = paths["dream"] / "found.jsonl"
 
@@ -337,7 +356,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
     def evaluate() -> None:
         for arm in EVAL_ARMS:
             evaluate_arm(cfg, arm, rdir, db, ckpt, device, mnist, lambda name, cmd: check(name, sup.run(name, cmd)),
-                         settings.to_argv())
+                         settings.to_argv() + search_workers["solve"])
 
     def compress() -> None:
         # the corpus is what was solved: dream's log (training tasks, training digits, database targets
@@ -367,7 +386,8 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
             close = getattr(with_lib, "close", None)
             if close:
                 close()
-        workers = ["--workers", str(cfg.workers)] if cfg.workers else []
+        build_workers = args.workers or cfg.workers
+        workers = ["--workers", str(build_workers)] if build_workers else []
         check("db-build", sup.run("db-build", _logo(["db", "build", db, "--size", str(target),
                                                      "--seed", str(1000 + r), "--quiet", *workers])))
 

@@ -22,6 +22,12 @@ An unreadable or empty image, or a task-list entry that does not parse or draw, 
 file name (and entry) and the other targets are still solved (exit code 1). A missing checkpoint, a
 missing or empty database, and a checkpoint that lacks a procedure name of the database's library are
 errors naming the problem. The search itself is `dream.solver` (also the Python API, `dream.solve`).
+
+Workers: --workers N searches N targets at once, each in its own process (default: every core; 1: in
+this process); --ray auto|ADDRESS runs them as Ray tasks on a cluster (`dream.executor`). Each target is
+searched with the seed of its place in the list, so the results do not depend on the workers; results.json
+and the sheet are written once, at the end, in the input order. A target whose worker died is searched
+again, then reported as failed (exit code 1).
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ from logo.cli_errors import check_output_dir, float_range, int_range
 from logo.files import write_json
 
 from dream.baselines import ARMS, TOPDOWN_ARMS
+from dream.executor import Workers
 from dream.solver import SearchSettings
 
 
@@ -56,7 +63,9 @@ def register(sub) -> None:
     p.add_argument("--out", default="solve_out", help="output directory (default solve_out)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
     SearchSettings.add_arguments(p)
-    p.add_argument("--threads", type=int_range(1, 4096), default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int_range(1, 4096), default=None,
+                   help="torch CPU threads (default: torch's choice; with workers, 1 per worker)")
+    Workers.add_arguments(p)
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled)")
     p.add_argument("--quiet", action="store_true", help="no per-target lines")
     p.set_defaults(func=solve_command)
@@ -80,6 +89,7 @@ def load_targets(spec: str, split: str, size: int, limit: int | None, mnist_root
 
 
 def solve_command(args) -> int:
+    from dream.executor import open_executor
     from dream.proposer import resolve_device
     from dream.solver import Solver, SolveError
     from dream.targets import check_not_empty
@@ -87,6 +97,7 @@ def solve_command(args) -> int:
     check_not_empty(args.tasks, args.limit)      # an empty target set fails here, before a model or database loads
     out = Path(args.out)
     device = resolve_device(args.device)
+    executor = open_executor(Workers.from_args(args), device=device)   # a bad --ray: one line, exit 2, now
     settings = SearchSettings.from_args(args)
     if args.threads:
         import torch
@@ -96,16 +107,20 @@ def solve_command(args) -> int:
         solver = Solver.open([args.proposer], ckpt=args.ckpt, db=args.db, device=device, settings=settings)
     except SolveError as e:
         print(f"logo solve: {e}", file=sys.stderr)
+        executor.close()
         return 1
     try:
-        return _solve_and_report(args, solver, out, device)
+        return _solve_and_report(args, solver, out, device, executor)
     finally:
+        executor.close()
         solver.close()
 
 
-def _solve_and_report(args, solver, out: Path, device: str) -> int:
-    """Load the targets, search each with the solver, write OUT/results.json and OUT/sheet.png, print."""
+def _solve_and_report(args, solver, out: Path, device: str, executor) -> int:
+    """Load the targets, search each with the solver on the executor's workers, write OUT/results.json and
+    OUT/sheet.png (in the input order), print."""
     from dream.solver import public, summarize
+    from dream.workers import solve_on
     try:
         label, targets, errors = load_targets(args.tasks, args.split, solver.image_size, args.limit,
                                               args.mnist_root)
@@ -114,22 +129,36 @@ def _solve_and_report(args, solver, out: Path, device: str) -> int:
         return 1
     for _, msg in errors:
         print(f"logo solve: skipped {msg}", file=sys.stderr)
+    executor = executor.fit(len(targets))         # no more local workers than targets
 
-    sheet, sheet_labels = [], []
+    done = [0]
 
     def on_row(i: int, row: dict) -> None:
         target = targets[i]
+        done[0] += 1
+        if row.get("attempts", 1) > 1:
+            print(f"logo solve: {target.name}: its worker died; searched {row['attempts']} times", file=sys.stderr)
         if "error" in row:
             print(f"logo solve: {target.name}: search failed: {row['error']}", file=sys.stderr)
             return
-        sheet.extend([target.image28, row["_image28"]])
-        sheet_labels.extend([target.name, ("SOLVED " if row["solved"] else "") + f"iou {row['iou']:.2f}"])
         if not args.quiet:
             status = f"solved in {row['time_to_solve']:.1f}s" if row["solved"] else f"unsolved iou={row['iou']:.2f}"
-            print(f"[{i + 1}/{len(targets)}] {target.name[:34]:34s} {status:22s} {row['program'][:80]}", flush=True)
+            print(f"[{done[0]}/{len(targets)}] {target.name[:34]:34s} {status:22s} {row['program'][:80]}", flush=True)
 
     t_all = time.monotonic()
-    rows = [public(r) for r in solver.solve(targets, args.proposer, args.budget, on_row)]
+
+    def on_start() -> None:
+        if executor.workers > 1 or args.ray:
+            print(f"logo solve: {len(targets)} targets, {executor.describe()}", flush=True)
+
+    found = solve_on(executor, solver, targets, args.proposer, args.budget, on_row, device=device,
+                     threads=args.threads or 1, on_start=on_start)
+    sheet, sheet_labels = [], []
+    for target, row in zip(targets, found):          # the input order, whatever order the workers finished in
+        if "error" not in row:
+            sheet.extend([target.image28, row["_image28"]])
+            sheet_labels.extend([target.name, ("SOLVED " if row["solved"] else "") + f"iou {row['iou']:.2f}"])
+    rows = [public(r) for r in found]
     summary = {
         "tasks": label, "proposer": args.proposer, "checkpoint": str(args.ckpt) if solver.watcher is not None else None,
         "checkpoint_meta": solver.checkpoint_meta(),
@@ -138,6 +167,8 @@ def _solve_and_report(args, solver, out: Path, device: str) -> int:
         "unreadable": [{"file": f, "error": m} for f, m in errors],
         "wall_s": round(time.monotonic() - t_all, 1),
         "search": solver.settings.to_dict(),
+        "workers": executor.describe(),
+        "retried": [r["name"] for r in rows if r.get("attempts", 1) > 1],
     }
     write_json({"summary": summary, "results": rows}, out / "results.json")
     if sheet:

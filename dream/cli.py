@@ -9,6 +9,10 @@ insert the path to the best program into the database (source="dream"), append a
 LOG/found.jsonl, and every --grid-every targets write LOG/grid_NNNNN.png (target | found).
 SIGINT/SIGTERM: finish the current target's insert, log, exit 0. Waits up to --wait seconds for the
 database and the first checkpoint to appear (train creates both).
+
+--workers N runs N searchers (processes; --ray: Ray tasks on a cluster) that each follow the checkpoint
+directory; this process stays the database's one writer (it picks the targets and inserts what they find).
+On a cluster, the checkpoint directory must be a path every node sees; the database stays with this process.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from pathlib import Path
 
 from logo.cli_errors import add_debug_flag, debug_requested, float_range, int_range, run_guarded
 
+from .executor import Workers
 from .solver import SearchSettings
 
 
@@ -45,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", type=float_range(0), default=600.0,
                    help="seconds to wait for the database and a first checkpoint (default 600)")
     p.add_argument("--threads", type=int_range(0, 4096), default=1,
-                   help="torch CPU threads (default 1: the model is small and train needs the other cores)")
+                   help="torch CPU threads (default 1: the model is small and train needs the other cores); "
+                   "per worker with --workers")
+    Workers.add_arguments(p, local_default=1, what="searchers")   # 1 here: dream runs beside train
     add_debug_flag(p)
     return p
 
@@ -60,16 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     argv, debug = debug_requested(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
     from data.db import DatabaseError
+    from .executor import WorkerError
     from .proposer import CheckpointMissing
     from logo.images import BadImage
-    return run_guarded("dream", lambda: dream(args), debug=debug, extra=(DatabaseError, CheckpointMissing, BadImage),
-                       path=args.db)
+    return run_guarded("dream", lambda: dream(args), debug=debug,
+                       extra=(DatabaseError, CheckpointMissing, BadImage, WorkerError), path=args.db)
 
 
 def dream(args) -> int:
-    from .dreamer import Dreamer
-    from .proposer import CheckpointWatcher, resolve_device
-    from .targets import TargetSampler, parse_weights
+    from .executor import open_executor
+    from .proposer import resolve_device
+    from .targets import parse_weights
 
     try:
         weights = parse_weights(args.targets)
@@ -91,6 +99,17 @@ def dream(args) -> int:
         import torch
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    executor = open_executor(Workers.from_args(args, local_default=1), device=device)   # a bad --ray: exit 2, now
+    try:
+        return _dream(args, weights, stop, dreamer_ref, device, executor, on_signal)
+    finally:
+        executor.close()
+
+
+def _dream(args, weights, stop, dreamer_ref, device, executor, on_signal) -> int:
+    from .dreamer import Dreamer
+    from .proposer import CheckpointWatcher
+    from .targets import TargetSampler
     db_path, ckpt = Path(args.db), Path(args.ckpt)
     watcher = CheckpointWatcher(ckpt, device)
     deadline = time.monotonic() + args.wait
@@ -123,12 +142,16 @@ def dream(args) -> int:
         return 1
     dreamer = Dreamer(db, watcher, sampler, log_dir, budget_s=args.time_budget,
                       settings=SearchSettings.from_args(args), grid_every=args.grid_every,
-                      poll_every_s=args.poll_every, echo=lambda s: print(s, flush=True))
+                      poll_every_s=args.poll_every, echo=lambda s: print(s, flush=True), executor=executor,
+                      threads=args.threads or 1)
     dreamer_ref.append(dreamer)
     if stop["flag"]:
         dreamer.request_stop()
+    dreamer.start_workers()
+    signal.signal(signal.SIGINT, on_signal)      # (again: starting Ray may have set its own)
+    signal.signal(signal.SIGTERM, on_signal)
     print(f"dream: db={db_path} ({len(db)} entries, {db.image_size}px) ckpt={ckpt} device={device} "
-          f"targets={weights} budget={args.time_budget:g}s log={log_dir}", flush=True)
+          f"targets={weights} budget={args.time_budget:g}s log={log_dir} searching: {executor.describe()}", flush=True)
     summary = dreamer.run(args.max_targets, args.max_seconds)
     print(f"dream: stopped after {summary['targets']} targets, {summary['solved']} solved, "
           f"{summary['inserted']} programs inserted", flush=True)

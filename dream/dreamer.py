@@ -17,21 +17,32 @@ checkpoint, target_image (zlib+base64, `model.hindsight.encode_image`) and "inse
 entry_id}]), "stop" (counts; signal = stopped by a
 signal). SIGINT/SIGTERM set a flag:
 the current search stops at its next round, its results are inserted and logged, and `run` returns.
+
+Workers (`dream --workers N`, `--ray`; `dream.executor`): the searches run in N worker processes
+(`DreamJob`: each follows the checkpoint directory itself), the dreamer keeps `workers` targets in flight
+and stays the one writer: it picks the targets, computes their start programs from the database, and
+inserts what comes back in batches (everything that finished together, one transaction), then logs each
+record. Inserting is idempotent (a program the database holds is a "duplicate", nothing changes), and a
+target is committed once (`task`: its sequence number), so a search Ray ran twice is never inserted twice;
+a worker killed mid-search loses only that target, which is searched again or logged as an "error" event.
 """
 from __future__ import annotations
 
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import logo
 
+from .executor import Executor, Inline, Outcome, stop_requested
 from .search import SearchResult
 from .solver import SearchSettings, run_search
 from .targets import Target
+from .workers import given_starts, start_texts
 
 
 def programs_to_insert(result: SearchResult) -> list[str]:
@@ -69,9 +80,80 @@ def _json_default(x):
     return str(x)
 
 
+@dataclass(frozen=True)
+class DreamItem:
+    """One target for a searcher, with the library and (from a driver with the database) its start programs;
+    `starts` None: the searcher takes them from its own database (`--workers 1`)."""
+    seq: int
+    target: Target
+    library: tuple | None = None
+    starts: tuple[str, ...] | None = None
+
+
+@dataclass
+class Found:
+    """What a searcher returns for one target: the programs to insert and what to log."""
+    texts: list[str]            # the search path after the start program (`programs_to_insert`)
+    summary: dict               # `SearchResult.summary()`
+    best_image28: np.ndarray
+    checkpoint: dict            # the checkpoint that searched (its step, path)
+    attempts: int = 1           # searches it took (more than 1: a worker died searching it)
+
+
+class DreamSearch:
+    """Searches one target with the newest checkpoint: the dreamer's own (`--workers 1`, sharing its watcher
+    and database) or a worker's (`DreamJob`: it follows the checkpoint directory itself)."""
+
+    def __init__(self, watcher, settings: SearchSettings, budget_s: float, image_size: int, db=None,
+                 follow: bool = False, should_stop=None):
+        self.watcher = watcher
+        self.settings = settings
+        self.budget_s = budget_s
+        self.image_size = image_size
+        self.db = db
+        self.follow = follow
+        self.should_stop = should_stop
+
+    def __call__(self, item: DreamItem) -> Found:
+        if self.follow:
+            self.watcher.poll()                 # at most every poll interval
+        st = self.settings
+        expand = self.watcher.proposer(st.samples, st.temperatures, st.beam)
+        kw = {} if item.starts is None else {"starts": given_starts(item.starts)}
+        result = run_search(expand, item.target, self.db, k=st.k, budget_s=self.budget_s, batch=st.batch,
+                            library=item.library, should_stop=self.should_stop, image_size=self.image_size,
+                            length_weight=st.length_weight, **kw)
+        return Found(programs_to_insert(result), result.summary(), result.best.image28, self.watcher.describe())
+
+
+@dataclass(frozen=True)
+class DreamJob:
+    """What a dream worker builds once: its own watcher over the checkpoint directory (picklable)."""
+    ckpt: str
+    device: str
+    settings: SearchSettings
+    budget_s: float
+    image_size: int
+    poll_every_s: float = 5.0
+    threads: int = 1
+
+    def key(self) -> str:
+        return repr(self)
+
+    def build(self) -> DreamSearch:
+        import torch
+        from .proposer import CheckpointWatcher
+        torch.set_num_threads(self.threads)
+        watcher = CheckpointWatcher(self.ckpt, self.device, min_interval_s=self.poll_every_s)
+        watcher.require()
+        return DreamSearch(watcher, self.settings, self.budget_s, self.image_size, follow=True,
+                           should_stop=stop_requested)
+
+
 class Dreamer:
     def __init__(self, db, watcher, sampler, log_dir: str | Path, *, budget_s: float = 10.0,
-                 settings: SearchSettings | None = None, grid_every: int = 20, poll_every_s: float = 5.0, echo=print):
+                 settings: SearchSettings | None = None, grid_every: int = 20, poll_every_s: float = 5.0, echo=print,
+                 executor: Executor | None = None, threads: int = 1):
         self.db = db
         self.watcher = watcher
         self.sampler = sampler
@@ -82,14 +164,23 @@ class Dreamer:
         self.grid_every = grid_every
         self.poll_every_s = poll_every_s
         self.echo = echo
+        self.executor = executor if executor is not None else Inline()
+        self.threads = threads
         self.stop_requested = False
         self.n_targets = 0
         self.n_solved = 0
         self.n_inserted = 0
+        self.n_failed = 0
+        self.n_submitted = 0
+        self._committed: set[int] = set()
+        self._started = False
         self._grid: list[tuple[np.ndarray, np.ndarray, str]] = []
         self._grids_written = 0
         self._library_text = None
         self.library = None
+        # this process's searcher: `--workers 1`, and `dream_one`
+        self.searcher = DreamSearch(watcher, self.settings, budget_s, db.image_size, db=db,
+                                    should_stop=lambda: self.stop_requested)
 
     def request_stop(self, *_args) -> None:
         self.stop_requested = True
@@ -110,31 +201,58 @@ class Dreamer:
             self.log.write({"event": "checkpoint", "time": time.time(), **info})
             self.echo(f"dream: loaded checkpoint {info or ''}")
 
+    def item(self, target: Target, seq: int | None = None) -> DreamItem:
+        """The target as a searcher's item; a worker without the database gets its start programs."""
+        seq = self.n_submitted if seq is None else seq
+        if isinstance(self.executor, Inline):
+            return DreamItem(seq, target, self.library)
+        return DreamItem(seq, target, self.library, start_texts(self.db, target, self.settings.k))
+
     def dream_one(self, target: Target) -> dict:
-        st = self.settings
-        expand = self.watcher.proposer(st.samples, st.temperatures, st.beam)
-        result = run_search(expand, target, self.db, k=st.k, budget_s=self.budget_s, batch=st.batch,
-                            library=self.library, should_stop=lambda: self.stop_requested,
-                            image_size=self.db.image_size, length_weight=st.length_weight)
-        texts = programs_to_insert(result)
-        statuses = []
-        if texts:
-            inserted = self.db.insert_many(texts, source="dream")  # one committed transaction
-            statuses = [(r.status, r.entry_id) for r in inserted]
+        """Search one target in this process, insert and log what was found; its "target" record."""
+        item = self.item(target)
+        self.n_submitted += 1
+        return self.commit([(item, self.searcher(item))])[0]
+
+    def commit(self, batch: list[tuple[DreamItem, Found]]) -> list[dict]:
+        """Insert what these searches found, in one transaction, then log one record per target (in order).
+        A target already committed (the same `seq`) is skipped: a search that came back twice is logged once."""
+        batch = [(item, found) for item, found in batch if item.seq not in self._committed]
+        texts = [t for _, found in batch for t in found.texts]
+        inserted = self.db.insert_many(texts, source="dream") if texts else []   # one committed transaction
         # committed: now (and only now) report it
+        records, at = [], 0
+        for item, found in batch:
+            statuses = [(r.status, r.entry_id) for r in inserted[at:at + len(found.texts)]]
+            at += len(found.texts)
+            self._committed.add(item.seq)
+            records.append(self._record(item, found, statuses))
+        return records
+
+    def _record(self, item: DreamItem, found: Found, statuses) -> dict:
+        target, summary = item.target, found.summary
         self.n_targets += 1
-        self.n_solved += int(result.solved)
+        self.n_solved += int(summary["solved"])
         self.n_inserted += sum(1 for s, _ in statuses if s in ("new", "head", "equivalent"))
-        record = {"event": "target", "time": time.time(), "n": self.n_targets, "target": target.name,
-                  "kind": target.kind, "checkpoint": self.watcher.describe(), **result.summary(),
+        record = {"event": "target", "time": time.time(), "n": self.n_targets, "task": item.seq,
+                  "target": target.name, "kind": target.kind, "checkpoint": found.checkpoint, **summary,
                   "known_program": target.known_program, "target_image": _encode_image(target.image),
-                  "inserted": [{"program": t, "status": s, "entry_id": e} for t, (s, e) in zip(texts, statuses)]}
+                  "inserted": [{"program": t, "status": s, "entry_id": e} for t, (s, e) in zip(found.texts, statuses)]}
+        if found.attempts > 1:
+            record["attempts"] = found.attempts
         self.log.write(record)
-        self._grid.append((target.image28, result.best.image28,
-                           f"{'OK ' if result.solved else ''}{target.name}"))
+        self._grid.append((target.image28, found.best_image28, f"{'OK ' if summary['solved'] else ''}{target.name}"))
         if self.grid_every and len(self._grid) >= self.grid_every:
             self.write_grid()
         return record
+
+    def _failed(self, item: DreamItem, outcome: Outcome) -> None:
+        """A target whose search never came back (its worker died every time): logged, nothing inserted."""
+        self.n_failed += 1
+        self._committed.add(item.seq)
+        self.log.write({"event": "error", "time": time.time(), "task": item.seq, "target": item.target.name,
+                        "kind": item.target.kind, "error": outcome.error, "attempts": outcome.attempts})
+        self.echo(f"dream: {item.target.name}: search failed: {outcome.error}")
 
     def write_grid(self) -> Path | None:
         if not self._grid:
@@ -150,32 +268,69 @@ class Dreamer:
         self._grid = []
         return path
 
+    def _job(self) -> DreamJob:
+        return DreamJob(str(Path(self.watcher.directory).resolve()), self.watcher.device, self.settings,
+                        self.budget_s, self.db.image_size, self.poll_every_s, self.threads)
+
+    def start_workers(self) -> None:
+        """Start the executor's workers (once; `run` does it when nobody did)."""
+        if not self._started:
+            self.executor.start(self._job(), local=self.searcher)
+            self._started = True
+
     def run(self, max_targets: int | None = None, max_seconds: float | None = None) -> dict:
+        """Dream until `max_targets` targets were searched, `max_seconds` passed or a stop was requested,
+        with `executor`'s workers (this process by default); every search that started is committed."""
+        self.start_workers()
         t0 = time.monotonic()
         last_poll = -1e9
         self._refresh_library()
         self.log.write({"event": "start", "time": time.time(), "pid": os.getpid(), "db_entries": len(self.db),
-                        "checkpoint": self.watcher.describe()})
-        while not self.stop_requested:
-            if max_targets is not None and self.n_targets >= max_targets:
+                        "checkpoint": self.watcher.describe(), "workers": self.executor.describe()})
+        ex = self.executor
+        items: dict[int, DreamItem] = {}
+        submitting, interrupted = True, False
+        while True:
+            if self.stop_requested and not interrupted:
+                ex.interrupt()                      # searches in flight end at their next round
+                interrupted = True
+            submitting = submitting and not self.stop_requested and \
+                (max_seconds is None or time.monotonic() - t0 < max_seconds)
+            while submitting and ex.free and (max_targets is None or
+                                              self.n_targets + self.n_failed + ex.pending < max_targets):
+                if time.monotonic() - last_poll >= self.poll_every_s:
+                    self._poll_checkpoint()
+                    self._refresh_library()
+                    last_poll = time.monotonic()
+                target = self.sampler.next()
+                if target is None:
+                    self.echo("dream: no targets to draw (all target kinds empty)")
+                    submitting = False
+                    break
+                item = self.item(target)
+                items[item.seq] = item
+                ex.submit(item.seq, item)
+                self.n_submitted += 1
+            if not ex.pending:
                 break
-            if max_seconds is not None and time.monotonic() - t0 >= max_seconds:
-                break
-            if time.monotonic() - last_poll >= self.poll_every_s:
-                self._poll_checkpoint()
-                self._refresh_library()
-                last_poll = time.monotonic()
-            target = self.sampler.next()
-            if target is None:
-                self.echo("dream: no targets to draw (all target kinds empty)")
-                break
-            rec = self.dream_one(target)
-            self.echo(f"dream: {rec['n']:5d} {target.kind:5s} {target.name[:28]:28s} "
-                      f"{'SOLVED' if rec['solved'] else 'd=%.3f' % rec['distance']:9s} tokens={rec['tokens']:3d} "
-                      f"inserted={sum(1 for i in rec['inserted'] if i['status'] in ('new', 'head', 'equivalent'))}")
+            outcomes = ex.wait(timeout=0.5)
+            good = []
+            for o in outcomes:
+                if o.ok:
+                    o.value.attempts = o.attempts
+                    good.append((items[o.key], o.value))
+            for o in outcomes:
+                if not o.ok:
+                    self._failed(items[o.key], o)
+            for rec in self.commit(good):
+                self.echo(f"dream: {rec['n']:5d} {rec['kind']:5s} {rec['target'][:28]:28s} "
+                          f"{'SOLVED' if rec['solved'] else 'd=%.3f' % rec['distance']:9s} tokens={rec['tokens']:3d} "
+                          f"inserted={sum(1 for i in rec['inserted'] if i['status'] in ('new', 'head', 'equivalent'))}")
+            for o in outcomes:
+                items.pop(o.key, None)
         if self._grid:
             self.write_grid()
         summary = {"event": "stop", "time": time.time(), "targets": self.n_targets, "solved": self.n_solved,
-                   "inserted": self.n_inserted, "signal": self.stop_requested}
+                   "inserted": self.n_inserted, "failed": self.n_failed, "signal": self.stop_requested}
         self.log.write(summary)
         return summary
