@@ -3,10 +3,11 @@ candidate programs, and the start-up per target; the old code and the new interl
 
     .venv/bin/python bench/search.py --db /tmp/db20k.sqlite --large /tmp/db200k.sqlite
     .venv/bin/python bench/search.py --db /tmp/db20k.sqlite --arms grammar --budget 3    # solved at 3 s
+    .venv/bin/python bench/search.py --db /tmp/db20k.sqlite --arms none,enum --same-rounds 20 --only-same
     .venv/bin/python bench/search.py                   # builds a 20,000-entry database first (make bench)
 
 Two worker processes, one per version of the code: "new" is this checkout, "old" is `--old REV` (default
-a2a48bd, the search before issue 20: every candidate printed, parsed, canonicalised and drawn twice),
+605b330, main before issue 20's items 2-5: every candidate printed, parsed, canonicalised and drawn twice),
 extracted with `git archive` into a temporary folder (`--old none`: new only). The driver sends them one
 search at a time, target by target, alternating which goes first, so load on a shared machine drifts
 equally over both; each worker runs on one core at a time and every time is that process's CPU time.
@@ -24,6 +25,9 @@ by the task's index, `--budget` seconds, stop at the first solution). Reported p
     those are lighter than the candidates a search draws).
 Start-up per target, at `--db` and at `--large`: `dream.solver.start_programs` (the k nearest entries'
 heads) plus building the `Search` (drawing and scoring the start programs), median and p90 CPU ms.
+`--same-rounds N` first searches the deterministic arms (none, enum) for N rounds per target (a count, not
+seconds: a faster search must not reach further) with both versions and counts the targets where they
+find the same program with the same numbers of candidates and valid programs (`--only-same`: only that).
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = ("none", "random", "enum", "grammar")
-OLD = "a2a48bd"
+OLD = "605b330"
 
 
 # ---- the worker: one version of the code -----------------------------------------------------------
@@ -111,6 +115,14 @@ def worker() -> None:
             reply = {"name": target.name, "solved": bool(r.solved), "program": r.program,
                      "candidates": r.n_candidates, "valid": r.n_valid, "cpu_s": cpu, "wall_s": wall,
                      "drawn": drawn, "render_cpu_s": render_cpu}
+        elif cmd == "rounds":                       # deterministic: a number of rounds, not of seconds
+            i, target = req["index"], targets[req["index"]]
+            expand = solver.proposer(req["arm"], seed=solver.seed * 100_003 + i)
+            s = Search(expand, target.image, target.image28, image_size=solver.image_size, library=solver.library,
+                       starts=solver.starts(solver.db, target.image, solver.settings.k), batch=solver.settings.batch)
+            r = s.run(budget_s=1e9, stop_on_solve=True, max_rounds=req["rounds"])
+            reply = {"name": target.name, "solved": bool(r.solved), "program": r.program,
+                     "candidates": r.n_candidates, "valid": r.n_valid, "expanded": r.n_expanded}
         elif cmd == "db_render":                    # the renderer on the database's own programs
             import logo
             heads = [logo.parse(text) for _, text in solver.db.heads(limit=req["n"])]
@@ -232,6 +244,28 @@ def report_throughput(rows, db_rates, workers, arms) -> dict:
     return out
 
 
+def same_results(workers, db: str, arms, rounds: int, limit: int | None) -> dict:
+    """The deterministic arms searched for `rounds` rounds (not seconds) by both versions: the programs
+    found, candidates and valid programs must be the same."""
+    for w in workers:
+        n_targets = w.ask(cmd="open", db=db, limit=limit)["targets"]
+    out = {}
+    for arm in arms:
+        rows = {w.label: [w.ask(cmd="rounds", arm=arm, index=i, rounds=rounds) for i in range(n_targets)]
+                for w in workers}
+        old, new = rows["old"], rows["new"]
+        same = [a["program"] == b["program"] for a, b in zip(old, new)]
+        counts = [(a["candidates"], a["valid"]) == (b["candidates"], b["valid"]) for a, b in zip(old, new)]
+        out[arm] = {"targets": n_targets, "same_program": sum(same), "same_counts": sum(counts),
+                    "solved_old": sum(r["solved"] for r in old), "solved_new": sum(r["solved"] for r in new),
+                    "differ": [a["name"] for a, ok in zip(old, same) if not ok]}
+        print(f"  {arm:8} {rounds} rounds: same best program on {sum(same)}/{n_targets} targets, same "
+              f"candidates and valid counts on {sum(counts)}/{n_targets}; solved old {out[arm]['solved_old']}, "
+              f"new {out[arm]['solved_new']}" + (f"; differ: {out[arm]['differ']}" if out[arm]["differ"] else ""),
+              flush=True)
+    return out
+
+
 def startup(workers, db: str, limit: int | None, repeats: int) -> dict:
     """Start-up CPU time per target with this database, interleaved over the workers."""
     for w in workers:
@@ -269,6 +303,9 @@ def main(argv=None) -> None:
     p.add_argument("--sample", type=int, default=400, help="candidates per search drawn for the renderer's "
                    "rate (default %(default)s)")
     p.add_argument("--startup-repeats", type=int, default=2)
+    p.add_argument("--same-rounds", type=int, default=0, help="also search the deterministic arms (none, enum) "
+                   "for this many rounds with both versions and compare the programs found (default off)")
+    p.add_argument("--only-same", action="store_true", help="only the --same-rounds comparison")
     p.add_argument("--old", default=OLD, help="commit of the old code (default %(default)s; 'none': new only)")
     p.add_argument("--json", help="write every figure here")
     a = p.parse_args(argv)
@@ -291,13 +328,18 @@ def main(argv=None) -> None:
         print(f"workers: {', '.join(w.label for w in workers)} (old = {a.old}); {os.cpu_count()} cores, load "
               f"average {os.getloadavg()[0]:.1f}", flush=True)
         try:
-            rows, db_rates = throughput(workers, db, arms, a.budget, a.limit, a.sample)
-            results = {"budget_s": a.budget, "db": db, "old": a.old, "renderer_on_db_per_s": db_rates,
-                       "arms": report_throughput(rows, db_rates, workers, arms)}
-            print("\nstart-up per target (CPU):")
-            results["startup"] = {db: startup(workers, db, a.limit, a.startup_repeats)}
-            if a.large:
-                results["startup"][a.large] = startup(workers, a.large, a.limit, a.startup_repeats)
+            results = {"budget_s": a.budget, "db": db, "old": a.old}
+            if a.same_rounds and len(workers) == 2:
+                print(f"\nthe deterministic arms, {a.same_rounds} rounds per target, old and new:")
+                results["same_results"] = same_results(workers, db, [x for x in arms if x in ("none", "enum")],
+                                                       a.same_rounds, a.limit)
+            if not a.only_same:
+                rows, db_rates = throughput(workers, db, arms, a.budget, a.limit, a.sample)
+                results.update(renderer_on_db_per_s=db_rates, arms=report_throughput(rows, db_rates, workers, arms))
+                print("\nstart-up per target (CPU):")
+                results["startup"] = {db: startup(workers, db, a.limit, a.startup_repeats)}
+                if a.large:
+                    results["startup"][a.large] = startup(workers, a.large, a.limit, a.startup_repeats)
         finally:
             for w in workers:
                 w.close()
