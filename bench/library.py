@@ -82,7 +82,7 @@ def learn(args, db_path: Path, proposer: str, echo) -> dict:
             "retired": rep["retired"], "tokens_before": rep["tokens_before"], "tokens_after": rep["tokens_after"],
             "library_file": rep.get("library_file"), "inserted": rep.get("inserted"),
             "seconds": round(time.monotonic() - t0, 1), "library": [logo_text(d) for d in rnd.active],
-            "uses": rep["uses"], "programs": list(rnd.programs), "rewritten": list(rnd.rewritten)}
+            "uses": rep["uses"], "programs": list(rnd.originals), "rewritten": list(rnd.rewritten)}
 
 
 def logo_text(d) -> str:

@@ -331,7 +331,7 @@ class Solver:
         from .topdown import enumerate_for_target
         r = enumerate_for_target(target.image28, self.grammar(), budget_s * st.enumerate_share,
                                  library=self.library or (), k=st.enumerated_starts)
-        extra = ([r.best.program] if r.solved else []) + [f.program for f in r.nearest]
+        extra = list(dict.fromkeys(([r.best.program] if r.solved else []) + [f.program for f in r.nearest]))
         base = self.starts
 
         def starts(db, image, k):

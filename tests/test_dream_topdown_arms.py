@@ -51,8 +51,8 @@ def test_enumerated_starts_join_the_start_programs(solver):
     odd = _target("(move ul 0) (move 0 (/ ua 7)) (move (* 3 eps_l) 0) (move 0 (/ ua 5)) (move ul 0)")
     starts, spent = with_starts.enumerated_starts(odd, budget_s=2)
     got = starts(None, odd.image, 8)
-    assert got[0] == "" and len(got) == 1 + 3 and 0 < spent < 5    # the empty program, then 3 enumerated
-    assert all(logo.parse(t) for t in got[1:])
+    assert got[0] == "" and len(got) == len(set(got)) and 0 < spent < 5   # the empty program, then enumerated:
+    assert 3 <= len(got) - 1 <= 4 and all(logo.parse(t) for t in got[1:])  # the 3 nearest (and a solution)
     base, spent0 = solver.enumerated_starts(odd, budget_s=2)     # off by default: the solver's own source
     assert base is solver.starts and spent0 == 0
 
