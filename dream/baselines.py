@@ -19,6 +19,10 @@ context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forge
   grammar alone, the strongest arm without a model, for the model to count).
 
 `make_proposer(name, ...)` builds one by name; the `MODEL_ARMS` need a `model_proposer` (a checkpoint).
+
+One arm is not a proposer: `topdown` (`TOPDOWN_ARMS`) enumerates programs from the root in decreasing
+probability under a fitted grammar (`dream.topdown.enumerate_for_target`) instead of editing start
+programs; `dream.solver.Solver` runs it with the same targets and budget as the others.
 """
 from __future__ import annotations
 
@@ -30,7 +34,10 @@ from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_T
 
 
 MODEL_ARMS = ("model", "model+enum", "model+grammar")
-ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar")
+TOPDOWN_ARMS = ("topdown",)
+ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar") + TOPDOWN_ARMS
+#: the arms that are `dream.search.Proposer`s (edit the search's nodes)
+SEARCH_ARMS = tuple(a for a in ARMS if a not in TOPDOWN_ARMS)
 
 
 def _tokens(text: str) -> list[str]:
@@ -206,6 +213,9 @@ def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, se
         return EnumProposer(cap, max_tokens)
     if name == "grammar":
         return GrammarProposer(n, seed=seed, library=library, max_tokens=max_tokens)
+    if name in TOPDOWN_ARMS:
+        raise ValueError(f"arm {name!r} enumerates programs instead of proposing edits: "
+                         "dream.solver.Solver runs it (dream.topdown)")
     if name in MODEL_ARMS:
         if model_proposer is None:
             raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")

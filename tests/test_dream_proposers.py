@@ -5,7 +5,7 @@ import pytest
 
 import logo
 from dream import Proposer, SearchSettings, Solver
-from dream.baselines import ARMS, MODEL_ARMS, CombinedProposer, EnumProposer, NoneProposer, make_proposer
+from dream.baselines import MODEL_ARMS, SEARCH_ARMS, CombinedProposer, EnumProposer, NoneProposer, make_proposer
 from dream.proposer import ModelProposer
 from dream.search import Search
 from logo.tokens import CONTEXT_TOKENS
@@ -47,8 +47,8 @@ def _images(n=1):
 
 
 def test_every_arm_is_a_proposer_with_the_models_context(model_proposer):
-    assert set(MODEL_ARMS) < set(ARMS)
-    for arm in ARMS:
+    assert set(MODEL_ARMS) < set(SEARCH_ARMS)
+    for arm in SEARCH_ARMS:
         p = make_proposer(arm, model_proposer if arm in MODEL_ARMS else None)
         assert isinstance(p, Proposer), arm
         if arm in MODEL_ARMS:
@@ -109,7 +109,7 @@ def test_the_solver_resets_the_shared_model_proposer_for_every_target(tmp_path, 
     s = Solver.open(["model", "model+grammar", "random"], ckpt=str(tmp_path / "ckpt"),
                     settings=SearchSettings(samples=1, beam=2))
     assert s.max_tokens == CONTEXT
-    for arm in ARMS:                                # every arm searches within the model's context
+    for arm in SEARCH_ARMS:                         # every arm searches within the model's context
         assert s.proposer(arm).max_tokens == CONTEXT, arm
     for arm in ("model", "model+grammar"):
         for _ in range(2):
