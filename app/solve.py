@@ -11,8 +11,11 @@ a folder of image files (converted as `dream.score.load_target_image` states), o
 `[{"name": ..., "program": ...}, ...]` with programs in our syntax or DreamCoder's (detected per
 program), to bring your own benchmark. --proposer: model (the checkpoint), random (token mutations, as
 many per expansion as the model proposes), none (start programs only), enum (single numeric/operator
-substitutions), grammar (random grammatical mutations), model+enum, model+grammar (`dream.baselines`). Search starts
-from the empty program and, with --db, the k database entries nearest to the target. Solved = exact match at
+substitutions), grammar (random grammatical mutations), model+enum, model+grammar (`dream.baselines`), and topdown:
+no edits, programs enumerated from the root in decreasing probability under a grammar fitted on the solved
+programs (else the DreamCoder training programs; `dream.topdown`). Search starts from the empty program and,
+with --db, the k database entries nearest to the target; with --enumerated-starts N also the N enumerated
+programs nearest the target (enumerated for --enumerate-share of the budget). Solved = exact match at
 28x28 (see `dream.score`). Writes OUT/results.json (atomically) and OUT/sheet.png (target | found),
 and prints a table and a summary (solved counts; mean IoU and program length for images).
 An unreadable or empty image, or a task-list entry that does not parse or draw, is reported with its
@@ -35,7 +38,7 @@ from pathlib import Path
 from logo.cli_errors import check_output_dir, float_range, int_range
 from logo.files import write_json
 
-from dream.baselines import ARMS
+from dream.baselines import ARMS, TOPDOWN_ARMS
 from dream.executor import Workers
 from dream.solver import SearchSettings
 
@@ -172,9 +175,9 @@ def _solve_and_report(args, solver, out: Path, device: str, executor) -> int:
         from logo.pictures import save_sheet
         save_sheet(sheet, out / "sheet.png", sheet_labels, columns=10, scale=3)
     print_table(rows)
-    print(f"\n{label}: solved {summary['solved']}/{len(targets)} with {args.budget:g}s per target"
-          f" ({summary['solved_by_start']} by a start program as it was, {summary['solved_by_edits']} "
-          "after edits)"
+    how = (f"{summary['solved_by_enumeration']} by enumeration" if args.proposer in TOPDOWN_ARMS else
+           f"{summary['solved_by_start']} by a start program as it was, {summary['solved_by_edits']} after edits")
+    print(f"\n{label}: solved {summary['solved']}/{len(targets)} with {args.budget:g}s per target ({how})"
           f"; mean IoU {summary['mean_iou']}; mean program length {summary['mean_tokens']} tokens"
           + (f"; {len(errors)} unreadable" if errors else ""))
     print(f"wrote {out / 'results.json'}" + (f" and {out / 'sheet.png'}" if sheet else ""))

@@ -13,7 +13,9 @@
    (the flags of `logo solve`: --k, --batch, --samples, --beam, ...) and database, by `dream.solver.Solver`.
    The proposer is the checkpoint's model with --ckpt, else a model-free arm of `dream.baselines`
    (default `grammar`, which can insert calls to the library's procedures; as many candidates per
-   expansion as the model proposes: --samples plus --beam).
+   expansion as the model proposes: --samples plus --beam). With --learn, the enumerator (`topdown`, and
+   --enumerated-starts) uses a grammar fitted on the solutions (off) and one fitted on their library
+   rewrites, each procedure one production (on): DreamCoder's generative model.
 
 Prints solved, mean IoU and mean solution length (tokens, calls included, procedure bodies not) per arm
 and writes OUT/library_bench.json.
@@ -80,7 +82,7 @@ def learn(args, db_path: Path, proposer: str, echo) -> dict:
             "retired": rep["retired"], "tokens_before": rep["tokens_before"], "tokens_after": rep["tokens_after"],
             "library_file": rep.get("library_file"), "inserted": rep.get("inserted"),
             "seconds": round(time.monotonic() - t0, 1), "library": [logo_text(d) for d in rnd.active],
-            "uses": rep["uses"]}
+            "uses": rep["uses"], "programs": list(rnd.originals), "rewritten": list(rnd.rewritten)}
 
 
 def logo_text(d) -> str:
@@ -150,6 +152,11 @@ def main(argv=None) -> int:
     solver = open_solver(args, proposer, db_path)
     try:
         library = list(solver.library or ())
+        if learned and learned["programs"]:      # the enumerator's grammars: DreamCoder's generative model
+            from logo.pcfg import Grammar       # fitted on the solutions (off) and their rewrites (on)
+            solver.use_grammar(Grammar.fit(learned["programs"], source="solutions"), None)
+            solver.use_grammar(Grammar.fit(learned["rewritten"], tuple(library), source="rewritten solutions"),
+                               library)
         size = solver.image_size
         sets = {}
         if args.tasks:

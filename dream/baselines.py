@@ -24,6 +24,10 @@ checkpoint (`train --model policy`), whose `dream.policy.PolicyArms` stands in f
 with one, the `model` arms are the policy's. `retrieval` (`dream.policy.RetrievalProposer`) needs no
 model: `grammar`'s mutations whose new statements are, half of the time, borrowed from the database
 programs nearest to the target (the solver attaches its database); it is the policy pool's baseline.
+
+One arm is not a proposer: `topdown` (`TOPDOWN_ARMS`) enumerates programs from the root in decreasing
+probability under a fitted grammar (`dream.topdown.enumerate_for_target`) instead of editing start
+programs; `dream.solver.Solver` runs it with the same targets and budget as the others.
 """
 from __future__ import annotations
 
@@ -36,7 +40,11 @@ from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_T
 
 POLICY_ARMS = ("policy", "policy-where", "policy-what", "policy+grammar")     # dream.policy
 MODEL_ARMS = ("model", "model+enum", "model+grammar") + POLICY_ARMS
-ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar", "retrieval") + POLICY_ARMS
+TOPDOWN_ARMS = ("topdown",)
+ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar", "retrieval") + POLICY_ARMS \
+    + TOPDOWN_ARMS
+#: the arms that are `dream.search.Proposer`s (edit the search's nodes)
+SEARCH_ARMS = tuple(a for a in ARMS if a not in TOPDOWN_ARMS)
 
 
 def _tokens(text: str) -> list[str]:
@@ -215,6 +223,9 @@ def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, se
     if name == "retrieval":                                   # dream.policy: statements of the target's neighbours
         from .policy import RetrievalProposer
         return RetrievalProposer(n, seed=seed, library=library, max_tokens=max_tokens)
+    if name in TOPDOWN_ARMS:
+        raise ValueError(f"arm {name!r} enumerates programs instead of proposing edits: "
+                         "dream.solver.Solver runs it (dream.topdown)")
     if name in MODEL_ARMS:
         if model_proposer is None:
             raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")

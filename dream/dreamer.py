@@ -121,7 +121,8 @@ class DreamSearch:
         expand = self.watcher.proposer(st.samples, st.temperatures, st.beam)
         kw = {} if item.starts is None else {"starts": given_starts(item.starts)}
         result = run_search(expand, item.target, self.db, k=st.k, budget_s=self.budget_s, batch=st.batch,
-                            library=item.library, should_stop=self.should_stop, image_size=self.image_size, **kw)
+                            library=item.library, should_stop=self.should_stop, image_size=self.image_size,
+                            length_weight=st.length_weight, **kw)
         return Found(programs_to_insert(result), result.summary(), result.best.image28, self.watcher.describe())
 
 

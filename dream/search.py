@@ -12,9 +12,10 @@ that are scored but not expanded) and `reset()` (forget what it kept about the l
 callable works too (tests); the search then expands nodes up to its own `max_tokens`.
 
 Algorithm. The frontier starts with the given start programs (the empty program and the database
-entries nearest to the target). Each round pops the `batch` best nodes (lowest graded distance, then
-fewest tokens, with a small penalty per earlier expansion so a node that keeps producing nothing new
-sinks), asks `expand` for candidates, canonicalises them (`logo.canonical`; a text is parsed first, a
+entries nearest to the target). Each round pops the `batch` best nodes (lowest graded distance plus
+`length_weight` per token, then fewest tokens, with a small penalty per earlier expansion so a node that
+keeps producing nothing new sinks; `length_weight` > 0 makes a short program outrank a longer one that
+covers the target a little better, so the search does not prefer piling strokes on), asks `expand` for candidates, canonicalises them (`logo.canonical`; a text is parsed first, a
 text seen before is skipped unparsed), de-duplicates them by their canonical tree (hashed), runs every
 new candidate once under the interpreter's limits and draws it at both sizes from that one run
 (`logo.render_checked_sizes`: programs that fail or exceed a limit are dropped; empty and off-canvas
@@ -131,7 +132,9 @@ class Search:
     def __init__(self, expand: Expand, target: np.ndarray, target28: np.ndarray | None = None, *,
                  image_size: int | None = None, library=None, starts: Sequence[str] = ("",),
                  batch: int = 8, expansion_penalty: float = 0.05, max_nodes: int = 100_000,
-                 max_tokens: int = 1000):
+                 max_tokens: int = 1000, length_weight: float = 0.0):
+        if not length_weight >= 0:
+            raise ValueError(f"length_weight must be >= 0, not {length_weight!r}")
         target = np.asarray(target, np.uint8)
         self.size = int(image_size or target.shape[0])
         self.target = resize(target, self.size)
@@ -142,6 +145,7 @@ class Search:
         self.library = library
         self.batch = batch
         self.penalty = expansion_penalty
+        self.length_weight = float(length_weight)     # frontier priority per token (0: distance alone)
         self.max_nodes = max_nodes
         self.max_tokens = max_tokens
         #: the model reads programs up to this length: longer candidates are scored but not expanded
@@ -240,7 +244,9 @@ class Search:
         return [n for n in self.seen.values() if n.valid]
 
     def _priority(self, node: Node) -> tuple:
-        return (node.distance + self.penalty * node.expansions, node.tokens)
+        """Frontier order, lower first: graded distance + length_weight x tokens + the expansion penalty,
+        then tokens."""
+        return (node.distance + self.length_weight * node.tokens + self.penalty * node.expansions, node.tokens)
 
     # -- the loop ----------------------------------------------------------------------------------
     def step(self) -> int:

@@ -11,7 +11,12 @@ target, or another `StartSource`). `SearchSettings` are the search's knobs and o
 flags (`add_arguments`, `from_args`), so every command has the same flags with the same defaults.
 
 `Solver` holds what every arm shares: the database (start programs; the library), the checkpoint's model,
-the search settings and the start-program source. Each `solve_one(arm, target)` gets a fresh proposer
+the search settings, the start-program source and the grammar of the enumerator (`dream.topdown`: fitted
+on first use on the solutions corpus, else the DreamCoder training programs, else the database's heads).
+The `topdown` arm enumerates programs from the root under that grammar for the whole budget instead of
+searching; with `SearchSettings.enumerated_starts` N > 0, every other arm first enumerates for
+`enumerate_share` of its budget and the N enumerated programs nearest the target (a solving one first)
+join the database neighbours as start programs; the search gets the rest of the budget. Each `solve_one(arm, target)` gets a fresh proposer
 (seeded by the target's index; the shared model proposer is `reset()`), so no state leaks between targets
 or arms, and every arm starts from the same programs with the same budget. The model-free arms propose as
 many candidates per expansion as the model does (`dream.baselines`). `Solver.variant(library=, starts=)`
@@ -35,7 +40,7 @@ import numpy as np
 from logo.cli_errors import float_list, float_range, int_range
 from logo.tokens import CONTEXT_TOKENS
 
-from .baselines import ARMS, MODEL_ARMS, POLICY_ARMS, candidates_per_expansion, make_proposer
+from .baselines import ARMS, MODEL_ARMS, POLICY_ARMS, TOPDOWN_ARMS, candidates_per_expansion, make_proposer
 from .search import Proposer, Search, SearchResult
 from .targets import Target
 
@@ -53,6 +58,9 @@ class SearchSettings:
     temperatures: tuple[float, ...] = (1.0,)
     beam: int = 8                            # model: beam width (0 = off)
     enum_cap: int = 64                       # enum: candidates per expansion
+    length_weight: float = 0.0               # frontier priority per token, next to pixel distance
+    enumerated_starts: int = 0               # enumerated programs nearest the target joining the starts
+    enumerate_share: float = 0.4             # of the budget spent enumerating them
     policy_k: int = 128                      # policy arms: edits per node (one forward pass)
     policy_eps: float = 0.1                  # policy arms: share of them that are uniform grammatical mutations
 
@@ -63,13 +71,15 @@ class SearchSettings:
 
     def to_dict(self) -> dict:
         return {"k": self.k, "batch": self.batch, "samples": self.samples, "temperatures": list(self.temperatures),
-                "beam": self.beam, "enum_cap": self.enum_cap, "policy_k": self.policy_k, "policy_eps": self.policy_eps}
+                "beam": self.beam, "enum_cap": self.enum_cap, "length_weight": self.length_weight,
+                "enumerated_starts": self.enumerated_starts, "enumerate_share": self.enumerate_share,
+                "policy_k": self.policy_k, "policy_eps": self.policy_eps}
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser, enum: bool = True) -> None:
-        """The search flags (--k, --batch, --samples, --temperatures, --beam and, with `enum`, --enum-cap),
-        range-checked, with these defaults; `from_args` reads them back. `dream` (the model alone) has no
-        --enum-cap."""
+        """The search flags (--k, --batch, --samples, --temperatures, --beam, --length-weight and, with
+        `enum`, --enum-cap, --enumerated-starts, --enumerate-share), range-checked, with these defaults;
+        `from_args` reads them back. `dream` (the model alone) has no enum flags."""
         d = cls()
         parser.add_argument("--k", type=int_range(0, 10_000), default=d.k,
                             help="database neighbours to start from (default %(default)s)")
@@ -85,6 +95,17 @@ class SearchSettings:
         if enum:
             parser.add_argument("--enum-cap", type=int_range(1, 1_000_000), default=d.enum_cap,
                                 help="enum arms: candidates per expansion (default %(default)s)")
+        parser.add_argument("--length-weight", type=float_range(0), default=d.length_weight,
+                            help="frontier priority per program token, added to the pixel distance "
+                            "(default %(default)s; 0 = distance alone)")
+        if enum:
+            parser.add_argument("--enumerated-starts", type=int_range(0, 10_000), default=d.enumerated_starts,
+                                help="edit arms: the N programs enumerated under the fitted grammar nearest the "
+                                "target join the start programs (default %(default)s; 0 = off)")
+            parser.add_argument("--enumerate-share", type=float_range(0, 0.95, lo_open=True),
+                                default=d.enumerate_share,
+                                help="with --enumerated-starts: the share of each target's budget spent "
+                                "enumerating (default %(default)s)")
         parser.add_argument("--policy-k", type=int_range(1, 100_000), default=d.policy_k,
                             help="policy checkpoints: edits per node from one forward pass (default %(default)s)")
         parser.add_argument("--policy-eps", type=float_range(0, 1), default=d.policy_eps,
@@ -103,8 +124,10 @@ class SearchSettings:
         """These settings as the flags of `add_arguments`, for a child command (`logo run` starts them)."""
         argv = ["--k", str(self.k), "--batch", str(self.batch), "--samples", str(self.samples),
                 "--temperatures", ",".join(str(t) for t in self.temperatures), "--beam", str(self.beam),
-                "--policy-k", str(self.policy_k), "--policy-eps", str(self.policy_eps)]
-        return argv + (["--enum-cap", str(self.enum_cap)] if enum else [])
+                "--length-weight", repr(self.length_weight), "--policy-k", str(self.policy_k),
+                "--policy-eps", str(self.policy_eps)]
+        return argv + (["--enum-cap", str(self.enum_cap), "--enumerated-starts", str(self.enumerated_starts),
+                        "--enumerate-share", repr(self.enumerate_share)] if enum else [])
 
 
 #: where a search starts: (database or None, target image, k) -> program texts, the empty program first
@@ -127,7 +150,8 @@ def start_programs(db, image: np.ndarray, k: int) -> list[str]:
 def run_search(expand: Proposer, target: Target, db=None, *, k: int = SearchSettings.k,
                budget_s: float = 10.0, batch: int = SearchSettings.batch, library=None,
                stop_on_solve: bool | None = None, should_stop=None, image_size=None,
-               starts: StartSource = start_programs) -> SearchResult:
+               starts: StartSource = start_programs, length_weight: float = SearchSettings.length_weight
+               ) -> SearchResult:
     """Search for one target from `starts(db, target.image, k)` (by default the empty program and the k
     nearest database entries): the one search entry point (`Solver.solve_one` and `dream`'s loop).
 
@@ -137,7 +161,7 @@ def run_search(expand: Proposer, target: Target, db=None, *, k: int = SearchSett
     if stop_on_solve is None:
         stop_on_solve = target.kind != "db"
     s = Search(expand, target.image, target.image28, image_size=image_size or target.image.shape[0],
-               library=library, starts=starts(db, target.image, k), batch=batch)
+               library=library, starts=starts(db, target.image, k), batch=batch, length_weight=length_weight)
     return s.run(budget_s, stop_on_solve=stop_on_solve, should_stop=should_stop)
 
 
@@ -222,6 +246,8 @@ class Solver:
     image_size: int = 32
     seed: int = 0
     starts: StartSource = start_programs    # where each target's search starts
+    #: the enumerator's grammars, by library (fitted on first use; shared with `variant`s)
+    grammars: dict = field(default_factory=dict)
 
     @classmethod
     def open(cls, arms: Sequence[str] = ("model",), *, ckpt=None, db=None, device: str = "cpu",
@@ -293,24 +319,99 @@ class Solver:
         proposer.reset()
         return proposer
 
+    @staticmethod
+    def _grammar_key(library) -> tuple:
+        return tuple(sorted((d.name, len(d.params)) for d in library or ()))
+
+    def grammar(self):
+        """The enumerator's grammar for this solver's library (`dream.topdown.fit_grammar_on`: the solutions
+        corpus of the database, else the DreamCoder training programs, else its heads), fitted once."""
+        from .topdown import fit_grammar_on
+        key = self._grammar_key(self.library)
+        if key not in self.grammars:
+            self.grammars[key] = fit_grammar_on(self.db, self.library or ())
+        return self.grammars[key]
+
+    def use_grammar(self, grammar, library=None) -> None:
+        """Enumerate with `grammar` whenever the library is `library` (this solver and its variants):
+        `bench/library.py` fits one on the solutions and one on their library rewrites."""
+        self.grammars[self._grammar_key(library)] = grammar
+
+    def enumerated_starts(self, target: Target, budget_s: float) -> tuple[StartSource, float]:
+        """(start-program source, seconds spent): `self.starts` plus the `enumerated_starts` programs,
+        enumerated for `budget_s` x `enumerate_share` under `grammar()`, nearest the target (a solving
+        program first); `self.starts` itself when `enumerated_starts` is 0."""
+        st = self.settings
+        if st.enumerated_starts <= 0:
+            return self.starts, 0.0
+        from .topdown import enumerate_for_target
+        r = enumerate_for_target(target.image28, self.grammar(), budget_s * st.enumerate_share,
+                                 library=self.library or (), k=st.enumerated_starts)
+        extra = list(dict.fromkeys(([r.best.program] if r.solved else []) + [f.program for f in r.nearest]))
+        base = self.starts
+
+        def starts(db, image, k):
+            return base(db, image, k) + extra
+        return starts, r.elapsed
+
     def solve_one(self, arm: str, target: Target, budget_s: float, index: int = 0) -> dict:
         """Search one target with one arm; returns its result row (an "error" row if the search failed)."""
         from dream.score import iou
+        if arm in TOPDOWN_ARMS:
+            return self.enumerate_one(arm, target, budget_s)
         expand = self.proposer(arm, seed=self.seed * 100_003 + index)
+        st = self.settings
         try:
-            r = run_search(expand, target, self.db, k=self.settings.k, budget_s=budget_s, batch=self.settings.batch,
-                           library=self.library, stop_on_solve=True, image_size=self.image_size, starts=self.starts)
+            starts, spent = self.enumerated_starts(target, budget_s)
+            r = run_search(expand, target, self.db, k=st.k, budget_s=max(budget_s - spent, 1e-3), batch=st.batch,
+                           library=self.library, stop_on_solve=True, image_size=self.image_size, starts=starts,
+                           length_weight=st.length_weight)
         except Exception as e:  # noqa: BLE001 - one failing search must not end the others
             return {"name": target.name, "kind": target.kind, "arm": arm, "error": f"{type(e).__name__}: {e}",
                     "solved": False}
         names = {d.name for d in self.library or ()}
         row = {"name": target.name, "kind": target.kind, "arm": arm, "solved": r.solved, "program": r.program,
                "tokens": r.best.tokens, "calls_library": bool(names) and calls_procedure(r.program, names),
-               "time_to_solve": None if r.time_to_solve is None else round(r.time_to_solve, 3),
-               "elapsed": round(r.elapsed, 3), "distance": round(r.best.distance, 5),
+               "time_to_solve": None if r.time_to_solve is None else round(spent + r.time_to_solve, 3),
+               "elapsed": round(spent + r.elapsed, 3), "distance": round(r.best.distance, 5),
                "iou": round(float(iou(r.best.image28, target.image28)), 4), "expanded": r.n_expanded,
                "candidates": r.n_candidates, "valid": r.n_valid, "edit_steps": r.best.step,
                "start_program": r.path[0].text, **target.extra}
+        if target.known_program:
+            row["reference_program"] = target.known_program
+        row["_image28"] = r.best.image28           # for contact sheets; `public` drops it
+        return row
+
+    def enumerate_one(self, arm: str, target: Target, budget_s: float) -> dict:
+        """The `topdown` arm: enumerate under `grammar()` for the budget (`dream.topdown.enumerate_for_target`);
+        the row of `solve_one` for the first solving program, else the nearest one (its canonical form,
+        scored as the search scores its nodes)."""
+        import logo
+        from logo.canonical import canonical
+        from logo.images import resize
+        from logo.library import SOLVE_SIZE
+        from logo.syntax import count_tokens
+        from dream.score import Scorer, iou
+        from .topdown import enumerate_for_target
+        try:
+            r = enumerate_for_target(target.image28, self.grammar(), budget_s, library=self.library or (), k=1)
+            tree = canonical(logo.parse(r.program or ""))
+            sizes = (self.image_size,) if self.image_size == SOLVE_SIZE else (self.image_size, SOLVE_SIZE)
+            images = logo.render_checked_sizes([tree], sizes, self.library, draw_off_canvas=True)[0]
+            image, image28 = images[0][0], images[-1][0]
+        except Exception as e:  # noqa: BLE001 - one failing search must not end the others
+            return {"name": target.name, "kind": target.kind, "arm": arm, "error": f"{type(e).__name__}: {e}",
+                    "solved": False}
+        text = logo.to_text(tree)
+        names = {d.name for d in self.library or ()}
+        distance = float(Scorer(resize(target.image, self.image_size)).distance(image[None])[0])
+        row = {"name": target.name, "kind": target.kind, "arm": arm, "solved": r.solved, "program": text,
+               "tokens": count_tokens(tree), "calls_library": bool(names) and calls_procedure(text, names),
+               "time_to_solve": None if r.time_to_solve is None else round(r.time_to_solve, 3),
+               "elapsed": round(r.elapsed, 3), "distance": round(distance, 5),
+               "iou": round(float(iou(image28, target.image28)), 4), "expanded": 0,
+               "candidates": r.enumerated, "valid": r.distinct, "edit_steps": 0, "start_program": "",
+               "enumerated": True, **target.extra}
         if target.known_program:
             row["reference_program"] = target.known_program
         row["_image28"] = r.best.image28           # for contact sheets; `public` drops it
@@ -347,7 +448,8 @@ def summarize(rows: Sequence[dict]) -> dict:
     el = sum(r["elapsed"] for r in ok) or 1e-9
     return {
         "targets": len(rows), "solved": n_solved,
-        "solved_by_start": sum(1 for r in ok if r["solved"] and r["edit_steps"] == 0),
+        "solved_by_start": sum(1 for r in ok if r["solved"] and r["edit_steps"] == 0 and not r.get("enumerated")),
+        "solved_by_enumeration": sum(1 for r in ok if r["solved"] and r.get("enumerated")),
         "solved_by_edits": sum(1 for r in ok if r["solved"] and r["edit_steps"] > 0),
         "mean_iou": round(statistics.fmean(r["iou"] for r in ok), 4) if ok else None,
         "mean_tokens": round(statistics.fmean(r["tokens"] for r in ok), 2) if ok else None,
@@ -369,7 +471,7 @@ def solve(targets: Sequence[Target], proposer: str = "model", *, ckpt=None, db=N
           device: str = "cpu", settings: SearchSettings | None = None, seed: int = 0,
           on_row: Callable[[int, dict], None] | None = None) -> tuple[list[dict], dict]:
     """Search every target with one proposer (one of `dream.baselines.ARMS`: "model", "random", "none",
-    "enum", "grammar", "model+enum", "model+grammar").
+    "enum", "grammar", "model+enum", "model+grammar"; or "topdown", the enumerator).
 
     `db` is a database path (start programs and library), `ckpt` a checkpoint directory (the model
     arms). Returns (result rows, summary); raises SolveError naming a bad proposer, checkpoint or database.

@@ -10,11 +10,13 @@ deterministic arms (`none`, `enum`) the programs are those of `--workers 1`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .baselines import MODEL_ARMS
+from .baselines import MODEL_ARMS, TOPDOWN_ARMS
 from .executor import Executor, Outcome
 from .solver import SearchSettings, Solver, StartSource
 from .targets import Target
@@ -74,19 +76,29 @@ class SolveJob:
     ckpt_file: str | None = None      # the checkpoint file the driver loaded
     device: str = "cpu"
     threads: int = 1                  # torch CPU threads per worker
+    #: the enumerator's grammar (topdown arm, enumerated starts) as the driver fitted it on its database
+    grammar_digest: str | None = None
+    grammar_json: str | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, solver: Solver, arms: Sequence[str], device: str = "cpu", threads: int = 1) -> "SolveJob":
         watcher = solver.watcher
+        grammar = digest = None
+        if any(a in TOPDOWN_ARMS for a in arms) or solver.settings.enumerated_starts > 0:
+            grammar = json.dumps(solver.grammar().to_json(), sort_keys=True)
+            digest = hashlib.blake2b(grammar.encode(), digest_size=12).hexdigest()
         return cls(tuple(arms), solver.settings, solver.seed, solver.library, solver.image_size,
                    None if watcher is None else str(Path(watcher.directory).resolve()),
-                   None if watcher is None else (watcher.meta or {}).get("path"), device, threads)
+                   None if watcher is None else (watcher.meta or {}).get("path"), device, threads, digest, grammar)
 
     def key(self) -> str:
         return repr(self)
 
     def build(self) -> "SolveWorker":
         solver = Solver(settings=self.settings, library=self.library, image_size=self.image_size, seed=self.seed)
+        if self.grammar_json is not None:
+            from logo.pcfg import Grammar
+            solver.use_grammar(Grammar.from_json(json.loads(self.grammar_json)), self.library)
         if any(a in MODEL_ARMS for a in self.arms) and self.ckpt:
             import torch
             torch.set_num_threads(self.threads)

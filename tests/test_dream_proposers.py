@@ -5,7 +5,7 @@ import pytest
 
 import logo
 from dream import Proposer, SearchSettings, Solver
-from dream.baselines import ARMS, MODEL_ARMS, POLICY_ARMS, CombinedProposer, EnumProposer, NoneProposer, make_proposer
+from dream.baselines import MODEL_ARMS, POLICY_ARMS, SEARCH_ARMS, CombinedProposer, EnumProposer, NoneProposer, make_proposer
 from dream.policy import PolicyArms
 from dream.proposer import ModelProposer
 from dream.search import Search
@@ -63,8 +63,8 @@ def _images(n=1):
 
 
 def test_every_arm_is_a_proposer_with_the_models_context(model_proposer, policy_arms):
-    assert set(MODEL_ARMS) < set(ARMS) and set(POLICY_ARMS) < set(MODEL_ARMS)
-    for arm in ARMS:
+    assert set(MODEL_ARMS) < set(SEARCH_ARMS) and set(POLICY_ARMS) < set(MODEL_ARMS)
+    for arm in SEARCH_ARMS:
         model = policy_arms if arm in POLICY_ARMS else model_proposer if arm in MODEL_ARMS else None
         p = make_proposer(arm, model)
         assert isinstance(p, Proposer), arm
@@ -126,7 +126,7 @@ def test_the_solver_resets_the_shared_model_proposer_for_every_target(tmp_path, 
     s = Solver.open(["model", "model+grammar", "random"], ckpt=str(tmp_path / "ckpt"),
                     settings=SearchSettings(samples=1, beam=2))
     assert s.max_tokens == CONTEXT
-    for arm in ARMS:                                # every arm searches within the model's context
+    for arm in SEARCH_ARMS:                         # every arm searches within the model's context
         if arm not in POLICY_ARMS:                  # (those need a policy checkpoint: below)
             assert s.proposer(arm).max_tokens == CONTEXT, arm
     for arm in ("model", "model+grammar"):

@@ -58,14 +58,17 @@ def test_every_command_has_the_same_search_flags_and_defaults(name, parser, requ
 
 @pytest.mark.parametrize("name,parser,required,enum", PARSERS, ids=IDS)
 def test_settings_round_trip_through_the_flags(name, parser, required, enum):
-    s = SearchSettings(k=3, batch=2, samples=5, temperatures=(0.5, 1.25), beam=0, enum_cap=7)
+    s = SearchSettings(k=3, batch=2, samples=5, temperatures=(0.5, 1.25), beam=0, enum_cap=7, length_weight=0.003,
+                       enumerated_starts=4, enumerate_share=0.3)
     got = SearchSettings.from_args(parser.parse_args(required + s.to_argv(enum=enum)))
-    assert got == (s if enum else replace(s, enum_cap=SearchSettings().enum_cap))
+    d = SearchSettings()
+    assert got == (s if enum else replace(s, enum_cap=d.enum_cap, enumerated_starts=d.enumerated_starts,
+                                          enumerate_share=d.enumerate_share))
 
 
 @pytest.mark.parametrize("name,parser,required,enum", PARSERS, ids=IDS)
 @pytest.mark.parametrize("bad", [["--beam", "-1"], ["--k", "x"], ["--batch", "0"], ["--samples", "0"],
-                                 ["--temperatures", "0"], ["--temperatures", "a,b"]])
+                                 ["--temperatures", "0"], ["--temperatures", "a,b"], ["--length-weight", "-0.1"]])
 def test_the_search_flags_are_range_checked(name, parser, required, enum, bad, capsys):
     with pytest.raises(SystemExit) as e:
         parser.parse_args(required + bad)

@@ -33,10 +33,11 @@ def open_solver(ckpt, device: str = "cpu"):
 
 
 def offered_arms(solver) -> list[str]:
-    """The proposers a user may pick: every arm, the model ones only when a checkpoint is loaded."""
-    from dream.baselines import ARMS, MODEL_ARMS
+    """The proposers a user may pick: every search arm (the page shows the search's progress; the
+    enumerator, `topdown`, is not one), the model ones only when a checkpoint is loaded."""
+    from dream.baselines import MODEL_ARMS, SEARCH_ARMS
     has_model = solver is not None and solver.watcher is not None
-    return [a for a in ARMS if has_model or a not in MODEL_ARMS]
+    return [a for a in SEARCH_ARMS if has_model or a not in MODEL_ARMS]
 
 
 def search_with_progress(solver, arm: str, target, starts: list[str], library, image_size: int, budget_s: float,
@@ -55,7 +56,7 @@ def search_with_progress(solver, arm: str, target, starts: list[str], library, i
     solver.library = library
     expand = solver.proposer(arm, seed=0)
     search = Search(expand, target.image, target.image28, image_size=image_size, library=library, starts=starts,
-                    batch=solver.settings.batch)
+                    batch=solver.settings.batch, length_weight=solver.settings.length_weight)
 
     def stop() -> bool:
         on_progress(search)

@@ -1,0 +1,82 @@
+"""The enumerator in the solver: the `topdown` arm, enumerated start programs for the edit arms, and the
+frontier's length weight."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import logo
+from dream.baselines import NoneProposer
+from dream.score import solved
+from dream.search import Search
+from dream.solver import SearchSettings, Solver, summarize
+from dream.targets import Target
+from logo.library import SOLVE_SIZE
+
+SQUARE = "(loop i 4 (move ul (/ ua 4)))"
+
+
+def _target(program: str, name: str = "t") -> Target:
+    return Target(name, "json", logo.render(program, 32), logo.render(program, SOLVE_SIZE), known_program=program)
+
+
+@pytest.fixture(scope="module")
+def solver():
+    s = Solver.open(["topdown", "none"])          # no database: the grammar is fitted on DreamCoder train
+    yield s
+    s.close()
+
+
+def test_the_topdown_arm_solves_a_square_from_nothing(solver):
+    assert solver.grammar().meta["source"] == "DreamCoder train programs"
+    target = _target(SQUARE)
+    row = solver.solve_one("topdown", target, budget_s=30)
+    assert "error" not in row and row["solved"] and row["enumerated"], row
+    assert solved(logo.render(row["program"], SOLVE_SIZE), target.image28)
+    assert row["tokens"] <= logo.n_tokens(SQUARE) and row["iou"] == 1.0
+    assert row["start_program"] == "" and row["candidates"] >= row["valid"] >= 1
+    s = summarize([row])
+    assert s["solved_by_enumeration"] == 1 and s["solved_by_start"] == 0 and s["solved_by_edits"] == 0
+    none = solver.solve_one("none", target, budget_s=1)       # the start programs alone (the empty one) do not
+    assert not none["solved"]
+
+
+def test_enumerated_starts_join_the_start_programs(solver):
+    target = _target(SQUARE)
+    with_starts = replace(solver, settings=replace(solver.settings, enumerated_starts=3, enumerate_share=0.5))
+    row = with_starts.solve_one("none", target, budget_s=40)  # `none` cannot edit: a start program solves it
+    assert row["solved"] and row["edit_steps"] == 0 and row["start_program"], row
+    assert solved(logo.render(row["program"], SOLVE_SIZE), target.image28)
+
+    odd = _target("(move ul 0) (move 0 (/ ua 7)) (move (* 3 eps_l) 0) (move 0 (/ ua 5)) (move ul 0)")
+    starts, spent = with_starts.enumerated_starts(odd, budget_s=2)
+    got = starts(None, odd.image, 8)
+    assert got[0] == "" and len(got) == len(set(got)) and 0 < spent < 5   # the empty program, then enumerated:
+    assert 3 <= len(got) - 1 <= 4 and all(logo.parse(t) for t in got[1:])  # the 3 nearest (and a solution)
+    base, spent0 = solver.enumerated_starts(odd, budget_s=2)     # off by default: the solver's own source
+    assert base is solver.starts and spent0 == 0
+
+
+def test_the_length_weight_orders_the_frontier_by_distance_plus_tokens():
+    target = "(loop i 4 (move (* 2 ul) (/ ua 4)))"
+    short = "(move (* 2 ul) 0)"                                                   # one side: far, 5 tokens
+    long = "(move (* 2 ul) (/ ua 4)) (move (* 2 ul) (/ ua 4)) (move (* 2 ul) 0)"  # three sides: near, longer
+    image = logo.render(target, 32)
+
+    def first(weight: float) -> str:
+        s = Search(NoneProposer(), image, starts=[short, long], length_weight=weight)
+        by_text = {n.text: n for n in s.nodes()}
+        assert by_text[long].distance < by_text[short].distance and by_text[long].tokens > by_text[short].tokens
+        return min(s.frontier)[2].text
+
+    assert first(0.0) == long                          # distance alone: the longer, nearer program first
+    assert first(0.05) == short                        # 0.05 per token outweighs the distance it covers
+    with pytest.raises(ValueError):
+        Search(NoneProposer(), image, length_weight=-1)
+
+
+def test_the_search_settings_carry_the_new_knobs():
+    s = SearchSettings(length_weight=0.004, enumerated_starts=5, enumerate_share=0.25)
+    d = s.to_dict()
+    assert d["length_weight"] == 0.004 and d["enumerated_starts"] == 5 and d["enumerate_share"] == 0.25
+    assert np.isclose(SearchSettings().enumerate_share, 0.4)
