@@ -90,6 +90,9 @@ def register(sub) -> None:
     p.add_argument("--solve-tasks", type=int_range(0, 160), default=None, help="override the DreamCoder tasks evaluated")
     p.add_argument("--solve-mnist", type=int_range(0, 100_000), default=None, help="override the MNIST digits evaluated")
     p.add_argument("--device", default="auto", help="torch device for train, dream and solve (default auto)")
+    p.add_argument("--model", choices=["edit", "policy"], default=None,
+                   help="what train trains: the edit model (default) or the edit policy (train --model policy); "
+                        "dream and the model arm then search with it")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
     SearchSettings.add_arguments(p)
     p.add_argument("--workers", type=int_range(1, 4096), default=None,
@@ -332,7 +335,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
         horizon = str(cfg.rounds * cfg.train_seconds)
         train = sup.start("train", _python("model.train", [
             "--db", db, "--out", ckpt, "--max-seconds", seconds, "--schedule-seconds", horizon, *device,
-            *cfg.train_args]))
+            *cfg.train_args, *(["--model", args.model] if getattr(args, "model", None) else [])]))
         # dream waits for train's first checkpoint, then dreams for the same wall time
         dream = sup.start("dream", _python("dream.cli", [
             "--db", db, "--ckpt", ckpt, "--max-seconds", seconds, "--log", str(paths["dream"]),

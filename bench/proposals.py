@@ -2,14 +2,20 @@
 wins or loses the search.
 
     .venv/bin/python bench/proposals.py --db DB [--ckpt DIR] [--arms model,random,enum,grammar] [--limit 20]
+    .venv/bin/python bench/proposals.py --db DB --ckpt POLICY_DIR --arms policy,policy-where,policy-what,grammar
 
 For each target (DreamCoder test, --limit spread over the split) the search's start programs (the k
 nearest database entries and the empty program, `dream.solver.start_programs`) are each expanded once by
 every arm (the model's samples and beam, or the same number of candidates; `Solver.proposer`, reset
 for each target, as in the search). Per arm: candidates, the share that parse, run within the limits and draw something,
 that are distinct and new (not the parent, not another start), that draw closer to the target than
-their parent (blurred L2, the search's own score), the best improvement, and the median token edit
-distance from the parent.
+their parent (blurred L2, the search's own score), the best improvement, the median token edit
+distance from the parent, and the proposer's own speed (candidates per CPU second of the proposer
+call, one thread; the search's rendering and scoring, the same for every arm, not counted). For the
+policy arms also the share of the statements they wrote (inserted or replaced) that occur in the
+target's reference program (`in ref`, canonical, at any depth). The policy arms' ablations: learned
+where + uniform what (`policy-where`), uniform where + learned what (`policy-what`), both (`policy`);
+`grammar` is uniform both. Tune on --split train; the test split is for final figures.
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ import argparse
 import json
 import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -62,8 +69,10 @@ def main(argv=None) -> int:
         raise SystemExit(f"bench/proposals.py: {e}") from None
     db, library, size, max_tokens = solver.db, solver.library, solver.image_size, solver.max_tokens
     _, targets, _ = load_targets("dreamcoder", args.split, size, args.limit)
+    from logo.canonical import canonical
+    from model.policy_data import statement_keys
     stats = {a: {"candidates": 0, "parse": 0, "draw": 0, "new": 0, "closer": 0, "gain": [], "dist": [],
-                 "examples": []} for a in arms}
+                 "examples": [], "cpu_s": 0.0, "stmts": 0, "stmt_hits": 0} for a in arms}
     for t in targets:
         starts = [s for s in start_programs(db, t.image, args.k) if len(program_tokens(s) if s else []) <= max_tokens]
         simgs, sok = draws([s or "(move 0 0)" for s in starts], size, library)
@@ -72,10 +81,22 @@ def main(argv=None) -> int:
         sdist[[i for i, s in enumerate(starts) if not s]] = 1.0
         canon_starts = {canonical_text(s) if s else "" for s in starts}
         imgs_b = np.repeat(t.image[None], len(starts), 0)
+        ref_keys = statement_keys(canonical(t.known_program)) if t.known_program else set()
         for arm in arms:
             expand = solver.proposer(arm)          # fresh, or the model's reset: it beams these starts again
+            sampler = getattr(expand, "sampler", None)
+            if sampler is not None:
+                sampler.record = True
+            c0 = time.process_time()
             props = expand(simgs, imgs_b, starts)
             st = stats[arm]
+            st["cpu_s"] += time.process_time() - c0
+            if sampler is not None:
+                for trace in sampler.trace:
+                    for action, content in trace:
+                        if action in ("insert", "replace_stmt") and content is not None:
+                            st["stmts"] += 1
+                            st["stmt_hits"] += logo.to_text(canonical(logo.ast.Program((), (content,)))) in ref_keys
             for si, cands in enumerate(props):
                 seen = set()
                 texts = []
@@ -104,18 +125,22 @@ def main(argv=None) -> int:
                 if len(st["examples"]) < 12 and texts:
                     st["examples"].append({"target": t.name, "from": starts[si], "to": texts[:3]})
     solver.close()
-    print(f"{'arm':10s} {'cands':>6s} {'parse':>6s} {'new':>6s} {'draw':>6s} {'closer':>6s} {'med dist':>8s} "
-          f"{'nodes improved':>14s}")
+    print(f"{'arm':14s} {'cands':>6s} {'parse':>6s} {'new':>6s} {'draw':>6s} {'closer':>6s} {'med dist':>8s} "
+          f"{'nodes improved':>14s} {'cand/cpu-s':>10s} {'in ref':>6s}")
     out = {}
     for arm, st in stats.items():
         c = max(st["candidates"], 1)
         row = {"candidates": st["candidates"], "parse": st["parse"] / c, "new": st["new"] / c, "draw": st["draw"] / c,
                "closer": st["closer"] / c, "median_token_distance": statistics.median(st["dist"]) if st["dist"] else None,
                "nodes_improved": len(st["gain"]), "mean_best_gain": statistics.fmean(st["gain"]) if st["gain"] else 0.0,
+               "candidates_per_cpu_s": st["candidates"] / max(st["cpu_s"], 1e-9),
+               "statements_in_reference": st["stmt_hits"] / st["stmts"] if st["stmts"] else None,
                "examples": st["examples"]}
         out[arm] = row
-        print(f"{arm:10s} {st['candidates']:6d} {row['parse']:6.2f} {row['new']:6.2f} {row['draw']:6.2f} "
-              f"{row['closer']:6.3f} {str(row['median_token_distance']):>8s} {row['nodes_improved']:14d}")
+        ref = "–" if row["statements_in_reference"] is None else f"{row['statements_in_reference']:.3f}"
+        print(f"{arm:14s} {st['candidates']:6d} {row['parse']:6.2f} {row['new']:6.2f} {row['draw']:6.2f} "
+              f"{row['closer']:6.3f} {str(row['median_token_distance']):>8s} {row['nodes_improved']:14d} "
+              f"{row['candidates_per_cpu_s']:10.0f} {ref:>6s}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1))
     return 0

@@ -19,6 +19,11 @@ context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forge
   grammar alone, the strongest arm without a model, for the model to count).
 
 `make_proposer(name, ...)` builds one by name; the `MODEL_ARMS` need a `model_proposer` (a checkpoint).
+The policy arms (`dream.policy.POLICY_ARMS`: `policy`, its ablations and `policy+grammar`) need a policy
+checkpoint (`train --model policy`), whose `dream.policy.PolicyArms` stands in for the model proposer;
+with one, the `model` arms are the policy's. `retrieval` (`dream.policy.RetrievalProposer`) needs no
+model: `grammar`'s mutations whose new statements are, half of the time, borrowed from the database
+programs nearest to the target (the solver attaches its database); it is the policy pool's baseline.
 
 One arm is not a proposer: `topdown` (`TOPDOWN_ARMS`) enumerates programs from the root in decreasing
 probability under a fitted grammar (`dream.topdown.enumerate_for_target`) instead of editing start
@@ -33,9 +38,11 @@ from typing import Sequence
 from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_TOKENS, OPERATOR_TOKENS
 
 
-MODEL_ARMS = ("model", "model+enum", "model+grammar")
+POLICY_ARMS = ("policy", "policy-where", "policy-what", "policy+grammar")     # dream.policy
+MODEL_ARMS = ("model", "model+enum", "model+grammar") + POLICY_ARMS
 TOPDOWN_ARMS = ("topdown",)
-ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar") + TOPDOWN_ARMS
+ARMS = ("model", "random", "none", "enum", "grammar", "model+enum", "model+grammar", "retrieval") + POLICY_ARMS \
+    + TOPDOWN_ARMS
 #: the arms that are `dream.search.Proposer`s (edit the search's nodes)
 SEARCH_ARMS = tuple(a for a in ARMS if a not in TOPDOWN_ARMS)
 
@@ -213,12 +220,23 @@ def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, se
         return EnumProposer(cap, max_tokens)
     if name == "grammar":
         return GrammarProposer(n, seed=seed, library=library, max_tokens=max_tokens)
+    if name == "retrieval":                                   # dream.policy: statements of the target's neighbours
+        from .policy import RetrievalProposer
+        return RetrievalProposer(n, seed=seed, library=library, max_tokens=max_tokens)
     if name in TOPDOWN_ARMS:
         raise ValueError(f"arm {name!r} enumerates programs instead of proposing edits: "
                          "dream.solver.Solver runs it (dream.topdown)")
     if name in MODEL_ARMS:
         if model_proposer is None:
             raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")
+        if hasattr(model_proposer, "proposer"):              # a policy checkpoint (dream.policy.PolicyArms)
+            policy = {"model": "policy", "model+grammar": "policy+grammar"}.get(name, name)
+            if policy in POLICY_ARMS:
+                return model_proposer.proposer(policy, seed=seed, library=library, max_tokens=max_tokens)
+            return CombinedProposer(model_proposer.proposer("policy", seed=seed, library=library, max_tokens=max_tokens),
+                                    EnumProposer(cap, max_tokens), name=name)
+        if name in POLICY_ARMS:
+            raise ValueError(f"arm {name!r} needs a policy checkpoint (train --model policy), not an edit model's")
         if name == "model":
             return model_proposer
         if name == "model+enum":

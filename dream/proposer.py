@@ -160,9 +160,20 @@ class CheckpointWatcher:
                 raise CheckpointMissing(f"cannot load checkpoint {self.last_error}")
             raise CheckpointMissing(f"{self.directory}: no checkpoint found (train one with `train`)")
 
+    @property
+    def kind(self) -> str:
+        """Which network the loaded checkpoint holds: "edit" or "policy"."""
+        return getattr(self.model, "kind", "edit")
+
     def proposer(self, samples: int = 8, temperatures: Sequence[float] = (1.0,), beam: int = 0,
-                 max_edits: int = MAX_PROPOSAL_EDITS) -> ModelProposer:
+                 max_edits: int = MAX_PROPOSAL_EDITS, policy_k: int | None = None, policy_eps: float | None = None):
+        """The checkpoint's proposer: a `ModelProposer` for an edit model; for a policy checkpoint the
+        `dream.policy.PolicyArms` (a proposer of its `policy` arm, and the maker of the others)."""
         self.require()
+        if self.kind == "policy":
+            from .policy import DEFAULT_EPS, DEFAULT_K, PolicyArms
+            return PolicyArms(self.model, self.tokenizer, self.device, k=policy_k or DEFAULT_K,
+                              eps=DEFAULT_EPS if policy_eps is None else policy_eps)
         return ModelProposer(self.model, self.tokenizer, self.device, samples, temperatures, beam, max_edits)
 
     def describe(self) -> dict:

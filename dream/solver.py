@@ -40,7 +40,7 @@ import numpy as np
 from logo.cli_errors import float_list, float_range, int_range
 from logo.tokens import CONTEXT_TOKENS
 
-from .baselines import ARMS, MODEL_ARMS, TOPDOWN_ARMS, candidates_per_expansion, make_proposer
+from .baselines import ARMS, MODEL_ARMS, POLICY_ARMS, TOPDOWN_ARMS, candidates_per_expansion, make_proposer
 from .search import Proposer, Search, SearchResult
 from .targets import Target
 
@@ -61,6 +61,8 @@ class SearchSettings:
     length_weight: float = 0.0               # frontier priority per token, next to pixel distance
     enumerated_starts: int = 0               # enumerated programs nearest the target joining the starts
     enumerate_share: float = 0.4             # of the budget spent enumerating them
+    policy_k: int = 128                      # policy arms: edits per node (one forward pass)
+    policy_eps: float = 0.1                  # policy arms: share of them that are uniform grammatical mutations
 
     @property
     def candidates_per_expansion(self) -> int:
@@ -70,7 +72,8 @@ class SearchSettings:
     def to_dict(self) -> dict:
         return {"k": self.k, "batch": self.batch, "samples": self.samples, "temperatures": list(self.temperatures),
                 "beam": self.beam, "enum_cap": self.enum_cap, "length_weight": self.length_weight,
-                "enumerated_starts": self.enumerated_starts, "enumerate_share": self.enumerate_share}
+                "enumerated_starts": self.enumerated_starts, "enumerate_share": self.enumerate_share,
+                "policy_k": self.policy_k, "policy_eps": self.policy_eps}
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser, enum: bool = True) -> None:
@@ -103,6 +106,11 @@ class SearchSettings:
                                 default=d.enumerate_share,
                                 help="with --enumerated-starts: the share of each target's budget spent "
                                 "enumerating (default %(default)s)")
+        parser.add_argument("--policy-k", type=int_range(1, 100_000), default=d.policy_k,
+                            help="policy checkpoints: edits per node from one forward pass (default %(default)s)")
+        parser.add_argument("--policy-eps", type=float_range(0, 1), default=d.policy_eps,
+                            help="policy checkpoints: share of each node's edits that are uniform grammatical "
+                                 "mutations (default %(default)s)")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "SearchSettings":
@@ -116,7 +124,8 @@ class SearchSettings:
         """These settings as the flags of `add_arguments`, for a child command (`logo run` starts them)."""
         argv = ["--k", str(self.k), "--batch", str(self.batch), "--samples", str(self.samples),
                 "--temperatures", ",".join(str(t) for t in self.temperatures), "--beam", str(self.beam),
-                "--length-weight", repr(self.length_weight)]
+                "--length-weight", repr(self.length_weight), "--policy-k", str(self.policy_k),
+                "--policy-eps", str(self.policy_eps)]
         return argv + (["--enum-cap", str(self.enum_cap), "--enumerated-starts", str(self.enumerated_starts),
                         "--enumerate-share", repr(self.enumerate_share)] if enum else [])
 
@@ -260,6 +269,10 @@ class Solver:
                                  "(a checkpoint directory)")
             try:
                 s.load_model(ckpt, device, check_names)
+                policy = [a for a in arms if a in POLICY_ARMS]
+                if policy and s.watcher.kind != "policy":
+                    raise SolveError(f"the proposer {', '.join(policy)} needs a policy checkpoint "
+                                     f"(train --model policy); {ckpt} holds an edit model")
             except SolveError:
                 s.close()
                 raise
@@ -272,7 +285,8 @@ class Solver:
             check_vocabulary(watcher.tokenizer, self.library, ckpt, self.db_path)
         self.watcher = watcher
         st = self.settings
-        self.model_proposer = watcher.proposer(st.samples, st.temperatures, st.beam)
+        self.model_proposer = watcher.proposer(st.samples, st.temperatures, st.beam, policy_k=st.policy_k,
+                                               policy_eps=st.policy_eps)
         if self.db is None:
             self.image_size = watcher.model.config.image_size
         elif watcher.model.config.image_size != self.image_size:
@@ -300,6 +314,8 @@ class Solver:
         st = self.settings
         proposer = make_proposer(arm, self.model_proposer, n=st.candidates_per_expansion, cap=st.enum_cap, seed=seed,
                                  library=self.library, max_tokens=self.max_tokens)
+        if hasattr(proposer, "attach"):       # arms that borrow from the database (dream.policy)
+            proposer.attach(self.db)
         proposer.reset()
         return proposer
 

@@ -300,30 +300,16 @@ class Sites:
                 return None
             k = rng.randrange(len(self.exprs))
             e = self.exprs[k]
-            x = e.expr
-            r = rng.random()
-            if r < 0.35 and isinstance(x, (Num, Const)):              # a different leaf of the same kind
-                if isinstance(x, Num):
-                    new = Num(rng.choice([d for d in range(10) if d != x.value]))
-                else:
-                    new = Const(rng.choice([c for c in CONSTANTS if c != x.name]))
-            elif r < 0.5 and isinstance(x, BinOp):                     # change the operator
-                new = BinOp(rng.choice([o for o in OPERATORS if o != x.op]), x.left, x.right)
-            elif r < 0.6:                                               # scale: x -> (op x d)
-                new = BinOp(rng.choice(("*", "/")), x, Num(rng.randint(2, 4)))
-            else:
-                new = content.expr(e.role, e.scope)
-            return Mutation(kind, k, content=new) if new != x else None
+            new = random_expr(rng, e.expr, e.role, e.scope, content)
+            return Mutation(kind, k, content=new) if new != e.expr else None
         if kind == "loop_count":
             cand = self._candidates(kind)
             if not cand:
                 return None
             k = rng.choice(cand)
             e = self.exprs[k]
-            if isinstance(e.expr, Num):
-                v = e.expr.value + rng.choice((-1, 1))
-                return Mutation(kind, k, content=Num(v)) if 1 <= v <= 9 else None
-            return Mutation(kind, k, content=content.expr("count", e.scope))
+            new = random_count(rng, e.expr, e.scope, content)
+            return None if new is None else Mutation(kind, k, content=new)
         if kind == "wrap":
             cand = self._candidates(kind)
             if not cand:
@@ -334,7 +320,7 @@ class Sites:
             j = min(len(b.body), i + rng.choice((1, 1, 2)))
             r = rng.random()
             if r < 0.5:
-                wrapper = Loop(self.wrap_var(k, i, j), Num(rng.randint(2, 8)), ())
+                wrapper = Loop(self.wrap_var(k, i, j), random_wrap_count(rng), ())
             else:
                 wrapper = Embed(()) if r < 0.75 else PenUp(())
             return Mutation(kind, k, i, j, wrapper)
@@ -413,6 +399,42 @@ def mutate(program, rng: random.Random, kind: str | None = None, library=None, m
 
 
 # ---- random content ---------------------------------------------------------------------------------
+
+def random_expr(rng: random.Random, x, role: str, scope: tuple, content: "RandomContent"):
+    """What a random `replace_expr` writes in place of expression `x` (may equal `x`): a different leaf of
+    the same kind, another operator, a scaling, or a new expression of the site's `role` from `content`."""
+    r = rng.random()
+    if r < 0.35 and isinstance(x, (Num, Const)):              # a different leaf of the same kind
+        if isinstance(x, Num):
+            return Num(rng.choice([d for d in range(10) if d != x.value]))
+        return Const(rng.choice([c for c in CONSTANTS if c != x.name]))
+    if r < 0.5 and isinstance(x, BinOp):                       # change the operator
+        return BinOp(rng.choice([o for o in OPERATORS if o != x.op]), x.left, x.right)
+    if r < 0.6:                                                 # scale: x -> (op x d)
+        return BinOp(rng.choice(("*", "/")), x, Num(rng.randint(2, 4)))
+    return content.expr(role, scope)
+
+
+def random_count(rng: random.Random, x, scope: tuple, content: "RandomContent"):
+    """What a random `loop_count` writes in place of loop count `x`: a digit one up or down (None where
+    that leaves 1..9), or a new count expression from `content`."""
+    if isinstance(x, Num):
+        v = x.value + rng.choice((-1, 1))
+        return Num(v) if 1 <= v <= 9 else None
+    return content.expr("count", scope)
+
+
+def random_prefix(program: Program, rng: random.Random) -> Program:
+    """The program cut after a random number of its top-level statements (fewer than all; the empty
+    program stays empty): a partial program on the way to `program`."""
+    j = rng.randrange(len(program.body)) if program.body else 0
+    return Program(program.defs, program.body[:j])
+
+
+def random_wrap_count(rng: random.Random) -> Num:
+    """The count of a loop a random `wrap` adds."""
+    return Num(rng.randint(2, 8))
+
 
 class RandomContent:
     """New statements and expressions for edits, drawn as the database generator draws them

@@ -2,8 +2,10 @@
 
 A checkpoint holds only tensors, dicts, lists, strings and numbers, so it loads with
 `torch.load(path, weights_only=True)`:
-  {"format": 1, "step": int, "config": ModelConfig dict, "vocab": [tokens], "model": state dict,
-   "optimizer": state dict or None, "meta": dict}
+  {"format": 1, "kind": "edit" | "policy", "step": int, "config": ModelConfig / PolicyConfig dict,
+   "vocab": [tokens], "model": state dict, "optimizer": state dict or None, "meta": dict}
+`kind` says which network it holds (`model.network.EditModel`, `model.policy_net.PolicyModel`); a
+checkpoint without one (written before the policy existed) holds the edit model.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ def save(out_dir, model: EditModel, tokenizer: Tokenizer, step: int, optimizer=N
     core = unwrap(model)
     state = {
         "format": FORMAT,
+        "kind": getattr(core, "kind", "edit"),
         "step": int(step),
         "config": core.config.to_dict(),
         "vocab": list(tokenizer.vocab),
@@ -86,10 +89,22 @@ def load_state(path, device="cpu") -> dict:
     return torch.load(path, map_location=device, weights_only=True)
 
 
+def kind_of(state: dict) -> str:
+    """Which network a checkpoint holds: "edit" (also checkpoints without a kind) or "policy"."""
+    kind = state.get("kind", "edit")
+    if kind not in ("edit", "policy"):
+        raise ValueError(f"unknown model kind {kind!r} in the checkpoint")
+    return kind
+
+
 def build(state: dict, device="cpu") -> tuple[EditModel, Tokenizer]:
+    """The checkpoint's network (an `EditModel` or a `PolicyModel`, by its kind) and tokenizer."""
     tokenizer = Tokenizer(state["vocab"])
-    config = ModelConfig.from_dict(state["config"])
-    model = EditModel(config, len(tokenizer))
+    if kind_of(state) == "policy":
+        from .policy_net import PolicyConfig, PolicyModel
+        model = PolicyModel(PolicyConfig.from_dict(state["config"]), len(tokenizer))
+    else:
+        model = EditModel(ModelConfig.from_dict(state["config"]), len(tokenizer))
     model.load_state_dict(state["model"])
     model.set_vocab_size(len(tokenizer))
     return model.to(device).eval(), tokenizer
@@ -99,7 +114,8 @@ def load(path, device="cpu"):
     """(model, tokenizer, meta) from one checkpoint file; meta has step, config and the saved meta."""
     state = load_state(path, device)
     model, tok = build(state, device)
-    meta = {**state.get("meta", {}), "step": state["step"], "config": state["config"], "path": str(path)}
+    meta = {**state.get("meta", {}), "step": state["step"], "config": state["config"], "path": str(path),
+            "kind": kind_of(state)}
     return model, tok, meta
 
 

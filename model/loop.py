@@ -5,6 +5,10 @@ held-out pairs and checkpointing as it goes.
 Pieces it uses, one job each: `model.device` (device, ranks, sizes), `model.pairs` (the training
 pairs), `model.step` (one optimisation step), `model.schedule` (the learning rate across resumes),
 `model.evaluate` (held-out metrics), `model.plot` (OUT/training.png), `model.checkpoint`.
+
+Which network it trains is a `Recipe` (`recipes()`, `train --model`): `EDIT`, the edit model and its
+pairs (the pieces above), or `model.policy_train.POLICY`, the edit policy and its tree-path examples.
+A resumed run trains the network its checkpoint holds.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from . import checkpoint
 from .device import Runtime, autocast_factory, config_params, model_config, resolve_size, start_runtime
 from .evaluate import Evaluator, same_image_fn
 from .hindsight import check_log
-from .network import EditModel, ModelConfig
+from .network import EditModel, ModelConfig, loss_and_metrics
 from .pairs import PairSampler
 from .plot import plot_metrics
 from .schedule import Cosine, choose_cosine, lr_factor
@@ -46,7 +50,7 @@ def open_source(args):
     raise SystemExit("train: give --db PATH (or --random-programs N)")
 
 
-def wait_for_pairs(sampler: PairSampler, args, t_start: float, main_proc: bool) -> bool:
+def wait_for_pairs(sampler: PairSampler, args, t_start: float, main_proc: bool, clock=time.perf_counter) -> bool:
     """Read every entry; while there are no training pairs (an empty database), wait up to --wait for a
     writer, saying so each minute. False if there is still nothing to train on."""
     while sampler.refresh() > 0:
@@ -60,7 +64,7 @@ def wait_for_pairs(sampler: PairSampler, args, t_start: float, main_proc: bool) 
             print(f"train: {where}: no training pairs yet ({len(sampler.entry_ids)} entries); waiting for entries "
                   f"({waited:.0f} of --wait {args.wait:g} s)", file=sys.stderr, flush=True)
             last_note = now
-        if args.max_seconds and now - t_start >= args.max_seconds or waited >= args.wait:
+        if args.max_seconds and clock() - t_start >= args.max_seconds or waited >= args.wait:
             print(f"train: {where}: no training pairs after waiting {waited:.0f} s "
                   f"({len(sampler.entry_ids)} entries); nothing to train on", file=sys.stderr)
             return False
@@ -87,13 +91,13 @@ class StopSignal:
     run's progress, would drift apart). So rank 0 decides and broadcasts its decision every step.
     """
 
-    def __init__(self, steps: int, max_seconds: float, t_start: float, progress, rt: Runtime):
+    def __init__(self, steps: int, max_seconds: float, t_start: float, progress, rt: Runtime, clock=time.perf_counter):
         self.steps, self.max_seconds, self.t_start = steps, max_seconds, t_start
-        self.progress, self.rt = progress, rt
+        self.progress, self.rt, self.clock = progress, rt, clock
 
     def local(self, step: int) -> tuple[bool, float]:
         stop = (self.steps and step >= self.steps) or \
-            (self.max_seconds and time.perf_counter() - self.t_start >= self.max_seconds)
+            (self.max_seconds and self.clock() - self.t_start >= self.max_seconds)
         return bool(stop), self.progress(step)
 
     def __call__(self, step: int) -> tuple[bool, float]:
@@ -115,9 +119,72 @@ def make_sampler(args, source, tokenizer: Tokenizer, config: ModelConfig, rank: 
                        target_noise=args.target_noise)
 
 
-def build_model(config: ModelConfig, tokenizer: Tokenizer, state: dict | None, args, rt: Runtime):
+class Recipe:
+    """What differs between the networks `train` trains: the edit model's (`EDIT`) is below; the
+    policy's is `model.policy_train.POLICY`. `kind` is recorded in the checkpoint (`model.checkpoint`)."""
+    kind = "edit"
+    metric_keys = ("loss", "token_acc", "exact_tf")     # averaged into the `train` records
+
+    @staticmethod
+    def config(args, resumed: dict | None):
+        return model_config(args, resumed)
+
+    @staticmethod
+    def with_image_size(config, size: int):
+        return ModelConfig.from_dict({**config.to_dict(), "image_size": size})
+
+    @staticmethod
+    def params(config) -> int:
+        return config_params(config)
+
+    @staticmethod
+    def make_data(args, source, tokenizer, config, rank):
+        return make_sampler(args, source, tokenizer, config, rank)
+
+    @staticmethod
+    def build(config, n_tokens: int):
+        return EditModel(config, n_tokens)
+
+    loss = staticmethod(loss_and_metrics)
+
+    @staticmethod
+    def evaluator(data, args, source):
+        return Evaluator(data, args.eval_pairs, same_image_fn(getattr(source, "threshold", None)))
+
+    @staticmethod
+    def describe_eval(r: dict) -> str:
+        return (f"held-out loss {r['loss']:.3f} token acc {r['token_acc']:.3f} exact {r['exact']:.3f} "
+                f"reproduces B {r['reproduces']:.3f}")
+
+    @staticmethod
+    def plot(jsonl, png) -> None:
+        plot_metrics(jsonl, png)
+
+
+EDIT = Recipe()
+
+
+def recipes() -> dict:
+    """`train --model` choices -> recipe."""
+    from .policy_train import POLICY
+    return {"edit": EDIT, "policy": POLICY}
+
+
+def choose_recipe(args, state: dict | None):
+    """The checkpoint's network when resuming (--model must agree if given), else --model (default edit)."""
+    wanted = getattr(args, "model", None)
+    if state is not None:
+        have = state.get("kind", "edit")
+        if wanted and wanted != have:
+            raise SystemExit(f"train: {args.out} holds a checkpoint of the {have} model, not --model {wanted}; "
+                             "use another --out to train a new one")
+        wanted = have
+    return recipes()[wanted or "edit"]
+
+
+def build_model(config, tokenizer: Tokenizer, state: dict | None, args, rt: Runtime, recipe: Recipe = EDIT):
     """(model, optimizer) on the device: new, or with the checkpoint's weights and Adam moments."""
-    model = EditModel(config, len(tokenizer))
+    model = recipe.build(config, len(tokenizer))
     if state is not None:
         model.load_state_dict(state["model"])
         model.set_vocab_size(len(tokenizer))
@@ -147,7 +214,10 @@ def describe(c: Cosine) -> str:
 
 
 def train(args) -> int:
-    t_start = time.perf_counter()          # --max-seconds counts from here (reading the database included)
+    # --max-seconds counts from here (reading the database included), in wall seconds or, with --clock cpu,
+    # in this process's CPU seconds (a fair measure on a shared machine; so are elapsed_s and the cosine's)
+    clock = time.process_time if getattr(args, "clock", "wall") == "cpu" else time.perf_counter
+    t_start = clock()
     rt = start_runtime(args.device, args.threads)
     torch.manual_seed(args.seed + rt.rank)
     out = Path(args.out)
@@ -157,24 +227,26 @@ def train(args) -> int:
     # resume from the newest checkpoint that loads (a damaged newest one falls back, with a warning)
     checkpoint.remove_stale_temp_files(out)
     state = checkpoint.load_newest_good(out, "cpu", warn=lambda m: print(f"train: {m}", file=sys.stderr, flush=True))
+    recipe = choose_recipe(args, state)
     args.preset, args.batch_size, why = resolve_size(rt.dev_kind, args.preset, args.batch_size)
     if rt.main:
-        what = (f"the model of checkpoint step {state['step']}" if state is not None else
-                f"preset {args.preset} ({config_params(model_config(args, None)) / 1e6:.1f}M params)")
+        what = (f"the {recipe.kind} model of checkpoint step {state['step']}" if state is not None else
+                f"the {recipe.kind} model, preset {args.preset} "
+                f"({recipe.params(recipe.config(args, None)) / 1e6:.1f}M params)")
         print(f"train: device {rt.dev_kind}, {what}, batch {args.batch_size} ({why})", flush=True)
     tokenizer = Tokenizer(state["vocab"]) if state else Tokenizer()
-    config = model_config(args, state["config"] if state else None)
+    config = recipe.config(args, state["config"] if state else None)
     if getattr(source, "image_size", config.image_size) != config.image_size and state is None:
-        config = ModelConfig.from_dict({**config.to_dict(), "image_size": source.image_size})
-    sampler = make_sampler(args, source, tokenizer, config, rt.rank)
+        config = recipe.with_image_size(config, source.image_size)
+    sampler = recipe.make_data(args, source, tokenizer, config, rt.rank)
     t_load = time.perf_counter()
-    if not wait_for_pairs(sampler, args, t_start, rt.main):
+    if not wait_for_pairs(sampler, args, t_start, rt.main, clock):
         return 1
     out.mkdir(parents=True, exist_ok=True)    # (a damaged or empty database has left nothing behind)
     t_load = time.perf_counter() - t_load
     check_vocab(tokenizer, config)
 
-    raw_model, opt = build_model(config, tokenizer, state, args, rt)   # the EditModel and its optimizer
+    raw_model, opt = build_model(config, tokenizer, state, args, rt, recipe)   # the network and its optimizer
     model = wrap(raw_model, args, rt)                                   # compiled / DDP, for the steps
     resumed = state is not None
     step = int(state["step"]) if resumed else 0
@@ -185,7 +257,7 @@ def train(args) -> int:
 
     if args.background_pairs == "on" or (args.background_pairs == "auto" and rt.dev_kind == "cuda"):
         sampler.start_background()
-    evaluator = Evaluator(sampler, args.eval_pairs, same_image_fn(getattr(source, "threshold", None)))
+    evaluator = recipe.evaluator(sampler, args, source)
     metrics_path, png = out / "metrics.jsonl", out / "training.png"
 
     def log(rec):
@@ -197,7 +269,8 @@ def train(args) -> int:
     if rt.main and not args.quiet:
         from tqdm import tqdm
         bar = tqdm(total=args.steps or None, initial=step, desc="train", dynamic_ncols=True, mininterval=1.0)
-    t0 = time.perf_counter()
+    t0 = clock()
+    w0 = time.perf_counter()
     start_step = step
     # the learning rate's cosine: continued from the checkpoint, or over this run's budget (model.schedule)
     cosine = choose_cosine(saved_cosine, step, prev_elapsed,
@@ -206,7 +279,7 @@ def train(args) -> int:
                            steps=args.schedule_steps, seconds=args.schedule_seconds, warm_restart=args.warm_restart)
 
     def trained_s() -> float:
-        return prev_elapsed + time.perf_counter() - t0
+        return prev_elapsed + clock() - t0
 
     if rt.main:
         counts = sampler.counts("train")
@@ -223,10 +296,12 @@ def train(args) -> int:
              "entries": len(sampler.entry_ids), "pairs": counts, "device": str(rt.device), "time": time.time(),
              "schedule": cosine.to_dict()})
 
-    acc = {"loss": 0.0, "token_acc": 0.0, "exact_tf": 0.0, "n": 0}
+    keys = recipe.metric_keys
+    acc = {**dict.fromkeys(keys, 0.0), "n": 0}
     t_data = t_model = 0.0
     last_eval = None
-    stop_signal = StopSignal(args.steps, args.max_seconds, t_start, lambda s: cosine.progress(s, trained_s()), rt)
+    stop_signal = StopSignal(args.steps, args.max_seconds, t_start, lambda s: cosine.progress(s, trained_s()), rt,
+                             clock)
 
     def do_eval():
         nonlocal last_eval
@@ -239,10 +314,9 @@ def train(args) -> int:
         r.update(kind="eval", step=step, seconds=time.perf_counter() - te, time=time.time(), elapsed_s=trained_s())
         log(r)
         last_eval = r
-        plot_metrics(metrics_path, png)
+        recipe.plot(metrics_path, png)
         if bar is not None:
-            bar.write(f"step {step}: held-out loss {r['loss']:.3f} token acc {r['token_acc']:.3f} "
-                      f"exact {r['exact']:.3f} reproduces B {r['reproduces']:.3f}")
+            bar.write(f"step {step}: {recipe.describe_eval(r)}")
 
     def save():
         if rt.main:
@@ -266,32 +340,31 @@ def train(args) -> int:
                     check_vocab(tokenizer, config, grown=True)
                     raw_model.set_vocab_size(len(tokenizer))
             batch = sampler.batch(args.batch_size, "train", rt.device)
-            batch.pop("b_entry")
+            batch.pop("b_entry", None)
             tm = time.perf_counter()
             t_data += tm - td
             for g in opt.param_groups:
                 g["lr"] = args.lr * lr_factor(step, frac, args.warmup, args.min_lr)
-            met = train_step(model, opt, batch, autocast, args.clip)
+            met = train_step(model, opt, batch, autocast, args.clip, loss_fn=recipe.loss)
             step += 1
-            for k in ("loss", "token_acc", "exact_tf"):
-                acc[k] += met[k]
+            for k in keys:
+                acc[k] += met.get(k, 0.0)
             acc["n"] += 1
             t_model += time.perf_counter() - tm
             if bar is not None:
                 bar.update(1)
             if step % args.log_every == 0:
                 n = acc["n"]
-                el = time.perf_counter() - t0
-                rec = {"kind": "train", "step": step, "loss": float(acc["loss"]) / n,
-                       "token_acc": float(acc["token_acc"]) / n, "exact_tf": float(acc["exact_tf"]) / n,
+                el = time.perf_counter() - w0
+                rec = {"kind": "train", "step": step, **{k: float(acc[k]) / n for k in keys},
                        "lr": opt.param_groups[0]["lr"],
                        "samples_per_s": (step - start_step) * args.batch_size / max(el, 1e-9),
                        "data_frac": t_data / max(t_data + t_model, 1e-9), "entries": len(sampler.entry_ids),
                        "time": time.time()}
                 log(rec)
                 if bar is not None:
-                    bar.set_postfix(loss=f"{rec['loss']:.3f}", acc=f"{rec['token_acc']:.3f}")
-                acc = {"loss": 0.0, "token_acc": 0.0, "exact_tf": 0.0, "n": 0}
+                    bar.set_postfix(loss=f"{rec['loss']:.3f}", acc=f"{rec[keys[1]]:.3f}")
+                acc = {**dict.fromkeys(keys, 0.0), "n": 0}
             if step % args.eval_every == 0:
                 do_eval()
             if step % args.ckpt_every == 0:
@@ -309,12 +382,14 @@ def train(args) -> int:
     if rt.distributed and not rt.main:
         print(f"train: rank {rt.rank} stopped at step {step}", file=sys.stderr, flush=True)
     if rt.main:
-        el = time.perf_counter() - t0
+        el = time.perf_counter() - w0
         print(f"train: stopped at step {step} after {el:.0f} s "
               f"({(step - start_step) * args.batch_size / max(el, 1e-9):.0f} samples/s, data "
               f"{100 * t_data / max(t_data + t_model, 1e-9):.0f}% of the loop)", flush=True)
-        if last_eval:
+        if last_eval and "reproduces" in last_eval:
             print(f"train: held-out edits reproduce B: {last_eval['reproduces']:.3f}", flush=True)
+        elif last_eval:
+            print(f"train: {recipe.describe_eval(last_eval)}", flush=True)
     if rt.distributed:
         torch.distributed.destroy_process_group()
     return 0

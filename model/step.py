@@ -24,15 +24,16 @@ def make_optimizer(model: EditModel, device_type: str, lr: float = LR,
 
 
 def train_step(model, optimizer: torch.optim.Optimizer, batch: dict, autocast=nullcontext,
-               clip: float = 0.0) -> dict:
+               clip: float = 0.0, loss_fn=loss_and_metrics) -> dict:
     """Forward (under `autocast()`), backward, clip the gradient norm to `clip` (0: no clipping), step.
 
     `model` may be the `EditModel` or its torch.compile / DDP wrapper (clipping reaches through to
-    the parameters). Returns the batch's metrics from `loss_and_metrics` (loss, token_acc, exact_tf:
-    detached tensors; reading them waits for the device, so a caller reads them only when it logs)."""
+    the parameters). Returns the batch's metrics from `loss_fn` (`loss_and_metrics`, the edit model's:
+    loss, token_acc, exact_tf; `model.policy_net.policy_loss` for the policy): detached tensors; reading
+    them waits for the device, so a caller reads them only when it logs."""
     model.train()
     with autocast():
-        loss, metrics = loss_and_metrics(model, batch)
+        loss, metrics = loss_fn(model, batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip:

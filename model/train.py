@@ -1,6 +1,6 @@
-"""`train`: train the edit model on pairs from the program-image database.
+"""`train`: train the edit model (or, with --model policy, the edit policy) on the program-image database.
 
-    train --db runs/db.sqlite --out runs/ckpt [--preset tiny|small|default] [--max-seconds 600]
+    train --db runs/db.sqlite --out runs/ckpt [--model edit|policy] [--preset tiny|small|default] [--max-seconds 600]
 
 Resumes from the latest checkpoint in --out, continuing its learning-rate cosine (`model.schedule`:
 the horizon is recorded in the checkpoint; --schedule-steps/--schedule-seconds set it, --warm-restart
@@ -15,6 +15,12 @@ Pairs (see `model.pairs`): edit pairs between stored heads within --max-dist tok
 of a stored B), and the step kinds (`model.step_pairs`): far-target steps, prefix steps and, with
 --hindsight LOG/found.jsonl, the steps of the search paths a dreamer logged. An entry is held out by a
 hash of its id; a pair is held out when its B is.
+
+--model policy trains the edit policy instead (`model.policy_net`: where x what heads and a grammatical
+subtree decoder, one forward pass per search node) on tree-path examples (`model.policy_data`: the
+first steps from a mutated, partial, neighbouring or random program toward a stored one); the pair
+flags above do not apply to it, --policy-weights sets its mixture. A resumed run trains the model its
+checkpoint holds.
 
 This module is the command line (the flags and their checks); the loop it starts is `model.loop.train`.
 """
@@ -49,11 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
                           "edit=0.25,denovo=0.1,lateral=0.05,mutation=0.15,far=0.3,prefix=0.1,hindsight=0.15")
     src.add_argument("--hindsight", default=None, metavar="LOG/found.jsonl",
                      help="dream log to follow: its search paths become hindsight pairs (model.hindsight)")
+    src.add_argument("--policy-weights", default=None,
+                     help="policy: example kind mixture (default: model.policy_data.DEFAULT_WEIGHTS), e.g. "
+                          "far=0.3,walk=0.15,prefix=0.15,neighbour=0.25,random=0.15")
+    src.add_argument("--policy-examples", type=int, default=4096,
+                     help="policy: examples made per refresh (every --refresh-every steps)")
     src.add_argument("--target-noise", type=float, default=0.0,
                      help="probability a training pair's target image is jittered (thicker stroke, 1-px "
                           "shift, skeleton noise; model.target_noise). Default off: not yet measured to help")
     p.add_argument("--out", required=True, help="checkpoint / log directory (resumes from it)")
     m = p.add_argument_group("model")
+    m.add_argument("--model", choices=["edit", "policy"], default=None,
+                   help="which network: the edit model (default) or the edit policy (model.policy_net); "
+                        "a resumed run keeps its checkpoint's")
+    m.add_argument("--max-content", type=int, help="policy: longest decoded statement or expression (tokens)")
+    m.add_argument("--image-encoder", choices=["cnn", "vit"], default=None,
+                   help="policy: image tokens from a convolutional stem (default) or from patches")
     m.add_argument("--preset", default=None, choices=["tiny", "small", "default"],
                    help="model size (default: 'default' on CUDA, 'tiny' on the CPU)")
     m.add_argument("--d-model", type=int)
@@ -66,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--batch-size", type=int, default=None,
                    help="per process (default: 128 on CUDA, 32 on the CPU)")
     o.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: no limit)")
-    o.add_argument("--max-seconds", type=float, default=0, help="stop after this wall time (0: no limit)")
+    o.add_argument("--max-seconds", type=float, default=0,
+                   help="stop after this many seconds of --clock (0: no limit)")
+    o.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="what --max-seconds, --schedule-seconds and the checkpoint's elapsed_s count: wall time, "
+                        "or this process's CPU time (fair on a shared machine; with --threads 1, one core)")
     o.add_argument("--lr", type=float, default=LR)
     o.add_argument("--min-lr", type=float, default=0.05, help="final learning rate, as a fraction of --lr")
     o.add_argument("--warmup", type=int, default=500, help="linear warm-up steps")
@@ -106,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 ARG_RANGES = (("random_programs", 0, None), ("image_size", 4, 512), ("max_dist", 0, None),
               ("heldout", 0.0, 0.9), ("refresh_every", 1, None), ("mutations", 0, None), ("far_chains", 0, None),
               ("d_model", 1, None), ("layers", 1, None), ("heads", 1, None), ("max_tokens", 1, None),
-              ("max_edits", 1, None), ("vocab_capacity", 1, None), ("batch_size", 1, None), ("steps", 0, None),
+              ("max_edits", 1, None), ("vocab_capacity", 1, None), ("max_content", 5, 512),
+              ("policy_examples", 1, None), ("batch_size", 1, None), ("steps", 0, None),
               ("max_seconds", 0, None), ("schedule_steps", 0, None),
               ("schedule_seconds", 0, None), ("lr", 0.0, None), ("min_lr", 0.0, 1.0), ("warmup", 0, None),
               ("weight_decay", 0.0, None), ("clip", 0.0, None), ("threads", 0, None), ("eval_every", 1, None),
@@ -126,6 +148,7 @@ def check_args(args) -> argparse.Namespace:
             rng = f"{lo} to {hi}" if hi is not None else f"at least {lo}"
             raise UsageError(f"--{name.replace('_', '-')}: {v} is out of range ({rng})")
     args.pair_weights = parse_pair_weights(args.pair_weights)
+    args.policy_weights = parse_policy_weights(args.policy_weights)
     check_probability(args.target_noise, "--target-noise")
     return args
 
@@ -147,6 +170,28 @@ def parse_pair_weights(spec: str | None) -> dict | None:
             raise SystemExit(f"train: weight for {name} must not be negative")
     if not any(out.values()):
         raise SystemExit("train: --pair-weights gives every kind weight 0")
+    return out
+
+
+def parse_policy_weights(spec: str | None) -> dict | None:
+    """"far=0.5,prefix=0.5" -> {"far": 0.5, "prefix": 0.5} over `model.policy_data.KINDS`."""
+    if not spec:
+        return None
+    from .policy_data import KINDS as POLICY_KINDS
+    out = {}
+    for part in spec.split(","):
+        name, _, value = part.strip().partition("=")
+        if name not in POLICY_KINDS:
+            raise SystemExit(f"train: unknown example kind {name!r} in --policy-weights "
+                             f"(kinds: {', '.join(POLICY_KINDS)})")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"train: bad weight {value!r} for {name} in --policy-weights") from None
+        if not out[name] >= 0:
+            raise SystemExit(f"train: weight for {name} must not be negative")
+    if not any(out.values()):
+        raise SystemExit("train: --policy-weights gives every kind weight 0")
     return out
 
 

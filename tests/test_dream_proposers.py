@@ -5,7 +5,8 @@ import pytest
 
 import logo
 from dream import Proposer, SearchSettings, Solver
-from dream.baselines import MODEL_ARMS, SEARCH_ARMS, CombinedProposer, EnumProposer, NoneProposer, make_proposer
+from dream.baselines import MODEL_ARMS, POLICY_ARMS, SEARCH_ARMS, CombinedProposer, EnumProposer, NoneProposer, make_proposer
+from dream.policy import PolicyArms
 from dream.proposer import ModelProposer
 from dream.search import Search
 from logo.tokens import CONTEXT_TOKENS
@@ -21,6 +22,21 @@ def _model():
     config = preset("tiny", image_size=32, max_tokens=CONTEXT, max_edits=24, d_model=32, n_heads=2, img_layers=1,
                     prog_layers=1, dec_layers=1, ffn_mult=2)
     return EditModel(config, len(tok)).eval(), tok
+
+
+def _policy():
+    from model.policy_net import PolicyModel, preset
+    from model.tokenizer import Tokenizer
+    tok = Tokenizer()
+    config = preset("tiny", image_size=32, max_tokens=CONTEXT, max_content=16, d_model=32, n_heads=2, img_layers=1,
+                    prog_layers=1, dec_layers=1, ffn_mult=2)
+    return PolicyModel(config, len(tok)).eval(), tok
+
+
+@pytest.fixture(scope="module")
+def policy_arms():
+    model, tok = _policy()
+    return PolicyArms(model, tok, k=6)
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +62,11 @@ def _images(n=1):
     return np.zeros((n, 32, 32), np.uint8), np.repeat(logo.render(START, 32)[None], n, 0)
 
 
-def test_every_arm_is_a_proposer_with_the_models_context(model_proposer):
-    assert set(MODEL_ARMS) < set(SEARCH_ARMS)
+def test_every_arm_is_a_proposer_with_the_models_context(model_proposer, policy_arms):
+    assert set(MODEL_ARMS) < set(SEARCH_ARMS) and set(POLICY_ARMS) < set(MODEL_ARMS)
     for arm in SEARCH_ARMS:
-        p = make_proposer(arm, model_proposer if arm in MODEL_ARMS else None)
+        model = policy_arms if arm in POLICY_ARMS else model_proposer if arm in MODEL_ARMS else None
+        p = make_proposer(arm, model)
         assert isinstance(p, Proposer), arm
         if arm in MODEL_ARMS:
             assert p.max_tokens == CONTEXT, arm                    # the checkpoint's config, not a default
@@ -110,10 +127,33 @@ def test_the_solver_resets_the_shared_model_proposer_for_every_target(tmp_path, 
                     settings=SearchSettings(samples=1, beam=2))
     assert s.max_tokens == CONTEXT
     for arm in SEARCH_ARMS:                         # every arm searches within the model's context
-        assert s.proposer(arm).max_tokens == CONTEXT, arm
+        if arm not in POLICY_ARMS:                  # (those need a policy checkpoint: below)
+            assert s.proposer(arm).max_tokens == CONTEXT, arm
     for arm in ("model", "model+grammar"):
         for _ in range(2):
             before = len(beam_calls)
             s.proposer(arm)(*_images(), [START])
             assert len(beam_calls) == before + 1, arm
     assert Solver.open(["none"]).proposer("enum").max_tokens == CONTEXT_TOKENS
+
+
+def test_a_policy_checkpoint_serves_the_policy_arms_and_the_model_arms(tmp_path):
+    from dream.solver import SolveError
+    from model import checkpoint
+    model, tok = _policy()
+    checkpoint.save(tmp_path / "policy", model, tok, step=0)
+    s = Solver.open(["policy", "model", "policy-where"], ckpt=str(tmp_path / "policy"),
+                    settings=SearchSettings(policy_k=5, policy_eps=0.2))
+    assert s.watcher.kind == "policy" and s.max_tokens == CONTEXT
+    for arm in POLICY_ARMS + ("model", "model+grammar", "model+enum"):
+        p = s.proposer(arm, seed=1)
+        assert p.max_tokens == CONTEXT, arm
+        cands = p(*_images(2), [START, ""])
+        assert all(len(c) >= 5 for c in cands), arm
+        for c in cands[0] + cands[1]:
+            logo.parse(c if isinstance(c, str) else logo.to_text(c))
+    assert len(s.proposer("policy+grammar")(*_images(), [START])[0]) == 10       # K policy edits + K grammatical
+    edit_model, edit_tok = _model()
+    checkpoint.save(tmp_path / "edit", edit_model, edit_tok, step=0)
+    with pytest.raises(SolveError, match="needs a policy checkpoint"):
+        Solver.open(["policy"], ckpt=str(tmp_path / "edit"))

@@ -92,7 +92,7 @@ def test_train_with_bf16_on_cpu_runs_and_checkpoints(tmp_path, capsys):
                  "--layers", "1", "--heads", "2", "--mutations", "16", "--eval-every", "1000", "--eval-pairs", "4",
                  "--threads", "1", "--quiet", "--device", "cpu"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.startswith("train: device cpu, preset tiny (") and "batch 32 (CPU default" in first
+    assert first.startswith("train: device cpu, the edit model, preset tiny (") and "batch 32 (CPU default" in first
     _, _, meta = checkpoint.load_latest(out)
     assert meta["step"] == 3
 

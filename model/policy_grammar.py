@@ -1,0 +1,285 @@
+"""The grammar the policy's subtree decoder writes under: every decoded statement or expression parses.
+
+A decoded subtree is a statement (the content of an insert or replace-statement edit) or an expression
+(replace-expression, loop count, a wrapped loop's count), in canonical tokens. `Grammar.start(nt, scope,
+depth, budget)` opens a decoding state for one row; at each step `state.mask_id` names the set of tokens
+the grammar allows next (masks are cached and shared, `Grammar.masks`: a table of bool rows over the
+tokenizer's ids, so a batch carries small indices) and `state.advance(token_id)` consumes one. It is a
+push-down automaton over symbols (statement, statement head, block body, expression, operator, loop
+variable, closing parenthesis) that also keeps
+
+- the loop variables in scope (a new loop binds the canonical name for its depth; expressions use only
+  variables in scope, and a loop's count is read before its variable is bound),
+- the nesting of blocks and expressions under limits, and the procedures' arities (library calls),
+- the roles of expressions: a length uses the length constants (ul, eps_l), an angle the angle
+  constants (ua, eps_a), a count `inf`, all of them digits and loop variables, and so do their
+  sub-expressions (every DreamCoder task and every generated program keeps to this; a call's
+  arguments may use any constant),
+- the token budget: a token is allowed only if the subtree can still be closed within the budget, so
+  every row finishes, grammatically, within `budget` tokens.
+
+`build(tokens, nt)` turns a finished row's tokens into the AST node (no parser needed).
+
+    >>> from model.tokenizer import Tokenizer
+    >>> tok = Tokenizer(); g = Grammar(tok)
+    >>> st = g.start(STMT, scope=("i",), depth=1, budget=12)
+    >>> for t in "( move ( * i ul ) 0 )".split():
+    ...     assert g.masks[st.mask_id][tok.index[t]]; st.advance(tok.index[t])
+    >>> st.done, build("( move ( * i ul ) 0 )".split(), STMT)
+    (True, Move(length=BinOp(op='*', left=Var(name='i'), right=Const(name='ul')), angle=Num(value=0)))
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from logo.ast import CONSTANTS, OPERATORS, BinOp, Call, Const, Embed, Loop, Move, Num, PenUp, Var
+from logo.canonical import LOOP_VARS
+from logo.tokens import DIGIT_TOKENS
+
+# nonterminals a decode starts from (the decoder's start embedding): a statement, an expression by role,
+# or a statement of the node's pool (written for no site in particular: no loop variables in scope)
+STMT, LENGTH, ANGLE, COUNT, ARG, POOL = 0, 1, 2, 3, 4, 5
+NONTERMINALS = ("stmt", "length", "angle", "count", "arg", "pool")
+ROLE_NT = {"length": LENGTH, "angle": ANGLE, "count": COUNT, "arg": ARG}
+#: the constants an expression of each role (nonterminal) may use
+ROLE_CONSTANTS = {LENGTH: ("ul", "eps_l"), ANGLE: ("ua", "eps_a"), COUNT: ("inf",), ARG: tuple(CONSTANTS)}
+
+#: deepest block nesting (loops, embeds, penups) a decoded statement may reach, counting the site's own depth, and deepest
+#: expression nesting (the DreamCoder tasks need 5 and 3)
+MAX_BLOCK_DEPTH = 5
+MAX_EXPR_DEPTH = 3
+
+# symbols on the automaton's stack; their minimal completion cost in tokens
+_S, _H, _B, _E, _O, _V, _CLOSE, _IN, _OUT, _PUSH, _POP = range(11)
+_COST = {_S: 5, _H: 4, _B: 1, _E: 1, _O: 1, _V: 1, _CLOSE: 1, _IN: 0, _OUT: 0, _PUSH: 0, _POP: 0}
+
+
+class Grammar:
+    """Masks and states for one tokenizer (and library: procedure names and arities)."""
+
+    def __init__(self, tokenizer, library: Sequence = (), max_block_depth: int = MAX_BLOCK_DEPTH,
+                 max_expr_depth: int = MAX_EXPR_DEPTH):
+        self.tok = tokenizer
+        self.max_block_depth, self.max_expr_depth = max_block_depth, max_expr_depth
+        ix = tokenizer.index
+        self.id = ix
+        self.open, self.close = ix["("], ix[")"]
+        self.kw = {k: ix[k] for k in ("move", "loop", "embed", "penup")}
+        self.digit_ids = [ix[t] for t in DIGIT_TOKENS]
+        self.const_ids = {nt: [ix[c] for c in names] for nt, names in ROLE_CONSTANTS.items()}
+        self.op_ids = [ix[o] for o in OPERATORS]
+        self.var_ids = [ix[v] for v in LOOP_VARS if v in ix]
+        self.calls: dict[int, int] = {}          # token id -> arity
+        for d in library or ():
+            if d.name in ix:
+                self.calls[ix[d.name]] = len(d.params)
+        self.kind_of: dict[int, str] = {}
+        for name, i in self.kw.items():
+            self.kind_of[i] = name
+        self.vocab = len(tokenizer)
+        self.masks: list[np.ndarray] = []        # mask id -> bool (vocab,)
+        self._mask_ids: dict[tuple, int] = {}
+
+    # -- masks ----------------------------------------------------------------------------------------
+    def _mask(self, key: tuple, ids) -> int:
+        m = self._mask_ids.get(key)
+        if m is None:
+            row = np.zeros(self.vocab, bool)
+            row[list(ids)] = True
+            m = self._mask_ids[key] = len(self.masks)
+            self.masks.append(row)
+        return m
+
+    def mask_table(self, width: int) -> np.ndarray:
+        """The masks as one (n_masks, width) bool array (width >= the vocabulary; extra columns False)."""
+        out = np.zeros((len(self.masks), width), bool)
+        for i, m in enumerate(self.masks):
+            out[i, :len(m)] = m
+        return out
+
+    def start(self, nt: int, scope: Sequence[str] = (), depth: int = 0, budget: int = 48) -> "State":
+        """A decoding state for a subtree of nonterminal `nt` at a site whose loop variables in scope are
+        `scope` and whose block nesting is `depth`, to be finished within `budget` tokens."""
+        return State(self, nt, tuple(scope), depth, budget)
+
+
+def _e(role: int, depth: int = 0) -> tuple:
+    """An expression symbol of `role` (a nonterminal id) nested `depth` deep."""
+    return (_E, depth * 8 + role)
+
+
+class State:
+    """One row's decoding state (see `Grammar`)."""
+    __slots__ = ("g", "stack", "scope", "pending", "depth", "left", "cost", "done", "mask_id", "tokens")
+
+    def __init__(self, g: Grammar, nt: int, scope: tuple, depth: int, budget: int):
+        self.g = g
+        self.stack = [(_S, 0)] if nt in (STMT, POOL) else [_e(nt)]
+        self.scope = list(scope)
+        self.pending: list[str] = []            # loop variables named, bound once their count is read
+        self.depth = depth
+        self.left = int(budget)
+        self.cost = _COST[self.stack[0][0]]
+        self.done = False
+        self.tokens: list[int] = []
+        if budget < self.cost:
+            raise ValueError(f"a budget of {budget} tokens cannot hold a {NONTERMINALS[nt]}")
+        self.mask_id = self._mask()
+
+    def _settle(self):
+        """Pop the bookkeeping symbols on top (they consume no token)."""
+        st = self.stack
+        while st and st[-1][0] in (_IN, _OUT, _PUSH, _POP):
+            sym = st.pop()[0]
+            if sym == _IN:
+                self.depth += 1
+            elif sym == _OUT:
+                self.depth -= 1
+            elif sym == _PUSH:
+                self.scope.append(self.pending.pop())
+            else:
+                self.scope.pop()
+        if not st:
+            self.done = True
+
+    def _mask(self) -> int:
+        if self.done:
+            return -1
+        g = self.g
+        sym, d = self.stack[-1]
+        # a token may raise the minimal cost to finish by at most `room` (left after it >= cost after it):
+        # opening a loop raises it by 4, an embed or penup by 2, a block's next statement by 4, an
+        # expression's "(" by 3, a call of n arguments by n - 3
+        room = self.left - 1 - self.cost
+        if sym == _S:
+            return g._mask(("S",), [g.open])
+        if sym == _H:
+            blocks = self.depth < g.max_block_depth
+            can_loop = blocks and room >= 4 and len(self.scope) + len(self.pending) < len(g.var_ids)
+            can_embed = blocks and room >= 2
+            max_args = room + 3
+            ids = [g.kw["move"]] + [g.kw["loop"]] * can_loop + [g.kw["embed"], g.kw["penup"]] * can_embed
+            calls = tuple(sorted(i for i, n in g.calls.items() if n + 1 <= max_args))
+            return g._mask(("H", can_loop, can_embed, calls), ids + list(calls))
+        if sym == _B:
+            can_open = room >= 4
+            return g._mask(("B", can_open), [g.close] + [g.open] * can_open)
+        if sym == _E:
+            depth, role = divmod(d, 8)
+            can_open = depth < g.max_expr_depth and room >= 3
+            n = len(self.scope)
+            return g._mask(("E", role, n, can_open),
+                           g.digit_ids + g.const_ids[role] + g.var_ids[:n] + [g.open] * can_open)
+        if sym == _O:
+            return g._mask(("O",), g.op_ids)
+        if sym == _V:
+            v = len(self.scope) + len(self.pending) - 1
+            return g._mask(("V", v), [g.var_ids[v]])
+        return g._mask((")",), [g.close])
+
+    def advance(self, t: int) -> None:
+        """Consume token id `t` (it must be allowed: `Grammar.masks[self.mask_id][t]`)."""
+        g = self.g
+        st = self.stack
+        sym, d = st.pop()
+        self.cost -= _COST[sym]
+        push: list = []
+        if sym == _S:
+            push = [(_H, 0)]
+        elif sym == _H:
+            if t == g.kw["move"]:
+                push = [(_CLOSE, 0), _e(ANGLE), _e(LENGTH)]
+            elif t == g.kw["loop"]:
+                self.pending.append(LOOP_VARS[len(self.scope) + len(self.pending)])
+                push = [(_POP, 0), (_OUT, 0), (_B, 0), (_S, 0), (_IN, 0), (_PUSH, 0), _e(COUNT), (_V, 0)]
+            elif t in (g.kw["embed"], g.kw["penup"]):
+                push = [(_OUT, 0), (_B, 0), (_S, 0), (_IN, 0)]
+            else:
+                push = [(_CLOSE, 0)] + [_e(ARG)] * g.calls[t]
+        elif sym == _B:
+            if t == g.open:
+                push = [(_B, 0), (_H, 0)]
+        elif sym == _E:
+            if t == g.open:
+                push = [(_CLOSE, 0), (_E, d + 8), (_E, d + 8), (_O, 0)]
+        st.extend(push)
+        self.cost += sum(_COST[s] for s, _ in push)
+        self.left -= 1
+        self.tokens.append(t)
+        self._settle()
+        self.mask_id = self._mask()
+
+
+def walk_masks(g: Grammar, nt: int, scope, depth: int, budget: int, ids: Sequence[int]) -> list[int] | None:
+    """The mask id before each token of `ids` (teacher forcing), or None if `ids` is not a complete
+    subtree this grammar allows (too deep, too long, a variable out of scope...)."""
+    try:
+        st = g.start(nt, scope, depth, budget)
+    except ValueError:
+        return None
+    out = []
+    for t in ids:
+        if st.done or not g.masks[st.mask_id][t]:
+            return None
+        out.append(st.mask_id)
+        st.advance(t)
+    return out if st.done else None
+
+
+# ---- tokens to trees ----------------------------------------------------------------------------------
+
+def build(tokens: Sequence[str], nt: int):
+    """The AST node (statement for STMT, else expression) of a finished row's tokens."""
+    pos = 0
+
+    def expr():
+        nonlocal pos
+        t = tokens[pos]
+        pos += 1
+        if t == "(":
+            op = tokens[pos]
+            pos += 1
+            left = expr()
+            right = expr()
+            pos += 1                                  # ")"
+            return BinOp(op, left, right)
+        if t.isdigit():
+            return Num(int(t))
+        if t in CONSTANTS:
+            return Const(t)
+        return Var(t)
+
+    def stmt():
+        nonlocal pos
+        pos += 1                                      # "("
+        head = tokens[pos]
+        pos += 1
+        if head == "move":
+            length = expr()
+            angle = expr()
+            pos += 1
+            return Move(length, angle)
+        if head == "loop":
+            var = tokens[pos]
+            pos += 1
+            count = expr()
+            return Loop(var, count, body())
+        if head in ("embed", "penup"):
+            return (Embed if head == "embed" else PenUp)(body())
+        args = []
+        while tokens[pos] != ")":
+            args.append(expr())
+        pos += 1
+        return Call(head, tuple(args))
+
+    def body():
+        nonlocal pos
+        out = []
+        while tokens[pos] != ")":
+            out.append(stmt())
+        pos += 1
+        return tuple(out)
+
+    return stmt() if nt in (STMT, POOL) else expr()
