@@ -59,7 +59,7 @@ class SearchSettings:
     beam: int = 8                            # model: beam width (0 = off)
     enum_cap: int = 64                       # enum: candidates per expansion
     length_weight: float = 0.0               # frontier priority per token, next to pixel distance
-    enumerated_starts: int = 0               # enumerated programs nearest the target joining the starts
+    enumerated_starts: int = 8               # enumerated programs nearest the target joining the starts (0 = off)
     enumerate_share: float = 0.4             # of the budget spent enumerating them
     policy_k: int = 128                      # policy arms: edits per node (one forward pass)
     policy_eps: float = 0.1                  # policy arms: share of them that are uniform grammatical mutations

@@ -7,7 +7,7 @@ import pytest
 
 from app import library_arms
 from data.db import Database
-from dream.solver import Solver, SolveError
+from dream.solver import SearchSettings, Solver, SolveError
 from dream.targets import Target
 
 LIB = "(define (sq n) (loop i 4 (move n (/ ua 4))))"
@@ -81,7 +81,8 @@ def test_a_model_is_reset_for_every_arm_and_target_and_need_not_know_the_new_nam
         return real(model, tokenizer, images_a, images_b, programs_a, beam, **kw)
     monkeypatch.setattr(generate, "beam_propose", counting)
     target = Target("line", "tasks", logo.render("(move (* 3 ul) 0)", 32), logo.render("(move (* 3 ul) 0)", 28))
-    solver = library_arms.open_solver(db, "model", ckpt)
+    # the database's start programs alone (no enumerated start that could solve it before the model runs)
+    solver = library_arms.open_solver(db, "model", ckpt, settings=SearchSettings(enumerated_starts=0))
     try:
         res = library_arms.compare({"set": [target]}, solver, "model", budget_s=3.0)
     finally:

@@ -178,7 +178,8 @@ def test_dream_solve_searches_targets_with_a_proposer(tmp_path):
     assert all(r["edit_steps"] == 0 and r["candidates"] == 0 for r in rows)
     assert all(not k.startswith("_") for r in rows for k in r)          # rows are JSON-ready
     json.dumps(rows)
-    rows, summary = solve(targets[1:], proposer="enum", db=db, budget_s=5)
+    rows, summary = solve(targets[1:], proposer="enum", db=db, budget_s=5,
+                          settings=SearchSettings(enumerated_starts=0))   # the edit arm alone
     assert rows[0]["solved"] and rows[0]["edit_steps"] == 1             # one substitution from (move ul 0)
     assert summary["solved_by_edits"] == 1
     with pytest.raises(SolveError, match="budget"):

@@ -98,7 +98,7 @@ def test_logo_solve_runs_the_model_free_proposers_without_a_checkpoint(tmp_path,
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
     r = subprocess.run([sys.executable, "-m", "app.cli", "solve", "--proposer", proposer, "--limit", "1",
-                        "--budget", "0.5", "--quiet", "--out", str(tmp_path)], cwd=root, capture_output=True,
+                        "--budget", "0.5", "--enumerated-starts", "0", "--quiet", "--out", str(tmp_path)], cwd=root, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "results.json").read_text())

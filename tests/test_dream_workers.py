@@ -150,7 +150,7 @@ def near(tmp_path_factory):
 def _solve(near, out, arm, *extra):
     tasks, db = near
     code = logo_main(["solve", "--proposer", arm, "--tasks", tasks, "--db", db, "--quiet", "--out", str(out),
-                      "--budget", "0.3" if arm == "none" else "30", *extra])
+                      "--budget", "0.3" if arm == "none" else "30", "--enumerated-starts", "0", *extra])
     assert code == 0
     return json.loads((out / "results.json").read_text())
 
@@ -188,7 +188,7 @@ def _wait_for(pred, timeout):
 def test_solve_survives_a_worker_killed_mid_search(tmp_path, near):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "solve", "--proposer", "none", "--tasks", near[0],
-                             "--limit", "6", "--db", near[1], "--budget", "2", "--workers", "2",
+                             "--limit", "6", "--db", near[1], "--budget", "2", "--workers", "2", "--enumerated-starts", "0",
                              "--out", str(out)], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:

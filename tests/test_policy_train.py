@@ -50,7 +50,7 @@ def test_train_policy_logs_checkpoints_resumes_and_solves(db_path, tmp_path):
     assert checkpoint.load_state(checkpoint.latest_path(out))["step"] == 10
     r = subprocess.run([sys.executable, "-m", "app.cli", "solve", "--proposer", "policy", "--ckpt", str(out),
                         "--db", str(db_path), "--tasks", "dreamcoder", "--split", "test", "--limit", "1",
-                        "--budget", "3", "--policy-k", "16", "--quiet",
+                        "--budget", "3", "--policy-k", "16", "--enumerated-starts", "0", "--quiet",
                         "--out", str(tmp_path / "solve")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "solve" / "results.json").read_text())
