@@ -133,7 +133,8 @@ def main(argv=None) -> int:
         build_db(db)
 
     from dream.targets import load_targets
-    solver = Solver.open([args.arm], db=db, settings=SearchSettings())
+    # the edit search from the database's start programs (as measured in the README); enumerated starts off
+    solver = Solver.open([args.arm], db=db, settings=SearchSettings(enumerated_starts=0))
     _, targets, _ = load_targets("dreamcoder", "train", solver.image_size, limit=args.limit)
     ray = None
     if args.ray_cpus:
