@@ -66,10 +66,9 @@ def resolve_size(dev_kind: str, preset_name: str | None, batch_size: int | None)
     return preset_name or d_preset, batch_size or d_batch, why
 
 
-def model_config(args, resumed: dict | None) -> ModelConfig:
-    """A resumed run's checkpoint config; else --preset with the size flags (--d-model, --layers...) over it."""
-    if resumed is not None:
-        return ModelConfig.from_dict(resumed)
+def size_overrides(args, keys: tuple[str, ...] = ("max_tokens", "max_edits", "vocab_capacity")) -> dict:
+    """The size flags train was given (--d-model, --layers, --heads and `keys`), as config overrides: the
+    edit model and the policy read the same flags."""
     over = {}
     if args.d_model:
         over["d_model"] = args.d_model
@@ -77,10 +76,17 @@ def model_config(args, resumed: dict | None) -> ModelConfig:
         over.update(img_layers=args.layers, prog_layers=args.layers, dec_layers=args.layers)
     if args.heads:
         over["n_heads"] = args.heads
-    for k in ("max_tokens", "max_edits", "vocab_capacity"):
-        if getattr(args, k) is not None:
+    for k in keys:
+        if getattr(args, k, None) is not None:
             over[k] = getattr(args, k)
-    return preset(args.preset, **over)
+    return over
+
+
+def model_config(args, resumed: dict | None) -> ModelConfig:
+    """A resumed run's checkpoint config; else --preset with the size flags (--d-model, --layers...) over it."""
+    if resumed is not None:
+        return ModelConfig.from_dict(resumed)
+    return preset(args.preset, **size_overrides(args))
 
 
 def config_params(config: ModelConfig) -> int:

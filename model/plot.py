@@ -15,7 +15,9 @@ def atomic_savefig(fig, path: Path) -> None:
         fig.savefig(f, format="png", dpi=100)
 
 
-def plot_metrics(jsonl: Path, png: Path) -> None:
+def three_panels(jsonl: Path):
+    """(figure, (ax1, ax2, ax3), evals) for OUT/training.png with the train and held-out losses drawn in
+    ax1, or None when the log has neither yet (train's and the policy's plots share this)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -23,12 +25,28 @@ def plot_metrics(jsonl: Path, png: Path) -> None:
     train = [r for r in records if r.get("kind") == "train"]
     evals = [r for r in records if r.get("kind") == "eval"]
     if not train and not evals:
-        return
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4))
+        return None
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
     if train:
-        ax1.plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss", lw=1)
+        axes[0].plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss", lw=1)
     if evals:
-        ax1.plot([r["step"] for r in evals], [r["loss"] for r in evals], "o-", label="held-out loss", ms=3)
+        axes[0].plot([r["step"] for r in evals], [r["loss"] for r in evals], "o-", label="held-out loss", ms=3)
+    return fig, axes, evals
+
+
+def save_and_close(fig, png: Path) -> None:
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    atomic_savefig(fig, png)
+    plt.close(fig)
+
+
+def plot_metrics(jsonl: Path, png: Path) -> None:
+    drawn = three_panels(jsonl)
+    if drawn is None:
+        return
+    fig, (ax1, ax2, ax3), evals = drawn
+    if evals:
         s = [r["step"] for r in evals]
         ax2.plot(s, [r["token_acc"] for r in evals], "o-", ms=3, label="edit token accuracy (teacher forced)")
         ax2.plot(s, [r["exact"] for r in evals], "o-", ms=3, label="exact edit script (greedy)")
@@ -53,6 +71,4 @@ def plot_metrics(jsonl: Path, png: Path) -> None:
     ax1.set_xlabel("step"), ax1.set_ylabel("loss"), ax1.set_yscale("log"), ax1.legend(), ax1.grid(alpha=0.3)
     ax2.set_xlabel("step"), ax2.set_ylim(0, 1), ax2.legend(fontsize=7), ax2.grid(alpha=0.3)
     ax2.set_title("held-out pairs")
-    fig.tight_layout()
-    atomic_savefig(fig, png)
-    plt.close(fig)
+    save_and_close(fig, png)

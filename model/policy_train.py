@@ -23,7 +23,6 @@ import torch
 
 import logo
 from logo.canonical import canonical
-from logo.files import read_jsonl
 from logo.syntax import to_text
 
 from .policy_data import KINDS, PolicyData, statement_keys
@@ -106,16 +105,8 @@ class PolicyRecipe:
     def config(args, resumed: dict | None) -> PolicyConfig:
         if resumed is not None:
             return PolicyConfig.from_dict(resumed)
-        over = {}
-        if args.d_model:
-            over["d_model"] = args.d_model
-        if args.layers:
-            over.update(img_layers=args.layers, prog_layers=args.layers, dec_layers=args.layers)
-        if args.heads:
-            over["n_heads"] = args.heads
-        for k in ("max_tokens", "vocab_capacity"):
-            if getattr(args, k, None) is not None:
-                over[k] = getattr(args, k)
+        from .device import size_overrides
+        over = size_overrides(args, ("max_tokens", "vocab_capacity"))
         if getattr(args, "max_content", None):
             over["max_content"] = args.max_content
         if getattr(args, "image_encoder", None):
@@ -164,21 +155,12 @@ POLICY = PolicyRecipe()
 
 def plot_policy_metrics(jsonl: Path, png: Path) -> None:
     """OUT/training.png for a policy run: losses; held-out where / what accuracy; sampled edits."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from .plot import atomic_savefig
-    records = read_jsonl(jsonl)
-    train = [r for r in records if r.get("kind") == "train"]
-    evals = [r for r in records if r.get("kind") == "eval"]
-    if not train and not evals:
+    from .plot import save_and_close, three_panels
+    drawn = three_panels(jsonl)
+    if drawn is None:
         return
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4))
-    if train:
-        ax1.plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss", lw=1)
-    s = [r["step"] for r in evals]
+    fig, (ax1, ax2, ax3), evals = drawn
     if evals:
-        ax1.plot(s, [r["loss"] for r in evals], "o-", ms=3, label="held-out loss")
         for key, label in (("where_top1", "where top-1"), ("where_top5", "where top-5"), ("what_top1", "what top-1"),
                            ("what_kind", "edit kind top-1"), ("content_acc", "subtree token accuracy")):
             pts = [(r["step"], r[key]) for r in evals if key in r]
@@ -193,9 +175,7 @@ def plot_policy_metrics(jsonl: Path, png: Path) -> None:
     ax2.grid(alpha=0.3)
     ax3.set_title("held-out, sampled as the search samples"), ax3.set_xlabel("step"), ax3.set_ylim(0, 1)
     ax3.legend(fontsize=8), ax3.grid(alpha=0.3)
-    fig.tight_layout()
-    atomic_savefig(fig, png)
-    plt.close(fig)
+    save_and_close(fig, png)
 
 
 __all__ = ["POLICY", "PolicyRecipe", "PolicyEvaluator", "plot_policy_metrics", "KINDS"]
