@@ -31,8 +31,20 @@ N_TYPES = 4
 MAX_DEPTH = 32
 
 
+class ConfigDict:
+    """A frozen dataclass config as a checkpoint stores it; unknown keys of an older/newer file are dropped."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(ConfigDict):
     image_size: int = 32
     patch: int = 4
     d_model: int = 256
@@ -45,14 +57,6 @@ class ModelConfig:
     max_edits: int = 48         # edits per script (plus FIN)
     vocab_capacity: int = 256   # token embedding rows; the tokenizer may grow up to this
     dropout: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 PRESETS = {
@@ -133,7 +137,48 @@ class Block(nn.Module):
         return x + self.mlp(self.n3(x))
 
 
-class EditModel(nn.Module):
+class TokenModel(nn.Module):
+    """What the edit model and the edit policy share: weight init, the emittable-token mask over a
+    vocabulary that may grow up to `config.vocab_capacity`, the parameter count and the optimizer."""
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def set_vocab_size(self, n_tokens: int) -> None:
+        from .tokenizer import SPECIALS
+        if n_tokens > self.config.vocab_capacity:
+            raise ValueError(f"{n_tokens} tokens do not fit a vocabulary capacity of "
+                             f"{self.config.vocab_capacity}")
+        self.emittable.zero_()
+        self.emittable[len(SPECIALS):n_tokens] = True
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def configure_optimizers(self, weight_decay: float, lr: float, betas=(0.9, 0.98), device_type: str = "cpu"):
+        """AdamW with weight decay on the weights of linear and convolution layers only.
+
+        Norms, biases, embeddings and the learned position / BOS vectors are not decayed (after
+        nanoGPT): decaying them pulls scales and lookup rows toward zero without regularising much.
+        """
+        decay, no_decay = [], []
+        for module in self.modules():
+            for name, p in module.named_parameters(recurse=False):
+                if isinstance(module, (nn.Linear, nn.Conv2d)) and name == "weight":
+                    decay.append(p)
+                else:
+                    no_decay.append(p)
+        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        extra = {"fused": True} if device_type == "cuda" else {}
+        return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), **extra)
+
+
+class EditModel(TokenModel):
     def __init__(self, config: ModelConfig, n_tokens: int):
         super().__init__()
         c = self.config = config
@@ -170,45 +215,9 @@ class EditModel(nn.Module):
         self.set_vocab_size(n_tokens)
         self.apply(self._init)
 
-    @staticmethod
-    def _init(m):
-        if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, std=0.02)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Embedding):
-            nn.init.normal_(m.weight, std=0.02)
-
-    def set_vocab_size(self, n_tokens: int) -> None:
-        from .tokenizer import SPECIALS
-        if n_tokens > self.config.vocab_capacity:
-            raise ValueError(f"{n_tokens} tokens do not fit a vocabulary capacity of "
-                             f"{self.config.vocab_capacity}")
-        self.emittable.zero_()
-        self.emittable[len(SPECIALS):n_tokens] = True
-
     @property
     def vocab_size(self) -> int:
         return int(self.emittable.nonzero().max()) + 1
-
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    def configure_optimizers(self, weight_decay: float, lr: float, betas=(0.9, 0.98), device_type: str = "cpu"):
-        """AdamW with weight decay on the weights of linear and convolution layers only.
-
-        Norms, biases, embeddings and the learned position / BOS vectors are not decayed (after
-        nanoGPT): decaying them pulls scales and lookup rows toward zero without regularising much.
-        """
-        decay, no_decay = [], []
-        for module in self.modules():
-            for name, p in module.named_parameters(recurse=False):
-                if isinstance(module, (nn.Linear, nn.Conv2d)) and name == "weight":
-                    decay.append(p)
-                else:
-                    no_decay.append(p)
-        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        extra = {"fused": True} if device_type == "cuda" else {}
-        return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), **extra)
 
     # ---- encoder --------------------------------------------------------------------------------
 

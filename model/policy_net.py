@@ -23,7 +23,7 @@ mask table `masks` bool (M, V).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from logo.tokens import CONTEXT_TOKENS
 
-from .network import MAX_DEPTH, Block
+from .network import MAX_DEPTH, Block, ConfigDict, TokenModel
 from .policy_actions import ACTION_KIND, N_ACTIONS
 from .policy_grammar import NONTERMINALS
 
@@ -39,7 +39,7 @@ KIND = "policy"
 
 
 @dataclass(frozen=True)
-class PolicyConfig:
+class PolicyConfig(ConfigDict):
     image_size: int = 32
     patch: int = 4
     d_model: int = 256
@@ -53,14 +53,6 @@ class PolicyConfig:
     vocab_capacity: int = 256
     dropout: float = 0.0
     image_encoder: str = "cnn"          # "cnn": convolutional stem; "vit": patches (as the edit model)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PolicyConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 PRESETS = {
@@ -76,7 +68,7 @@ def preset(name: str, **overrides) -> PolicyConfig:
     return replace(PolicyConfig(**PRESETS[name]), **overrides)
 
 
-class PolicyModel(nn.Module):
+class PolicyModel(TokenModel):
     kind = KIND
 
     def __init__(self, config: PolicyConfig, n_tokens: int):
@@ -117,34 +109,6 @@ class PolicyModel(nn.Module):
         self.register_buffer("emittable", torch.zeros(c.vocab_capacity, dtype=torch.bool))
         self.set_vocab_size(n_tokens)
         self.apply(self._init)
-
-    @staticmethod
-    def _init(m):
-        if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, std=0.02)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Embedding):
-            nn.init.normal_(m.weight, std=0.02)
-
-    def set_vocab_size(self, n_tokens: int) -> None:
-        from .tokenizer import SPECIALS
-        if n_tokens > self.config.vocab_capacity:
-            raise ValueError(f"{n_tokens} tokens do not fit a vocabulary capacity of {self.config.vocab_capacity}")
-        self.emittable.zero_()
-        self.emittable[len(SPECIALS):n_tokens] = True
-
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    def configure_optimizers(self, weight_decay: float, lr: float, betas=(0.9, 0.98), device_type: str = "cpu"):
-        """AdamW, weight decay on linear and convolution weights only (as `EditModel`)."""
-        decay, no_decay = [], []
-        for module in self.modules():
-            for name, p in module.named_parameters(recurse=False):
-                (decay if isinstance(module, (nn.Linear, nn.Conv2d)) and name == "weight" else no_decay).append(p)
-        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        extra = {"fused": True} if device_type == "cuda" else {}
-        return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), **extra)
 
     # ---- encoder ------------------------------------------------------------------------------------
     def encode(self, images, a_ids, a_len, depth):
