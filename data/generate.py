@@ -31,28 +31,16 @@ from logo.tokens import n_tokens  # re-exported: callers and tests import it fro
 
 
 @dataclass(frozen=True)
-class Constraints:
-    """Controls for size and for which constructs appear.
+class Constraints(GeneratorSettings):
+    """Controls for size and for which constructs appear: the generator's `logo.generate.GeneratorSettings`
+    (max_statements, max_depth, loops, loop_index, embed, penup, arithmetic, p_call) plus
 
     min_tokens / max_tokens: length of the canonical text in tokens (programs outside are resampled).
     max_segments: programs drawing more segments are rejected ("too_big") by `run_batch`.
-    The rest are the generator's `logo.generate.GeneratorSettings` (same names, same defaults):
-    max_statements: top-level statements (1..max_statements, biased towards few).
-    max_depth: nesting of loop / embed / penup blocks.
-    loops, loop_index, embed, penup, arithmetic: which constructs may appear.
-    p_call: probability that a statement slot becomes a call to a library procedure (needs a library).
     """
     min_tokens: int = 1
     max_tokens: int = 60
-    max_statements: int = 4
-    max_depth: int = 2
     max_segments: int = 400
-    loops: bool = True
-    loop_index: bool = True
-    embed: bool = True
-    penup: bool = True
-    arithmetic: bool = True
-    p_call: float = 0.3
 
     @classmethod
     def make(cls, **kw) -> "Constraints":
