@@ -118,7 +118,7 @@ class DreamSearch:
         if self.follow:
             self.watcher.poll()                 # at most every poll interval
         st = self.settings
-        expand = self.watcher.proposer(st.samples, st.temperatures, st.beam)
+        expand = st.model_proposer(self.watcher, item.library)
         kw = {} if item.starts is None else {"starts": given_starts(item.starts)}
         result = run_search(expand, item.target, self.db, k=st.k, budget_s=self.budget_s, batch=st.batch,
                             library=item.library, should_stop=self.should_stop, image_size=self.image_size,

@@ -7,6 +7,13 @@ best scripts of a beam search (`model.generate`; deterministic, so only the firs
 expanded towards a target), applies them to program_a's canonical tokens (`model.edits.apply_edits`)
 and returns the resulting program texts (scripts that are not well-formed for program_a are dropped).
 
+Grammatical output (item 5 of issue 19): with `grammatical=True` (the default) the decoder keeps a parser
+state per row and step (`model.edit_grammar`) and masks every action and position that would leave the
+program ungrammatical, so every script it writes gives a program that parses; the rare row that reaches its
+last step unfinished (or whose program A the grammar does not accept) is finished by
+`ScriptGrammar.repair`, counted in `repaired` out of `proposed`. `grammatical=False` is the old free
+decoding (about a third of its scripts did not parse): the `model-free` arm (`free()`), its baseline.
+
 Speed: every script is capped at `max_edits` edits (default `MAX_PROPOSAL_EDITS` = 16: a grammatical
 step is a statement or sub-expression; 83% of the far-target steps the model trains on fit, and
 `model.steps.far_chains` makes no longer ones), so an untrained or unsure model cannot spend a call
@@ -31,10 +38,18 @@ MAX_PROPOSAL_EDITS = 16
 
 class ModelProposer:
     def __init__(self, model, tokenizer, device="cpu", samples: int = 8,
-                 temperatures: Sequence[float] = (1.0,), beam: int = 0, max_edits: int = MAX_PROPOSAL_EDITS):
+                 temperatures: Sequence[float] = (1.0,), beam: int = 0, max_edits: int = MAX_PROPOSAL_EDITS,
+                 grammatical: bool = True, library: Sequence = ()):
         if max_edits < 1:
             raise ValueError(f"max_edits must be at least 1 (got {max_edits})")
         self.model = model
+        self.library = tuple(library or ())
+        self.grammar = None
+        if grammatical:
+            from model.edit_grammar import ScriptGrammar
+            self.grammar = ScriptGrammar(tokenizer, library or ())
+        #: scripts turned into programs, and how many of those `ScriptGrammar.repair` had to finish
+        self.proposed = self.repaired = 0
         self.max_edits = max_edits
         self.beam = beam
         self.tokenizer = tokenizer
@@ -49,6 +64,11 @@ class ModelProposer:
     def reset(self) -> None:
         """Forget which (program, target) pairs were beamed: a new search beams them again."""
         self._beamed.clear()
+
+    def free(self) -> "ModelProposer":
+        """This proposer decoding freely (no grammar masks): the `model-free` arm, grammatical decoding's baseline."""
+        return ModelProposer(self.model, self.tokenizer, self.device, self.samples, self.temperatures, self.beam,
+                             self.max_edits, grammatical=False, library=self.library)
 
     def __call__(self, images_a: np.ndarray, images_b: np.ndarray, programs_a: list[str]) -> list[list[str]]:
         from model.edits import EditError, apply_edits
@@ -66,7 +86,7 @@ class ModelProposer:
                 self._beamed.update(keys[k] for k in todo)
                 got = beam_propose(self.model, self.tokenizer, np.asarray(images_a)[todo], np.asarray(images_b)[todo],
                                    [programs_a[k] for k in todo], self.beam, device=self.device,
-                                   max_edits=self.max_edits)
+                                   max_edits=self.max_edits, grammar=self.grammar)
                 full: list[list] = [[] for _ in programs_a]
                 for k, scripts in zip(todo, got):
                     full[k] = scripts
@@ -74,15 +94,28 @@ class ModelProposer:
         for temperature in self.temperatures:
             n = self.samples if temperature > 0 else 1   # greedy decoding gives one script
             batches.append(propose(self.model, self.tokenizer, images_a, images_b, programs_a, n, temperature,
-                                   self.device, max_edits=self.max_edits))
+                                   self.device, max_edits=self.max_edits, grammar=self.grammar))
         for scripts in batches:
             for k, per_input in enumerate(scripts):
                 for script in per_input:
                     try:
-                        out[k].append(" ".join(apply_edits(tokens_a[k], script)))
+                        tokens = apply_edits(tokens_a[k], script)
                     except (EditError, ValueError, IndexError):
                         continue
+                    if self.grammar is not None:
+                        tokens = self._grammatical(tokens)
+                    self.proposed += 1
+                    out[k].append(" ".join(tokens))
         return out
+
+    def _grammatical(self, tokens: list[str]) -> list[str]:
+        """The program the grammar accepts: `tokens` when the masks kept it so (almost always), else repaired."""
+        g = self.grammar
+        ids, changed = g.repair(g.ids(tokens))
+        if not changed:
+            return tokens
+        self.repaired += 1
+        return [self.tokenizer.vocab[i] for i in ids]
 
 
 def resolve_device(device: str | None = "auto") -> str:
@@ -166,7 +199,8 @@ class CheckpointWatcher:
         return getattr(self.model, "kind", "edit")
 
     def proposer(self, samples: int = 8, temperatures: Sequence[float] = (1.0,), beam: int = 0,
-                 max_edits: int = MAX_PROPOSAL_EDITS, policy_k: int | None = None, policy_eps: float | None = None):
+                 max_edits: int = MAX_PROPOSAL_EDITS, policy_k: int | None = None, policy_eps: float | None = None,
+                 library: Sequence = ()):
         """The checkpoint's proposer: a `ModelProposer` for an edit model; for a policy checkpoint the
         `dream.policy.PolicyArms` (a proposer of its `policy` arm, and the maker of the others)."""
         self.require()
@@ -174,7 +208,8 @@ class CheckpointWatcher:
             from .policy import DEFAULT_EPS, DEFAULT_K, PolicyArms
             return PolicyArms(self.model, self.tokenizer, self.device, k=policy_k or DEFAULT_K,
                               eps=DEFAULT_EPS if policy_eps is None else policy_eps)
-        return ModelProposer(self.model, self.tokenizer, self.device, samples, temperatures, beam, max_edits)
+        return ModelProposer(self.model, self.tokenizer, self.device, samples, temperatures, beam, max_edits,
+                             library=library)
 
     def describe(self) -> dict:
         meta = self.meta if isinstance(self.meta, dict) else {}

@@ -69,6 +69,12 @@ class SearchSettings:
         """What the model proposes per node; the random arms get as many."""
         return candidates_per_expansion(self.samples, self.temperatures, self.beam)
 
+    def model_proposer(self, watcher, library=()):
+        """The checkpoint's proposer under these settings (every command makes it here, so none forgets a
+        flag): `dream.proposer.CheckpointWatcher.proposer`."""
+        return watcher.proposer(self.samples, self.temperatures, self.beam, policy_k=self.policy_k,
+                                policy_eps=self.policy_eps, library=library or ())
+
     def to_dict(self) -> dict:
         return {"k": self.k, "batch": self.batch, "samples": self.samples, "temperatures": list(self.temperatures),
                 "beam": self.beam, "enum_cap": self.enum_cap, "length_weight": self.length_weight,
@@ -273,6 +279,9 @@ class Solver:
                 if policy and s.watcher.kind != "policy":
                     raise SolveError(f"the proposer {', '.join(policy)} needs a policy checkpoint "
                                      f"(train --model policy); {ckpt} holds an edit model")
+                if "model-free" in arms and s.watcher.kind == "policy":
+                    raise SolveError(f"the proposer model-free needs an edit model's checkpoint (train --model edit); "
+                                     f"{ckpt} holds a policy")
             except SolveError:
                 s.close()
                 raise
@@ -285,8 +294,7 @@ class Solver:
             check_vocabulary(watcher.tokenizer, self.library, ckpt, self.db_path)
         self.watcher = watcher
         st = self.settings
-        self.model_proposer = watcher.proposer(st.samples, st.temperatures, st.beam, policy_k=st.policy_k,
-                                               policy_eps=st.policy_eps)
+        self.model_proposer = st.model_proposer(watcher, self.library)
         if self.db is None:
             self.image_size = watcher.model.config.image_size
         elif watcher.model.config.image_size != self.image_size:

@@ -103,8 +103,7 @@ class SolveJob:
             import torch
             torch.set_num_threads(self.threads)
             solver.watcher = load_pinned(self.ckpt, self.ckpt_file, self.device)
-            st = self.settings
-            solver.model_proposer = solver.watcher.proposer(st.samples, st.temperatures, st.beam)
+            solver.model_proposer = self.settings.model_proposer(solver.watcher, self.library)
         return SolveWorker(solver)
 
 

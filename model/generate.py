@@ -22,6 +22,7 @@ import torch
 
 from .edits import Edit, apply_edits
 from .encoding import decode_script, encode_program
+from .edit_grammar import RowScript, ScriptGrammar, step_mask_ids
 from .network import DEL, FIN, INS, SUB, EditModel, unwrap
 from .tokenizer import Tokenizer, join
 
@@ -101,11 +102,85 @@ def next_min_pos(a_type: torch.Tensor, pos: torch.Tensor, min_pos: torch.Tensor)
     return torch.where(a_type == INS, pos, torch.where(a_type > 0, pos + 1, min_pos))
 
 
+class GrammarMasks:
+    """The grammar's side of the masks (`model.edit_grammar`): one `RowScript` per decoding row, asked
+    before each step which actions and positions keep the program grammatical. A step's masks are the mask
+    id at each position (`RowScript.options`); which tokens an insert may write anywhere is then one small
+    product (rows x masks present) @ (masks x tokens), never a (rows, positions, tokens) array."""
+
+    _OPS = {INS: "insert", DEL: "delete", SUB: "substitute"}
+
+    def __init__(self, grammar: ScriptGrammar, a_ids: torch.Tensor, a_len: torch.Tensor, repeat: int = 1):
+        ids, lens = a_ids.cpu().numpy(), a_len.cpu().tolist()
+        grammar.trim()
+        base = [grammar.row(ids[b, :lens[b]].tolist()) for b in range(len(lens))]
+        self.grammar = grammar
+        self.rows: list[RowScript] = [r.copy() for r in base for _ in range(repeat)]
+        self.length = ids.shape[1]
+        self.before_end = np.arange(self.length)[None, :] < np.repeat(np.asarray(lens), repeat)[:, None]
+
+    def step(self, C: int, dev) -> torch.Tensor:
+        """The actions (rows, 2 + 2C) that would leave no grammatical way on; keeps this step's mask ids
+        for `positions`."""
+        mids, fin = step_mask_ids(self.rows, self.length)
+        table = self.grammar.table(C)                     # (masks + 1, C); row -1 allows nothing
+        B, M = len(self.rows), table.shape[0]
+        sub_mids = np.where(self.before_end, mids, -1)
+        r = np.arange(B)[:, None]
+        present = np.zeros((B, M), np.float32)
+        present[r, mids] = 1.0
+        present_sub = np.zeros((B, M), np.float32)
+        present_sub[r, sub_mids] = 1.0
+        t = table.astype(np.float32)
+        ins_ok, sub_ok = (present @ t) > 0, (present_sub @ t) > 0
+        del_ok = (sub_mids >= 0).any(1)
+        self._mids, self._sub_mids, self._table = mids, sub_mids, table
+        allowed = np.concatenate([fin[:, None], del_ok[:, None], ins_ok, sub_ok], 1)
+        return torch.from_numpy(~allowed).to(dev)
+
+    def positions(self, a_type: torch.Tensor, a_tok: torch.Tensor) -> torch.Tensor:
+        """Positions the chosen actions keep grammatical: a_type/a_tok (rows,) or (rows, k); FIN any."""
+        ty, tk = a_type.cpu().numpy(), a_tok.cpu().numpy()
+        squeeze = ty.ndim == 1
+        if squeeze:
+            ty, tk = ty[:, None], tk[:, None]
+        mids, sub_mids, table = self._mids[:, None, :], self._sub_mids[:, None, :], self._table
+        ins = table[mids, tk[..., None]]                 # (rows, k, slots)
+        sub = table[sub_mids, tk[..., None]]
+        dele = np.broadcast_to(sub_mids >= 0, ins.shape)
+        out = np.where((ty == INS)[..., None], ins, np.where((ty == SUB)[..., None], sub,
+                       np.where((ty == DEL)[..., None], dele, True)))
+        out = torch.from_numpy(out).to(a_type.device)
+        return out[:, 0] if squeeze else out
+
+    def follow(self, rows: Sequence[int], types: Sequence[int], toks: Sequence[int], poss: Sequence[int]) -> None:
+        """Row rows[j] took edit (types[j], toks[j], poss[j]); FIN and padding change nothing."""
+        for r, ty, tk, ps in zip(rows, types, toks, poss):
+            if ty in self._OPS:
+                self.rows[r].apply(self._OPS[ty], tk, ps)
+
+    def reorder(self, src: Sequence[int]) -> None:
+        """Row i becomes a copy of old row src[i] (beam search)."""
+        self.rows = [self.rows[s].copy() for s in src]
+        self.before_end = self.before_end[np.asarray(src)]
+
+
+def _forbid(mask: torch.Tensor, grammar_forbids: torch.Tensor) -> torch.Tensor:
+    """The well-formedness mask and the grammar's together; a row left with nothing may only end (FIN: its
+    program is finished by `ScriptGrammar.repair`)."""
+    mask = mask | grammar_forbids
+    stuck = mask.all(-1)
+    mask[stuck, 0] = False
+    return mask
+
+
 @torch.no_grad()
 def decode(model: EditModel, images: torch.Tensor, a_ids, a_len, depth, n: int = 1, temperature: float = 0.0,
-           max_edits: int | None = None, generator: torch.Generator | None = None):
+           max_edits: int | None = None, generator: torch.Generator | None = None,
+           grammar: ScriptGrammar | None = None):
     """Decode `n` scripts per input. Returns (type, tok, pos) int64 tensors (B*n, T), rows in input order
-    (input i's scripts are rows i*n .. i*n+n-1); type FIN / -1 marks the end."""
+    (input i's scripts are rows i*n .. i*n+n-1); type FIN / -1 marks the end. With `grammar`, every step
+    keeps the program grammatical (`GrammarMasks`)."""
     core = unwrap(model)
     core.eval()
     cfg = core.config
@@ -119,19 +194,26 @@ def decode(model: EditModel, images: torch.Tensor, a_ids, a_len, depth, n: int =
     min_pos = torch.zeros(B, dtype=torch.int64, device=dev)
     done = torch.zeros(B, dtype=torch.bool, device=dev)
     neg = torch.finfo(torch.float32).min
+    gm = GrammarMasks(grammar, a_ids, a_len, n) if grammar is not None else None
     for t in range(max_edits + 1):
         h = d.step(t, types, toks, poss)
         logits = core.action_logits(h).float()
-        logits = logits.masked_fill(action_mask(logits, min_pos, d.a_len, t == max_edits), neg)
-        act = _choose(logits, temperature, generator)
+        mask = action_mask(logits, min_pos, d.a_len, t == max_edits)
+        if gm is not None:
+            mask = _forbid(mask, gm.step(C, dev))
+        act = _choose(logits.masked_fill(mask, neg), temperature, generator)
         a_type, a_tok = split_actions(act, C)
         pl = core.pointer_logits(h[:, None], d.slots, d.slot_ok, a_type[:, None], a_tok[:, None],
                                  d.ptr_keys)[:, 0].float()
-        pl = pl.masked_fill(~position_ok(d, min_pos, a_type), neg)
-        pos = _choose(pl, temperature, generator)
+        pos_ok = position_ok(d, min_pos, a_type)
+        if gm is not None:
+            pos_ok = pos_ok & gm.positions(a_type, a_tok)
+        pos = _choose(pl.masked_fill(~pos_ok, neg), temperature, generator)
         pos = torch.where(a_type == FIN, 0, pos)
         a_type = torch.where(done, -1, a_type)
         types[:, t], toks[:, t], poss[:, t] = a_type, torch.where(done, 0, a_tok), torch.where(done, 0, pos)
+        if gm is not None:
+            gm.follow(range(B), types[:, t].tolist(), toks[:, t].tolist(), poss[:, t].tolist())
         min_pos = next_min_pos(a_type, pos, min_pos)
         done = done | (a_type == FIN)
         if bool(done.all()):
@@ -182,13 +264,14 @@ def _images_tensor(images, dev) -> torch.Tensor:
 @torch.no_grad()
 def propose(model: EditModel, tokenizer: Tokenizer, images_a, images_b, programs_a: Sequence, n: int = 1,
             temperature: float = 1.0, device=None, max_edits: int | None = None, seed: int | None = None,
-            batch_size: int = 256) -> list[list[list[Edit]]]:
+            batch_size: int = 256, grammar: ScriptGrammar | None = None) -> list[list[list[Edit]]]:
     """For each input, `n` edit scripts turning program A into one that draws image B.
 
     images_a, images_b: uint8 (B, S, S) (any S; resized to the model's image size).
     programs_a: program text, `logo.Program`, a token list, or "" / None for the empty program.
     The edits index `tokenizer.tokens(program_a)` (the canonical tokens). temperature <= 0 decodes
-    greedily (then the `n` scripts are identical; ask for n=1). Scripts may repeat when sampling.
+    greedily (then the `n` scripts are identical; ask for n=1). Scripts may repeat when sampling. With
+    `grammar` (`model.edit_grammar.ScriptGrammar`) every step is masked to keep the program grammatical.
     """
     core, dev = _core_and_device(model, device)
     cfg = core.config
@@ -204,7 +287,7 @@ def propose(model: EditModel, tokenizer: Tokenizer, images_a, images_b, programs
         toks, ids, deps, lens, ok = encode_programs(tokenizer, programs_a[s:s + per], cfg.max_tokens)
         images = torch.stack([ia[s:s + per], ib[s:s + per]], 1)
         ty, tk, ps = decode(core, images, ids.to(dev), lens.to(dev), deps.to(dev), n=n, temperature=temperature,
-                            max_edits=max_edits, generator=gen)
+                            max_edits=max_edits, generator=gen, grammar=grammar)
         scripts = scripts_from(tokenizer, ty, tk, ps)
         for i in range(len(toks)):
             out.append(scripts[i * n:(i + 1) * n] if ok[i] else [[] for _ in range(n)])
@@ -230,13 +313,14 @@ _INVALID = -1e30
 @torch.no_grad()
 def beam_search(model, tokenizer: Tokenizer, images_a, images_b, programs_a: Sequence, beam: int = 8,
                 n: int | None = None, device=None, max_edits: int | None = None, action_top: int = 4,
-                pos_top: int = 3) -> list[list[tuple[float, list[Edit]]]]:
+                pos_top: int = 3, grammar: ScriptGrammar | None = None) -> list[list[tuple[float, list[Edit]]]]:
     """For each input, up to `n` (default `beam`) finished (log-probability, script), best first.
 
     Each decoder step emits an action then a position. A hypothesis is extended by its `action_top`
     most likely actions, each with its `pos_top` most likely positions, scored by summed
     log-probabilities; the `beam` best unfinished hypotheses per input go on, and one that emits FIN
-    is finished. The constraints are those of `decode`, so every script is well formed. Inputs whose
+    is finished. The constraints are those of `decode` (with `grammar`, grammatical ones too), so every
+    script is well formed. Inputs whose
     A is too long or has unknown tokens get no scripts. Finished scripts may repeat.
     """
     core, dev = _core_and_device(model, device)
@@ -259,16 +343,23 @@ def beam_search(model, tokenizer: Tokenizer, images_a, images_b, programs_a: Seq
     finished: list[list[tuple[float, list[Edit]]]] = [[] for _ in range(B)]
     neg = torch.finfo(torch.float32).min
     A = min(action_top, 2 + 2 * C)
+    gm = GrammarMasks(grammar, ids, lens, W) if grammar is not None else None
     for t in range(max_edits + 1):
         if not bool(torch.isfinite(score).any()):
             break
         h = d.step(t, types, toks, poss)
         logits = core.action_logits(h).float()
-        lp_a = torch.log_softmax(logits.masked_fill(action_mask(logits, min_pos, d.a_len, t == max_edits), neg), -1)
+        mask = action_mask(logits, min_pos, d.a_len, t == max_edits)
+        if gm is not None:
+            mask = _forbid(mask, gm.step(C, dev))
+        lp_a = torch.log_softmax(logits.masked_fill(mask, neg), -1)
         top_lp_a, top_a = lp_a.topk(A, -1)                                          # (BW, A)
         a_type, a_tok = split_actions(top_a, C)
         pl = core.pointer_logits(h[:, None].expand(-1, A, -1), d.slots, d.slot_ok, a_type, a_tok, d.ptr_keys).float()
-        lp_p = torch.log_softmax(pl.masked_fill(~position_ok(d, min_pos, a_type), neg), -1)
+        pos_ok = position_ok(d, min_pos, a_type)
+        if gm is not None:
+            pos_ok = pos_ok & gm.positions(a_type, a_tok)
+        lp_p = torch.log_softmax(pl.masked_fill(~pos_ok, neg), -1)
         P = min(pos_top, lp_p.shape[-1])
         top_lp_p, top_p = lp_p.topk(P, -1)                                          # (BW, A, P)
         # FIN has no position: count it once, with log-probability 0 for the position
@@ -313,6 +404,9 @@ def beam_search(model, tokenizer: Tokenizer, images_a, images_b, programs_a: Seq
         src[dst] = torch.tensor(new_rows, device=dev)
         types, toks, poss, min_pos = types[src].clone(), toks[src].clone(), poss[src].clone(), min_pos[src].clone()
         d.reorder(src)
+        if gm is not None:
+            gm.reorder(src.tolist())
+            gm.follow(new_dst, new_type, new_tok, new_pos)
         score = torch.full((BW,), float("-inf"), device=dev)
         score[dst] = torch.tensor(new_score, device=dev)
         ty_t = torch.tensor(new_type, device=dev)
@@ -326,11 +420,11 @@ def beam_search(model, tokenizer: Tokenizer, images_a, images_b, programs_a: Seq
 
 def beam_propose(model, tokenizer: Tokenizer, images_a, images_b, programs_a: Sequence, beam: int = 8,
                  n: int | None = None, device=None, max_edits: int | None = None, action_top: int = 4,
-                 pos_top: int = 3) -> list[list[list[Edit]]]:
+                 pos_top: int = 3, grammar: ScriptGrammar | None = None) -> list[list[list[Edit]]]:
     """For each input, up to `n` (default `beam`) distinct edit scripts by beam search, most likely first."""
     out = []
     for scored in beam_search(model, tokenizer, images_a, images_b, programs_a, beam, n, device, max_edits,
-                              action_top, pos_top):
+                              action_top, pos_top, grammar):
         seen, scripts = set(), []
         for _, script in scored:
             key = tuple(script)

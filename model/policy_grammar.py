@@ -179,6 +179,38 @@ class State:
             return g._mask(("V", v), [g.var_ids[v]])
         return g._mask((")",), [g.close])
 
+    # -- whole-program parsing (`model.edit_grammar`) --------------------------------------------------
+    def signature(self) -> tuple:
+        """What the masks and transitions depend on, hashable (the budget aside: a whole-program parse
+        starts with one it never reaches)."""
+        return (tuple(self.stack), tuple(self.scope), tuple(self.pending), self.depth)
+
+    @classmethod
+    def from_signature(cls, g: Grammar, sig: tuple, budget: int) -> "State":
+        """A live state with signature `sig` and `budget` tokens left."""
+        st = cls.__new__(cls)
+        st.g, st.stack, st.scope, st.pending, st.depth = g, list(sig[0]), list(sig[1]), list(sig[2]), sig[3]
+        st.left, st.cost, st.done, st.tokens = int(budget), sum(_COST[s] for s, _ in st.stack), False, []
+        st.mask_id = st._mask()
+        return st
+
+    def closing_token(self) -> int:
+        """A token on a shortest way to finish this subtree (a move for a statement's head, "0" for an
+        expression, the first operator, the bound variable, ")"); it is always allowed."""
+        g = self.g
+        sym = self.stack[-1][0]
+        if sym == _S:
+            return g.open
+        if sym == _H:
+            return g.kw["move"]
+        if sym == _E:
+            return g.digit_ids[0]
+        if sym == _O:
+            return g.op_ids[0]
+        if sym == _V:
+            return g.var_ids[len(self.scope) + len(self.pending) - 1]
+        return g.close                                # a block's end or a closing parenthesis
+
     def advance(self, t: int) -> None:
         """Consume token id `t` (it must be allowed: `Grammar.masks[self.mask_id][t]`)."""
         g = self.g

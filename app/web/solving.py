@@ -51,8 +51,7 @@ def search_with_progress(solver, arm: str, target, starts: list[str], library, i
     from dream.search import Search
     watcher = solver.watcher
     if watcher is not None and watcher.poll():       # train wrote a newer checkpoint
-        st = solver.settings
-        solver.model_proposer = watcher.proposer(st.samples, st.temperatures, st.beam)
+        solver.model_proposer = solver.settings.model_proposer(watcher, library)
     solver.library = library
     expand = solver.proposer(arm, seed=0)
     search = Search(expand, target.image, target.image28, image_size=image_size, library=library, starts=starts,
