@@ -9,7 +9,9 @@ Targets: `dreamcoder` (the 160 DreamCoder LOGO tasks drawn by our renderer, --sp
 `mnist-heldout` (the held-out MNIST split, never seen by train or dream; --limit to take the first N),
 a folder of image files (converted as `dream.score.load_target_image` states), or a JSON task list
 `[{"name": ..., "program": ...}, ...]` with programs in our syntax or DreamCoder's (detected per
-program), to bring your own benchmark. --proposer: model (the checkpoint), random (token mutations, as
+program), to bring your own benchmark. --proposer: model (the checkpoint; an edit model's scripts are
+decoded under the grammar, so every program parses), model-unmasked (the same edit model decoding freely, its
+baseline), random (token mutations, as
 many per expansion as the model proposes), none (start programs only), enum (single numeric/operator
 substitutions), grammar (random grammatical mutations), model+enum, model+grammar (`dream.baselines`), and topdown:
 no edits, programs enumerated from the root in decreasing probability under a grammar fitted on the solved

@@ -22,7 +22,8 @@ context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forge
 The policy arms (`dream.policy.POLICY_ARMS`: `policy`, its ablations and `policy+grammar`) need a policy
 checkpoint (`train --model policy`), whose `dream.policy.PolicyArms` stands in for the model proposer;
 with one, the `model` arms are the policy's. `model` decodes its edit scripts under the grammar's masks
-(`model.edit_grammar`: every program parses); `model-free` is the same checkpoint decoding freely, its baseline. `retrieval` (`dream.policy.RetrievalProposer`) needs no
+(`model.edit_grammar`: every program parses); `model-unmasked` is the same checkpoint decoding freely, its
+baseline. `retrieval` (`dream.policy.RetrievalProposer`) needs no
 model: `grammar`'s mutations whose new statements are, half of the time, borrowed from the database
 programs nearest to the target (the solver attaches its database); it is the policy pool's baseline.
 
@@ -40,9 +41,10 @@ from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_T
 
 
 POLICY_ARMS = ("policy", "policy-where", "policy-what", "policy+grammar")     # dream.policy
-MODEL_ARMS = ("model", "model-free", "model+enum", "model+grammar") + POLICY_ARMS
+MODEL_ARMS = ("model", "model-unmasked", "model+enum", "model+grammar") + POLICY_ARMS
 TOPDOWN_ARMS = ("topdown",)
-ARMS = ("model", "model-free", "random", "none", "enum", "grammar", "model+enum", "model+grammar", "retrieval") \
+ARMS = ("model", "model-unmasked", "random", "none", "enum", "grammar", "model+enum", "model+grammar",
+        "retrieval") \
     + POLICY_ARMS \
     + TOPDOWN_ARMS
 #: the arms that are `dream.search.Proposer`s (edit the search's nodes)
@@ -232,8 +234,9 @@ def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, se
         if model_proposer is None:
             raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")
         if hasattr(model_proposer, "proposer"):              # a policy checkpoint (dream.policy.PolicyArms)
-            if name == "model-free":
-                raise ValueError("arm 'model-free' needs an edit model's checkpoint (train --model edit), not a policy's")
+            if name == "model-unmasked":
+                raise ValueError("arm 'model-unmasked' needs an edit model's checkpoint (train --model edit), "
+                                 "not a policy's")
             policy = {"model": "policy", "model+grammar": "policy+grammar"}.get(name, name)
             if policy in POLICY_ARMS:
                 return model_proposer.proposer(policy, seed=seed, library=library, max_tokens=max_tokens)
@@ -243,7 +246,7 @@ def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, se
             raise ValueError(f"arm {name!r} needs a policy checkpoint (train --model policy), not an edit model's")
         if name == "model":
             return model_proposer
-        if name == "model-free":                 # the edit decoder without its grammar masks (the baseline)
+        if name == "model-unmasked":             # the edit decoder without its grammar masks (the baseline)
             return model_proposer.free()
         if name == "model+enum":
             return CombinedProposer(model_proposer, EnumProposer(cap, max_tokens), name=name)

@@ -12,7 +12,7 @@ state per row and step (`model.edit_grammar`) and masks every action and positio
 program ungrammatical, so every script it writes gives a program that parses; the rare row that reaches its
 last step unfinished (or whose program A the grammar does not accept) is finished by
 `ScriptGrammar.repair`, counted in `repaired` out of `proposed`. `grammatical=False` is the old free
-decoding (about a third of its scripts did not parse): the `model-free` arm (`free()`), its baseline.
+decoding (about a third of its scripts did not parse): the `model-unmasked` arm (`free()`), its baseline.
 
 Speed: every script is capped at `max_edits` edits (default `MAX_PROPOSAL_EDITS` = 16: a grammatical
 step is a statement or sub-expression; 83% of the far-target steps the model trains on fit, and
@@ -66,7 +66,8 @@ class ModelProposer:
         self._beamed.clear()
 
     def free(self) -> "ModelProposer":
-        """This proposer decoding freely (no grammar masks): the `model-free` arm, grammatical decoding's baseline."""
+        """This proposer decoding freely (no grammar masks): the `model-unmasked` arm, the grammatical
+        decoder's baseline."""
         return ModelProposer(self.model, self.tokenizer, self.device, self.samples, self.temperatures, self.beam,
                              self.max_edits, grammatical=False, library=self.library)
 

@@ -279,9 +279,9 @@ class Solver:
                 if policy and s.watcher.kind != "policy":
                     raise SolveError(f"the proposer {', '.join(policy)} needs a policy checkpoint "
                                      f"(train --model policy); {ckpt} holds an edit model")
-                if "model-free" in arms and s.watcher.kind == "policy":
-                    raise SolveError(f"the proposer model-free needs an edit model's checkpoint (train --model edit); "
-                                     f"{ckpt} holds a policy")
+                if "model-unmasked" in arms and s.watcher.kind == "policy":
+                    raise SolveError("the proposer model-unmasked needs an edit model's checkpoint "
+                                     f"(train --model edit); {ckpt} holds a policy")
             except SolveError:
                 s.close()
                 raise

@@ -1,7 +1,7 @@
 """The edit decoder under the grammar (`model.edit_grammar`, issue 19 item 5): the masks are exact (a script
 that keeps to them and ends where FIN is allowed gives a program that parses; every script whose program
 parses keeps to them), `repair` always finishes a program, and the model proposer's programs all parse
-while the free decoder's (`model-free`) need not."""
+while the free decoder's (`model-unmasked`) need not."""
 import random
 
 import numpy as np
@@ -120,14 +120,14 @@ def test_the_model_proposer_writes_only_programs_that_parse_and_the_free_one_doe
     torch.manual_seed(0)
     model, tok = _tiny_edit_model()                          # untrained: the hardest case for the masks
     grammatical = ModelProposer(model, tok, "cpu", samples=8, temperatures=(1.0,), beam=4, max_edits=12)
-    free = make_proposer("model-free", grammatical)
+    free = make_proposer("model-unmasked", grammatical)
     starts = PROGRAMS[:6]
     imgs = np.zeros((len(starts), 32, 32), np.uint8)
-    got = {"model": grammatical(imgs, imgs, starts), "model-free": free(imgs, imgs, starts)}
+    got = {"model": grammatical(imgs, imgs, starts), "model-unmasked": free(imgs, imgs, starts)}
     share = {arm: np.mean([_parses(c.split()) for cs in out for c in cs]) for arm, out in got.items()}
     assert sum(map(len, got["model"])) >= 6 * 8
     assert share["model"] == 1.0
-    assert share["model-free"] < 0.5                        # an untrained free decoder rarely writes a program
+    assert share["model-unmasked"] < 0.5              # an untrained free decoder rarely writes a program
     assert free.grammar is None and grammatical.proposed >= 6 * 8
     assert grammatical.repaired < grammatical.proposed      # the masks, not repair, finish some of them
 
@@ -139,4 +139,4 @@ def test_model_free_needs_an_edit_model():
     config = preset("tiny", image_size=32, max_tokens=48, max_content=16, d_model=32, n_heads=2, img_layers=1,
                     prog_layers=1, dec_layers=1, ffn_mult=2)
     with pytest.raises(ValueError, match="edit model"):
-        make_proposer("model-free", PolicyArms(PolicyModel(config, len(tok)).eval(), tok, k=4))
+        make_proposer("model-unmasked", PolicyArms(PolicyModel(config, len(tok)).eval(), tok, k=4))
