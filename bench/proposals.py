@@ -13,7 +13,10 @@ their parent (blurred L2, the search's own score), the best improvement, the med
 distance from the parent, and the proposer's own speed (candidates per CPU second of the proposer
 call, one thread; the search's rendering and scoring, the same for every arm, not counted). For the
 policy arms also the share of the statements they wrote (inserted or replaced) that occur in the
-target's reference program (`in ref`, canonical, at any depth). The policy arms' ablations: learned
+target's reference program (`in ref`, canonical, at any depth); for the edit model decoded under the grammar
+(`model`; `model-unmasked` is the same checkpoint without the masks) the share of its scripts that
+`ScriptGrammar.repair` had to finish (`repaired`: cut by the 16-edit cap; the rest the masks alone kept
+grammatical). The policy arms' ablations: learned
 where + uniform what (`policy-where`), uniform where + learned what (`policy-what`), both (`policy`);
 `grammar` is uniform both. Tune on --split train; the test split is for final figures.
 """
@@ -72,7 +75,7 @@ def main(argv=None) -> int:
     from logo.canonical import canonical
     from model.policy_data import statement_keys
     stats = {a: {"candidates": 0, "parse": 0, "draw": 0, "new": 0, "closer": 0, "gain": [], "dist": [],
-                 "examples": [], "cpu_s": 0.0, "stmts": 0, "stmt_hits": 0} for a in arms}
+                 "examples": [], "cpu_s": 0.0, "stmts": 0, "stmt_hits": 0, "scripts": 0, "repaired": 0} for a in arms}
     for t in targets:
         starts = [s for s in start_programs(db, t.image, args.k) if len(program_tokens(s) if s else []) <= max_tokens]
         simgs, sok = draws([s or "(move 0 0)" for s in starts], size, library)
@@ -87,10 +90,14 @@ def main(argv=None) -> int:
             sampler = getattr(expand, "sampler", None)
             if sampler is not None:
                 sampler.record = True
+            before = (getattr(expand, "proposed", 0), getattr(expand, "repaired", 0))
             c0 = time.process_time()
             props = expand(simgs, imgs_b, starts)
             st = stats[arm]
             st["cpu_s"] += time.process_time() - c0
+            if getattr(expand, "grammar", None) is not None:      # the grammatical edit decoder
+                st["scripts"] += expand.proposed - before[0]
+                st["repaired"] += expand.repaired - before[1]
             if sampler is not None:
                 for trace in sampler.trace:
                     for action, content in trace:
@@ -126,7 +133,7 @@ def main(argv=None) -> int:
                     st["examples"].append({"target": t.name, "from": starts[si], "to": texts[:3]})
     solver.close()
     print(f"{'arm':14s} {'cands':>6s} {'parse':>6s} {'new':>6s} {'draw':>6s} {'closer':>6s} {'med dist':>8s} "
-          f"{'nodes improved':>14s} {'cand/cpu-s':>10s} {'in ref':>6s}")
+          f"{'nodes improved':>14s} {'cand/cpu-s':>10s} {'in ref':>6s} {'repaired':>8s}")
     out = {}
     for arm, st in stats.items():
         c = max(st["candidates"], 1)
@@ -135,12 +142,14 @@ def main(argv=None) -> int:
                "nodes_improved": len(st["gain"]), "mean_best_gain": statistics.fmean(st["gain"]) if st["gain"] else 0.0,
                "candidates_per_cpu_s": st["candidates"] / max(st["cpu_s"], 1e-9),
                "statements_in_reference": st["stmt_hits"] / st["stmts"] if st["stmts"] else None,
+               "repaired": st["repaired"] / st["scripts"] if st["scripts"] else None,
                "examples": st["examples"]}
         out[arm] = row
         ref = "–" if row["statements_in_reference"] is None else f"{row['statements_in_reference']:.3f}"
+        rep = "–" if row["repaired"] is None else f"{row['repaired']:.3f}"
         print(f"{arm:14s} {st['candidates']:6d} {row['parse']:6.2f} {row['new']:6.2f} {row['draw']:6.2f} "
               f"{row['closer']:6.3f} {str(row['median_token_distance']):>8s} {row['nodes_improved']:14d} "
-              f"{row['candidates_per_cpu_s']:10.0f} {ref:>6s}")
+              f"{row['candidates_per_cpu_s']:10.0f} {ref:>6s} {rep:>8s}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1))
     return 0
