@@ -14,7 +14,8 @@ probability --share, a new statement comes instead from a pool (`dream.policy.Po
 
 No leakage: the vocabulary is the statements of the even-numbered DreamCoder *train* tasks; the
 classifier trains on 20,000 random compositions of them (1-3 statements, pen-up moves and turns between,
-sometimes a loop around) drawn at the database's image size; every arm is searched on the odd-numbered
+sometimes a loop around: `logo.generate.compose`) drawn at the database's image
+size; every arm is searched on the odd-numbered
 train tasks (`Solver.solve_one`: the same enumerated and database starts and budget per arm, in one
 process, arms interleaved per target). Prints the classifier's held-out precision@top (and the random
 rate) and solved per arm.
@@ -45,38 +46,22 @@ def vocabulary(programs):
 
 
 def compositions(stmts, weights, n: int, size: int, seed: int = 0):
-    """`n` (image, multi-hot) examples: 1-3 vocabulary statements with pen-up moves or turns between,
-    a quarter of them inside a loop; labels are the program's closed statements in the vocabulary."""
+    """`n` (image, multi-hot) examples of `logo.generate.compose` programs over `stmts`; labels are the
+    program's closed statements that are in the vocabulary."""
+    import random
+
     import logo
-    from logo.ast import BinOp, Const, Loop, Move, Num, PenUp, Program
-    from logo.canonical import LOOP_VARS, canonical
-    from logo.mutate import rename_vars
+    from logo.ast import Program
+    from logo.canonical import canonical
+    from logo.generate import compose
     from logo.tree_path import closed_statements
-    rng = np.random.default_rng(seed)
+    rng = random.Random(seed)
     index = {logo.to_text(canonical(Program((), (s,)))): i for i, s in enumerate(stmts)}
-
-    def between():
-        r = rng.random()
-        if r < 0.4:
-            return [PenUp((Move(Num(int(rng.integers(1, 4))) if rng.random() < 0.5 else Const("ul"), Num(0)),))]
-        if r < 0.7:
-            return [Move(Num(0), BinOp("/", Const("ua"), Num(int(rng.integers(2, 9)))))]
-        return []
-
     X = np.zeros((n, size, size), np.uint8)
     Y = np.zeros((n, len(stmts)), np.float32)
     i = 0
     while i < n:
-        body = []
-        for j in range(int(rng.integers(1, 4))):
-            body += between() if j else []
-            body.append(stmts[rng.choice(len(stmts), p=weights)])
-        if rng.random() < 0.25:
-            k = int(rng.integers(2, 9))
-            inner = tuple(rename_vars(s, dict(zip(LOOP_VARS, LOOP_VARS[1:]))) for s in body)
-            step = PenUp((Move(Const("ul"), Num(0)),)) if rng.random() < 0.5 else Move(Num(0), BinOp("/", Const("ua"), Num(k)))
-            body = [Loop("i", Num(k), inner + (step,))]
-        p = canonical(Program((), tuple(body)))
+        p = compose(stmts, weights, rng)
         try:
             img = logo.render(p, size=size)
         except logo.LogoError:

@@ -206,3 +206,32 @@ class Generator:
 
     def program(self):
         return Program((), self.block(0, (), self.c.max_statements))
+
+
+def compose(statements: Sequence, weights: Sequence[float], rng: random.Random) -> Program:
+    """A canonical program of 1-3 of `statements` (whole statements written on their own, drawn by
+    `weights`) with a pen-up move or a turn between them, a quarter of them repeated in a loop that
+    steps or turns after each pass: the shape of DreamCoder's LOGO tasks, built from given parts
+    (`bench/statements.py` trains a statement classifier on such programs)."""
+    from .canonical import LOOP_VARS, canonical
+    from .mutate import rename_vars
+
+    def between():
+        r = rng.random()
+        if r < 0.4:
+            return [PenUp((Move(Num(rng.randint(1, 3)) if rng.random() < 0.5 else Const("ul"), Num(0)),))]
+        if r < 0.7:
+            return [Move(Num(0), BinOp("/", Const("ua"), Num(rng.randint(2, 8))))]
+        return []
+
+    body: list = []
+    for j in range(rng.randint(1, 3)):
+        body += between() if j else []
+        body.append(rng.choices(statements, weights)[0])
+    if rng.random() < 0.25:
+        k = rng.randint(2, 8)
+        inner = tuple(rename_vars(s, dict(zip(LOOP_VARS, LOOP_VARS[1:]))) for s in body)
+        step = (PenUp((Move(Const("ul"), Num(0)),)) if rng.random() < 0.5
+                else Move(Num(0), BinOp("/", Const("ua"), Num(k))))
+        body = [Loop(LOOP_VARS[0], Num(k), inner + (step,))]
+    return canonical(Program((), tuple(body)))

@@ -129,12 +129,21 @@ def test_model_proposals_are_capped_at_max_edits():
     tok = Tokenizer()
     torch.manual_seed(0)
     model = EditModel(preset("tiny", d_model=32, n_heads=2, img_layers=1, prog_layers=1, dec_layers=1), len(tok))
-    prop = ModelProposer(model.eval(), tok, samples=8, max_edits=3)
     a = "(move ul 0) (loop i 4 (move ul (/ ua 4)))"
     img = logo.render(a, 32)
-    out = prop(img[None], img[None], [a])[0]
+    free = ModelProposer(model.eval(), tok, samples=8, max_edits=3, grammatical=False)
+    out = free(img[None], img[None], [a])[0]
     assert out
     for text in out:
         assert len(edit_script(program_tokens(a), text.split())) <= 3
+    # under the grammar's masks the script is capped the same way; a script the cap cut unfinished is
+    # finished by repair, which may add the tokens it needs (and only those programs go past the cap)
+    prop = ModelProposer(model.eval(), tok, samples=8, max_edits=3)
+    out = prop(img[None], img[None], [a])[0]
+    assert out and prop.proposed == len(out)
+    far = [t for t in out if len(edit_script(program_tokens(a), t.split())) > 3]
+    assert len(far) <= prop.repaired
+    for text in out:
+        logo.parse(text)
     with pytest.raises(ValueError, match="max_edits"):
         ModelProposer(model, tok, max_edits=0)
