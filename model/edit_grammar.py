@@ -60,7 +60,7 @@ class ScriptGrammar:
     def _clear(self) -> None:
         self._sigs: list = [None]                          # state id -> signature (None: the top level)
         self._ids: dict = {}
-        self._mask: list[int] = [self.g._mask(("S",), [self.g.open])]
+        self._mask: list[int] = [self.g.start(STMT, (), 0, _NO_LIMIT).mask_id]   # top level: a statement's "("
         self._next: list[dict[int, int]] = [{}]
 
     @property
@@ -74,9 +74,6 @@ class ScriptGrammar:
         return RowScript(self, list(a_ids))
 
     # -- the automaton ---------------------------------------------------------------------------------
-    def mask_id(self, state: int) -> int:
-        return self._mask[state]
-
     def step(self, state: int, t: int) -> int:
         """The state after token id `t` (`_TOP` once a statement closes), or `_FAIL`."""
         nxt = self._next[state].get(t)
