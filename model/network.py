@@ -138,8 +138,51 @@ class Block(nn.Module):
 
 
 class TokenModel(nn.Module):
-    """What the edit model and the edit policy share: weight init, the emittable-token mask over a
-    vocabulary that may grow up to `config.vocab_capacity`, the parameter count and the optimizer."""
+    """What the edit model and the edit policy share: the encoder of (image A, image B, program A), weight
+    init, the emittable-token mask over a vocabulary that may grow up to `config.vocab_capacity`, the
+    parameter count and the optimizer."""
+
+    def _build_encoder(self, patch: nn.Module, n_tokens: int) -> None:
+        """The encoder's modules (`encode`), after `patch`, which embeds the stacked (A, B, B - A) images
+        into `(image_size // patch) ** 2` tokens of `d_model`. Built in this order, so a seed gives the
+        same weights as before the two networks shared it."""
+        c = self.config
+        d = c.d_model
+        if n_tokens > c.vocab_capacity:
+            raise ValueError(f"{n_tokens} tokens do not fit a vocabulary capacity of {c.vocab_capacity}")
+        self.patch = patch
+        self.img_pos = nn.Parameter(torch.randn(1, (c.image_size // c.patch) ** 2, d) * 0.02)
+        self.img_blocks = nn.ModuleList(Block(d, c.n_heads, c.ffn_mult, False, c.dropout)
+                                        for _ in range(c.img_layers))
+        self.img_norm = nn.LayerNorm(d)
+        self.tok_emb = nn.Embedding(c.vocab_capacity, d)
+        self.tok_pos = nn.Embedding(c.max_tokens + 1, d)
+        self.tok_depth = nn.Embedding(MAX_DEPTH, d)
+        self.prog_blocks = nn.ModuleList(Block(d, c.n_heads, c.ffn_mult, True, c.dropout)
+                                         for _ in range(c.prog_layers))
+        self.prog_norm = nn.LayerNorm(d)
+
+    def encode(self, images, a_ids, a_len, depth):
+        """images uint8 (B, 2, S, S) -> (memory, memory mask (B,1,1,M), A slots (B, L+1, d), A slot mask)."""
+        x = images.float() / 255.0
+        if x.shape[-1] != self.config.image_size:
+            x = F.interpolate(x, size=(self.config.image_size,) * 2, mode="area")
+        x = torch.cat([x, x[:, 1:2] - x[:, 0:1]], dim=1)
+        img = self.patch(x.to(self.img_pos.dtype)).flatten(2).transpose(1, 2) + self.img_pos
+        for blk in self.img_blocks:
+            img = blk(img)
+        img = self.img_norm(img)
+        b, l1 = a_ids.shape
+        pos = torch.arange(l1, device=a_ids.device)
+        slot_ok = pos[None, :] <= a_len[:, None]                      # (B, L+1) tokens and END
+        self_mask = slot_ok[:, None, None, :]
+        a = self.tok_emb(a_ids) + self.tok_pos(pos)[None] + self.tok_depth(depth.clamp(max=MAX_DEPTH - 1))
+        for blk in self.prog_blocks:
+            a = blk(a, self_mask=self_mask, mem=img)
+        a = self.prog_norm(a)
+        mem = torch.cat([img, a], dim=1)
+        mem_mask = torch.cat([torch.ones(b, img.shape[1], dtype=torch.bool, device=a.device), slot_ok], 1)
+        return mem, mem_mask[:, None, None, :], a, slot_ok
 
     @staticmethod
     def _init(m):
@@ -183,20 +226,7 @@ class EditModel(TokenModel):
         super().__init__()
         c = self.config = config
         d = c.d_model
-        if n_tokens > c.vocab_capacity:
-            raise ValueError(f"{n_tokens} tokens do not fit a vocabulary capacity of {c.vocab_capacity}")
-        n_patches = (c.image_size // c.patch) ** 2
-        self.patch = nn.Conv2d(3, d, c.patch, c.patch)
-        self.img_pos = nn.Parameter(torch.randn(1, n_patches, d) * 0.02)
-        self.img_blocks = nn.ModuleList(Block(d, c.n_heads, c.ffn_mult, False, c.dropout)
-                                        for _ in range(c.img_layers))
-        self.img_norm = nn.LayerNorm(d)
-        self.tok_emb = nn.Embedding(c.vocab_capacity, d)
-        self.tok_pos = nn.Embedding(c.max_tokens + 1, d)
-        self.tok_depth = nn.Embedding(MAX_DEPTH, d)
-        self.prog_blocks = nn.ModuleList(Block(d, c.n_heads, c.ffn_mult, True, c.dropout)
-                                         for _ in range(c.prog_layers))
-        self.prog_norm = nn.LayerNorm(d)
+        self._build_encoder(nn.Conv2d(3, d, c.patch, c.patch), n_tokens)
         self.bos = nn.Parameter(torch.randn(1, 1, d) * 0.02)
         self.type_emb = nn.Embedding(N_TYPES, d)
         self.slot_proj = nn.Linear(d, d)
@@ -218,31 +248,6 @@ class EditModel(TokenModel):
     @property
     def vocab_size(self) -> int:
         return int(self.emittable.nonzero().max()) + 1
-
-    # ---- encoder --------------------------------------------------------------------------------
-
-    def encode(self, images, a_ids, a_len, depth):
-        """images uint8 (B, 2, S, S) -> (memory, memory mask, A slots, A slot mask)."""
-        x = images.float() / 255.0
-        if x.shape[-1] != self.config.image_size:
-            x = F.interpolate(x, size=(self.config.image_size,) * 2, mode="area")
-        x = torch.cat([x, x[:, 1:2] - x[:, 0:1]], dim=1)
-        dtype = self.patch.weight.dtype
-        img = self.patch(x.to(dtype)).flatten(2).transpose(1, 2) + self.img_pos
-        for blk in self.img_blocks:
-            img = blk(img)
-        img = self.img_norm(img)
-        b, l1 = a_ids.shape
-        pos = torch.arange(l1, device=a_ids.device)
-        slot_ok = pos[None, :] <= a_len[:, None]                      # (B, L+1) tokens and END
-        self_mask = slot_ok[:, None, None, :]
-        a = self.tok_emb(a_ids) + self.tok_pos(pos)[None] + self.tok_depth(depth.clamp(max=MAX_DEPTH - 1))
-        for blk in self.prog_blocks:
-            a = blk(a, self_mask=self_mask, mem=img)
-        a = self.prog_norm(a)
-        mem = torch.cat([img, a], dim=1)
-        mem_mask = torch.cat([torch.ones(b, img.shape[1], dtype=torch.bool, device=a.device), slot_ok], 1)
-        return mem, mem_mask[:, None, None, :], a, slot_ok
 
     # ---- decoder --------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from logo.tokens import CONTEXT_TOKENS
 
-from .network import MAX_DEPTH, Block, ConfigDict, TokenModel
+from .network import Block, ConfigDict, TokenModel
 from .policy_actions import ACTION_KIND, N_ACTIONS
 from .policy_grammar import NONTERMINALS
 
@@ -75,9 +75,6 @@ class PolicyModel(TokenModel):
         super().__init__()
         c = self.config = config
         d = c.d_model
-        if n_tokens > c.vocab_capacity:
-            raise ValueError(f"{n_tokens} tokens do not fit a vocabulary capacity of {c.vocab_capacity}")
-        n_patches = (c.image_size // c.patch) ** 2
         if c.image_encoder == "cnn":
             if c.patch not in (2, 4, 8):
                 raise ValueError(f"the cnn image encoder needs patch 2, 4 or 8, not {c.patch}")
@@ -86,19 +83,12 @@ class PolicyModel(TokenModel):
                 out = d if stride == 2 and 2 ** i == c.patch else max(32, d // 2)
                 convs += [nn.Conv2d(ch, out, 3, stride, 1), nn.GELU()]
                 ch = out
-            self.patch = nn.Sequential(*convs[:-1])
+            patch = nn.Sequential(*convs[:-1])
         elif c.image_encoder == "vit":
-            self.patch = nn.Conv2d(3, d, c.patch, c.patch)
+            patch = nn.Conv2d(3, d, c.patch, c.patch)
         else:
             raise ValueError(f"unknown image encoder {c.image_encoder!r} (cnn or vit)")
-        self.img_pos = nn.Parameter(torch.randn(1, n_patches, d) * 0.02)
-        self.img_blocks = nn.ModuleList(Block(d, c.n_heads, c.ffn_mult, False, c.dropout) for _ in range(c.img_layers))
-        self.img_norm = nn.LayerNorm(d)
-        self.tok_emb = nn.Embedding(c.vocab_capacity, d)
-        self.tok_pos = nn.Embedding(c.max_tokens + 1, d)
-        self.tok_depth = nn.Embedding(MAX_DEPTH, d)
-        self.prog_blocks = nn.ModuleList(Block(d, c.n_heads, c.ffn_mult, True, c.dropout) for _ in range(c.prog_layers))
-        self.prog_norm = nn.LayerNorm(d)
+        self._build_encoder(patch, n_tokens)
         self.action_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, N_ACTIONS))
         self.nt_emb = nn.Embedding(len(NONTERMINALS), d)
         self.start_proj = nn.Linear(d, d)
@@ -109,28 +99,6 @@ class PolicyModel(TokenModel):
         self.register_buffer("emittable", torch.zeros(c.vocab_capacity, dtype=torch.bool))
         self.set_vocab_size(n_tokens)
         self.apply(self._init)
-
-    # ---- encoder ------------------------------------------------------------------------------------
-    def encode(self, images, a_ids, a_len, depth):
-        """images uint8 (B, 2, S, S) -> (memory, memory mask (B,1,1,M), slots (B, L+1, d), slot mask)."""
-        x = images.float() / 255.0
-        if x.shape[-1] != self.config.image_size:
-            x = F.interpolate(x, size=(self.config.image_size,) * 2, mode="area")
-        x = torch.cat([x, x[:, 1:2] - x[:, 0:1]], dim=1)
-        img = self.patch(x.to(self.img_pos.dtype)).flatten(2).transpose(1, 2) + self.img_pos
-        for blk in self.img_blocks:
-            img = blk(img)
-        img = self.img_norm(img)
-        b, l1 = a_ids.shape
-        pos = torch.arange(l1, device=a_ids.device)
-        slot_ok = pos[None, :] <= a_len[:, None]
-        a = self.tok_emb(a_ids) + self.tok_pos(pos)[None] + self.tok_depth(depth.clamp(max=MAX_DEPTH - 1))
-        for blk in self.prog_blocks:
-            a = blk(a, self_mask=slot_ok[:, None, None, :], mem=img)
-        a = self.prog_norm(a)
-        mem = torch.cat([img, a], dim=1)
-        mem_mask = torch.cat([torch.ones(b, img.shape[1], dtype=torch.bool, device=a.device), slot_ok], 1)
-        return mem, mem_mask[:, None, None, :], a, slot_ok
 
     def action_logits(self, slots, valid):
         """(B, L+1, N_ACTIONS) scores, invalid pairs at the dtype's minimum."""
