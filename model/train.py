@@ -153,46 +153,36 @@ def check_args(args) -> argparse.Namespace:
     return args
 
 
-def parse_pair_weights(spec: str | None) -> dict | None:
-    """"far=0.5,edit=0.5" -> {"far": 0.5, "edit": 0.5}; unknown kinds and bad numbers are errors."""
+def parse_weights(spec: str | None, kinds, flag: str, what: str) -> dict | None:
+    """"far=0.5,edit=0.5" -> {"far": 0.5, "edit": 0.5} over `kinds`; unknown kinds, bad, negative or NaN
+    numbers and all-zero weights end `train` with one line naming `flag`."""
     if not spec:
         return None
     out = {}
     for part in spec.split(","):
         name, _, value = part.strip().partition("=")
-        if name not in KINDS:
-            raise SystemExit(f"train: unknown pair kind {name!r} in --pair-weights (kinds: {', '.join(KINDS)})")
+        if name not in kinds:
+            raise SystemExit(f"train: unknown {what} {name!r} in {flag} (kinds: {', '.join(kinds)})")
         try:
             out[name] = float(value)
         except ValueError:
-            raise SystemExit(f"train: bad weight {value!r} for {name} in --pair-weights") from None
-        if out[name] < 0:
-            raise SystemExit(f"train: weight for {name} must not be negative")
-    if not any(out.values()):
-        raise SystemExit("train: --pair-weights gives every kind weight 0")
-    return out
-
-
-def parse_policy_weights(spec: str | None) -> dict | None:
-    """"far=0.5,prefix=0.5" -> {"far": 0.5, "prefix": 0.5} over `model.policy_data.KINDS`."""
-    if not spec:
-        return None
-    from .policy_data import KINDS as POLICY_KINDS
-    out = {}
-    for part in spec.split(","):
-        name, _, value = part.strip().partition("=")
-        if name not in POLICY_KINDS:
-            raise SystemExit(f"train: unknown example kind {name!r} in --policy-weights "
-                             f"(kinds: {', '.join(POLICY_KINDS)})")
-        try:
-            out[name] = float(value)
-        except ValueError:
-            raise SystemExit(f"train: bad weight {value!r} for {name} in --policy-weights") from None
+            raise SystemExit(f"train: bad weight {value!r} for {name} in {flag}") from None
         if not out[name] >= 0:
             raise SystemExit(f"train: weight for {name} must not be negative")
     if not any(out.values()):
-        raise SystemExit("train: --policy-weights gives every kind weight 0")
+        raise SystemExit(f"train: {flag} gives every kind weight 0")
     return out
+
+
+def parse_pair_weights(spec: str | None) -> dict | None:
+    """--pair-weights over `model.pairs.KINDS`."""
+    return parse_weights(spec, KINDS, "--pair-weights", "pair kind")
+
+
+def parse_policy_weights(spec: str | None) -> dict | None:
+    """--policy-weights over `model.policy_data.KINDS`."""
+    from .policy_data import KINDS as POLICY_KINDS
+    return parse_weights(spec, POLICY_KINDS, "--policy-weights", "example kind")
 
 
 def check_probability(value: float, flag: str) -> float:
