@@ -4,9 +4,9 @@ a worker that cannot start)."""
 from __future__ import annotations
 
 from data.db import DatabaseError
-from dream.executor import WorkerError
-from dream.proposer import CheckpointMissing
-from dream.targets import NoTargets
+from dream.search.executor import WorkerError
+from dream.search.proposer import CheckpointMissing
+from dream.search.targets import NoTargets
 from logo.images import BadImage
 from logo.cli_errors import run_guarded
 

@@ -1,7 +1,7 @@
 """Does the learned library make solving easier? The same search with the library off and on.
 
 Both arms search the same targets with the same proposer (a checkpoint's model, or a model-free arm of
-`dream.baselines`), budget, search settings and database, through the same `dream.solver.Solver`
+`dream.search.baselines`), budget, search settings and database, through the same `dream.search.solver.Solver`
 (`Solver.variant`). What differs:
 
 - **off**: no procedures. The proposer gets no library; start programs are the nearest database
@@ -21,7 +21,7 @@ from functools import partial
 import numpy as np
 
 import logo
-from dream.solver import Solver, calls_procedure, public, summarize
+from dream.search.solver import Solver, calls_procedure, public, summarize
 
 ARMS = ("off", "on")
 
@@ -64,7 +64,7 @@ def arm_solver(solver: Solver, arm: str) -> Solver:
 
 
 def run_arm(solver: Solver, arm: str, proposer: str, targets, budget_s: float, echo=None) -> list[dict]:
-    """Search every target in one arm with `proposer` (an arm of `dream.baselines`); one row per target."""
+    """Search every target in one arm with `proposer` (an arm of `dream.search.baselines`); one row per target."""
     one = arm_solver(solver, arm)
     rows = []
     for i, t in enumerate(targets):
@@ -83,7 +83,7 @@ def _solve(solver: Solver, arm: str, proposer: str, target, budget_s: float, ind
 
 def compare(target_sets: dict, solver: Solver, proposer: str, budget_s: float, echo=None) -> dict:
     """{set name: {"off": summary, "on": summary, "rows": {"off": [...], "on": [...]}}} for each set
-    (`dream.solver.summarize`: solved, mean IoU, mean tokens, of the solutions, calls to the library, ...).
+    (`dream.search.solver.summarize`: solved, mean IoU, mean tokens, of the solutions, calls to the library, ...).
 
     The arms alternate target by target (off, on, off, on, ...) so that a shared machine's changing load
     falls on both alike; both search a target with the same seed."""
@@ -103,7 +103,7 @@ def compare(target_sets: dict, solver: Solver, proposer: str, budget_s: float, e
 
 
 def open_solver(db, proposer: str, ckpt=None, device: str = "cpu", settings=None, seed: int = 0) -> Solver:
-    """A `dream.solver.Solver` for the arms. The checkpoint need not know the library's newest names: `logo
+    """A `dream.search.solver.Solver` for the arms. The checkpoint need not know the library's newest names: `logo
     run` compares right after the library grew, before the model trained on it (it reads them as unknown)."""
     return Solver.open([proposer], ckpt=ckpt, db=db, device=device, settings=settings, seed=seed,
                        check_names=False)
@@ -112,13 +112,13 @@ def open_solver(db, proposer: str, ckpt=None, device: str = "cpu", settings=None
 def build_parser():
     """The flags of `python -m app.library_arms` (the search flags are `logo solve`'s)."""
     import argparse
-    from dream.baselines import ARMS as PROPOSERS
-    from dream.solver import SearchSettings
+    from dream.search.baselines import ARMS as PROPOSERS
+    from dream.search.solver import SearchSettings
     ap = argparse.ArgumentParser(prog="python -m app.library_arms", description=__doc__.split("\n")[0])
     ap.add_argument("--db", required=True)
     ap.add_argument("--ckpt", default=None, help="checkpoint directory (the model proposes; else --proposer)")
     ap.add_argument("--proposer", default=None, choices=PROPOSERS,
-                    help="dream.baselines arm (default model with --ckpt, else grammar)")
+                    help="dream.search.baselines arm (default model with --ckpt, else grammar)")
     ap.add_argument("--tasks", type=int, default=16, help="DreamCoder test tasks (spread over the split)")
     ap.add_argument("--mnist", type=int, default=0, help="held-out MNIST digits")
     ap.add_argument("--budget", type=float, default=1.5)
@@ -134,8 +134,8 @@ def main(argv=None) -> int:
     import json
     import sys
     from pathlib import Path
-    from dream.proposer import resolve_device
-    from dream.solver import SearchSettings, SolveError
+    from dream.search.proposer import resolve_device
+    from dream.search.solver import SearchSettings, SolveError
     args = build_parser().parse_args(argv)
     from .solve import load_targets
     proposer = args.proposer or ("model" if args.ckpt else "grammar")

@@ -27,7 +27,7 @@ from pathlib import Path
 from logo.cli_errors import float_range, int_range
 from logo.files import read_jsonl, write_json
 
-from dream.solver import SearchSettings
+from dream.search.solver import SearchSettings
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,8 @@ def listen(host: str, port: int) -> socket.socket:
 
 def serve_command(args) -> int:
     from werkzeug.serving import make_server
-    from dream.proposer import resolve_device
-    from dream.solver import SolveError
+    from dream.search.proposer import resolve_device
+    from dream.search.solver import SolveError
     from .web.server import close_app, create_app
     try:
         app = create_app(args.db, ckpt=args.ckpt, device=resolve_device(args.device),

@@ -7,26 +7,26 @@
 
 Targets: `dreamcoder` (the 160 DreamCoder LOGO tasks drawn by our renderer, --split train/test/all),
 `mnist-heldout` (the held-out MNIST split, never seen by train or dream; --limit to take the first N),
-a folder of image files (converted as `dream.score.load_target_image` states), or a JSON task list
+a folder of image files (converted as `dream.search.score.load_target_image` states), or a JSON task list
 `[{"name": ..., "program": ...}, ...]` with programs in our syntax or DreamCoder's (detected per
 program), to bring your own benchmark. --proposer: model (the checkpoint; an edit model's scripts are
 decoded under the grammar, so every program parses), model-unmasked (the same edit model decoding freely, its
 baseline), random (token mutations, as
 many per expansion as the model proposes), none (start programs only), enum (single numeric/operator
-substitutions), grammar (random grammatical mutations), model+enum, model+grammar (`dream.baselines`), and topdown:
+substitutions), grammar (random grammatical mutations), model+enum, model+grammar (`dream.search.baselines`), and topdown:
 no edits, programs enumerated from the root in decreasing probability under a grammar fitted on the solved
-programs (else the DreamCoder training programs; `dream.topdown`). Search starts from the empty program and,
+programs (else the DreamCoder training programs; `dream.search.topdown`). Search starts from the empty program and,
 with --db, the k database entries nearest to the target; with --enumerated-starts N also the N enumerated
 programs nearest the target (enumerated for --enumerate-share of the budget). Solved = exact match at
-28x28 (see `dream.score`). Writes OUT/results.json (atomically) and OUT/sheet.png (target | found),
+28x28 (see `dream.search.score`). Writes OUT/results.json (atomically) and OUT/sheet.png (target | found),
 and prints a table and a summary (solved counts; mean IoU and program length for images).
 An unreadable or empty image, or a task-list entry that does not parse or draw, is reported with its
 file name (and entry) and the other targets are still solved (exit code 1). A missing checkpoint, a
 missing or empty database, and a checkpoint that lacks a procedure name of the database's library are
-errors naming the problem. The search itself is `dream.solver` (also the Python API, `dream.solve`).
+errors naming the problem. The search itself is `dream.search.solver` (also the Python API, `dream.solve`).
 
 Workers: --workers N searches N targets at once, each in its own process (default: every core; 1: in
-this process); --ray auto|ADDRESS runs them as Ray tasks on a cluster (`dream.executor`). Each target is
+this process); --ray auto|ADDRESS runs them as Ray tasks on a cluster (`dream.search.executor`). Each target is
 searched with the seed of its place in the list, so the results do not depend on the workers; results.json
 and the sheet are written once, at the end, in the input order. A target whose worker died is searched
 again, then reported as failed (exit code 1).
@@ -40,9 +40,9 @@ from pathlib import Path
 from logo.cli_errors import check_output_dir, float_range, int_range
 from logo.files import write_json
 
-from dream.baselines import ARMS, TOPDOWN_ARMS
-from dream.executor import Workers
-from dream.solver import SearchSettings
+from dream.search.baselines import ARMS, TOPDOWN_ARMS
+from dream.search.executor import Workers
+from dream.search.solver import SearchSettings
 
 
 def register(sub) -> None:
@@ -51,7 +51,7 @@ def register(sub) -> None:
                        epilog="\n".join(__doc__.split("\n")[1:]))
     p.add_argument("--ckpt", help="checkpoint directory (the newest checkpoint is used; needed by the model proposers)")
     p.add_argument("--proposer", default="model", choices=ARMS,
-                   help="what proposes the search's steps (dream.baselines; default model)")
+                   help="what proposes the search's steps (dream.search.baselines; default model)")
     p.add_argument("--tasks", default="dreamcoder",
                    help="dreamcoder, mnist-heldout, a folder of images, or a JSON list of {name, program} "
                    "(default dreamcoder)")
@@ -85,16 +85,16 @@ def print_table(rows: list[dict]) -> None:
 
 
 def load_targets(spec: str, split: str, size: int, limit: int | None, mnist_root=None):
-    """Returns (label, targets, errors): see `dream.targets.load_targets`."""
-    from dream.targets import load_targets as load
+    """Returns (label, targets, errors): see `dream.search.targets.load_targets`."""
+    from dream.search.targets import load_targets as load
     return load(spec, split, size, limit, mnist_root)
 
 
 def solve_command(args) -> int:
-    from dream.executor import open_executor
-    from dream.proposer import resolve_device
-    from dream.solver import Solver, SolveError
-    from dream.targets import check_not_empty
+    from dream.search.executor import open_executor
+    from dream.search.proposer import resolve_device
+    from dream.search.solver import Solver, SolveError
+    from dream.search.targets import check_not_empty
 
     check_not_empty(args.tasks, args.limit)      # an empty target set fails here, before a model or database loads
     out = Path(args.out)
@@ -121,8 +121,8 @@ def solve_command(args) -> int:
 def _solve_and_report(args, solver, out: Path, device: str, executor) -> int:
     """Load the targets, search each with the solver on the executor's workers, write OUT/results.json and
     OUT/sheet.png (in the input order), print."""
-    from dream.solver import public, summarize
-    from dream.workers import solve_on
+    from dream.search.solver import public, summarize
+    from dream.search.workers import solve_on
     try:
         label, targets, errors = load_targets(args.tasks, args.split, solver.image_size, args.limit,
                                               args.mnist_root)

@@ -72,7 +72,7 @@ def main() -> None:
     grammars = {"dc-train": (Grammar.fit([t.program for t in dreamcoder_tasks("train")], source="dc-train"), ()),
                 "uniform": (Grammar.uniform(), ())}
     if args.db:
-        from dream.topdown import fit_grammar
+        from dream.search.topdown import fit_grammar
         g, lib = fit_grammar(args.db)
         grammars[f"db ({g.meta['source']})"] = (g, lib)
     for g, lib in grammars.values():                  # compile numba, warm caches

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.solve import SETS, add_search_args, checked_args, machine, run_arms  # noqa: E402
-from dream.baselines import MODEL_ARMS  # noqa: E402
+from dream.search.baselines import MODEL_ARMS  # noqa: E402
 
 DEFAULT_TRAIN_ARGS = "--preset tiny --batch-size 64 --eval-every 250 --ckpt-every 250"
 
@@ -268,7 +268,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     import torch
     torch.set_num_threads(max(1, args.threads))
-    from dream.solver import SearchSettings, Solver, SolveError
+    from dream.search.solver import SearchSettings, Solver, SolveError
     from logo.files import write_json
 
     db = ensure_database(out, args.db, args.db_size)

@@ -10,8 +10,8 @@
    Without --learn the database's own library is used as it is.
 2. Compare (`app.library_arms`): DreamCoder *test* tasks (--tasks, spread over the split) and held-out
    MNIST digits (--mnist), each searched in both arms with the same proposer, budget, search settings
-   (the flags of `logo solve`: --k, --batch, --samples, --beam, ...) and database, by `dream.solver.Solver`.
-   The proposer is the checkpoint's model with --ckpt, else a model-free arm of `dream.baselines`
+   (the flags of `logo solve`: --k, --batch, --samples, --beam, ...) and database, by `dream.search.solver.Solver`.
+   The proposer is the checkpoint's model with --ckpt, else a model-free arm of `dream.search.baselines`
    (default `grammar`, which can insert calls to the library's procedures; as many candidates per
    expansion as the model proposes: --samples plus --beam). With --learn, the enumerator (`topdown`, and
    --enumerated-starts) uses a grammar fitted on the solutions (off) and one fitted on their library
@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 def open_solver(args, proposer: str, db_path: Path):
     from app.library_arms import open_solver
-    from dream.solver import SearchSettings, SolveError
+    from dream.search.solver import SearchSettings, SolveError
     try:
         return open_solver(db_path, proposer, args.ckpt, args.device, SearchSettings.from_args(args), args.seed)
     except SolveError as e:
@@ -49,7 +49,7 @@ def learn(args, db_path: Path, proposer: str, echo) -> dict:
     """Solve the training targets (library off), insert the solutions, learn the library from them."""
     from app.library_arms import run_arm
     from data.db import Database
-    from dream.targets import mnist_targets
+    from dream.search.targets import mnist_targets
     from library.corpus import Solution
     from library.solutions import learn_from_solutions
     from app.solve import load_targets
@@ -91,13 +91,13 @@ def logo_text(d) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dream.solver import SearchSettings
+    from dream.search.solver import SearchSettings
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="\n".join(__doc__.split("\n")[1:]),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", required=True, help="database: start programs and (without --learn) the library")
     ap.add_argument("--ckpt", default=None, help="checkpoint directory: the model proposes (default: --proposer)")
     ap.add_argument("--proposer", default=None,
-                    help="dream.baselines arm (default: model with --ckpt, otherwise grammar)")
+                    help="dream.search.baselines arm (default: model with --ckpt, otherwise grammar)")
     ap.add_argument("--learn", action="store_true", help="first learn the library from solved training targets")
     ap.add_argument("--learn-tasks", type=int, default=None, help="training tasks to solve for --learn (default all 80)")
     ap.add_argument("--learn-mnist", type=int, default=0, help="MNIST training digits to search for --learn")
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from dream.solver import SearchSettings
+    from dream.search.solver import SearchSettings
     args = build_parser().parse_args(argv)
     args.learn_budget = args.learn_budget or args.budget
     echo = None if args.quiet else (lambda s: print(s, flush=True))

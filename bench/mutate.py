@@ -11,7 +11,7 @@ The programs are the 160 DreamCoder tasks in canonical form; every arm draws `--
                   same random numbers (checked), without re-reading the program (the `grammar` arm)
   sites-once tree `Sites.of(program)` once, then `Sites.mutate` per draw: the edited Program tree, not
                   printed or canonicalised (for a search that keeps candidates as trees)
-  grammar arm     `dream.baselines.GrammarProposer(n=draws)` on all the programs as one batch of nodes
+  grammar arm     `dream.search.baselines.GrammarProposer(n=draws)` on all the programs as one batch of nodes
 Prints the median rate of each arm over `--repeats` interleaved rounds and the ratios to per-draw.  Times
 are this process's CPU time (the work is single-threaded), so other jobs on a shared machine disturb
 them less than they disturb wall-clock time.
@@ -25,7 +25,7 @@ import time
 
 import logo
 from data.tasks import all_tasks
-from dream.baselines import GrammarProposer
+from dream.search.baselines import GrammarProposer
 from logo.canonical import canonical
 from logo.mutate import RandomContent, Sites, mutate
 

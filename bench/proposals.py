@@ -5,7 +5,7 @@ wins or loses the search.
     .venv/bin/python bench/proposals.py --db DB --ckpt POLICY_DIR --arms policy,policy-where,policy-what,grammar
 
 For each target (DreamCoder test, --limit spread over the split) the search's start programs (the k
-nearest database entries and the empty program, `dream.solver.start_programs`) are each expanded once by
+nearest database entries and the empty program, `dream.search.solver.start_programs`) are each expanded once by
 every arm (the model's samples and beam, or the same number of candidates; `Solver.proposer`, reset
 for each target, as in the search). Per arm: candidates, the share that parse, run within the limits and draw something,
 that are distinct and new (not the parent, not another start), that draw closer to the target than
@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import logo  # noqa: E402
-from dream.baselines import ARMS  # noqa: E402
-from dream.solver import SearchSettings, Solver, SolveError, start_programs  # noqa: E402
+from dream.search.baselines import ARMS  # noqa: E402
+from dream.search.solver import SearchSettings, Solver, SolveError, start_programs  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"bench/proposals.py: unknown arm {a!r} (choose from {', '.join(ARMS)})")
     import torch
     torch.set_num_threads(1)
-    from dream.score import Scorer
+    from dream.search.score import Scorer
     from app.solve import load_targets
     from model.edits import distance
     from model.steps import draws

@@ -1,5 +1,5 @@
 """Targets per second with 1, 2, ... local workers and on a local Ray cluster: the same targets, arm and
-budget for each, in one run (`dream.executor`, the code behind `logo solve --workers N` / `--ray`).
+budget for each, in one run (`dream.search.executor`, the code behind `logo solve --workers N` / `--ray`).
 
     .venv/bin/python bench/scale.py [--db DB] [--arm enum] [--budget 2] [--limit 16] [--workers 1,2]
                                     [--ray-cpus 2] [--rounds 1] [--json OUT.json]
@@ -35,9 +35,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dream.executor import Inline, LocalPool, RayPool  # noqa: E402
-from dream.solver import SearchSettings, Solver  # noqa: E402
-from dream.workers import SolveItem, SolveJob, SolveWorker, starts_for  # noqa: E402
+from dream.search.executor import Inline, LocalPool, RayPool  # noqa: E402
+from dream.search.solver import SearchSettings, Solver  # noqa: E402
+from dream.search.workers import SolveItem, SolveJob, SolveWorker, starts_for  # noqa: E402
 
 DEFAULT_DB = Path(__file__).resolve().parents[1] / "runs" / "bench" / "scale_db.sqlite"
 
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
         print(f"bench/scale.py: building {db} (2,000 random programs) ...", flush=True)
         build_db(db)
 
-    from dream.targets import load_targets
+    from dream.search.targets import load_targets
     # the edit search from the database's start programs (as measured in the README); enumerated starts off
     solver = Solver.open([args.arm], db=db, settings=SearchSettings(enumerated_starts=0))
     _, targets, _ = load_targets("dreamcoder", "train", solver.image_size, limit=args.limit)

@@ -13,7 +13,7 @@ search at a time, target by target, alternating which goes first, so load on a s
 equally over both; each worker runs on one core at a time and every time is that process's CPU time.
 
 For each arm (default none, random, enum, grammar) on the 80 DreamCoder test tasks (`--limit` spreads
-fewer), every task is searched as `logo solve` does (`dream.solver`: start programs, fresh proposer seeded
+fewer), every task is searched as `logo solve` does (`dream.search.solver`: start programs, fresh proposer seeded
 by the task's index, `--budget` seconds, stop at the first solution). Reported per arm and version:
   * candidates/s and valid/s per core: candidates proposed / distinct programs that ran, per CPU second of
     the searches;
@@ -23,7 +23,7 @@ by the task's index, `--budget` seconds, stop at the first solution). Reported p
   * solved tasks (at `--budget` seconds each);
   * "vs db": candidates/s over the renderer's rate on the database's own programs (the issue's first yardstick:
     those are lighter than the candidates a search draws).
-Start-up per target, at `--db` and at `--large`: `dream.solver.start_programs` (the k nearest entries'
+Start-up per target, at `--db` and at `--large`: `dream.search.solver.start_programs` (the k nearest entries'
 heads) plus building the `Search` (drawing and scoring the start programs), median and p90 CPU ms.
 `--same-rounds N` first searches the deterministic arms (none, enum) for N rounds per target (a count, not
 seconds: a faster search must not reach further) with both versions and counts the targets where they
@@ -87,10 +87,10 @@ def worker() -> None:
     """Answer the driver's JSON requests, one per line, until stdin closes."""
     import numba
     numba.set_num_threads(1)
-    from dream.baselines import NoneProposer
-    from dream.search import Search
-    from dream.solver import Solver, run_search, start_programs
-    from dream.targets import load_targets
+    from dream.search.baselines import NoneProposer
+    from dream.search.frontier import Search
+    from dream.search.solver import Solver, run_search, start_programs
+    from dream.search.targets import load_targets
     solver, targets = None, None
     for line in sys.stdin:
         req = json.loads(line)

@@ -205,7 +205,7 @@ def bench_query(port: int, path: Path, repeats: int) -> float:
     db.novelty_index()
     print(f"\n2. query by image: nearest 24 of {len(db):,} entries; novelty index loaded in "
           f"{time.perf_counter() - t:.1f} s (the server loads its own in the background at start-up)")
-    from dream.score import load_target_image
+    from dream.search.score import load_target_image
     import tempfile
     with tempfile.NamedTemporaryFile(suffix=".png") as f:
         f.write(pngs[0])

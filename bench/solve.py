@@ -4,11 +4,11 @@ and start programs, in one run.
     .venv/bin/python bench/solve.py --ckpt DIR --db DB [--budget 10] [--limit N] [--arms model,random,none,enum]
                                     [--sets dc-test,dc-train,mnist] [--json OUT.json]
 
-Arms (`dream.baselines`): model (the checkpoint's `ModelProposer`: --samples per temperature plus a
+Arms (`dream.search.baselines`): model (the checkpoint's `ModelProposer`: --samples per temperature plus a
 --beam), random (token mutations, as many per expansion as the model proposes), none (start programs
 only), enum (every single numeric/operator substitution, --enum-cap per expansion), grammar (random
 grammatical mutations, `model.steps`), model+enum, model+grammar, and topdown (no edits: programs enumerated
-from the root under the fitted grammar, `dream.topdown`). --enumerated-starts N adds the N enumerated programs
+from the root under the fitted grammar, `dream.search.topdown`). --enumerated-starts N adds the N enumerated programs
 nearest each target to every edit arm's start programs (within its budget: --enumerate-share of it is spent
 enumerating); --length-weight W makes the frontier count W per token. Sets: dc-test (DreamCoder test, 80), dc-train
 (DreamCoder train, 80), mnist (held-out MNIST, 100 digits); --limit takes N spread over each set.
@@ -17,7 +17,7 @@ Every target is searched by every arm before the next target, so machine load dr
 the arms. Reports per set and arm: solved, solved after edits (not by a start program as it was),
 mean IoU at 28x28, median program tokens, candidates proposed and evaluated per second, and which
 targets one arm solved that another did not. Prints a table; --json writes everything. The search is
-`dream.solver` (the same code as `logo solve`); `run_arms` is what `bench/learning.py` calls per snapshot.
+`dream.search.solver` (the same code as `logo solve`); `run_arms` is what `bench/learning.py` calls per snapshot.
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dream.baselines import ARMS  # noqa: E402
-from dream.solver import SearchSettings, Solver, SolveError, public, summarize  # noqa: E402
+from dream.search.baselines import ARMS  # noqa: E402
+from dream.search.solver import SearchSettings, Solver, SolveError, public, summarize  # noqa: E402
 
 SETS = {"dc-test": ("dreamcoder", "test", 80), "dc-train": ("dreamcoder", "train", 80),
         "mnist": ("mnist-heldout", None, 100)}
@@ -96,7 +96,7 @@ def run_set(solver: Solver, set_name: str, arms: list[str], budget: float, limit
             quiet: bool = False) -> dict:
     """One set, every arm: each target is searched by every arm before the next target, so machine load
     drifts equally over the arms. Returns {label, summary: {arm: ...}, only, results: {arm: rows}}."""
-    from dream.targets import load_targets
+    from dream.search.targets import load_targets
     spec, split, _ = SETS[set_name]
     label, targets, _errors = load_targets(spec, split or "test", solver.image_size, limit)
     rows = {a: [] for a in arms}

@@ -3,7 +3,7 @@
     .venv/bin/python bench/statements.py [--train-seconds 300] [--budget 3] [--share 0.5] [--top 8]
 
 The grammatical mutator (`grammar`) inserts and replaces statements drawn at random. Here, with
-probability --share, a new statement comes instead from a pool (`dream.policy.PoolContent`):
+probability --share, a new statement comes instead from a pool (`dream.search.policy.PoolContent`):
 
 - `oracle`: the target's own statements (`logo.tree_path.closed_statements` of its reference program);
 - `classifier`: the --top statements a small CNN trained for --train-seconds CPU seconds says the
@@ -126,10 +126,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     import data
     import logo
-    from dream.baselines import GrammarProposer
-    from dream.policy import PoolContent
-    from dream.solver import SearchSettings, Solver
-    from dream.targets import load_targets
+    from dream.search.baselines import GrammarProposer
+    from dream.search.policy import PoolContent
+    from dream.search.solver import SearchSettings, Solver
+    from dream.search.targets import load_targets
     from logo.canonical import canonical
     from logo.tree_path import closed_statements
 

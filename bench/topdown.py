@@ -4,12 +4,12 @@
                                       [--arms enum-db,enum-dc,enum-uniform,grammar,none] [--json OUT.json]
 
 Arms:
-- enum-db: `dream.topdown.enumerate_for_target` with the grammar fitted on DB (`fit_grammar(heads_first=True)`:
+- enum-db: `dream.search.topdown.enumerate_for_target` with the grammar fitted on DB (`fit_grammar(heads_first=True)`:
   its solutions corpus, else its heads; DreamCoder test programs never);
 - enum-dc: the grammar fitted on the DreamCoder *train* programs; on dc-train leave-one-out (the task's own
   program is left out of the fit), on dc-test all 80 (the test split is never fitted on);
 - enum-uniform: every production equally likely (the grammar's baseline);
-- grammar, none, topdown: `dream.solver.Solver` arms on the same database (random grammatical mutations of the
+- grammar, none, topdown: `dream.search.solver.Solver` arms on the same database (random grammatical mutations of the
   database neighbours; the start programs alone; the enumerator as `logo solve --proposer topdown` runs it,
   its grammar fitted on the DreamCoder training programs as `Solver.grammar` fits it on a random database);
 - ARM+starts (ARM grammar or none): with `--enumerated-starts --starts` (default 8): the programs enumerated
@@ -42,7 +42,7 @@ import numba  # noqa: E402
 
 import logo  # noqa: E402
 from dream import load_targets  # noqa: E402
-from dream.topdown import enumerate_for_target, fit_grammar  # noqa: E402
+from dream.search.topdown import enumerate_for_target, fit_grammar  # noqa: E402
 from logo.pcfg import Grammar  # noqa: E402
 
 ENUM_ARMS = ("enum-db", "enum-dc", "enum-uniform")
@@ -201,7 +201,7 @@ def main() -> None:
     import torch
     torch.set_num_threads(1)
     from data import dreamcoder_tasks
-    from dream.solver import Solver
+    from dream.search.solver import Solver
     g_db, library = fit_grammar(args.db, heads_first=True)
     grammars = {"enum-db": g_db, "enum-uniform": Grammar.uniform(),
                 "enum-dc": Grammar.fit([t.program for t in dreamcoder_tasks("train")], source="dc-train")}

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from logo.cli_errors import add_debug_flag, debug_requested, float_range, int_range, run_guarded
 
-from .executor import Workers
-from .solver import SearchSettings
+from .search.executor import Workers
+from .search.solver import SearchSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,17 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     argv, debug = debug_requested(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
     from data.db import DatabaseError
-    from .executor import WorkerError
-    from .proposer import CheckpointMissing
+    from .search.executor import WorkerError
+    from .search.proposer import CheckpointMissing
     from logo.images import BadImage
     return run_guarded("dream", lambda: dream(args), debug=debug,
                        extra=(DatabaseError, CheckpointMissing, BadImage, WorkerError), path=args.db)
 
 
 def dream(args) -> int:
-    from .executor import open_executor
-    from .proposer import resolve_device
-    from .targets import parse_weights
+    from .search.executor import open_executor
+    from .search.proposer import resolve_device
+    from .search.targets import parse_weights
 
     try:
         weights = parse_weights(args.targets)
@@ -108,8 +108,8 @@ def dream(args) -> int:
 
 def _dream(args, weights, stop, dreamer_ref, device, executor, on_signal) -> int:
     from .dreamer import Dreamer
-    from .proposer import CheckpointWatcher
-    from .targets import TargetSampler
+    from .search.proposer import CheckpointWatcher
+    from .search.targets import TargetSampler
     db_path, ckpt = Path(args.db), Path(args.ckpt)
     watcher = CheckpointWatcher(ckpt, device)
     deadline = time.monotonic() + args.wait

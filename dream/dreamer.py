@@ -1,4 +1,4 @@
-"""The dreaming process: pick a target, search (`dream.solver.run_search`, the one search entry point), put
+"""The dreaming process: pick a target, search (`dream.search.solver.run_search`, the one search entry point), put
 what was found into the database, log it.
 
 Insert rule (the seed's, enforced by `data.db.Database.insert`): a program whose image is new enters as a
@@ -18,7 +18,7 @@ entry_id}]), "stop" (counts; signal = stopped by a
 signal). SIGINT/SIGTERM set a flag:
 the current search stops at its next round, its results are inserted and logged, and `run` returns.
 
-Workers (`dream --workers N`, `--ray`; `dream.executor`): the searches run in N worker processes
+Workers (`dream --workers N`, `--ray`; `dream.search.executor`): the searches run in N worker processes
 (`DreamJob`: each follows the checkpoint directory itself), the dreamer keeps `workers` targets in flight
 and stays the one writer: it picks the targets, computes their start programs from the database, and
 inserts what comes back in batches (everything that finished together, one transaction), then logs each
@@ -38,11 +38,11 @@ import numpy as np
 
 import logo
 
-from .executor import Executor, Inline, Outcome, stop_requested
-from .search import SearchResult
-from .solver import SearchSettings, run_search
-from .targets import Target
-from .workers import given_starts, start_texts
+from .search.executor import Executor, Inline, Outcome, stop_requested
+from .search.frontier import SearchResult
+from .search.solver import SearchSettings, run_search
+from .search.targets import Target
+from .search.workers import given_starts, start_texts
 
 
 def programs_to_insert(result: SearchResult) -> list[str]:
@@ -142,7 +142,7 @@ class DreamJob:
 
     def build(self) -> DreamSearch:
         import torch
-        from .proposer import CheckpointWatcher
+        from .search.proposer import CheckpointWatcher
         torch.set_num_threads(self.threads)
         watcher = CheckpointWatcher(self.ckpt, self.device, min_interval_s=self.poll_every_s)
         watcher.require()

@@ -32,7 +32,7 @@ import logo
 from logo.files import read_jsonl
 from logo.tokens import n_tokens
 
-SOLVE_TOLERANCE = 40     # the same pixel tolerance as dream.score (library does not import dream)
+SOLVE_TOLERANCE = 40     # the same pixel tolerance as dream.search.score (library does not import dream)
 
 
 @dataclass(frozen=True)

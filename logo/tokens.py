@@ -29,7 +29,7 @@ TOKEN_RE = re.compile(r"\(|\)|[^\s()]+")
 #: and the limit of every arm that has no model.
 CONTEXT_TOKENS = 96
 
-#: The number and operator tokens, the one table of the token-level arms (`model.mutations`, `dream.baselines`):
+#: The number and operator tokens, the one table of the token-level arms (`model.mutations`, `dream.search.baselines`):
 #: the digits 0..9, the named constants of `logo.ast.CONSTANTS` in their order, and the operators.
 DIGIT_TOKENS = tuple(str(d) for d in range(10))
 CONSTANT_TOKENS = tuple(CONSTANTS)

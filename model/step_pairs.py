@@ -182,7 +182,7 @@ def commit_hindsight(sampler, prepared) -> int:
 
 def step_closer(images_a, images_new, ok, targets) -> int:
     """How many proposed programs (that ran: `ok`) draw closer to their target than A does
-    (blurred L2 as `dream.score`'s graded distance, sigma 1; the blur is `logo.images.blur`):
+    (blurred L2 as `dream.search.score`'s graded distance, sigma 1; the blur is `logo.images.blur`):
     the search's own measure of a useful step."""
     ta = blur(np.asarray(targets))
     da = ((blur(np.asarray(images_a)) - ta) ** 2).reshape(len(ta), -1).sum(1)

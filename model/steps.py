@@ -92,7 +92,7 @@ class Chain:
 
 
 #: the longest step a chain takes (token edits): the search's proposals are capped near this
-#: (`dream.proposer.ModelProposer.max_edits`), so the model learns steps it will be allowed to emit
+#: (`dream.search.proposer.ModelProposer.max_edits`), so the model learns steps it will be allowed to emit
 MAX_STEP_EDITS = 16
 
 

@@ -1,4 +1,4 @@
-"""`app.library_arms`: the library off and on are searched by `dream.solver.Solver` (one search, one row
+"""`app.library_arms`: the library off and on are searched by `dream.search.solver.Solver` (one search, one row
 format, one summary), from each arm's own start programs, and a shared model proposer is reset per target."""
 import json
 
@@ -7,8 +7,8 @@ import pytest
 
 from app import library_arms
 from data.db import Database
-from dream.solver import SearchSettings, Solver, SolveError
-from dream.targets import Target
+from dream.search.solver import SearchSettings, Solver, SolveError
+from dream.search.targets import Target
 
 LIB = "(define (sq n) (loop i 4 (move n (/ ua 4))))"
 CALL = "(sq ul)"
@@ -52,7 +52,7 @@ def test_the_arms_search_through_the_solver_from_their_own_starts(tmp_path, monk
     assert off["start_program"] == off["program"] == PLAIN and not off["calls_library"]   # Solver rows
     assert on["start_program"] == on["program"] == CALL and on["calls_library"]
     assert on["edit_steps"] == off["edit_steps"] == 0 and on["candidates"] == 0
-    # the summary is dream.solver.summarize's, with the library arms' figures
+    # the summary is dream.search.solver.summarize's, with the library arms' figures
     assert r["on"]["solved"] == r["off"]["solved"] == 2
     assert r["on"]["calls_library"] == 2 and r["off"]["calls_library"] == 0
     assert r["on"]["mean_tokens_solved"] < r["off"]["mean_tokens_solved"]

@@ -1,4 +1,4 @@
-"""`logo solve` and the Python API behind it (`dream.solver`): a user's JSON task list in either syntax,
+"""`logo solve` and the Python API behind it (`dream.search.solver`): a user's JSON task list in either syntax,
 and a clear one-line error for a bad proposer, a checkpoint that lacks a library name, an empty database."""
 import json
 
@@ -9,7 +9,7 @@ import logo
 from app.cli import main as logo_main
 from data.db import Database
 from dream import SearchSettings, SolveError, Solver, load_targets, solve
-from dream.targets import json_targets
+from dream.search.targets import json_targets
 
 LIB = "(define (sq n) (loop i 4 (move n (/ ua 4))))"
 SQUARE = "(loop i 4 (move ul (/ ua 4)))"

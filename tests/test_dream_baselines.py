@@ -1,11 +1,11 @@
-"""The search's model-free arms (dream.baselines) run in the search with the proposer interface."""
+"""The search's model-free arms (dream.search.baselines) run in the search with the proposer interface."""
 import numpy as np
 import pytest
 
 import logo
-from dream.baselines import (ARMS, MODEL_ARMS, SEARCH_ARMS, TOPDOWN_ARMS, CombinedProposer, EnumProposer, GrammarProposer, NoneProposer,
+from dream.search.baselines import (ARMS, MODEL_ARMS, SEARCH_ARMS, TOPDOWN_ARMS, CombinedProposer, EnumProposer, GrammarProposer, NoneProposer,
                              RandomProposer, make_proposer, neighbourhood)
-from dream.search import Search
+from dream.search.frontier import Search
 
 TARGET_TEXT = "(loop i 4 (move ul (/ ua 4)))"
 START = "(loop i 4 (move ul (/ ua 5)))"          # one numeric substitution away from the target

@@ -1,14 +1,14 @@
-"""The `dream.search.Proposer` protocol: every arm implements it, `max_tokens` is the model's context (the
+"""The `dream.search.frontier.Proposer` protocol: every arm implements it, `max_tokens` is the model's context (the
 checkpoint's config, else `logo.tokens.CONTEXT_TOKENS`), and `reset()` forgets per-target state."""
 import numpy as np
 import pytest
 
 import logo
 from dream import Proposer, SearchSettings, Solver
-from dream.baselines import MODEL_ARMS, POLICY_ARMS, SEARCH_ARMS, CombinedProposer, EnumProposer, NoneProposer, make_proposer
-from dream.policy import PolicyArms
-from dream.proposer import ModelProposer
-from dream.search import Search
+from dream.search.baselines import MODEL_ARMS, POLICY_ARMS, SEARCH_ARMS, CombinedProposer, EnumProposer, NoneProposer, make_proposer
+from dream.search.policy import PolicyArms
+from dream.search.proposer import ModelProposer
+from dream.search.frontier import Search
 from logo.tokens import CONTEXT_TOKENS
 
 START = "(loop i 4 (move ul (/ ua 5)))"
@@ -138,7 +138,7 @@ def test_the_solver_resets_the_shared_model_proposer_for_every_target(tmp_path, 
 
 
 def test_a_policy_checkpoint_serves_the_policy_arms_and_the_model_arms(tmp_path):
-    from dream.solver import SolveError
+    from dream.search.solver import SolveError
     from model import checkpoint
     model, tok = _policy()
     checkpoint.save(tmp_path / "policy", model, tok, step=0)

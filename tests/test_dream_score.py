@@ -1,10 +1,10 @@
-"""dream.score: the solve criterion, the graded distance, IoU, and how outside images become targets."""
+"""dream.search.score: the solve criterion, the graded distance, IoU, and how outside images become targets."""
 import numpy as np
 import pytest
 from PIL import Image
 
 import logo
-from dream.score import (SOLVE_TOLERANCE, BadImage, Scorer, distance, iou, load_target_image, solved,
+from dream.search.score import (SOLVE_TOLERANCE, BadImage, Scorer, distance, iou, load_target_image, solved,
                          solved_batch)
 
 SQUARE = "(loop i 4 (move (* ul 3) (/ ua 4)))"
@@ -139,7 +139,7 @@ def test_the_reach_box_never_skips_a_drawing_that_solves():
     not is not a solution (the search skips drawing those at 28x28)."""
     from data.generate import random_programs
     from data.tasks import all_tasks
-    from dream.score import reach_box
+    from dream.search.score import reach_box
     tasks = all_tasks(28)
     programs = [t.program for t in tasks] + random_programs(400, seed=6)
     (_, full28), verdicts, _ = logo.render_checked_sizes(programs, (32, 28), draw_off_canvas=True)

@@ -1,4 +1,4 @@
-"""dream.search with the real (tiny, overfit) edit model and a real database; the insert rule."""
+"""dream.search.frontier with the real (tiny, overfit) edit model and a real database; the insert rule."""
 import numpy as np
 import pytest
 import torch
@@ -6,10 +6,10 @@ import torch
 import logo
 from data.db import Database
 from dream.dreamer import Dreamer, programs_to_insert
-from dream.solver import SearchSettings, run_search, start_programs
-from dream.proposer import CheckpointWatcher, ModelProposer
-from dream.search import Search, n_tokens, search
-from dream.targets import Target
+from dream.search.solver import SearchSettings, run_search, start_programs
+from dream.search.proposer import CheckpointWatcher, ModelProposer
+from dream.search.frontier import Search, n_tokens, search
+from dream.search.targets import Target
 from tinymodel import train_tiny
 from model import checkpoint
 from model.tokenizer import SPECIALS, canonical_text
@@ -252,16 +252,17 @@ def test_corrupt_checkpoint_is_named(tmp_path):
 
 
 def test_one_search_entry_point_below_the_online_loop():
-    """`dream.solver` holds `start_programs` + `run_search`; the online loop (`dream.dreamer`) uses them and
-    the solver does not import the loop."""
+    """`dream.search.solver` holds `start_programs` + `run_search`; the online loop (`dream.dreamer`) uses them and
+    the search room does not import the loop."""
     import ast
     from pathlib import Path
     import dream.dreamer
-    import dream.solver
-    root = Path(__file__).resolve().parents[1] / "dream"
-    imported = {n.module for n in ast.walk(ast.parse((root / "solver.py").read_text())) if isinstance(n, ast.ImportFrom)}
-    assert not {"dreamer", "dream.dreamer"} & imported
-    assert dream.dreamer.run_search is dream.solver.run_search
+    import dream.search.solver
+    room = Path(__file__).resolve().parents[1] / "dream" / "search"
+    for path in room.glob("*.py"):          # the search room never imports the dreaming process
+        imported = {n.module for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ImportFrom)}
+        assert not {"dreamer", "dream.dreamer", "cli", "dream.cli"} & imported, path.name
+    assert dream.dreamer.run_search is dream.search.solver.run_search
     assert not hasattr(dream.dreamer, "start_programs")
 
 
@@ -281,7 +282,7 @@ class _AsTexts:
 def test_trees_and_their_texts_give_the_same_search():
     """A proposer may return trees (no print -> parse round trip); the search must be the one its texts give:
     same nodes in the same order, same distances, same solved verdicts, same counts."""
-    from dream.baselines import GrammarProposer
+    from dream.search.baselines import GrammarProposer
     target = target_of("(loop i 5 (move (* ul 2) (/ ua 5)))")
     starts = ["", "(loop i 4 (move (* ul 2) (/ ua 4)))", "(move ul 0)"]
     runs = []

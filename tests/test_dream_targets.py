@@ -5,7 +5,7 @@ import pytest
 import logo
 from data import dreamcoder_tasks, mnist
 from data.db import Database
-from dream.targets import TargetSampler, mnist_targets, parse_weights
+from dream.search.targets import TargetSampler, mnist_targets, parse_weights
 
 
 def test_parse_weights():

@@ -1,12 +1,12 @@
-"""dream.topdown: enumeration scored against a target, start programs, and the grammar's corpus."""
+"""dream.search.topdown: enumeration scored against a target, start programs, and the grammar's corpus."""
 import numpy as np
 import pytest
 
 import logo
 from data import dreamcoder_tasks
 from data.db import Database
-from dream.score import solved
-from dream.topdown import (EnumeratedPool, enumerate_for_target, fit_grammar, grammar_corpus, start_programs)
+from dream.search.score import solved
+from dream.search.topdown import (EnumeratedPool, enumerate_for_target, fit_grammar, grammar_corpus, start_programs)
 from logo.pcfg import Grammar, GrammarError
 
 POLYGONS = ["(loop i 3 (move ul (/ ua 3)))", "(loop i 6 (move (* ul 2) (/ ua 6)))", "(move ul (/ ua 8))",

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import logo
-from dream.baselines import NoneProposer
-from dream.score import solved
-from dream.search import Search
-from dream.solver import SearchSettings, Solver, summarize
-from dream.targets import Target
+from dream.search.baselines import NoneProposer
+from dream.search.score import solved
+from dream.search.frontier import Search
+from dream.search.solver import SearchSettings, Solver, summarize
+from dream.search.targets import Target
 from logo.library import SOLVE_SIZE
 
 SQUARE = "(loop i 4 (move ul (/ ua 4)))"

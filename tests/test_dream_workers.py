@@ -1,4 +1,4 @@
-"""Searches on local worker processes (`dream.executor`): the pool keeps going when a worker dies (its item
+"""Searches on local worker processes (`dream.search.executor`): the pool keeps going when a worker dies (its item
 is run again, or reported), `logo solve --workers 2` gives the rows of `--workers 1` in the input order,
 `dream --workers 2` stays the one writer when a worker is SIGKILLed, and a bad `--ray` is one line, exit 2."""
 import json
@@ -17,7 +17,7 @@ import pytest
 import logo
 from app.cli import main as logo_main
 from data.db import Database
-from dream.executor import Inline, LocalPool, WorkerError, Workers, open_executor
+from dream.search.executor import Inline, LocalPool, WorkerError, Workers, open_executor
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -287,7 +287,7 @@ def test_dream_with_two_workers_survives_a_killed_worker(tmp_path, tiny_ckpt):
 
 def test_the_dreamer_commits_a_target_once_and_inserts_are_idempotent(tmp_path):
     from dream.dreamer import DreamItem, Dreamer, Found
-    from dream.targets import Target
+    from dream.search.targets import Target
     db = Database(tmp_path / "db.sqlite", image_size=32)
     db.insert("(move ul 0)")
     d = Dreamer(db, None, None, tmp_path / "log", grid_every=0)

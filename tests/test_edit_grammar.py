@@ -10,8 +10,8 @@ import pytest
 import data
 import logo
 from data.generate import random_programs
-from dream.baselines import make_proposer
-from dream.proposer import ModelProposer
+from dream.search.baselines import make_proposer
+from dream.search.proposer import ModelProposer
 from logo.canonical import canonical
 from model.edit_grammar import ScriptGrammar
 from model.edits import DELETE, INSERT, SUBSTITUTE, Edit, apply_edits, edit_script
@@ -133,7 +133,7 @@ def test_the_model_proposer_writes_only_programs_that_parse_and_the_free_one_doe
 
 
 def test_model_free_needs_an_edit_model():
-    from dream.policy import PolicyArms
+    from dream.search.policy import PolicyArms
     from model.policy_net import PolicyModel, preset
     tok = Tokenizer()
     config = preset("tiny", image_size=32, max_tokens=48, max_content=16, d_model=32, n_heads=2, img_layers=1,

@@ -7,17 +7,17 @@ import pytest
 
 from app.cli import main as logo_main
 from data.db import Database
-from dream.targets import NoTargets, TargetSampler, load_targets
+from dream.search.targets import NoTargets, TargetSampler, load_targets
 
 
 @pytest.fixture
 def nothing_loads(monkeypatch):
     """Loading a model or a database fails the test: the empty set must be found first."""
-    import dream.solver
+    import dream.search.solver
 
     def refuse(*args, **kwargs):
         raise AssertionError("a model or database was loaded for an empty target set")
-    monkeypatch.setattr(dream.solver.Solver, "open", classmethod(refuse))
+    monkeypatch.setattr(dream.search.solver.Solver, "open", classmethod(refuse))
     monkeypatch.setattr(Database, "__init__", refuse)
 
 

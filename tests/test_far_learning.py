@@ -23,9 +23,9 @@ import torch
 
 import logo
 from data.generate import random_programs
-from dream.baselines import NoneProposer
-from dream.proposer import ModelProposer
-from dream.search import Search
+from dream.search.baselines import NoneProposer
+from dream.search.proposer import ModelProposer
+from dream.search.frontier import Search
 from model.edits import edit_script
 from model.encoding import encode_program, encode_script
 from model.network import EditModel, preset

@@ -5,7 +5,7 @@ from PIL import Image
 
 from app.cli import main
 from data.db import Database
-from dream.targets import load_targets
+from dream.search.targets import load_targets
 
 
 @pytest.fixture(scope="module")

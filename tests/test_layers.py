@@ -21,7 +21,7 @@ APART = {frozenset(("model", "library"))}
 def imported_packages(source: str, package: str, module_path: str) -> set[str]:
     """Top-level project packages that `source` (a module of `package`) imports, absolute or relative.
 
-    `module_path` is the module's dotted name (e.g. "dream.search"; "dream" for dream/__init__.py),
+    `module_path` is the module's dotted name (e.g. "dream.search.frontier"; "dream" for dream/__init__.py),
     used to resolve relative imports."""
     found: set[str] = set()
     parts = module_path.split(".")
@@ -93,7 +93,7 @@ def test_the_app_uses_the_layers_below():
     ("logo", "logo.syntax", "def f():\n    from data.db import Database\n", {"data"}, True),
     ("data", "data.db", "from app import cli\n", {"app"}, True),
     ("model", "model.train", "from library.api import x\n", {"library"}, True),
-    ("dream", "dream.search", "from .score import iou\nfrom logo import parse\nimport numpy\n", {"logo"}, False),
+    ("dream", "dream.search.frontier", "from .score import iou\nfrom logo import parse\nimport numpy\n", {"logo"}, False),
     ("app", "app.cli", "import data.cli\nimport library.cli\nfrom . import run\n", {"data", "library"}, False),
 ])
 def test_the_checker_flags_upward_imports(package, module, source, expected, flagged):
@@ -104,7 +104,7 @@ def test_the_checker_flags_upward_imports(package, module, source, expected, fla
 
 def test_a_relative_import_above_the_top_level_package_is_an_error():
     with pytest.raises(ValueError):
-        imported_packages("from .. import x\n", "dream", "dream.search")
+        imported_packages("from .. import x\n", "dream", "dream.dreamer")
 
 
 def test_relative_imports_resolve_to_their_package():

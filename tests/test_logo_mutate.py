@@ -240,7 +240,7 @@ def test_the_canonical_form_has_one_home():
 def test_the_grammar_arm_draws_per_node_what_sites_per_draw_give():
     """The arm computes a node's sites once and returns the edited trees (those it could expand again);
     recomputing the sites for every draw from the same random numbers gives the same trees."""
-    from dream.baselines import GrammarProposer
+    from dream.search.baselines import GrammarProposer
     from logo.syntax import count_tokens
     texts = [logo.to_text(parsed(t)) for t in PROGRAMS]
     arm = GrammarProposer(n=8, seed=1, max_tokens=40)

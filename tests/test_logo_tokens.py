@@ -26,9 +26,9 @@ def test_n_tokens_agrees_with_tokenize_on_arbitrary_text():
 
 def test_one_definition_everywhere():
     import data.generate
-    import dream.search
+    import dream.search.frontier
     import model.tokenizer
-    assert data.generate.n_tokens is n_tokens and dream.search.n_tokens is n_tokens
+    assert data.generate.n_tokens is n_tokens and dream.search.frontier.n_tokens is n_tokens
     assert logo.n_tokens is n_tokens and logo.tokenize is tokenize and logo.TOKEN_RE is TOKEN_RE
     assert model.tokenizer.split("(move ul 0)") == ["(", "move", "ul", "0", ")"]
 
@@ -48,7 +48,7 @@ def test_targets_are_judged_at_the_solve_size(tmp_path):
     """Whatever the model's image size, every target carries its drawing at SOLVE_SIZE (where "solved" is
     decided), and an image file is read at that size unless asked otherwise."""
     from data import dreamcoder_tasks
-    from dream.targets import task_targets
+    from dream.search.targets import task_targets
     from logo.images import load_target_image
     from logo.pictures import save_png
     n = logo.SOLVE_SIZE

@@ -124,7 +124,7 @@ def test_far_chain_steps_respect_the_step_cap():
 
 def test_model_proposals_are_capped_at_max_edits():
     import torch
-    from dream.proposer import ModelProposer
+    from dream.search.proposer import ModelProposer
     from model.network import EditModel, preset
     tok = Tokenizer()
     torch.manual_seed(0)

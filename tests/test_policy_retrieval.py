@@ -1,12 +1,12 @@
-"""The `retrieval` arm (dream.policy): grammatical mutations whose new statements are borrowed from the
+"""The `retrieval` arm (dream.search.policy): grammatical mutations whose new statements are borrowed from the
 database programs nearest to the target, with no model."""
 import pytest
 
 import logo
 from data.db import Database
-from dream.policy import RetrievalPool, RetrievalProposer
-from dream.search import Search
-from dream.solver import Solver
+from dream.search.policy import RetrievalPool, RetrievalProposer
+from dream.search.frontier import Search
+from dream.search.solver import Solver
 from logo.canonical import canonical
 from logo.tree_path import closed_statements
 

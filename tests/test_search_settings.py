@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dream.solver import SearchSettings
+from dream.search.solver import SearchSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

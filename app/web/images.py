@@ -1,7 +1,7 @@
 """Images in and out of the web pages: drawings as PNG bytes, and uploaded or drawn images as targets.
 
 An uploaded file is read by the same rules as `logo solve` reads an image file
-(`dream.score.load_target_image`: transparency onto white, greyscale, dark-on-light inverted, padded to a
+(`dream.search.score.load_target_image`: transparency onto white, greyscale, dark-on-light inverted, padded to a
 square, resized), after two bounds that a web server needs and a command line does not: at most
 `MAX_UPLOAD_BYTES` bytes and `MAX_PIXELS` pixels (checked from the header, before any pixel is decoded,
 so a small file that unpacks to 30000 x 30000 pixels costs nothing).

@@ -257,7 +257,7 @@ def png_response(data: bytes, cache: bool = False) -> Response:
 
 def create_app(db_path, ckpt=None, device: str = "cpu", max_solve_s: float = 60.0) -> Flask:
     """The web application over the database at `db_path` (opened read-only). With `ckpt`, the Solve
-    button offers the model proposers too. Raises `data.db.DatabaseError` / `dream.solver.SolveError`
+    button offers the model proposers too. Raises `data.db.DatabaseError` / `dream.search.solver.SolveError`
     naming a bad file."""
     from .solving import SolveQueue, open_solver
     db = DatabaseThread(db_path)
@@ -285,7 +285,7 @@ def create_app(db_path, ckpt=None, device: str = "cpu", max_solve_s: float = 60.
 
 def check_checkpoint(solver, db: DatabaseThread, ckpt) -> None:
     """The checkpoint must draw at the database's size and know its library's names (as `logo solve`)."""
-    from dream.solver import SolveError, check_vocabulary
+    from dream.search.solver import SolveError, check_vocabulary
     size = solver.watcher.model.config.image_size
     if size != db.image_size:
         raise SolveError(f"checkpoint {ckpt} was trained on {size}px images, but database {db.path} holds "
@@ -443,7 +443,7 @@ def _routes(app: Flask, state: State) -> None:
         return query_result(images, label)
 
     def query_result(images, label: str):
-        from dream.targets import Target
+        from dream.search.targets import Target
         require_index()
         k = int_arg("k", 24, 1, MAX_K)
         target = Target("query", "png", images[0], images[1])
@@ -461,7 +461,7 @@ def _routes(app: Flask, state: State) -> None:
     # -- solve ----------------------------------------------------------------------------------
     @app.post("/solve")
     def solve():
-        from dream.solver import start_programs
+        from dream.search.solver import start_programs
         target = state.query(request.form.get("token", ""))
         if target is None:
             bad("unknown or expired query: run the query again, then press Solve", 404)

@@ -25,9 +25,9 @@ class SolveBusy(Exception):
 
 
 def open_solver(ckpt, device: str = "cpu"):
-    """A `dream.solver.Solver` for the proposers this server offers (the model arms only with a
-    checkpoint); raises `dream.solver.SolveError` naming a bad checkpoint."""
-    from dream.solver import SearchSettings, Solver
+    """A `dream.search.solver.Solver` for the proposers this server offers (the model arms only with a
+    checkpoint); raises `dream.search.solver.SolveError` naming a bad checkpoint."""
+    from dream.search.solver import SearchSettings, Solver
     arms = ["model", "grammar"] if ckpt else ["grammar"]
     return Solver.open(arms, ckpt=ckpt, db=None, device=device, settings=SearchSettings())
 
@@ -35,20 +35,20 @@ def open_solver(ckpt, device: str = "cpu"):
 def offered_arms(solver) -> list[str]:
     """The proposers a user may pick: every search arm (the page shows the search's progress; the
     enumerator, `topdown`, is not one), the model ones only when a checkpoint is loaded."""
-    from dream.baselines import MODEL_ARMS, SEARCH_ARMS
+    from dream.search.baselines import MODEL_ARMS, SEARCH_ARMS
     has_model = solver is not None and solver.watcher is not None
     return [a for a in SEARCH_ARMS if has_model or a not in MODEL_ARMS]
 
 
 def search_with_progress(solver, arm: str, target, starts: list[str], library, image_size: int, budget_s: float,
                          on_progress, should_stop):
-    """Search for `target` (a `dream.targets.Target`) from `starts` with proposer `arm` for at most
+    """Search for `target` (a `dream.search.targets.Target`) from `starts` with proposer `arm` for at most
     `budget_s` seconds, calling `on_progress(search)` before every round; returns the `SearchResult`.
 
-    It drives `dream.search.Search` itself (not `dream.solver.run_search`) to report the best program before every
+    It drives `dream.search.frontier.Search` itself (not `dream.search.solver.run_search`) to report the best program before every
     round; a newer checkpoint in the
     directory is loaded first, the library is the database's current one."""
-    from dream.search import Search
+    from dream.search.frontier import Search
     watcher = solver.watcher
     if watcher is not None and watcher.poll():       # train wrote a newer checkpoint
         solver.model_proposer = solver.settings.model_proposer(watcher, library)
@@ -71,7 +71,7 @@ class SolveJob:
     client: str
     arm: str
     budget_s: float
-    target: object                      # dream.targets.Target
+    target: object                      # dream.search.targets.Target
     starts: list[str]
     library: tuple
     image_size: int

@@ -5,13 +5,13 @@ baseline, the library off and on) and every bench script, so the arms they compa
     >>> _, targets, _ = load_targets("dreamcoder", "test", 32, limit=10)          # doctest: +SKIP
     >>> rows, summary = solve(targets, proposer="random", db="runs/db.sqlite", budget_s=5)   # doctest: +SKIP
 
-`run_search(expand, target, db, ...)` searches one target with one `dream.search.Proposer` from its start
+`run_search(expand, target, db, ...)` searches one target with one `dream.search.frontier.Proposer` from its start
 programs (`start_programs`: the empty program and the heads of the k database entries nearest to the
 target, or another `StartSource`). `SearchSettings` are the search's knobs and own their command-line
 flags (`add_arguments`, `from_args`), so every command has the same flags with the same defaults.
 
 `Solver` holds what every arm shares: the database (start programs; the library), the checkpoint's model,
-the search settings, the start-program source and the grammar of the enumerator (`dream.topdown`: fitted
+the search settings, the start-program source and the grammar of the enumerator (`dream.search.topdown`: fitted
 on first use on the solutions corpus, else the DreamCoder training programs, else the database's heads).
 The `topdown` arm enumerates programs from the root under that grammar for the whole budget instead of
 searching; with `SearchSettings.enumerated_starts` N > 0, every other arm first enumerates for
@@ -19,7 +19,7 @@ searching; with `SearchSettings.enumerated_starts` N > 0, every other arm first 
 join the database neighbours as start programs; the search gets the rest of the budget. Each `solve_one(arm, target)` gets a fresh proposer
 (seeded by the target's index; the shared model proposer is `reset()`), so no state leaks between targets
 or arms, and every arm starts from the same programs with the same budget. The model-free arms propose as
-many candidates per expansion as the model does (`dream.baselines`). `Solver.variant(library=, starts=)`
+many candidates per expansion as the model does (`dream.search.baselines`). `Solver.variant(library=, starts=)`
 shares all that with another library and start programs (`app.library_arms`: the library off and on).
 
 Everything a user can get wrong is a `SolveError` whose message names the problem: an unknown proposer,
@@ -41,7 +41,7 @@ from logo.cli_errors import float_list, float_range, int_range
 from logo.tokens import CONTEXT_TOKENS
 
 from .baselines import ARMS, MODEL_ARMS, POLICY_ARMS, TOPDOWN_ARMS, candidates_per_expansion, make_proposer
-from .search import Proposer, Search, SearchResult
+from .frontier import Proposer, Search, SearchResult
 from .targets import Target
 
 
@@ -71,7 +71,7 @@ class SearchSettings:
 
     def model_proposer(self, watcher, library=()):
         """The checkpoint's proposer under these settings (every command makes it here, so none forgets a
-        flag): `dream.proposer.CheckpointWatcher.proposer`."""
+        flag): `dream.search.proposer.CheckpointWatcher.proposer`."""
         return watcher.proposer(self.samples, self.temperatures, self.beam, policy_k=self.policy_k,
                                 policy_eps=self.policy_eps, library=library or ())
 
@@ -178,7 +178,7 @@ def calls_procedure(text: str, names) -> bool:
 
 
 def check_arms(arms: Sequence[str]) -> list[str]:
-    """The arm names, checked against `dream.baselines.ARMS`."""
+    """The arm names, checked against `dream.search.baselines.ARMS`."""
     arms = list(arms)
     bad = [a for a in arms if a not in ARMS]
     if bad or not arms:
@@ -230,7 +230,7 @@ def check_vocabulary(tokenizer, library, ckpt, db_path) -> None:
 
 
 def load_checkpoint(ckpt, device: str = "cpu"):
-    """A `dream.proposer.CheckpointWatcher` holding the newest checkpoint of `ckpt` (SolveError if none)."""
+    """A `dream.search.proposer.CheckpointWatcher` holding the newest checkpoint of `ckpt` (SolveError if none)."""
     from .proposer import CheckpointMissing, CheckpointWatcher
     watcher = CheckpointWatcher(ckpt, device)
     try:
@@ -322,7 +322,7 @@ class Solver:
         st = self.settings
         proposer = make_proposer(arm, self.model_proposer, n=st.candidates_per_expansion, cap=st.enum_cap, seed=seed,
                                  library=self.library, max_tokens=self.max_tokens)
-        if hasattr(proposer, "attach"):       # arms that borrow from the database (dream.policy)
+        if hasattr(proposer, "attach"):       # arms that borrow from the database (dream.search.policy)
             proposer.attach(self.db)
         proposer.reset()
         return proposer
@@ -332,7 +332,7 @@ class Solver:
         return tuple(sorted((d.name, len(d.params)) for d in library or ()))
 
     def grammar(self):
-        """The enumerator's grammar for this solver's library (`dream.topdown.fit_grammar_on`: the solutions
+        """The enumerator's grammar for this solver's library (`dream.search.topdown.fit_grammar_on`: the solutions
         corpus of the database, else the DreamCoder training programs, else its heads), fitted once."""
         from .topdown import fit_grammar_on
         key = self._grammar_key(self.library)
@@ -364,7 +364,7 @@ class Solver:
 
     def solve_one(self, arm: str, target: Target, budget_s: float, index: int = 0) -> dict:
         """Search one target with one arm; returns its result row (an "error" row if the search failed)."""
-        from dream.score import iou
+        from dream.search.score import iou
         if arm in TOPDOWN_ARMS:
             return self.enumerate_one(arm, target, budget_s)
         expand = self.proposer(arm, seed=self.seed * 100_003 + index)
@@ -391,7 +391,7 @@ class Solver:
         return row
 
     def enumerate_one(self, arm: str, target: Target, budget_s: float) -> dict:
-        """The `topdown` arm: enumerate under `grammar()` for the budget (`dream.topdown.enumerate_for_target`);
+        """The `topdown` arm: enumerate under `grammar()` for the budget (`dream.search.topdown.enumerate_for_target`);
         the row of `solve_one` for the first solving program, else the nearest one (its canonical form,
         scored as the search scores its nodes)."""
         import logo
@@ -399,7 +399,7 @@ class Solver:
         from logo.images import resize
         from logo.library import SOLVE_SIZE
         from logo.syntax import count_tokens
-        from dream.score import Scorer, iou
+        from dream.search.score import Scorer, iou
         from .topdown import enumerate_for_target
         try:
             r = enumerate_for_target(target.image28, self.grammar(), budget_s, library=self.library or (), k=1)
@@ -478,7 +478,7 @@ def summarize(rows: Sequence[dict]) -> dict:
 def solve(targets: Sequence[Target], proposer: str = "model", *, ckpt=None, db=None, budget_s: float = 10.0,
           device: str = "cpu", settings: SearchSettings | None = None, seed: int = 0,
           on_row: Callable[[int, dict], None] | None = None) -> tuple[list[dict], dict]:
-    """Search every target with one proposer (one of `dream.baselines.ARMS`: "model", "random", "none",
+    """Search every target with one proposer (one of `dream.search.baselines.ARMS`: "model", "random", "none",
     "enum", "grammar", "model+enum", "model+grammar"; or "topdown", the enumerator).
 
     `db` is a database path (start programs and library), `ckpt` a checkpoint directory (the model

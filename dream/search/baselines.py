@@ -1,6 +1,6 @@
 """Proposers without a model, to measure what the model adds: the search's arms.
 
-Every proposer is a `dream.search.Proposer`, as `ModelProposer` is: `__call__(images_a, images_b,
+Every proposer is a `dream.search.frontier.Proposer`, as `ModelProposer` is: `__call__(images_a, images_b,
 programs_a) -> list[list[Program | str]]` (candidate programs per node, texts or trees; the search
 canonicalises, runs and scores them), `max_tokens` (nodes longer than that are scored but not expanded, as with the model; the model's
 context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forget per-target state).
@@ -19,17 +19,17 @@ context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forge
   grammar alone, the strongest arm without a model, for the model to count).
 
 `make_proposer(name, ...)` builds one by name; the `MODEL_ARMS` need a `model_proposer` (a checkpoint).
-The policy arms (`dream.policy.POLICY_ARMS`: `policy`, its ablations and `policy+grammar`) need a policy
-checkpoint (`train --model policy`), whose `dream.policy.PolicyArms` stands in for the model proposer;
+The policy arms (`dream.search.policy.POLICY_ARMS`: `policy`, its ablations and `policy+grammar`) need a policy
+checkpoint (`train --model policy`), whose `dream.search.policy.PolicyArms` stands in for the model proposer;
 with one, the `model` arms are the policy's. `model` decodes its edit scripts under the grammar's masks
 (`model.edit_grammar`: every program parses); `model-unmasked` is the same checkpoint decoding freely, its
-baseline. `retrieval` (`dream.policy.RetrievalProposer`) needs no
+baseline. `retrieval` (`dream.search.policy.RetrievalProposer`) needs no
 model: `grammar`'s mutations whose new statements are, half of the time, borrowed from the database
 programs nearest to the target (the solver attaches its database); it is the policy pool's baseline.
 
 One arm is not a proposer: `topdown` (`TOPDOWN_ARMS`) enumerates programs from the root in decreasing
-probability under a fitted grammar (`dream.topdown.enumerate_for_target`) instead of editing start
-programs; `dream.solver.Solver` runs it with the same targets and budget as the others.
+probability under a fitted grammar (`dream.search.topdown.enumerate_for_target`) instead of editing start
+programs; `dream.search.solver.Solver` runs it with the same targets and budget as the others.
 """
 from __future__ import annotations
 
@@ -40,14 +40,14 @@ from typing import Sequence
 from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_TOKENS, OPERATOR_TOKENS
 
 
-POLICY_ARMS = ("policy", "policy-where", "policy-what", "policy+grammar")     # dream.policy
+POLICY_ARMS = ("policy", "policy-where", "policy-what", "policy+grammar")     # dream.search.policy
 MODEL_ARMS = ("model", "model-unmasked", "model+enum", "model+grammar") + POLICY_ARMS
 TOPDOWN_ARMS = ("topdown",)
 ARMS = ("model", "model-unmasked", "random", "none", "enum", "grammar", "model+enum", "model+grammar",
         "retrieval") \
     + POLICY_ARMS \
     + TOPDOWN_ARMS
-#: the arms that are `dream.search.Proposer`s (edit the search's nodes)
+#: the arms that are `dream.search.frontier.Proposer`s (edit the search's nodes)
 SEARCH_ARMS = tuple(a for a in ARMS if a not in TOPDOWN_ARMS)
 
 
@@ -224,16 +224,16 @@ def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, se
         return EnumProposer(cap, max_tokens)
     if name == "grammar":
         return GrammarProposer(n, seed=seed, library=library, max_tokens=max_tokens)
-    if name == "retrieval":                                   # dream.policy: statements of the target's neighbours
+    if name == "retrieval":                                   # dream.search.policy: statements of the target's neighbours
         from .policy import RetrievalProposer
         return RetrievalProposer(n, seed=seed, library=library, max_tokens=max_tokens)
     if name in TOPDOWN_ARMS:
         raise ValueError(f"arm {name!r} enumerates programs instead of proposing edits: "
-                         "dream.solver.Solver runs it (dream.topdown)")
+                         "dream.search.solver.Solver runs it (dream.search.topdown)")
     if name in MODEL_ARMS:
         if model_proposer is None:
             raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")
-        if hasattr(model_proposer, "proposer"):              # a policy checkpoint (dream.policy.PolicyArms)
+        if hasattr(model_proposer, "proposer"):              # a policy checkpoint (dream.search.policy.PolicyArms)
             if name == "model-unmasked":
                 raise ValueError("arm 'model-unmasked' needs an edit model's checkpoint (train --model edit), "
                                  "not a policy's")

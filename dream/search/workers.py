@@ -1,4 +1,4 @@
-"""`logo solve` on workers: every target searched by `Solver.solve_one` in a worker process (`dream.executor`),
+"""`logo solve` on workers: every target searched by `Solver.solve_one` in a worker process (`dream.search.executor`),
 the rows put back in the input order.
 
 The driver keeps the database: it computes each target's start programs (`Solver.starts`, the nearest
@@ -34,7 +34,7 @@ def starts_for(solver: Solver, target: Target) -> list[str]:
 
 
 def start_texts(db, target: Target, k: int) -> tuple[str, ...]:
-    """The start programs of `target` in `db` (`dream.solver.start_programs`), for a worker without it."""
+    """The start programs of `target` in `db` (`dream.search.solver.start_programs`), for a worker without it."""
     from .solver import start_programs
     return tuple(start_programs(db, target.image, k))
 
@@ -129,7 +129,7 @@ def solve_on(executor: Executor, solver: Solver, targets: Sequence[Target], arm:
              on_start: Callable[[], None] | None = None) -> list[dict]:
     """Every target with one arm on `executor`'s workers; the rows in the order of `targets`. `on_row(index,
     row)` as each finishes (in completion order); `on_outcome` sees the executor's timing of each. A target
-    whose worker died is searched again (`dream.executor.RETRIES` times), then has an "error" row; a row of a
+    whose worker died is searched again (`dream.search.executor.RETRIES` times), then has an "error" row; a row of a
     target that took more than one try says how many ("attempts"). `threads`: torch threads per worker."""
     executor.start(SolveJob.of(solver, [arm], device, threads), local=SolveWorker(solver))
     if on_start is not None:

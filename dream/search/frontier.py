@@ -5,9 +5,9 @@ The search is separate from the model: it takes an `expand` callable
     expand(images_a uint8 (B, S, S), images_b uint8 (B, S, S), programs_a list[str]) -> list[list[Program | str]]
 
 that returns, for each (current image, target image, current program text), candidate programs: program
-texts (the model's edit scripts applied; `dream.proposer.ModelProposer` builds one from a checkpoint) or
+texts (the model's edit scripts applied; `dream.search.proposer.ModelProposer` builds one from a checkpoint) or
 `logo.ast.Program` trees (the `grammar` arm's mutations; no print -> parse round trip). Every arm of the
-search (`dream.baselines.ARMS`) is a `Proposer`: such a callable with a `max_tokens` (nodes longer than
+search (`dream.search.baselines.ARMS`) is a `Proposer`: such a callable with a `max_tokens` (nodes longer than
 that are scored but not expanded) and `reset()` (forget what it kept about the last target). A plain
 callable works too (tests); the search then expands nodes up to its own `max_tokens`.
 
@@ -21,7 +21,7 @@ new candidate once under the interpreter's limits and draws it at both sizes fro
 (`logo.render_checked_sizes`: programs that fail or exceed a limit are dropped; empty and off-canvas
 drawings are kept), scores the whole round in one call and pushes the new nodes (a heap). It stops
 when the time budget or the node limit is spent, or at the first exact solution when `stop_on_solve`;
-otherwise it keeps looking for a shorter solution. Scores are in `dream.score`: solved = exact match at
+otherwise it keeps looking for a shorter solution. Scores are in `dream.search.score`: solved = exact match at
 28x28, graded distance = blurred L2 at the model's image size, length = number of tokens (counted on
 the tree). A node's text is printed only when something asks for it (expansion, results).
 """
@@ -51,7 +51,7 @@ Expand = Callable[[np.ndarray, np.ndarray, list], list]
 
 @runtime_checkable
 class Proposer(Protocol):
-    """What every arm of the search implements (`dream.baselines`, `dream.proposer.ModelProposer`)."""
+    """What every arm of the search implements (`dream.search.baselines`, `dream.search.proposer.ModelProposer`)."""
 
     #: programs longer than this (tokens) are scored but not expanded: a model cannot read them
     max_tokens: int

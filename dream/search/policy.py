@@ -1,4 +1,4 @@
-"""The policy arms of the search: a trained edit policy (`train --model policy`) as a `dream.search.Proposer`.
+"""The policy arms of the search: a trained edit policy (`train --model policy`) as a `dream.search.frontier.Proposer`.
 
 `PolicyProposer` runs the policy network once per search node and returns K grammatical edits of each
 node as program trees (`model.policy_sample.PolicySampler`; the search canonicalises trees itself).
@@ -13,7 +13,7 @@ The arms (`POLICY_ARMS`, built by `PolicyArms.proposer(name, ...)`; they share t
 
 Every arm also mixes in a share `eps` of uniform grammatical mutations per node (`--policy-eps`), and
 fills edits that repeat one already made with them, so no node gets fewer than K candidates.
-`grammar` (`dream.baselines`) is uniform where and what: the baseline all of them must beat.
+`grammar` (`dream.search.baselines`) is uniform where and what: the baseline all of them must beat.
 
 `retrieval` needs no model: the grammatical mutations of `grammar`, except that an inserted or
 replacing statement is, with probability `share`, one of the statements of the database programs

@@ -1,6 +1,6 @@
 """The model side of the search: turn a checkpoint into an `expand` callable, and watch for newer checkpoints.
 
-`ModelProposer(model, tokenizer, device, samples, temperatures)` is a `dream.search.Proposer`, the search's `expand`:
+`ModelProposer(model, tokenizer, device, samples, temperatures)` is a `dream.search.frontier.Proposer`, the search's `expand`:
 for each (image_a, image_b, program_a) it asks `model.generate.propose` for `samples` edit scripts at each
 temperature in `temperatures` (temperature 0 = one greedy script) and, with `beam` > 0, the `beam`
 best scripts of a beam search (`model.generate`; deterministic, so only the first time a program is
@@ -206,7 +206,7 @@ class CheckpointWatcher:
                  max_edits: int = MAX_PROPOSAL_EDITS, policy_k: int | None = None, policy_eps: float | None = None,
                  library: Sequence = ()):
         """The checkpoint's proposer: a `ModelProposer` for an edit model; for a policy checkpoint the
-        `dream.policy.PolicyArms` (a proposer of its `policy` arm, and the maker of the others)."""
+        `dream.search.policy.PolicyArms` (a proposer of its `policy` arm, and the maker of the others)."""
         self.require()
         if self.kind == "policy":
             from .policy import DEFAULT_EPS, DEFAULT_K, PolicyArms

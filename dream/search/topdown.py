@@ -14,7 +14,7 @@ short programs come first and the exact one cannot be missed once its band is re
   targets (DreamCoder test, held-out MNIST) never enter: `library.corpus.solution_corpus` drops them, and
   programs that draw a DreamCoder test task exactly.
 
-Solved and distance are `dream.score`'s definitions at 28x28 (`solved_batch`, `Scorer`).
+Solved and distance are `dream.search.score`'s definitions at 28x28 (`solved_batch`, `Scorer`).
 """
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def start_programs(target28: np.ndarray, grammar: Grammar, k: int = 8, budget_s:
 
 class EnumeratedPool:
     """Enumerate once, query many targets: the distinct drawings of the most probable programs, kept with
-    their blurred images so that each query is one matrix-vector product (`dream.score`'s distance)."""
+    their blurred images so that each query is one matrix-vector product (`dream.search.score`'s distance)."""
 
     def __init__(self, grammar: Grammar, budget_s: float = 10.0, *, library=None, max_size: int = 30_000,
                  bounds: Bounds | None = None):
