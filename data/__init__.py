@@ -1,8 +1,8 @@
 """The program-image database and the data sources (random programs, MNIST, DreamCoder tasks)."""
 from .mnist import mnist
-from .tasks import Task, dreamcoder_tasks
+from .tasks import Task, dreamcoder_tasks, laps_tasks
 
-__all__ = ["Task", "dreamcoder_tasks", "mnist", "Database", "DatabaseError", "ReadOnlyError", "Entry", "InsertResult",
+__all__ = ["Task", "dreamcoder_tasks", "laps_tasks", "mnist", "Database", "DatabaseError", "ReadOnlyError", "Entry", "InsertResult",
            "open_readonly", "random_programs", "image_distance", "same_image"]
 
 _LAZY = {"Database": "db", "DatabaseError": "db", "ReadOnlyError": "db", "Entry": "db", "InsertResult": "db",

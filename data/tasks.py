@@ -35,3 +35,14 @@ def dreamcoder_tasks(split: str | None = None, size: int = 28) -> list[Task]:
     if split not in (None, "train", "test"):
         raise ValueError(f"split must be 'train', 'test' or None, not {split!r}")
     return [t for t in all_tasks(size) if split is None or t.split == split]
+
+
+@lru_cache(maxsize=4)
+def laps_tasks(size: int = 28) -> tuple[Task, ...]:
+    """The 200 training tasks of the LAPS LOGO set (`logo_unlimited_200`, Wong et al., ICML 2021: the set LILO,
+    ReGAL and Stitch use), bundled as `laps_logo_train.json` (name and DreamCoder-syntax program). Only the
+    train split is bundled: its 111 test tasks are held out. Cached: the tuple is shared, do not mutate."""
+    raw = json.loads(resources.files("data").joinpath("laps_logo_train.json").read_text())
+    programs = [logo.from_dreamcoder(t["program"]) for t in raw]
+    images = logo.render_batch(programs, size=size)
+    return tuple(Task(t["name"], "train", "laps", p, img) for t, p, img in zip(raw, programs, images))

@@ -52,3 +52,11 @@ def test_mnist_heldout_targets_spread_over_classes():
     idx = [int(t.name.rsplit("-", 1)[1]) for t in ts]
     labels = bundled_labels()[split_indices(5000, "heldout")][idx]
     assert set(labels.tolist()) == set(range(10))
+
+
+def test_the_laps_training_tasks_are_bundled_and_drawn():
+    from data import laps_tasks
+    tasks = laps_tasks()
+    assert len(tasks) == 200 and {t.split for t in tasks} == {"train"}
+    assert all(t.image.shape == (28, 28) and t.image.max() == 255 for t in tasks)   # every program draws ink
+    assert tasks[0].name == "a small triangle"
