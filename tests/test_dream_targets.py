@@ -58,5 +58,5 @@ def test_the_laps_training_tasks_are_bundled_and_drawn():
     from data import laps_tasks
     tasks = laps_tasks()
     assert len(tasks) == 200 and {t.split for t in tasks} == {"train"}
-    assert all(t.image.shape == (28, 28) and t.image.max() == 255 for t in tasks)   # every program draws ink
+    assert all(t.image.shape == (28, 28) and t.image.max() > 0 for t in tasks)   # every program draws ink
     assert tasks[0].name == "a small triangle"
