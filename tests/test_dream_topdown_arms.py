@@ -82,3 +82,10 @@ def test_the_search_settings_carry_the_new_knobs():
     assert d["length_weight"] == 0.004 and d["enumerated_starts"] == 5 and d["enumerate_share"] == 0.25
     assert np.isclose(SearchSettings().enumerate_share, 0.4)
     assert SearchSettings().enumerated_starts == 8             # on by default: it measured better (README)
+
+
+def test_the_topdown_arm_returns_a_row_when_its_budget_ends_before_any_program(solver):
+    # a cold first run can spend the whole budget compiling: the row is the empty program's, not an error
+    row = solver.solve_one("topdown", _target(SQUARE), budget_s=1e-9)
+    assert "error" not in row, row.get("error")
+    assert row["solved"] is False and row["_image28"].shape == (SOLVE_SIZE, SOLVE_SIZE)
