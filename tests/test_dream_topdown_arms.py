@@ -81,7 +81,7 @@ def test_the_search_settings_carry_the_new_knobs():
     d = s.to_dict()
     assert d["length_weight"] == 0.004 and d["enumerated_starts"] == 5 and d["enumerate_share"] == 0.25
     assert np.isclose(SearchSettings().enumerate_share, 0.4)
-    assert SearchSettings().enumerated_starts == 8             # on by default: it measured better (README)
+    assert SearchSettings().enumerated_starts == 8             # on by default: it measured better (docs/results)
 
 
 def test_the_topdown_arm_returns_a_row_when_its_budget_ends_before_any_program(solver):
