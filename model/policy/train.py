@@ -1,14 +1,14 @@
 """`train --model policy`: what the training loop (`model.loop`) needs to train the edit policy.
 
-`POLICY` is the loop's recipe for it (the edit model's is `model.loop.EDIT`): the configuration from the
-flags, the examples (`model.policy_data.PolicyData`), the network (`model.policy_net.PolicyModel`), its
+`POLICY` is the loop's recipe for it (the edit model's is `model.edit.train.EDIT`): the configuration from the
+flags, the examples (`model.policy.data.PolicyData`), the network (`model.policy.net.PolicyModel`), its
 loss, the held-out evaluation and the plot. The held-out metrics (`PolicyEvaluator`, logged as `eval`
 records in OUT/metrics.jsonl and drawn in OUT/training.png):
 
 - teacher-forced, on a fixed set of held-out examples: loss, top-1 / top-5 accuracy of *where* (the
   most probable slots include a labelled first step's), top-1 of *what* (the best action at a labelled
   slot is a labelled one; `what_kind`: its edit kind is), the decoder's token accuracy;
-- sampled, as the search samples (`model.policy_sample.PolicySampler`, K edits per example, no uniform
+- sampled, as the search samples (`model.policy.sample.PolicySampler`, K edits per example, no uniform
   share): `closer`, the share of edits whose program draws closer to the target than A (blurred L2,
   the search's score), and `stmt_hit`, the share of decoded statements that occur in the target's
   program (canonical, at any depth).
@@ -25,9 +25,9 @@ import logo
 from logo.canonical import canonical
 from logo.syntax import to_text
 
-from .policy_data import KINDS, PolicyData, statement_keys
-from .policy_net import KIND, PolicyConfig, PolicyModel, policy_loss, preset
-from .step_pairs import step_closer
+from .data import KINDS, PolicyData, statement_keys
+from .net import KIND, PolicyConfig, PolicyModel, policy_loss, preset
+from ..examples import step_closer
 
 EVAL_SAMPLES = 32          # edits sampled per held-out example for the sampled metrics
 
@@ -40,7 +40,7 @@ class PolicyEvaluator:
 
     @torch.no_grad()
     def run(self, model, device, autocast) -> dict | None:
-        from .network import unwrap
+        from ..transformer import unwrap
         ring = self.data.rings["heldout"]
         if ring.n == 0:
             return None
@@ -64,7 +64,7 @@ class PolicyEvaluator:
 
     def sampled(self, core, device) -> dict:
         """`closer` and `stmt_hit` over the first `n_sampled` held-out examples."""
-        from .policy_sample import PolicySampler
+        from .sample import PolicySampler
         meta = self.data.heldout_meta
         m = min(self.n_sampled, len(meta))
         if m == 0:
@@ -105,7 +105,7 @@ class PolicyRecipe:
     def config(args, resumed: dict | None) -> PolicyConfig:
         if resumed is not None:
             return PolicyConfig.from_dict(resumed)
-        from .device import size_overrides
+        from ..device import size_overrides
         over = size_overrides(args, ("max_tokens", "vocab_capacity"))
         if getattr(args, "max_content", None):
             over["max_content"] = args.max_content
@@ -155,7 +155,7 @@ POLICY = PolicyRecipe()
 
 def plot_policy_metrics(jsonl: Path, png: Path) -> None:
     """OUT/training.png for a policy run: losses; held-out where / what accuracy; sampled edits."""
-    from .plot import save_and_close, three_panels
+    from ..plot import save_and_close, three_panels
     drawn = three_panels(jsonl)
     if drawn is None:
         return
