@@ -287,12 +287,10 @@ class Sites:
             i = rng.randint(0, len(b.body))
             return Mutation(kind, k, i, 0, content.stmt(b.depth, b.scope))
         if kind in ("delete", "replace_stmt"):
-            cand = self._candidates(kind)
-            if not cand:
+            got = self._draw_statement(rng, kind)
+            if got is None:
                 return None
-            k = rng.choice(cand)
-            b = self.blocks[k]
-            i = rng.randrange(len(b.body))
+            k, b, i = got
             return Mutation(kind, k, i) if kind == "delete" else Mutation(kind, k, i, 0, content.stmt(b.depth, b.scope))
         if kind == "replace_expr":
             if not self.exprs:
@@ -310,12 +308,10 @@ class Sites:
             new = random_count(rng, e.expr, e.scope, content)
             return None if new is None else Mutation(kind, k, content=new)
         if kind == "wrap":
-            cand = self._candidates(kind)
-            if not cand:
+            got = self._draw_statement(rng, kind)
+            if got is None:
                 return None
-            k = rng.choice(cand)
-            b = self.blocks[k]
-            i = rng.randrange(len(b.body))
+            k, b, i = got
             j = min(len(b.body), i + rng.choice((1, 1, 2)))
             r = rng.random()
             if r < 0.5:
@@ -330,6 +326,15 @@ class Sites:
             k, i = rng.choice(cand)
             return Mutation(kind, k, i)
         raise ValueError(f"unknown mutation {kind!r} (known: {', '.join(MUTATIONS)})")
+
+    def _draw_statement(self, rng: random.Random, kind: str) -> tuple[int, BlockSite, int] | None:
+        """(block site, the block, statement position) drawn for a `kind` edit, or None where none applies."""
+        cand = self._candidates(kind)
+        if not cand:
+            return None
+        k = rng.choice(cand)
+        b = self.blocks[k]
+        return k, b, rng.randrange(len(b.body))
 
     def mutate(self, rng: random.Random, kind: str | None = None, content: "RandomContent | None" = None,
                kinds: Sequence[str] | None = None) -> Program | None:

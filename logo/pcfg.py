@@ -38,8 +38,8 @@ from typing import Iterable, Sequence
 from .ast import FORM_OF, BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Program, Var
 from .errors import LogoError
 from .files import write_json
+from .interp import as_program
 from .forms import BLOCK_FORMS, CALL, CONSTANTS, DIGITS, OPERATORS, ROLES, STATEMENT_FORMS, STATEMENT_ROLES
-from .syntax import parse
 
 FORMAT = "logo-synth-grammar"
 VERSION = 1
@@ -211,7 +211,7 @@ class Grammar:
 
         Raises `GrammarError` for a program the grammar cannot derive: a call of a procedure that is not
         in its library (or with the wrong number of arguments), or a variable that no loop binds."""
-        prog = _as_program(program)
+        prog = as_program(program)
         total = 0.0
         for ctx, prod in derivation(prog, self.arity):
             total += self._choice_logp(ctx, prod)
@@ -263,7 +263,7 @@ class Grammar:
         used = skipped = 0
         for p in programs:
             try:
-                choices = list(derivation(_as_program(p), arity))
+                choices = list(derivation(as_program(p), arity))
             except (GrammarError, LogoError):
                 skipped += 1
                 continue
@@ -390,14 +390,6 @@ class Grammar:
 
 
 # ---- derivations -------------------------------------------------------------------------------------
-
-def _as_program(program) -> Program:
-    if isinstance(program, Program):
-        return program
-    if isinstance(program, str):
-        return parse(program)
-    raise TypeError(f"expected a Program or program text, not {type(program).__name__}")
-
 
 def derivation(program: Program, arity: dict[str, int]):
     """The choices that derive `program`'s body, in order: (context, production) pairs.

@@ -37,3 +37,14 @@ def save_and_close(fig, png: Path) -> None:
     fig.tight_layout()
     atomic_savefig(fig, png)
     plt.close(fig)
+
+
+def plot_training(jsonl: Path, png: Path, draw) -> None:
+    """OUT/training.png from the log: the losses in the first panel, then `draw((ax1, ax2, ax3), evals)` (a
+    network's held-out metrics and the panels' titles); nothing while the log has no record yet."""
+    drawn = three_panels(jsonl)
+    if drawn is None:
+        return
+    fig, axes, evals = drawn
+    draw(axes, evals)
+    save_and_close(fig, png)

@@ -7,7 +7,7 @@ their own heads and decoder on top of `TokenModel`.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 import torch.nn as nn
@@ -46,6 +46,22 @@ class TokenModelConfig(ConfigDict):
     max_tokens: int = CONTEXT_TOKENS   # context: tokens of A (plus one END slot)
     vocab_capacity: int = 256   # token embedding rows; the tokenizer may grow up to this
     dropout: float = 0.0
+
+
+#: model sizes by name (`train --preset`): the fields they change from a configuration's defaults (a network's own
+#: table may differ: the policy's "small" decodes with two layers)
+PRESETS = {
+    "tiny": dict(d_model=96, n_heads=4, img_layers=2, prog_layers=2, dec_layers=2, ffn_mult=3),
+    "small": dict(d_model=160, n_heads=5, img_layers=3, prog_layers=2, dec_layers=3),
+    "default": {},
+}
+
+
+def preset_config(config_class, presets: dict, name: str, **overrides):
+    """`config_class` sized by preset `name` of `presets`, with `overrides` over it."""
+    if name not in presets:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(presets)}")
+    return replace(config_class(**presets[name]), **overrides)
 
 
 class Attention(nn.Module):
@@ -96,7 +112,7 @@ class Block(nn.Module):
 
     def step(self, x, cache: dict, mem_mask=None):
         """One new position x (B, 1, d) of a causal stack; `cache` holds past keys/values and the
-        cross-attention keys/values of the memory (see `EditModel.start_cache`)."""
+        cross-attention keys/values of the memory (see `TokenModel.start_cache`)."""
         h = self.n1(x)
         k, v = self.sa.keys_values(h)
         if "k" in cache:
@@ -159,6 +175,19 @@ class TokenModel(nn.Module):
         mem = torch.cat([img, a], dim=1)
         mem_mask = torch.cat([torch.ones(b, img.shape[1], dtype=torch.bool, device=a.device), slot_ok], 1)
         return mem, mem_mask[:, None, None, :], a, slot_ok
+
+    def decode(self, x, mem, mem_mask):
+        """The causal decoder stack (`dec_blocks`, `dec_norm`: each network builds its own) over inputs x
+        (B, T, d), cross-attending to the encoder's memory."""
+        for blk in self.dec_blocks:
+            x = blk(x, causal=True, mem=mem, mem_mask=mem_mask)
+        return self.dec_norm(x)
+
+    def start_cache(self, mem) -> list[dict]:
+        """For incremental decoding (`Block.step`): the cross-attention keys/values of the memory, once per
+        input; the decoder may then run any whole number of rows per input (consecutive rows: samples or
+        beams of one input)."""
+        return [dict(zip(("mem_k", "mem_v"), blk.ca.keys_values(mem))) for blk in self.dec_blocks]
 
     @staticmethod
     def _init(m):

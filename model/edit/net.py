@@ -18,13 +18,13 @@ Batches are dicts of tensors (made by `model.edit.pairs.PairSampler.batch`):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..transformer import Block, TokenModel, TokenModelConfig, unwrap
+from ..transformer import PRESETS as SIZES, Block, TokenModel, TokenModelConfig, preset_config, unwrap
 
 FIN, DEL, INS, SUB = 0, 1, 2, 3
 N_TYPES = 4
@@ -36,17 +36,11 @@ class ModelConfig(TokenModelConfig):
     max_edits: int = 48         # edits per script (plus FIN)
 
 
-PRESETS = {
-    "tiny": dict(d_model=96, n_heads=4, img_layers=2, prog_layers=2, dec_layers=2, ffn_mult=3),
-    "small": dict(d_model=160, n_heads=5, img_layers=3, prog_layers=2, dec_layers=3),
-    "default": {},
-}
+PRESETS = SIZES
 
 
 def preset(name: str, **overrides) -> ModelConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
-    return replace(ModelConfig(**PRESETS[name]), **overrides)
+    return preset_config(ModelConfig, PRESETS, name, **overrides)
 
 
 class EditModel(TokenModel):
@@ -89,21 +83,7 @@ class EditModel(TokenModel):
         x = torch.cat([self.bos.expand(b, -1, -1), emb], dim=1)
         return x + self.step_pos(torch.arange(x.shape[1], device=x.device))[None]
 
-    def decode(self, x, mem, mem_mask):
-        for blk in self.dec_blocks:
-            x = blk(x, causal=True, mem=mem, mem_mask=mem_mask)
-        return self.dec_norm(x)
-
-    # incremental decoding: one step at a time with cached keys/values (same result as `decode`)
-    def start_cache(self, mem) -> list[dict]:
-        """Cross-attention keys/values of the memory, once per input; `decode_step` may then run any
-        whole number of rows per input (consecutive rows: samples or beams of one input)."""
-        caches = []
-        for blk in self.dec_blocks:
-            k, v = blk.ca.keys_values(mem)
-            caches.append({"mem_k": k, "mem_v": v})
-        return caches
-
+    # incremental decoding: one step at a time with cached keys/values (`start_cache`; same result as `decode`)
     def step_input(self, slots, t: int, prev_type=None, prev_tok=None, prev_pos=None):
         """Decoder input (B, 1, d) at step t: BOS for t = 0, else the embedding of edit t - 1."""
         b = slots.shape[0]

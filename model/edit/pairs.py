@@ -43,7 +43,7 @@ from .distance import bounded_distances
 from .edits import Edit, edit_script
 from .encoding import decode_script, encode_program, encode_script
 from .mutations import mutate_tokens
-from ..examples import is_heldout
+from ..examples import follow_library, is_heldout
 from ..tokenizer import Tokenizer, join, program_tokens
 
 KINDS = ("edit", "denovo", "lateral", "mutation", "far", "prefix", "hindsight")   # the last three: model.edit.step_pairs
@@ -198,12 +198,9 @@ class PairSampler:
         return ok
 
     def _refresh_library(self):
-        text = self.source.library_text()
-        if text != self._library_text:
-            self._library_text = text
-            self._library = logo.parse_library(text)
-            if self._library:
-                self.tok.add_library(self._library)
+        got = follow_library(self.source, self.tok, self._library_text)
+        if got is not None:
+            self._library_text, self._library = got
 
     def refresh(self) -> int:
         """Read entries newer than the last seen id; add their pairs. Returns the number of new entries."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ..device import size_overrides
-from ..plot import save_and_close, three_panels
+from ..plot import plot_training
 from ..tokenizer import Tokenizer
 from .evaluate import Evaluator, same_image_fn
 from .hindsight import check_log
@@ -41,6 +41,40 @@ def make_sampler(args, source, tokenizer: Tokenizer, config: ModelConfig, rank: 
                        far_chains=args.far_chains, weights=args.pair_weights,
                        hindsight=check_log(args.hindsight) if args.hindsight else None,
                        target_noise=args.target_noise)
+
+
+def plot_metrics(jsonl: Path, png: Path) -> None:
+    """OUT/training.png for an edit model run: losses; held-out pairs; held-out steps toward a far target."""
+    plot_training(jsonl, png, draw_metrics)
+
+
+def draw_metrics(axes, evals: list[dict]) -> None:
+    ax1, ax2, ax3 = axes
+    if evals:
+        s = [r["step"] for r in evals]
+        ax2.plot(s, [r["token_acc"] for r in evals], "o-", ms=3, label="edit token accuracy (teacher forced)")
+        ax2.plot(s, [r["exact"] for r in evals], "o-", ms=3, label="exact edit script (greedy)")
+        ax2.plot(s, [r["reproduces"] for r in evals], "o-", ms=3, lw=2, label="edits reproduce B (greedy)")
+        for k in KINDS:
+            key = f"reproduces_{k}"
+            if any(key in r for r in evals):
+                ax2.plot([r["step"] for r in evals if key in r], [r[key] for r in evals if key in r], ":",
+                         lw=1, label=f"  reproduces B: {k}")
+        # the step kinds: one step toward a far target; "closer" is the search's own measure
+        colors = {"far": "C0", "prefix": "C1", "hindsight": "C2"}
+        for k in STEP_KINDS:
+            for metric, style, what in (("reproduces", "o-", "step reproduced"), ("closer", "s--", "draws closer")):
+                key = f"{metric}_{k}"
+                pts = [(r["step"], r[key]) for r in evals if key in r]
+                if pts:
+                    ax3.plot(*zip(*pts), style, ms=3, color=colors.get(k), label=f"{k}: {what}")
+    ax3.set_xlabel("step"), ax3.set_ylim(0, 1), ax3.grid(alpha=0.3)
+    ax3.set_title("held-out steps toward a far target")
+    if ax3.get_legend_handles_labels()[0]:
+        ax3.legend(fontsize=7)
+    ax1.set_xlabel("step"), ax1.set_ylabel("loss"), ax1.set_yscale("log"), ax1.legend(), ax1.grid(alpha=0.3)
+    ax2.set_xlabel("step"), ax2.set_ylim(0, 1), ax2.legend(fontsize=7), ax2.grid(alpha=0.3)
+    ax2.set_title("held-out pairs")
 
 
 class EditRecipe:
@@ -79,44 +113,7 @@ class EditRecipe:
         return (f"held-out loss {r['loss']:.3f} token acc {r['token_acc']:.3f} exact {r['exact']:.3f} "
                 f"reproduces B {r['reproduces']:.3f}")
 
-    @staticmethod
-    def plot(jsonl, png) -> None:
-        plot_metrics(jsonl, png)
+    plot = staticmethod(plot_metrics)
 
 
 EDIT = EditRecipe()
-
-
-
-
-def plot_metrics(jsonl: Path, png: Path) -> None:
-    drawn = three_panels(jsonl)
-    if drawn is None:
-        return
-    fig, (ax1, ax2, ax3), evals = drawn
-    if evals:
-        s = [r["step"] for r in evals]
-        ax2.plot(s, [r["token_acc"] for r in evals], "o-", ms=3, label="edit token accuracy (teacher forced)")
-        ax2.plot(s, [r["exact"] for r in evals], "o-", ms=3, label="exact edit script (greedy)")
-        ax2.plot(s, [r["reproduces"] for r in evals], "o-", ms=3, lw=2, label="edits reproduce B (greedy)")
-        for k in KINDS:
-            key = f"reproduces_{k}"
-            if any(key in r for r in evals):
-                ax2.plot([r["step"] for r in evals if key in r], [r[key] for r in evals if key in r], ":",
-                         lw=1, label=f"  reproduces B: {k}")
-        # the step kinds: one step toward a far target; "closer" is the search's own measure
-        colors = {"far": "C0", "prefix": "C1", "hindsight": "C2"}
-        for k in STEP_KINDS:
-            for metric, style, what in (("reproduces", "o-", "step reproduced"), ("closer", "s--", "draws closer")):
-                key = f"{metric}_{k}"
-                pts = [(r["step"], r[key]) for r in evals if key in r]
-                if pts:
-                    ax3.plot(*zip(*pts), style, ms=3, color=colors.get(k), label=f"{k}: {what}")
-    ax3.set_xlabel("step"), ax3.set_ylim(0, 1), ax3.grid(alpha=0.3)
-    ax3.set_title("held-out steps toward a far target")
-    if ax3.get_legend_handles_labels()[0]:
-        ax3.legend(fontsize=7)
-    ax1.set_xlabel("step"), ax1.set_ylabel("loss"), ax1.set_yscale("log"), ax1.legend(), ax1.grid(alpha=0.3)
-    ax2.set_xlabel("step"), ax2.set_ylim(0, 1), ax2.legend(fontsize=7), ax2.grid(alpha=0.3)
-    ax2.set_title("held-out pairs")
-    save_and_close(fig, png)

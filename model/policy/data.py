@@ -35,7 +35,7 @@ from logo.tokens import tokenize
 from logo.tree_path import closed_statements, fixing_steps, path, statement_keys  # noqa: F401
 
 from ..tokenizer import paren_depth
-from ..examples import is_heldout
+from ..examples import follow_library, is_heldout
 from .actions import N_ACTIONS, SiteTable
 from ..grammar import POOL, Grammar, walk_masks
 from ..tokenizer import Tokenizer
@@ -224,12 +224,9 @@ class PolicyData:
 
     # ---- the database -------------------------------------------------------------------------------
     def _refresh_library(self) -> None:
-        text = self.source.library_text()
-        if text != self._library_text:
-            self._library_text = text
-            self.library = logo.parse_library(text)
-            if self.library:
-                self.tok.add_library(self.library)
+        got = follow_library(self.source, self.tok, self._library_text)
+        if got is not None:
+            self._library_text, self.library = got
             self.grammar = Grammar(self.tok, self.library)   # new names: new masks (old rows are dropped)
             self._masks = None
             for r in self.rings.values():

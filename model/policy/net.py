@@ -23,14 +23,14 @@ mask table `masks` bool (M, V).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..grammar import NONTERMINALS
-from ..transformer import Block, TokenModel, TokenModelConfig
+from ..transformer import PRESETS as SIZES, Block, TokenModel, TokenModelConfig, preset_config
 from .actions import ACTION_KIND, N_ACTIONS
 
 KIND = "policy"
@@ -44,17 +44,12 @@ class PolicyConfig(TokenModelConfig):
     max_content: int = 48               # tokens of one decoded subtree
     image_encoder: str = "cnn"          # "cnn": convolutional stem; "vit": patches (as the edit model)
 
-PRESETS = {
-    "tiny": dict(d_model=96, n_heads=4, img_layers=2, prog_layers=2, dec_layers=2, ffn_mult=3),
-    "small": dict(d_model=160, n_heads=5, img_layers=3, prog_layers=2, dec_layers=2),
-    "default": {},
-}
+
+PRESETS = {**SIZES, "small": {**SIZES["small"], "dec_layers": 2}}
 
 
 def preset(name: str, **overrides) -> PolicyConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
-    return replace(PolicyConfig(**PRESETS[name]), **overrides)
+    return preset_config(PolicyConfig, PRESETS, name, **overrides)
 
 
 class PolicyModel(TokenModel):
@@ -112,14 +107,6 @@ class PolicyModel(TokenModel):
         prev = self.tok_emb(c_ids[:, :-1].clamp(min=0))
         x = torch.cat([start[:, None], prev], 1)
         return x + self.dec_pos(torch.arange(x.shape[1], device=x.device))[None]
-
-    def decode(self, x, mem, mem_mask):
-        for blk in self.dec_blocks:
-            x = blk(x, causal=True, mem=mem, mem_mask=mem_mask)
-        return self.dec_norm(x)
-
-    def start_cache(self, mem) -> list[dict]:
-        return [dict(zip(("mem_k", "mem_v"), blk.ca.keys_values(mem))) for blk in self.dec_blocks]
 
     def decode_step(self, x, caches, mem_mask, t: int):
         """One step: x (R, 1, d) for rows grouped by input (consecutive groups of equal size, as

@@ -96,6 +96,31 @@ class PolicyEvaluator:
         return {"closer": closer / len(texts), "stmt_hit": hits / max(stmts, 1), "runs": float(ok.mean())}
 
 
+def plot_policy_metrics(jsonl: Path, png: Path) -> None:
+    """OUT/training.png for a policy run: losses; held-out where / what accuracy; sampled edits."""
+    from ..plot import plot_training
+    plot_training(jsonl, png, draw_policy_metrics)
+
+
+def draw_policy_metrics(axes, evals: list[dict]) -> None:
+    ax1, ax2, ax3 = axes
+    if evals:
+        for key, label in (("where_top1", "where top-1"), ("where_top5", "where top-5"), ("what_top1", "what top-1"),
+                           ("what_kind", "edit kind top-1"), ("content_acc", "subtree token accuracy")):
+            pts = [(r["step"], r[key]) for r in evals if key in r]
+            if pts:
+                ax2.plot(*zip(*pts), "o-", ms=3, label=label)
+        for key, label in (("closer", "sampled edits that draw closer"), ("stmt_hit", "statements in the target")):
+            pts = [(r["step"], r[key]) for r in evals if key in r]
+            if pts:
+                ax3.plot(*zip(*pts), "o-", ms=3, label=label)
+    ax1.set_title("loss"), ax1.set_xlabel("step"), ax1.legend(), ax1.grid(alpha=0.3)
+    ax2.set_title("held-out, teacher forced"), ax2.set_xlabel("step"), ax2.set_ylim(0, 1), ax2.legend(fontsize=8)
+    ax2.grid(alpha=0.3)
+    ax3.set_title("held-out, sampled as the search samples"), ax3.set_xlabel("step"), ax3.set_ylim(0, 1)
+    ax3.legend(fontsize=8), ax3.grid(alpha=0.3)
+
+
 class PolicyRecipe:
     """The loop's hooks for the policy (see `model.loop.Recipe`)."""
     kind = KIND
@@ -145,37 +170,10 @@ class PolicyRecipe:
                 f"{r.get('where_top5', 0):.3f} what {r.get('what_top1', 0):.3f} closer {r.get('closer', 0):.3f} "
                 f"statements in target {r.get('stmt_hit', 0):.3f}")
 
-    @staticmethod
-    def plot(jsonl: Path, png: Path) -> None:
-        plot_policy_metrics(jsonl, png)
+    plot = staticmethod(plot_policy_metrics)
 
 
 POLICY = PolicyRecipe()
-
-
-def plot_policy_metrics(jsonl: Path, png: Path) -> None:
-    """OUT/training.png for a policy run: losses; held-out where / what accuracy; sampled edits."""
-    from ..plot import save_and_close, three_panels
-    drawn = three_panels(jsonl)
-    if drawn is None:
-        return
-    fig, (ax1, ax2, ax3), evals = drawn
-    if evals:
-        for key, label in (("where_top1", "where top-1"), ("where_top5", "where top-5"), ("what_top1", "what top-1"),
-                           ("what_kind", "edit kind top-1"), ("content_acc", "subtree token accuracy")):
-            pts = [(r["step"], r[key]) for r in evals if key in r]
-            if pts:
-                ax2.plot(*zip(*pts), "o-", ms=3, label=label)
-        for key, label in (("closer", "sampled edits that draw closer"), ("stmt_hit", "statements in the target")):
-            pts = [(r["step"], r[key]) for r in evals if key in r]
-            if pts:
-                ax3.plot(*zip(*pts), "o-", ms=3, label=label)
-    ax1.set_title("loss"), ax1.set_xlabel("step"), ax1.legend(), ax1.grid(alpha=0.3)
-    ax2.set_title("held-out, teacher forced"), ax2.set_xlabel("step"), ax2.set_ylim(0, 1), ax2.legend(fontsize=8)
-    ax2.grid(alpha=0.3)
-    ax3.set_title("held-out, sampled as the search samples"), ax3.set_xlabel("step"), ax3.set_ylim(0, 1)
-    ax3.legend(fontsize=8), ax3.grid(alpha=0.3)
-    save_and_close(fig, png)
 
 
 __all__ = ["POLICY", "PolicyRecipe", "PolicyEvaluator", "plot_policy_metrics", "KINDS"]
