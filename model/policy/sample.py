@@ -26,7 +26,7 @@ from collections import Counter
 import numpy as np
 import torch
 
-from logo.canonical import LOOP_VARS
+from logo.forms import LOOP_VARS
 from logo.mutate import (MUTATION_WEIGHTS, MUTATIONS, RandomContent, Sites, random_count, random_expr,
                          random_wrap_count, rename_vars)
 from logo.syntax import to_text
