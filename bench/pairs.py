@@ -1,10 +1,10 @@
-"""Training pairs/s that `model.pairs.PairSampler` produces on one CPU core, next to the rate at which
+"""Training pairs/s that `model.edit.pairs.PairSampler` produces on one CPU core, next to the rate at which
 the model consumes them, in the same run.
 
     .venv/bin/python bench/pairs.py [--db PATH] [--batch-size 1024] [--seconds 5] [--device cpu|cuda]
 
 Three sampler figures, all on one core (torch and numpy held to one thread):
-  batch_pairs_per_s      `sampler.batch(n)`: drawing n stored pairs of every kind (`model.pairs.KINDS`,
+  batch_pairs_per_s      `sampler.batch(n)`: drawing n stored pairs of every kind (`model.edit.pairs.KINDS`,
                          the mutation ring included) by weight and gathering them into tensors;
   mutation_pairs_per_s   making new mutation pairs (mutate, parse, edit script, render, check), the
                          work `train` moves to a background thread on CUDA;
@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from model.device import autocast_factory  # noqa: E402
-from model.network import EditModel, preset  # noqa: E402
-from model.pairs import PairSampler  # noqa: E402
+from model.edit.net import EditModel, loss_and_metrics, preset  # noqa: E402
+from model.edit.pairs import PairSampler  # noqa: E402
 from model.step import CLIP, make_optimizer, train_step  # noqa: E402
 from model.tokenizer import Tokenizer  # noqa: E402
 
@@ -101,7 +101,7 @@ def main(argv=None) -> dict:
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
 
     def step():
-        train_step(model, opt, fixed, autocast, CLIP)
+        train_step(model, opt, fixed, autocast, CLIP, loss_fn=loss_and_metrics)
         sync()
 
     model_rate = rate(step, args.seconds) * mbs

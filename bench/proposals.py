@@ -61,8 +61,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     from dream.search.score import Scorer
     from app.solve import load_targets
-    from model.edits import distance
-    from model.steps import draws
+    from model.edit.edits import distance
+    from model.edit.steps import draws
     from model.tokenizer import canonical_text, program_tokens
 
     try:
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     db, library, size, max_tokens = solver.db, solver.library, solver.image_size, solver.max_tokens
     _, targets, _ = load_targets("dreamcoder", args.split, size, args.limit)
     from logo.canonical import canonical
-    from model.policy_data import statement_keys
+    from model.policy.data import statement_keys
     stats = {a: {"candidates": 0, "parse": 0, "draw": 0, "new": 0, "closer": 0, "gain": [], "dist": [],
                  "examples": [], "cpu_s": 0.0, "stmts": 0, "stmt_hits": 0, "scripts": 0, "repaired": 0} for a in arms}
     for t in targets:

@@ -7,7 +7,7 @@ and start programs, in one run.
 Arms (`dream.search.baselines`): model (the checkpoint's `ModelProposer`: --samples per temperature plus a
 --beam), random (token mutations, as many per expansion as the model proposes), none (start programs
 only), enum (every single numeric/operator substitution, --enum-cap per expansion), grammar (random
-grammatical mutations, `model.steps`), model+enum, model+grammar, and topdown (no edits: programs enumerated
+grammatical mutations, `model.edit.steps`), model+enum, model+grammar, and topdown (no edits: programs enumerated
 from the root under the fitted grammar, `dream.search.topdown`). --enumerated-starts N adds the N enumerated programs
 nearest each target to every edit arm's start programs (within its budget: --enumerate-share of it is spent
 enumerating); --length-weight W makes the frontier count W per token. Sets: dc-test (DreamCoder test, 80), dc-train

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from data.memory import MemorySource  # noqa: E402
-from model.pairs import PairSampler  # noqa: E402
+from model.edit.pairs import PairSampler  # noqa: E402
 from model.device import autocast_factory  # noqa: E402
-from model.network import EditModel, preset  # noqa: E402
+from model.edit.net import EditModel, loss_and_metrics, preset  # noqa: E402
 from model.step import CLIP, make_optimizer, train_step  # noqa: E402
 from model.tokenizer import Tokenizer  # noqa: E402
 
@@ -142,7 +142,7 @@ def measure(args, sampler, tok, device, name, prec, compiled, bs, sync) -> dict:
         b.pop("b_entry")
 
     def step(batch):
-        train_step(run, opt, batch, autocast, CLIP)
+        train_step(run, opt, batch, autocast, CLIP, loss_fn=loss_and_metrics)
 
     count = {"step": 0, "refresh_s": 0.0, "refreshes": 0}
 

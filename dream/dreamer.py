@@ -7,13 +7,13 @@ dreamer offers the database every program on the search path from the start prog
 program found (the intermediate programs included, so `train` learns from what actually happened),
 in path order, in one transaction, with source="dream". Start programs (the empty program and the
 database neighbours) are not offered again. `train --hindsight LOG/found.jsonl` turns the logged paths
-(start -> ... -> best) into training pairs (`model.hindsight`).
+(start -> ... -> best) into training pairs (`model.edit.hindsight`).
 
 Durability: a JSONL record is written (and fsync'ed) only after the insert transaction committed, so a
 dreamer killed at any moment loses nothing it has reported as inserted. Log (LOG/found.jsonl), one JSON object a line, by "event": "start" (pid, database size, checkpoint),
 "checkpoint" (a newer checkpoint was loaded: step, path), "target" (target name and kind, solved,
 program, distance, tokens, time_to_solve, elapsed, expanded, candidates, path, known_program,
-checkpoint, target_image (zlib+base64, `model.hindsight.encode_image`) and "inserted": [{program, status,
+checkpoint, target_image (zlib+base64, `model.edit.hindsight.encode_image`) and "inserted": [{program, status,
 entry_id}]), "stop" (counts; signal = stopped by a
 signal). SIGINT/SIGTERM set a flag:
 the current search stops at its next round, its results are inserted and logged, and `run` returns.
@@ -68,7 +68,7 @@ class JsonlLog:
 
 
 def _encode_image(image):
-    from model.hindsight import encode_image
+    from model.edit.hindsight import encode_image
     return encode_image(image)
 
 

@@ -9,20 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from .forms import COMMUTATIVE, CONSTANTS, KEYWORDS, OPERATORS  # noqa: F401  (re-exported: the DSL's tables)
+
 # ---- expressions -------------------------------------------------------------------------------
-
-#: Named constants and their values (DreamCoder's `1l`, `1a`, `epsilonLength`, `epsilonAngle`, `infinity`).
-CONSTANTS: dict[str, float] = {
-    "ul": 1.0,       # one unit of length
-    "ua": 1.0,       # one full turn (angles are in turns)
-    "eps_l": 0.05,   # epsilon length
-    "eps_a": 0.025,  # epsilon angle, 1/40 turn
-    "inf": 20.0,     # DreamCoder's "infinity": 20 steps
-}
-
-#: Binary operators; `+` and `*` are commutative.
-OPERATORS = ("+", "-", "*", "/")
-COMMUTATIVE = frozenset({"+", "*"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +22,7 @@ class Num:
 
 @dataclass(frozen=True, slots=True)
 class Const:
-    """A named constant from `CONSTANTS`."""
+    """A named constant from `CONSTANTS` (`logo.forms`)."""
     name: str
 
 
@@ -108,7 +97,11 @@ class Program:
 
 Node = Union[Expr, Stmt, Define, Program]
 
-KEYWORDS = frozenset({"move", "loop", "embed", "penup", "define"}) | frozenset(CONSTANTS)
+#: The AST class of each statement form (`logo.forms.STATEMENT_FORMS`; its fields are the form's slots) and
+#: of a procedure call (`logo.forms.CALL`).
+STATEMENT_CLASSES: dict[str, type] = {"move": Move, "loop": Loop, "embed": Embed, "penup": PenUp, "call": Call}
+#: The form of each statement class.
+FORM_OF: dict[type, str] = {cls: form for form, cls in STATEMENT_CLASSES.items()}
 
 
 def program(*body: Stmt, defs: tuple[Define, ...] = ()) -> Program:

@@ -1,7 +1,7 @@
 """The canonical form of a program: same drawing, one spelling.
 
 `canonical(p)` makes equal programs print (and so tokenize) equally:
-- loop variables are renamed by nesting depth (`i`, `j`, `k`, ...; see `LOOP_VARS`),
+- loop variables are renamed by nesting depth (`i`, `j`, `k`, ...; see `logo.forms.LOOP_VARS`),
 - procedure parameters (in `define` forms) are renamed `p0`, `p1`, ... in order,
 - the operands of commutative operators (`+`, `*`) are ordered by (length, text) of their canonical text.
 
@@ -10,23 +10,14 @@
     '(loop i 3 (move (* 2 ul) (/ ua 3)))'
 
 It lives with the DSL because the mutator (`logo.mutate`) and the search compare programs by it; the
-model's tokens (`model.tokenizer`) are the canonical text split.
+model's tokens (`model.tokenizer`) are the canonical text split. So do the helpers that rename loop
+variables (`fresh_var`, `rename_vars`, `substitute`), which the mutator and the generator share.
 """
 from __future__ import annotations
 
 from .ast import COMMUTATIVE, BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Program, Var
+from .forms import LOOP_VARS, PARAMS, loop_var  # noqa: F401  (LOOP_VARS: re-exported, the names `canonical` gives)
 from .syntax import parse, to_text
-
-#: canonical loop variable names, by nesting depth
-LOOP_VARS = ("i", "j", "k", "l", "m", "n") + tuple(f"v{d}" for d in range(6, 16))
-#: canonical procedure parameter names, by position
-PARAMS = tuple(f"p{d}" for d in range(8))
-
-
-def loop_var(depth: int) -> str:
-    """The canonical name of a loop variable bound at nesting `depth`."""
-    return LOOP_VARS[depth] if depth < len(LOOP_VARS) else f"v{depth}"
-
 
 def _order_key(e) -> tuple[int, str]:
     """(length, text) of an operand: the order of the operands of `+` and `*`."""
@@ -95,3 +86,53 @@ def canonical(program) -> Program:
     if body is p.body and all(a is b for a, b in zip(defs, p.defs)):
         return p
     return Program(tuple(defs), body)
+
+
+# ---- loop variables: fresh names, renaming, substitution ---------------------------------------------
+
+def fresh_var(scope: tuple) -> str:
+    """The first canonical loop variable name not in `scope`."""
+    for v in LOOP_VARS:
+        if v not in scope:
+            return v
+    return f"v{len(scope) + 20}"
+
+
+def rename_vars(node, names: dict):
+    """`node` with loop variables (bound and used) renamed by `names`."""
+    if isinstance(node, Var):
+        return Var(names.get(node.name, node.name))
+    if isinstance(node, BinOp):
+        return BinOp(node.op, rename_vars(node.left, names), rename_vars(node.right, names))
+    if isinstance(node, Move):
+        return Move(rename_vars(node.length, names), rename_vars(node.angle, names))
+    if isinstance(node, Loop):
+        return Loop(names.get(node.var, node.var), rename_vars(node.count, names),
+                    tuple(rename_vars(x, names) for x in node.body))
+    if isinstance(node, Embed):
+        return Embed(tuple(rename_vars(x, names) for x in node.body))
+    if isinstance(node, PenUp):
+        return PenUp(tuple(rename_vars(x, names) for x in node.body))
+    if isinstance(node, Call):
+        return Call(node.name, tuple(rename_vars(a, names) for a in node.args))
+    return node
+
+
+def substitute(node, name: str, value):
+    """`node` with variable `name` replaced by `value` (not under a loop that rebinds it)."""
+    if isinstance(node, Var):
+        return value if node.name == name else node
+    if isinstance(node, BinOp):
+        return BinOp(node.op, substitute(node.left, name, value), substitute(node.right, name, value))
+    if isinstance(node, Move):
+        return Move(substitute(node.length, name, value), substitute(node.angle, name, value))
+    if isinstance(node, Loop):
+        body = node.body if node.var == name else tuple(substitute(s, name, value) for s in node.body)
+        return Loop(node.var, substitute(node.count, name, value), body)
+    if isinstance(node, Embed):
+        return Embed(tuple(substitute(s, name, value) for s in node.body))
+    if isinstance(node, PenUp):
+        return PenUp(tuple(substitute(s, name, value) for s in node.body))
+    if isinstance(node, Call):
+        return Call(node.name, tuple(substitute(a, name, value) for a in node.args))
+    return node

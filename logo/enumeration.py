@@ -46,11 +46,11 @@ from .batch import run_compiled
 from .bytecode import BINOPS
 from .effects import identity_hash, statement_effects, too_wide
 from .errors import LogoError
+from .forms import LOOP_VARS
 from .fragments import NO_VAR, assemble, loop_frag, move_frag, named_code, num_code, statement_frag, var_code, wrap_frag
 from .pcfg import Grammar, GrammarError, slot_role
 from .vm import MAX_ABS, MAX_SEGMENTS
 
-LOOP_VARS = ("i", "j", "k", "l", "m", "n") + tuple(f"v{d}" for d in range(6, 16))   # by loop depth
 LN2 = math.log(2)
 
 # Sample values of loop variables (by de Bruijn index) at which expressions are compared; sample 0 binds

@@ -46,7 +46,7 @@ class GeneratorSettings:
 
 UL, UA, EPS_L, EPS_A, INF = Const("ul"), Const("ua"), Const("eps_l"), Const("eps_a"), Const("inf")
 NUMS = tuple(Num(k) for k in range(10))
-#: the generator's loop variable names, by nesting depth (`logo.canonical.LOOP_VARS` differ from the 4th on)
+#: the generator's loop variable names, by nesting depth (`logo.forms.LOOP_VARS` differ from the 4th on)
 GEN_VARS = ("i", "j", "k", "m")
 
 # Shared nodes: the generator builds every expression from these, so identical sub-expressions are one
@@ -213,8 +213,8 @@ def compose(statements: Sequence, weights: Sequence[float], rng: random.Random) 
     `weights`) with a pen-up move or a turn between them, a quarter of them repeated in a loop that
     steps or turns after each pass: the shape of DreamCoder's LOGO tasks, built from given parts
     (`bench/statements.py` trains a statement classifier on such programs)."""
-    from .canonical import LOOP_VARS, canonical
-    from .mutate import rename_vars
+    from .canonical import canonical, rename_vars
+    from .forms import LOOP_VARS
 
     def between():
         r = rng.random()

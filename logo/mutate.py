@@ -43,8 +43,9 @@ from functools import cached_property
 from itertools import accumulate
 from typing import Callable, NamedTuple, Sequence
 
-from .ast import CONSTANTS, OPERATORS, BinOp, Call, Const, Embed, Loop, Move, Num, PenUp, Program, Var, walk
-from .canonical import LOOP_VARS, canonical
+from .ast import BinOp, Call, Const, Embed, Loop, Move, Num, PenUp, Program, Var, walk
+from .canonical import canonical, fresh_var, rename_vars, substitute  # noqa: F401  (rename_vars: re-exported)
+from .forms import CONSTANTS, OPERATORS
 from .errors import LogoError
 from .generate import Generator, GeneratorSettings
 from .syntax import define_text, parse, to_text
@@ -57,8 +58,6 @@ MUTATION_WEIGHTS = (0.2, 0.15, 0.15, 0.25, 0.1, 0.1, 0.05)
 BLOCK_KINDS = frozenset(("insert", "delete", "replace_stmt", "wrap", "unwrap"))
 #: nesting of blocks the random content creates, and below which `wrap` may add one (the generator's default)
 MAX_DEPTH = GeneratorSettings().max_depth
-#: expression roles (`ExprSite.role`)
-ROLES = ("length", "angle", "count", "arg")
 
 _CUM_WEIGHTS = tuple(accumulate(MUTATION_WEIGHTS))
 
@@ -80,12 +79,12 @@ class ExprSite(NamedTuple):
     """An expression (sub-expressions are sites of their own) and where it sits."""
     expr: object
     scope: tuple            # loop variables bound here
-    role: str               # "length", "angle", "count" or "arg"
+    role: str               # one of `logo.forms.ROLES`: "length", "angle", "count" or "arg"
     rebuild: Callable[[object], Program]    # the program with this expression replaced
 
 
 class Mutation(NamedTuple):
-    """One grammatical edit of a program, relative to its `Sites` (not `model.edits.Edit`, a token edit).
+    """One grammatical edit of a program, relative to its `Sites` (not `model.edit.edits.Edit`, a token edit).
 
     kind: one of `MUTATIONS`.
     site: index into `Sites.blocks` for insert / delete / replace_stmt / wrap / unwrap, into
@@ -288,12 +287,10 @@ class Sites:
             i = rng.randint(0, len(b.body))
             return Mutation(kind, k, i, 0, content.stmt(b.depth, b.scope))
         if kind in ("delete", "replace_stmt"):
-            cand = self._candidates(kind)
-            if not cand:
+            got = self._draw_statement(rng, kind)
+            if got is None:
                 return None
-            k = rng.choice(cand)
-            b = self.blocks[k]
-            i = rng.randrange(len(b.body))
+            k, b, i = got
             return Mutation(kind, k, i) if kind == "delete" else Mutation(kind, k, i, 0, content.stmt(b.depth, b.scope))
         if kind == "replace_expr":
             if not self.exprs:
@@ -311,12 +308,10 @@ class Sites:
             new = random_count(rng, e.expr, e.scope, content)
             return None if new is None else Mutation(kind, k, content=new)
         if kind == "wrap":
-            cand = self._candidates(kind)
-            if not cand:
+            got = self._draw_statement(rng, kind)
+            if got is None:
                 return None
-            k = rng.choice(cand)
-            b = self.blocks[k]
-            i = rng.randrange(len(b.body))
+            k, b, i = got
             j = min(len(b.body), i + rng.choice((1, 1, 2)))
             r = rng.random()
             if r < 0.5:
@@ -331,6 +326,15 @@ class Sites:
             k, i = rng.choice(cand)
             return Mutation(kind, k, i)
         raise ValueError(f"unknown mutation {kind!r} (known: {', '.join(MUTATIONS)})")
+
+    def _draw_statement(self, rng: random.Random, kind: str) -> tuple[int, BlockSite, int] | None:
+        """(block site, the block, statement position) drawn for a `kind` edit, or None where none applies."""
+        cand = self._candidates(kind)
+        if not cand:
+            return None
+        k = rng.choice(cand)
+        b = self.blocks[k]
+        return k, b, rng.randrange(len(b.body))
 
     def mutate(self, rng: random.Random, kind: str | None = None, content: "RandomContent | None" = None,
                kinds: Sequence[str] | None = None) -> Program | None:
@@ -476,54 +480,6 @@ class RandomContent:
 
 
 # ---- tree helpers -------------------------------------------------------------------------------------
-
-def fresh_var(scope: tuple) -> str:
-    """The first canonical loop variable name not in `scope`."""
-    for v in LOOP_VARS:
-        if v not in scope:
-            return v
-    return f"v{len(scope) + 20}"
-
-
-def rename_vars(node, names: dict):
-    """`node` with loop variables (bound and used) renamed by `names`."""
-    if isinstance(node, Var):
-        return Var(names.get(node.name, node.name))
-    if isinstance(node, BinOp):
-        return BinOp(node.op, rename_vars(node.left, names), rename_vars(node.right, names))
-    if isinstance(node, Move):
-        return Move(rename_vars(node.length, names), rename_vars(node.angle, names))
-    if isinstance(node, Loop):
-        return Loop(names.get(node.var, node.var), rename_vars(node.count, names),
-                    tuple(rename_vars(x, names) for x in node.body))
-    if isinstance(node, Embed):
-        return Embed(tuple(rename_vars(x, names) for x in node.body))
-    if isinstance(node, PenUp):
-        return PenUp(tuple(rename_vars(x, names) for x in node.body))
-    if isinstance(node, Call):
-        return Call(node.name, tuple(rename_vars(a, names) for a in node.args))
-    return node
-
-
-def substitute(node, name: str, value):
-    """`node` with variable `name` replaced by `value` (not under a loop that rebinds it)."""
-    if isinstance(node, Var):
-        return value if node.name == name else node
-    if isinstance(node, BinOp):
-        return BinOp(node.op, substitute(node.left, name, value), substitute(node.right, name, value))
-    if isinstance(node, Move):
-        return Move(substitute(node.length, name, value), substitute(node.angle, name, value))
-    if isinstance(node, Loop):
-        body = node.body if node.var == name else tuple(substitute(s, name, value) for s in node.body)
-        return Loop(node.var, substitute(node.count, name, value), body)
-    if isinstance(node, Embed):
-        return Embed(tuple(substitute(s, name, value) for s in node.body))
-    if isinstance(node, PenUp):
-        return PenUp(tuple(substitute(s, name, value) for s in node.body))
-    if isinstance(node, Call):
-        return Call(node.name, tuple(substitute(a, name, value) for a in node.args))
-    return node
-
 
 def _uses(stmts, name: str) -> bool:
     return any(isinstance(n, Var) and n.name == name for s in stmts for n in walk(s))

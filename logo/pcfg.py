@@ -35,20 +35,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .ast import CONSTANTS, OPERATORS, BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Program, Var
+from .ast import FORM_OF, BinOp, Call, Const, Define, Embed, Loop, Move, Num, PenUp, Program, Var
 from .errors import LogoError
 from .files import write_json
-from .syntax import parse
+from .interp import as_program
+from .forms import BLOCK_FORMS, CALL, CONSTANTS, DIGITS, OPERATORS, ROLES, STATEMENT_FORMS, STATEMENT_ROLES
 
 FORMAT = "logo-synth-grammar"
 VERSION = 1
 
-BLOCKS = ("top", "loop", "embed", "penup")
-PREVS = ("start", "move", "loop", "embed", "penup", "call")
-BASE_STATEMENTS = ("stop", "move", "loop", "embed", "penup")
-ROLES = ("length", "angle", "count", "arg")
+# the contexts and productions, from the DSL's forms (`logo.forms`)
+BLOCKS = ("top",) + BLOCK_FORMS                                  # top, loop, embed, penup
+PREVS = ("start",) + tuple(STATEMENT_FORMS) + (CALL,)            # start, move, loop, embed, penup, call
+BASE_STATEMENTS = ("stop",) + tuple(STATEMENT_FORMS)             # stop, move, loop, embed, penup
 PARENTS = ("",) + tuple(f"{op}{side}" for op in OPERATORS for side in (0, 1))
-EXPRESSIONS = (tuple(f"const:{c}" for c in CONSTANTS) + tuple(f"num:{d}" for d in range(10)) + ("var",)
+EXPRESSIONS = (tuple(f"const:{c}" for c in CONSTANTS) + tuple(f"num:{d}" for d in DIGITS) + ("var",)
                + tuple(f"op:{o}" for o in OPERATORS))
 MAX_VAR_INDEX = 6          # de Bruijn indices >= this share the last weight
 
@@ -131,7 +132,7 @@ class Grammar:
         return [stmt_context(b, p) for b in BLOCKS for p in PREVS]
 
     def slots(self) -> list[str]:
-        return ([f"{r}.{b}" for r in ("length", "angle", "count") for b in BLOCKS]
+        return ([f"{r}.{b}" for r in STATEMENT_ROLES for b in BLOCKS]
                 + [f"call:{n}:{i}" for n, a in self.procedures for i in range(a)])
 
     def expression_contexts(self) -> list[str]:
@@ -210,7 +211,7 @@ class Grammar:
 
         Raises `GrammarError` for a program the grammar cannot derive: a call of a procedure that is not
         in its library (or with the wrong number of arguments), or a variable that no loop binds."""
-        prog = _as_program(program)
+        prog = as_program(program)
         total = 0.0
         for ctx, prod in derivation(prog, self.arity):
             total += self._choice_logp(ctx, prod)
@@ -262,7 +263,7 @@ class Grammar:
         used = skipped = 0
         for p in programs:
             try:
-                choices = list(derivation(_as_program(p), arity))
+                choices = list(derivation(as_program(p), arity))
             except (GrammarError, LogoError):
                 skipped += 1
                 continue
@@ -298,7 +299,7 @@ class Grammar:
             for c in ctxs:
                 statements[c] = smoothed(stmt_counts[c], prior)
         expressions = {}
-        for r in ("length", "angle", "count"):
+        for r in STATEMENT_ROLES:
             ctxs = [expr_context(f"{r}.{b}") for b in BLOCKS]
             prior = backoff([expr_counts[c] for c in ctxs])
             for c in ctxs:
@@ -390,27 +391,6 @@ class Grammar:
 
 # ---- derivations -------------------------------------------------------------------------------------
 
-def _as_program(program) -> Program:
-    if isinstance(program, Program):
-        return program
-    if isinstance(program, str):
-        return parse(program)
-    raise TypeError(f"expected a Program or program text, not {type(program).__name__}")
-
-
-def _kind(s) -> str:
-    t = type(s)
-    if t is Move:
-        return "move"
-    if t is Loop:
-        return "loop"
-    if t is Embed:
-        return "embed"
-    if t is PenUp:
-        return "penup"
-    return "call"
-
-
 def derivation(program: Program, arity: dict[str, int]):
     """The choices that derive `program`'s body, in order: (context, production) pairs.
 
@@ -448,7 +428,7 @@ def derivation(program: Program, arity: dict[str, int]):
                                        "grammar's library")
                 prod = f"call:{s.name}"
             else:
-                prod = _kind(s)
+                prod = FORM_OF[t]
             out.append((("stmt", kind, prev), prod))
             if t is Move:
                 expr(s.length, f"length.{kind}", "", scope)
@@ -463,7 +443,7 @@ def derivation(program: Program, arity: dict[str, int]):
             else:
                 for i, a in enumerate(s.args):
                     expr(a, f"call:{s.name}:{i}", "", scope)
-            prev = _kind(s)
+            prev = FORM_OF[t]
         out.append((("stmt", kind, prev), "stop"))
 
     block(program.body, "top", ())

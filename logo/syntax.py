@@ -10,9 +10,9 @@ from importlib import resources
 
 import lark
 
-from .ast import (CONSTANTS, BinOp, Call, Const, Define, Embed, Expr, Loop, Move, Num, PenUp, Program,
-                  Stmt, Var, KEYWORDS)
+from .ast import BinOp, Call, Const, Define, Embed, Expr, Loop, Move, Num, PenUp, Program, Stmt, Var
 from .errors import LogoSyntaxError, ProgramSizeError
+from .forms import CONSTANTS, DEFINE, DIGITS, KEYWORDS, OPERATORS, STATEMENT_FORMS
 
 MAX_TEXT_CHARS = 200_000
 MAX_NESTING = 100
@@ -164,10 +164,9 @@ def parse_with_lark(text: str) -> Program:
                               None, None, expected) from None
 
 
-_TERMINAL_NAMES = {"LPAR": "'('", "RPAR": "')'", "NAME": "a name", "INT": "an integer 0..9",
-                   "CONST": "a constant (ul ua eps_l eps_a inf)", "OP": "an operator (+ - * /)",
-                   "MOVE": "'move'", "LOOP": "'loop'", "EMBED": "'embed'", "PENUP": "'penup'",
-                   "DEFINE": "'define'", "$END": "end of input"}
+_TERMINAL_NAMES = {"LPAR": "'('", "RPAR": "')'", "NAME": "a name", "INT": f"an integer {DIGITS[0]}..{DIGITS[-1]}",
+                   "CONST": f"a constant ({' '.join(CONSTANTS)})", "OP": f"an operator ({' '.join(OPERATORS)})",
+                   **{word.upper(): f"'{word}'" for word in (*STATEMENT_FORMS, DEFINE)}, "$END": "end of input"}
 
 
 def _pretty_terminal(name: str) -> str:
@@ -178,7 +177,6 @@ def _pretty_terminal(name: str) -> str:
 
 _ATOM = re.compile(r"\(|\)|;[^\n]*|[^\s();]+")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_STMT_HEADS = frozenset({"move", "loop", "embed", "penup"})
 
 
 class _Reject(Exception):
@@ -187,7 +185,8 @@ class _Reject(Exception):
 
 #: leaves are immutable values: the fast path shares one object per digit, constant and (common) name, which
 #: spares a constructor call per leaf (the search parses every candidate text)
-_NUMS = tuple(Num(d) for d in range(10))
+_NUMS = tuple(Num(d) for d in DIGITS)
+_OPERATORS = frozenset(OPERATORS)
 _CONSTS = {c: Const(c) for c in CONSTANTS}
 _VARS: dict[str, Var] = {}
 _MAX_SHARED_VARS = 256
@@ -215,7 +214,7 @@ def _fast_parse(text: str) -> Program | None:
         t = toks[pos]
         pos += 1
         if t == "(":
-            if pos + 3 >= n + 1 or toks[pos] not in ("+", "-", "*", "/"):
+            if pos + 3 >= n + 1 or toks[pos] not in _OPERATORS:
                 raise _Reject
             op = toks[pos]
             pos += 1

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .errors import LogoSyntaxError, ProgramSizeError
 
-from .ast import CONSTANTS, OPERATORS
+from .forms import CONSTANTS, DEFINE, DIGITS, OPERATORS, STATEMENT_FORMS
 
 TOKEN_RE = re.compile(r"\(|\)|[^\s()]+")
 
@@ -29,12 +29,14 @@ TOKEN_RE = re.compile(r"\(|\)|[^\s()]+")
 #: and the limit of every arm that has no model.
 CONTEXT_TOKENS = 96
 
-#: The number and operator tokens, the one table of the token-level arms (`model.mutations`, `dream.search.baselines`):
-#: the digits 0..9, the named constants of `logo.ast.CONSTANTS` in their order, and the operators.
-DIGIT_TOKENS = tuple(str(d) for d in range(10))
+#: The number, operator and keyword tokens, the one table of the token-level arms (`model.edit.mutations`,
+#: `dream.search.baselines`) and the tokenizer (`model.tokenizer`): the digits 0..9, the named constants of
+#: `logo.forms.CONSTANTS` in their order, the operators, and the keywords (statement forms, then define).
+DIGIT_TOKENS = tuple(str(d) for d in DIGITS)
 CONSTANT_TOKENS = tuple(CONSTANTS)
 NUMERIC_TOKENS = DIGIT_TOKENS + CONSTANT_TOKENS
 OPERATOR_TOKENS = tuple(OPERATORS)
+KEYWORD_TOKENS = tuple(STATEMENT_FORMS) + (DEFINE,)
 
 
 def tokenize(text: str) -> list[str]:

@@ -4,7 +4,7 @@ A checkpoint holds only tensors, dicts, lists, strings and numbers, so it loads 
 `torch.load(path, weights_only=True)`:
   {"format": 1, "kind": "edit" | "policy", "step": int, "config": ModelConfig / PolicyConfig dict,
    "vocab": [tokens], "model": state dict, "optimizer": state dict or None, "meta": dict}
-`kind` says which network it holds (`model.network.EditModel`, `model.policy_net.PolicyModel`); a
+`kind` says which network it holds (`model.edit.net.EditModel`, `model.policy.net.PolicyModel`); a
 checkpoint without one (written before the policy existed) holds the edit model.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 
 from logo.files import atomic_write
 
-from .network import EditModel, ModelConfig, unwrap
+from .transformer import TokenModel, unwrap
 from .tokenizer import Tokenizer
 
 FORMAT = 1
@@ -44,7 +44,7 @@ def _serialized(state: dict) -> memoryview:
     return buf.getbuffer()
 
 
-def save(out_dir, model: EditModel, tokenizer: Tokenizer, step: int, optimizer=None, meta: dict | None = None,
+def save(out_dir, model: TokenModel, tokenizer: Tokenizer, step: int, optimizer=None, meta: dict | None = None,
          keep: int = 3) -> Path:
     """Write `ckpt_{step:08d}.pt` and point `latest` at it; keep the newest `keep` checkpoints."""
     out_dir = Path(out_dir)
@@ -89,22 +89,32 @@ def load_state(path, device="cpu") -> dict:
     return torch.load(path, map_location=device, weights_only=True)
 
 
+#: the kinds of network a checkpoint may hold
+KINDS = ("edit", "policy")
+
+
 def kind_of(state: dict) -> str:
     """Which network a checkpoint holds: "edit" (also checkpoints without a kind) or "policy"."""
     kind = state.get("kind", "edit")
-    if kind not in ("edit", "policy"):
+    if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r} in the checkpoint")
     return kind
 
 
-def build(state: dict, device="cpu") -> tuple[EditModel, Tokenizer]:
+def network_classes(kind: str) -> tuple[type, type]:
+    """(configuration class, network class) of a kind of `KINDS` (imported when first asked for)."""
+    if kind == "policy":
+        from .policy.net import PolicyConfig, PolicyModel
+        return PolicyConfig, PolicyModel
+    from .edit.net import EditModel, ModelConfig
+    return ModelConfig, EditModel
+
+
+def build(state: dict, device="cpu") -> tuple[TokenModel, Tokenizer]:
     """The checkpoint's network (an `EditModel` or a `PolicyModel`, by its kind) and tokenizer."""
     tokenizer = Tokenizer(state["vocab"])
-    if kind_of(state) == "policy":
-        from .policy_net import PolicyConfig, PolicyModel
-        model = PolicyModel(PolicyConfig.from_dict(state["config"]), len(tokenizer))
-    else:
-        model = EditModel(ModelConfig.from_dict(state["config"]), len(tokenizer))
+    config_class, network_class = network_classes(kind_of(state))
+    model = network_class(config_class.from_dict(state["config"]), len(tokenizer))
     model.load_state_dict(state["model"])
     model.set_vocab_size(len(tokenizer))
     return model.to(device).eval(), tokenizer

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import torch
 
-from .network import EditModel, ModelConfig, preset
 
 # What `train` picks when --preset / --batch-size are not given: the large model for CUDA; on the CPU
 # one whose step takes well under a second (tiny at batch 32: about 0.4 s on one core), so that a
@@ -66,7 +65,7 @@ def resolve_size(dev_kind: str, preset_name: str | None, batch_size: int | None)
     return preset_name or d_preset, batch_size or d_batch, why
 
 
-def size_overrides(args, keys: tuple[str, ...] = ("max_tokens", "max_edits", "vocab_capacity")) -> dict:
+def size_overrides(args, keys: tuple[str, ...] = ("max_tokens", "vocab_capacity")) -> dict:
     """The size flags train was given (--d-model, --layers, --heads and `keys`), as config overrides: the
     edit model and the policy read the same flags."""
     over = {}
@@ -80,19 +79,6 @@ def size_overrides(args, keys: tuple[str, ...] = ("max_tokens", "max_edits", "vo
         if getattr(args, k, None) is not None:
             over[k] = getattr(args, k)
     return over
-
-
-def model_config(args, resumed: dict | None) -> ModelConfig:
-    """A resumed run's checkpoint config; else --preset with the size flags (--d-model, --layers...) over it."""
-    if resumed is not None:
-        return ModelConfig.from_dict(resumed)
-    return preset(args.preset, **size_overrides(args))
-
-
-def config_params(config: ModelConfig) -> int:
-    """Parameters of an `EditModel` of this configuration (built on the meta device: no memory, no time)."""
-    with torch.device("meta"):
-        return EditModel(config, config.vocab_capacity).n_params()
 
 
 def autocast_factory(dev_kind: str, bf16: bool):

@@ -2,13 +2,12 @@
 sampler, build or resume the model, then step until --steps / --max-seconds, logging, evaluating on
 held-out pairs and checkpointing as it goes.
 
-Pieces it uses, one job each: `model.device` (device, ranks, sizes), `model.pairs` (the training
-pairs), `model.step` (one optimisation step), `model.schedule` (the learning rate across resumes),
-`model.evaluate` (held-out metrics), `model.plot` (OUT/training.png), `model.checkpoint`.
+Pieces it uses, one job each: `model.device` (device, ranks, sizes), `model.step` (one optimisation
+step), `model.schedule` (the learning rate across resumes), `model.checkpoint`.
 
-Which network it trains is a `Recipe` (`recipes()`, `train --model`): `EDIT`, the edit model and its
-pairs (the pieces above), or `model.policy_train.POLICY`, the edit policy and its tree-path examples.
-A resumed run trains the network its checkpoint holds.
+Which network it trains, on which examples, evaluated and drawn how, is a recipe (`Recipe`, `recipes()`,
+`train --model`): `model.edit.train.EDIT`, the edit model and its pairs, or `model.policy.train.POLICY`, the
+edit policy and its tree-path examples. A resumed run trains the network its checkpoint holds.
 """
 from __future__ import annotations
 
@@ -17,21 +16,18 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
 from data.memory import MemorySource
 from logo.cli_errors import check_output_dir
 from . import checkpoint
-from .device import Runtime, autocast_factory, config_params, model_config, resolve_size, start_runtime
-from .evaluate import Evaluator, same_image_fn
-from .hindsight import check_log
-from .network import EditModel, ModelConfig, loss_and_metrics
-from .pairs import PairSampler
-from .plot import plot_metrics
+from .device import Runtime, autocast_factory, resolve_size, start_runtime
 from .schedule import Cosine, choose_cosine, lr_factor
 from .step import make_optimizer, train_step
 from .tokenizer import Tokenizer
+from .transformer import TokenModel, TokenModelConfig
 
 
 def open_source(args):
@@ -50,7 +46,7 @@ def open_source(args):
     raise SystemExit("train: give --db PATH (or --random-programs N)")
 
 
-def wait_for_pairs(sampler: PairSampler, args, t_start: float, main_proc: bool, clock=time.perf_counter) -> bool:
+def wait_for_pairs(sampler, args, t_start: float, main_proc: bool, clock=time.perf_counter) -> bool:
     """Read every entry; while there are no training pairs (an empty database), wait up to --wait for a
     writer, saying so each minute. False if there is still nothing to train on."""
     while sampler.refresh() > 0:
@@ -73,7 +69,7 @@ def wait_for_pairs(sampler: PairSampler, args, t_start: float, main_proc: bool, 
     return True
 
 
-def check_vocab(tokenizer: Tokenizer, config: ModelConfig, grown: bool = False) -> None:
+def check_vocab(tokenizer: Tokenizer, config: TokenModelConfig, grown: bool = False) -> None:
     if len(tokenizer) > config.vocab_capacity:
         if grown:
             raise SystemExit(f"train: the library grew the vocabulary to {len(tokenizer)} tokens, "
@@ -110,63 +106,27 @@ class StopSignal:
         return bool(flag[0].item()), float(flag[1].item())
 
 
-def make_sampler(args, source, tokenizer: Tokenizer, config: ModelConfig, rank: int) -> PairSampler:
-    return PairSampler(source, tokenizer, max_tokens=config.max_tokens, max_edits=config.max_edits,
-                       max_dist=args.max_dist, heldout=args.heldout, seed=args.seed + 1000 * rank,
-                       mutations_per_refresh=args.mutations, round_to=16 if args.compile else 1,
-                       far_chains=args.far_chains, weights=args.pair_weights,
-                       hindsight=check_log(args.hindsight) if args.hindsight else None,
-                       target_noise=args.target_noise)
+class Recipe(Protocol):
+    """What differs between the networks `train` trains (`model.edit.train.EDIT`,
+    `model.policy.train.POLICY`). `kind` is recorded in the checkpoint (`model.checkpoint`)."""
+    kind: str
+    metric_keys: tuple[str, ...]          # averaged into the `train` records; the first is the loss
 
-
-class Recipe:
-    """What differs between the networks `train` trains: the edit model's (`EDIT`) is below; the
-    policy's is `model.policy_train.POLICY`. `kind` is recorded in the checkpoint (`model.checkpoint`)."""
-    kind = "edit"
-    metric_keys = ("loss", "token_acc", "exact_tf")     # averaged into the `train` records
-
-    @staticmethod
-    def config(args, resumed: dict | None):
-        return model_config(args, resumed)
-
-    @staticmethod
-    def with_image_size(config, size: int):
-        return ModelConfig.from_dict({**config.to_dict(), "image_size": size})
-
-    @staticmethod
-    def params(config) -> int:
-        return config_params(config)
-
-    @staticmethod
-    def make_data(args, source, tokenizer, config, rank):
-        return make_sampler(args, source, tokenizer, config, rank)
-
-    @staticmethod
-    def build(config, n_tokens: int):
-        return EditModel(config, n_tokens)
-
-    loss = staticmethod(loss_and_metrics)
-
-    @staticmethod
-    def evaluator(data, args, source):
-        return Evaluator(data, args.eval_pairs, same_image_fn(getattr(source, "threshold", None)))
-
-    @staticmethod
-    def describe_eval(r: dict) -> str:
-        return (f"held-out loss {r['loss']:.3f} token acc {r['token_acc']:.3f} exact {r['exact']:.3f} "
-                f"reproduces B {r['reproduces']:.3f}")
-
-    @staticmethod
-    def plot(jsonl, png) -> None:
-        plot_metrics(jsonl, png)
-
-
-EDIT = Recipe()
+    def config(self, args, resumed: dict | None): ...          # the configuration: resumed, else from the flags
+    def with_image_size(self, config, size: int): ...
+    def params(self, config) -> int: ...                        # parameters of a network of `config`
+    def make_data(self, args, source, tokenizer, config, rank): ...   # the examples (refresh, batch, counts...)
+    def build(self, config, n_tokens: int): ...                 # a new network
+    def loss(self, model, batch): ...                           # (loss, metrics)
+    def evaluator(self, data, args, source): ...                # held-out metrics: `.run(model, device, autocast)`
+    def describe_eval(self, r: dict) -> str: ...
+    def plot(self, jsonl, png) -> None: ...                     # OUT/training.png
 
 
 def recipes() -> dict:
     """`train --model` choices -> recipe."""
-    from .policy_train import POLICY
+    from .edit.train import EDIT
+    from .policy.train import POLICY
     return {"edit": EDIT, "policy": POLICY}
 
 
@@ -182,7 +142,7 @@ def choose_recipe(args, state: dict | None):
     return recipes()[wanted or "edit"]
 
 
-def build_model(config, tokenizer: Tokenizer, state: dict | None, args, rt: Runtime, recipe: Recipe = EDIT):
+def build_model(config, tokenizer: Tokenizer, state: dict | None, args, rt: Runtime, recipe: Recipe):
     """(model, optimizer) on the device: new, or with the checkpoint's weights and Adam moments."""
     model = recipe.build(config, len(tokenizer))
     if state is not None:
@@ -198,7 +158,7 @@ def build_model(config, tokenizer: Tokenizer, state: dict | None, args, rt: Runt
     return model, opt
 
 
-def wrap(model: EditModel, args, rt: Runtime):
+def wrap(model: TokenModel, args, rt: Runtime):
     """The model as the training steps call it: torch.compile'd (--compile), in DDP (torchrun)."""
     if args.compile:
         model = torch.compile(model, dynamic=True)

@@ -1,13 +1,11 @@
-"""`OUT/training.png`: the training log (`OUT/metrics.jsonl`) drawn as three panels: losses, held-out
-pairs (accuracies and the rate at which greedy edits reproduce B, per kind), and held-out steps
-toward a far target."""
+"""`OUT/training.png`: the training log (`OUT/metrics.jsonl`) drawn as three panels, the losses in the
+first; each network's recipe draws its held-out metrics in the other two (`model.edit.train.plot_metrics`,
+`model.policy.train.plot_policy_metrics`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from logo.files import atomic_write, read_jsonl
-from .pairs import KINDS
-from .step_pairs import STEP_KINDS
 
 
 def atomic_savefig(fig, path: Path) -> None:
@@ -41,34 +39,12 @@ def save_and_close(fig, png: Path) -> None:
     plt.close(fig)
 
 
-def plot_metrics(jsonl: Path, png: Path) -> None:
+def plot_training(jsonl: Path, png: Path, draw) -> None:
+    """OUT/training.png from the log: the losses in the first panel, then `draw((ax1, ax2, ax3), evals)` (a
+    network's held-out metrics and the panels' titles); nothing while the log has no record yet."""
     drawn = three_panels(jsonl)
     if drawn is None:
         return
-    fig, (ax1, ax2, ax3), evals = drawn
-    if evals:
-        s = [r["step"] for r in evals]
-        ax2.plot(s, [r["token_acc"] for r in evals], "o-", ms=3, label="edit token accuracy (teacher forced)")
-        ax2.plot(s, [r["exact"] for r in evals], "o-", ms=3, label="exact edit script (greedy)")
-        ax2.plot(s, [r["reproduces"] for r in evals], "o-", ms=3, lw=2, label="edits reproduce B (greedy)")
-        for k in KINDS:
-            key = f"reproduces_{k}"
-            if any(key in r for r in evals):
-                ax2.plot([r["step"] for r in evals if key in r], [r[key] for r in evals if key in r], ":",
-                         lw=1, label=f"  reproduces B: {k}")
-        # the step kinds: one step toward a far target; "closer" is the search's own measure
-        colors = {"far": "C0", "prefix": "C1", "hindsight": "C2"}
-        for k in STEP_KINDS:
-            for metric, style, what in (("reproduces", "o-", "step reproduced"), ("closer", "s--", "draws closer")):
-                key = f"{metric}_{k}"
-                pts = [(r["step"], r[key]) for r in evals if key in r]
-                if pts:
-                    ax3.plot(*zip(*pts), style, ms=3, color=colors.get(k), label=f"{k}: {what}")
-    ax3.set_xlabel("step"), ax3.set_ylim(0, 1), ax3.grid(alpha=0.3)
-    ax3.set_title("held-out steps toward a far target")
-    if ax3.get_legend_handles_labels()[0]:
-        ax3.legend(fontsize=7)
-    ax1.set_xlabel("step"), ax1.set_ylabel("loss"), ax1.set_yscale("log"), ax1.legend(), ax1.grid(alpha=0.3)
-    ax2.set_xlabel("step"), ax2.set_ylim(0, 1), ax2.legend(fontsize=7), ax2.grid(alpha=0.3)
-    ax2.set_title("held-out pairs")
+    fig, axes, evals = drawn
+    draw(axes, evals)
     save_and_close(fig, png)

@@ -17,12 +17,12 @@ from typing import Iterable, Sequence
 
 import logo
 from logo.ast import Program
-from logo.canonical import LOOP_VARS, PARAMS, canonical  # noqa: F401  (canonical is re-exported; its home is logo)
-from logo.tokens import CONSTANT_TOKENS, DIGIT_TOKENS, OPERATOR_TOKENS, tokenize
+from logo.canonical import canonical  # noqa: F401  (re-exported; its home is logo)
+from logo.forms import LOOP_VARS, PARAMS
+from logo.tokens import CONSTANT_TOKENS, DIGIT_TOKENS, KEYWORD_TOKENS, OPERATOR_TOKENS, tokenize
 
 PAD, UNK, BOS, END = "<pad>", "<unk>", "<bos>", "<end>"
 SPECIALS = (PAD, UNK, BOS, END)
-KEYWORD_TOKENS = ("move", "loop", "embed", "penup", "define")
 BASE_TOKENS = (SPECIALS + ("(", ")") + KEYWORD_TOKENS + CONSTANT_TOKENS + OPERATOR_TOKENS + DIGIT_TOKENS
                + LOOP_VARS + PARAMS)
 
@@ -113,3 +113,15 @@ class Tokenizer:
 
     def __repr__(self) -> str:
         return f"Tokenizer({len(self)} tokens)"
+
+
+def paren_depth(tokens: Sequence[str]) -> list[int]:
+    """Nesting depth of each token (a closing parenthesis has the depth of its opener)."""
+    out, d = [], 0
+    for t in tokens:
+        if t == ")":
+            d -= 1
+        out.append(max(d, 0))
+        if t == "(":
+            d += 1
+    return out

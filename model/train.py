@@ -5,19 +5,19 @@
 Resumes from the latest checkpoint in --out, continuing its learning-rate cosine (`model.schedule`:
 the horizon is recorded in the checkpoint; --schedule-steps/--schedule-seconds set it, --warm-restart
 starts a new one); follows the database while another process inserts (re-reads new entries every
---refresh-every steps); evaluates on held-out pairs every --eval-every steps (`model.evaluate`:
+--refresh-every steps); evaluates on held-out pairs every --eval-every steps (`model.edit.evaluate`:
 teacher-forced loss and token accuracy, greedy exact-script accuracy, and the rate at which the greedy
 edits applied to A draw B); logs JSONL (`OUT/metrics.jsonl`), writes `OUT/training.png`, and saves
 checkpoints atomically. Multi-GPU: `torchrun --nproc-per-node N -m model.train ...` (DDP).
 
-Pairs (see `model.pairs`): edit pairs between stored heads within --max-dist token edits, de novo pairs
+Pairs (see `model.edit.pairs`): edit pairs between stored heads within --max-dist token edits, de novo pairs
 (A empty), lateral pairs (A a stored longer equivalent of B) and mutation pairs (A a random mutation
-of a stored B), and the step kinds (`model.step_pairs`): far-target steps, prefix steps and, with
+of a stored B), and the step kinds (`model.edit.step_pairs`): far-target steps, prefix steps and, with
 --hindsight LOG/found.jsonl, the steps of the search paths a dreamer logged. An entry is held out by a
 hash of its id; a pair is held out when its B is.
 
---model policy trains the edit policy instead (`model.policy_net`: where x what heads and a grammatical
-subtree decoder, one forward pass per search node) on tree-path examples (`model.policy_data`: the
+--model policy trains the edit policy instead (`model.policy.net`: where x what heads and a grammatical
+subtree decoder, one forward pass per search node) on tree-path examples (`model.policy.data`: the
 first steps from a mutated, partial, neighbouring or random program toward a stored one); the pair
 flags above do not apply to it, --policy-weights sets its mixture. A resumed run trains the model its
 checkpoint holds.
@@ -32,7 +32,7 @@ import sys
 from logo.cli_errors import UsageError, add_debug_flag, debug_requested, run_guarded
 from . import checkpoint
 from .loop import train
-from .pairs import KINDS
+from .edit.pairs import KINDS
 from .step import CLIP, LR, WEIGHT_DECAY
 
 
@@ -49,24 +49,24 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--refresh-every", type=int, default=200, help="steps between reads of new database entries")
     src.add_argument("--mutations", type=int, default=1024, help="mutation pairs made per refresh")
     src.add_argument("--far-chains", type=int, default=256,
-                     help="far-target mutation chains built per refresh (model.step_pairs)")
+                     help="far-target mutation chains built per refresh (model.edit.step_pairs)")
     src.add_argument("--pair-weights", default=None,
-                     help="pair kind mixture (default: model.pairs.DEFAULT_WEIGHTS), e.g. "
+                     help="pair kind mixture (default: model.edit.pairs.DEFAULT_WEIGHTS), e.g. "
                           "edit=0.25,denovo=0.1,lateral=0.05,mutation=0.15,far=0.3,prefix=0.1,hindsight=0.15")
     src.add_argument("--hindsight", default=None, metavar="LOG/found.jsonl",
-                     help="dream log to follow: its search paths become hindsight pairs (model.hindsight)")
+                     help="dream log to follow: its search paths become hindsight pairs (model.edit.hindsight)")
     src.add_argument("--policy-weights", default=None,
-                     help="policy: example kind mixture (default: model.policy_data.DEFAULT_WEIGHTS), e.g. "
+                     help="policy: example kind mixture (default: model.policy.data.DEFAULT_WEIGHTS), e.g. "
                           "far=0.3,walk=0.15,prefix=0.15,neighbour=0.25,random=0.15")
     src.add_argument("--policy-examples", type=int, default=4096,
                      help="policy: examples made per refresh (every --refresh-every steps)")
     src.add_argument("--target-noise", type=float, default=0.0,
                      help="probability a training pair's target image is jittered (thicker stroke, 1-px "
-                          "shift, skeleton noise; model.target_noise). Default off: not yet measured to help")
+                          "shift, skeleton noise; model.edit.target_noise). Default off: not yet measured to help")
     p.add_argument("--out", required=True, help="checkpoint / log directory (resumes from it)")
     m = p.add_argument_group("model")
     m.add_argument("--model", choices=["edit", "policy"], default=None,
-                   help="which network: the edit model (default) or the edit policy (model.policy_net); "
+                   help="which network: the edit model (default) or the edit policy (model.policy.net); "
                         "a resumed run keeps its checkpoint's")
     m.add_argument("--max-content", type=int, help="policy: longest decoded statement or expression (tokens)")
     m.add_argument("--image-encoder", choices=["cnn", "vit"], default=None,
@@ -175,13 +175,13 @@ def parse_weights(spec: str | None, kinds, flag: str, what: str) -> dict | None:
 
 
 def parse_pair_weights(spec: str | None) -> dict | None:
-    """--pair-weights over `model.pairs.KINDS`."""
+    """--pair-weights over `model.edit.pairs.KINDS`."""
     return parse_weights(spec, KINDS, "--pair-weights", "pair kind")
 
 
 def parse_policy_weights(spec: str | None) -> dict | None:
-    """--policy-weights over `model.policy_data.KINDS`."""
-    from .policy_data import KINDS as POLICY_KINDS
+    """--policy-weights over `model.policy.data.KINDS`."""
+    from .policy.data import KINDS as POLICY_KINDS
     return parse_weights(spec, POLICY_KINDS, "--policy-weights", "example kind")
 
 

@@ -42,7 +42,7 @@ def build_db(path) -> dict:
 def tiny_checkpoint(directory) -> str:
     """A tiny untrained model saved as a checkpoint whose tokenizer knows the library's names."""
     from model import checkpoint
-    from model.network import EditModel, preset
+    from model.edit.net import EditModel, preset
     from model.tokenizer import Tokenizer
     tok = Tokenizer()
     tok.add_library(logo.parse_library(LIBRARY))

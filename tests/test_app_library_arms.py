@@ -62,9 +62,9 @@ def test_the_arms_search_through_the_solver_from_their_own_starts(tmp_path, monk
 
 def test_a_model_is_reset_for_every_arm_and_target_and_need_not_know_the_new_names(tmp_path, monkeypatch):
     """`logo run` compares right after the library grew: the checkpoint does not know `sq` yet."""
-    import model.generate as generate
+    import model.edit.generate as generate
     from model import checkpoint
-    from model.network import EditModel, preset
+    from model.edit.net import EditModel, preset
     from model.tokenizer import Tokenizer
     tok = Tokenizer()
     config = preset("tiny", image_size=32, max_tokens=48, max_edits=24, d_model=32, n_heads=2, img_layers=1,

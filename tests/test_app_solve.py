@@ -35,7 +35,7 @@ def _db(path, programs=("(move ul 0)", SQUARE), library=None) -> str:
 def _checkpoint(directory, library=None) -> str:
     """A tiny untrained model saved as a checkpoint; with `library`, its tokenizer knows the names."""
     from model import checkpoint
-    from model.network import EditModel, preset
+    from model.edit.net import EditModel, preset
     from model.tokenizer import Tokenizer
     tok = Tokenizer()
     if library:

@@ -24,7 +24,7 @@ learning = _load()
 
 def _save_checkpoint(directory, step: int, elapsed_s: float):
     from model import checkpoint
-    from model.network import EditModel, preset
+    from model.edit.net import EditModel, preset
     from model.tokenizer import Tokenizer
     tok = Tokenizer()
     config = preset("tiny", image_size=32, max_tokens=48, max_edits=24, d_model=32, n_heads=2, img_layers=1,

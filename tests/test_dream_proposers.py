@@ -16,7 +16,7 @@ CONTEXT = 48                                   # the tiny model's context: not t
 
 
 def _model():
-    from model.network import EditModel, preset
+    from model.edit.net import EditModel, preset
     from model.tokenizer import Tokenizer
     tok = Tokenizer()
     config = preset("tiny", image_size=32, max_tokens=CONTEXT, max_edits=24, d_model=32, n_heads=2, img_layers=1,
@@ -25,7 +25,7 @@ def _model():
 
 
 def _policy():
-    from model.policy_net import PolicyModel, preset
+    from model.policy.net import PolicyModel, preset
     from model.tokenizer import Tokenizer
     tok = Tokenizer()
     config = preset("tiny", image_size=32, max_tokens=CONTEXT, max_content=16, d_model=32, n_heads=2, img_layers=1,
@@ -47,8 +47,8 @@ def model_proposer():
 
 @pytest.fixture
 def beam_calls(monkeypatch):
-    """The programs of every `model.generate.beam_propose` call (the real one still runs)."""
-    import model.generate as generate
+    """The programs of every `model.edit.generate.beam_propose` call (the real one still runs)."""
+    import model.edit.generate as generate
     calls, real = [], generate.beam_propose
 
     def counting(model, tokenizer, images_a, images_b, programs_a, beam, **kw):

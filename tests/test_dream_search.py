@@ -212,8 +212,8 @@ def test_checkpoint_reloading(tmp_path, tiny):
 
 
 def test_beam_search_decoding(tiny):
-    from model.generate import beam_propose
-    from model.edits import apply_edits
+    from model.edit.generate import beam_propose
+    from model.edit.edits import apply_edits
     model, tok = tiny
     torch.set_num_threads(1)
     progs = [P, "", LONG]

@@ -1,4 +1,4 @@
-"""The edit decoder under the grammar (`model.edit_grammar`, issue 19 item 5): the masks are exact (a script
+"""The edit decoder under the grammar (`model.edit.grammar`, issue 19 item 5): the masks are exact (a script
 that keeps to them and ends where FIN is allowed gives a program that parses; every script whose program
 parses keeps to them), `repair` always finishes a program, and the model proposer's programs all parse
 while the free decoder's (`model-unmasked`) need not."""
@@ -13,8 +13,8 @@ from data.generate import random_programs
 from dream.search.baselines import make_proposer
 from dream.search.proposer import ModelProposer
 from logo.canonical import canonical
-from model.edit_grammar import ScriptGrammar
-from model.edits import DELETE, INSERT, SUBSTITUTE, Edit, apply_edits, edit_script
+from model.edit.grammar import ScriptGrammar
+from model.edit.edits import DELETE, INSERT, SUBSTITUTE, Edit, apply_edits, edit_script
 from model.tokenizer import Tokenizer, canonical_text
 
 PROGRAMS = [logo.to_text(canonical(p)) for p in random_programs(120, seed=5)] + \
@@ -108,7 +108,7 @@ def test_repair_finishes_any_token_sequence(sg):
 
 
 def _tiny_edit_model():
-    from model.network import EditModel, preset
+    from model.edit.net import EditModel, preset
     tok = Tokenizer()
     config = preset("tiny", image_size=32, max_tokens=64, max_edits=24, d_model=32, n_heads=2, img_layers=1,
                     prog_layers=1, dec_layers=1, ffn_mult=2)
@@ -134,7 +134,7 @@ def test_the_model_proposer_writes_only_programs_that_parse_and_the_free_one_doe
 
 def test_model_free_needs_an_edit_model():
     from dream.search.policy import PolicyArms
-    from model.policy_net import PolicyModel, preset
+    from model.policy.net import PolicyModel, preset
     tok = Tokenizer()
     config = preset("tiny", image_size=32, max_tokens=48, max_content=16, d_model=32, n_heads=2, img_layers=1,
                     prog_layers=1, dec_layers=1, ffn_mult=2)

@@ -2,7 +2,7 @@
 (and an untrained copy of itself) on held-out chains of the same kind.
 
 Chains: 12 random programs C, 10 chains each of k <= 3 grammatical drawing mutations C = A0 -> ... -> Ak
-(`model.steps.far_chains`, every step at most 12 token edits). Training pairs: (A_j, image A_j, image
+(`model.edit.steps.far_chains`, every step at most 12 token edits). Training pairs: (A_j, image A_j, image
 **C**) -> the script A_j -> A_{j-1}, as the sampler's "far" kind, 400 full-batch steps.
 Held out: new chains (another seed; any chain also in the training set removed) from the same programs
 C: the model has to undo mutations it has not seen, steered by the target image. (Chains from unseen
@@ -26,11 +26,11 @@ from data.generate import random_programs
 from dream.search.baselines import NoneProposer
 from dream.search.proposer import ModelProposer
 from dream.search.frontier import Search
-from model.edits import edit_script
-from model.encoding import encode_program, encode_script
-from model.network import EditModel, preset
+from model.edit.edits import edit_script
+from model.edit.encoding import encode_program, encode_script
+from model.edit.net import EditModel, loss_and_metrics, preset
 from model.step import train_step
-from model.steps import far_chains, far_pairs
+from model.edit.steps import far_chains, far_pairs
 from model.tokenizer import Tokenizer
 
 SIZE = 32
@@ -77,7 +77,7 @@ def train(batch, tokenizer, steps: int, seed: int = 0):
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     loss = torch.tensor(float("nan"))
     for _ in range(steps):
-        loss = train_step(model, opt, batch)["loss"]
+        loss = train_step(model, opt, batch, loss_fn=loss_and_metrics)["loss"]
     return model.eval(), float(loss)
 
 

@@ -294,13 +294,13 @@ _DEFINED = {"model": {"_Parts", "_mutate_once"}, "dream": {"_beamed", "_seed"}, 
 
 
 @pytest.mark.parametrize("package,source,expected", [
-    ("dream", "from model.steps import _Parts\n", ["from model.steps import _Parts"]),
-    ("dream", "def f():\n    from model.steps import Chain, _mutate_once\n", ["from model.steps import _mutate_once"]),
+    ("dream", "from model.edit.steps import _Parts\n", ["from model.edit.steps import _Parts"]),
+    ("dream", "def f():\n    from model.edit.steps import Chain, _mutate_once\n", ["from model.edit.steps import _mutate_once"]),
     ("dream", "import model._hidden.x\n", ["import model._hidden.x"]),
     ("bench", "def reset(p):\n    p._beamed.clear()\n", ["._beamed (private in dream)"]),
     ("bench", "x = getattr(p, '_beamed', None)\n", ["._beamed (private in dream)"]),
     # the package's own privates, dunders, names no project package defines, one defined here too
-    ("model", "from .steps import _Parts\nfrom model.steps import _mutate_once\n", []),
+    ("model", "from .steps import _Parts\nfrom model.edit.steps import _mutate_once\n", []),
     ("dream", "def f(p):\n    return p._beamed, p.__class__, p._orig_mod, p._seed\n", []),
     ("bench", "from logo import parse\nimport numpy._core\n", []),
 ])

@@ -106,7 +106,7 @@ def test_sites_once_draws_exactly_what_per_call_mutate_draws():
 
 def test_seeded_mutations_are_those_of_earlier_versions():
     """The pair sampler's training data and the grammar arm's runs are reproducible across versions:
-    these are what `model.steps.mutate` drew before the mutator moved to logo/ (commit f3965a9)."""
+    these are what `model.edit.steps.mutate` drew before the mutator moved to logo/ (commit f3965a9)."""
     rng = random.Random(0)
     got = [mutate(PROGRAMS[4], rng) for _ in range(4)]
     assert got == [

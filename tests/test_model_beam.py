@@ -1,7 +1,7 @@
-"""Beam search (`model.generate.beam_search` / `beam_propose`) against references written independently of it.
+"""Beam search (`model.edit.generate.beam_search` / `beam_propose`) against references written independently of it.
 
 The references score scripts with the model's teacher-forced forward pass (`EditModel.forward`, the
-training path: no key/value cache, no `model.generate` code) under the decoding constraints as the
+training path: no key/value cache, no `model.edit.generate` code) under the decoding constraints as the
 docstrings state them, in plain Python:
 
 - an action is FIN, DEL, INS t or SUB t (t an emittable token); DEL and SUB need a token of A at or
@@ -25,9 +25,9 @@ import pytest
 import torch
 
 import logo
-from model.encoding import decode_script, encode_program
-from model.generate import beam_propose, beam_search
-from model.network import DEL, FIN, INS, SUB, EditModel, ModelConfig
+from model.edit.encoding import decode_script, encode_program
+from model.edit.generate import beam_propose, beam_search
+from model.edit.net import DEL, FIN, INS, SUB, EditModel, ModelConfig
 from model.tokenizer import Tokenizer
 
 
@@ -250,7 +250,7 @@ def test_pruned_beam_matches_the_reference_beam(models, beam, n, action_top, pos
 
 
 def test_beam_propose_gives_distinct_well_formed_scripts(random_model):
-    from model.edits import apply_edits
+    from model.edit.edits import apply_edits
     model, tok = random_model
     progs = ["(move 1 0)", ""]
     img = np.stack([logo.render(p or "(move 0 0)", 16) for p in progs])

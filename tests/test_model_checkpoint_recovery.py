@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from model import checkpoint
-from model.network import EditModel, preset
+from model.edit.net import EditModel, preset
 from model.tokenizer import Tokenizer
 
 torch.set_num_threads(1)

@@ -4,7 +4,8 @@ from hypothesis import given, settings, strategies as st
 
 import data
 import logo
-from model.edits import DELETE, INSERT, SUBSTITUTE, Edit, EditError, apply_edits, check_script, distance, edit_script
+from model.edit.edits import (DELETE, INSERT, SUBSTITUTE, Edit, EditError, apply_edits, check_script, distance,
+                              edit_script)
 from model.tokenizer import BASE_TOKENS, Tokenizer, canonical, program_tokens
 
 alphabet = st.sampled_from(list("abcde") + ["(", ")"])

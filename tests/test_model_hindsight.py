@@ -1,4 +1,4 @@
-"""Dream hindsight pairs (model.hindsight), target noise (model.target_noise), background step pairs and
+"""Dream hindsight pairs (model.edit.hindsight), target noise (model.edit.target_noise), background step pairs and
 the proposal length cap."""
 import json
 import random
@@ -9,11 +9,11 @@ import pytest
 import logo
 from data.generate import random_programs
 from data.memory import MemorySource
-from model.edits import apply_edits, edit_script
-from model.hindsight import HindsightReader, decode_image, encode_image, parse_record
-from model.pairs import PairSampler
-from model.steps import far_chains, parses
-from model.target_noise import jitter
+from model.edit.edits import apply_edits, edit_script
+from model.edit.hindsight import HindsightReader, decode_image, encode_image, parse_record
+from model.edit.pairs import PairSampler
+from model.edit.steps import far_chains, parses
+from model.edit.target_noise import jitter
 from model.tokenizer import Tokenizer, program_tokens
 
 PATH = ["", "(move ul 0)", "(move ul 0) (move ul (/ ua 4))", "(move ul 0) (loop i 4 (move ul (/ ua 4)))"]
@@ -125,7 +125,7 @@ def test_far_chain_steps_respect_the_step_cap():
 def test_model_proposals_are_capped_at_max_edits():
     import torch
     from dream.search.proposer import ModelProposer
-    from model.network import EditModel, preset
+    from model.edit.net import EditModel, preset
     tok = Tokenizer()
     torch.manual_seed(0)
     model = EditModel(preset("tiny", d_model=32, n_heads=2, img_layers=1, prog_layers=1, dec_layers=1), len(tok))

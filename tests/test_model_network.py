@@ -7,10 +7,10 @@ import data
 import logo
 from model import checkpoint
 from data.memory import MemorySource
-from model.pairs import PairSampler
-from model.edits import apply_edits, check_script
-from model.generate import propose, propose_programs
-from model.network import EditModel, preset
+from model.edit.pairs import PairSampler
+from model.edit.edits import apply_edits, check_script
+from model.edit.generate import propose, propose_programs
+from model.edit.net import EditModel, loss_and_metrics, preset
 from model.step import train_step
 from model.tokenizer import Tokenizer
 
@@ -51,7 +51,7 @@ def test_model_overfits_a_few_dozen_pairs(sampler):
     opt = torch.optim.AdamW(model.parameters(), lr=4e-3)
     first = None
     for step in range(220):
-        loss = train_step(model, opt, batch, clip=1.0)["loss"]
+        loss = train_step(model, opt, batch, clip=1.0, loss_fn=loss_and_metrics)["loss"]
         first = float(loss) if first is None else first
     assert float(loss) < 0.2 * first
     got = propose(model, tok, batch["images"][:, 0].numpy(), batch["images"][:, 1].numpy(),

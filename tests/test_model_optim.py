@@ -2,7 +2,8 @@
 import torch
 import torch.nn as nn
 
-from model.network import EditModel, ModelConfig, unwrap
+from model.edit.net import EditModel, ModelConfig
+from model.transformer import unwrap
 from model.checkpoint import regroup_optimizer_state
 
 

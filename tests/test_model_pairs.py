@@ -5,9 +5,10 @@ import pytest
 from data.db import Database
 from data.memory import MemorySource
 from data.source import ProgramSource
-from model.edits import apply_edits
-from model.encoding import decode_script
-from model.pairs import KINDS, PairPool, is_heldout
+from model.edit.edits import apply_edits
+from model.edit.encoding import decode_script
+from model.edit.pairs import KINDS, PairPool
+from model.examples import is_heldout
 from model.tokenizer import Tokenizer, program_tokens
 
 

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from model import checkpoint
-from model.network import EditModel, loss_and_metrics, preset
+from model.edit.net import EditModel, loss_and_metrics, preset
 from model.step import make_optimizer, train_step
-from model.device import DEVICE_DEFAULTS, autocast_factory, config_params, resolve_size
+from model.device import DEVICE_DEFAULTS, autocast_factory, resolve_size
+from model.edit.train import config_params
 from model.train import main
 from tinymodel import pair_batch
 from model.tokenizer import Tokenizer
@@ -45,7 +46,7 @@ def losses(model, batch, steps: int, autocast, run=None) -> list[float]:
     loss must fall); the loss of each step."""
     run = model if run is None else run
     opt = make_optimizer(model, next(model.parameters()).device.type, lr=3e-3, weight_decay=0.0)
-    return [float(train_step(run, opt, batch, autocast)["loss"]) for _ in range(steps)]
+    return [float(train_step(run, opt, batch, autocast, loss_fn=loss_and_metrics)["loss"]) for _ in range(steps)]
 
 
 def assert_learns(ls: list[float]) -> None:

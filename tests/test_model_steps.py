@@ -1,13 +1,13 @@
-"""Grammatical steps (model.steps) and the step pair kinds (model.step_pairs)."""
+"""Grammatical steps (model.edit.steps) and the step pair kinds (model.edit.step_pairs)."""
 import random
 
 import numpy as np
 import pytest
 
 import logo
-from model.edits import apply_edits, edit_script
-from model.steps import (MUTATIONS, draws, far_chains, far_pairs, grammatical_steps, grammatical_window,
-                         mutate, parses, prefix_steps, prefixes, undo_chain)
+from model.edit.edits import apply_edits, edit_script
+from model.edit.steps import (MUTATIONS, draws, far_chains, far_pairs, grammatical_steps, grammatical_window, mutate,
+                              parses, prefix_steps, prefixes, undo_chain)
 from model.tokenizer import join, program_tokens
 
 PROGRAMS = [
@@ -100,7 +100,7 @@ def test_grammatical_steps_walk_valid_programs_to_b():
 
 def test_sampler_makes_far_and_prefix_pairs_with_their_own_held_out_split():
     from data.memory import MemorySource
-    from model.pairs import PairSampler
+    from model.edit.pairs import PairSampler
     from model.tokenizer import Tokenizer
     from data.generate import random_programs
     src = MemorySource(random_programs(300, seed=0, p_call=0), image_size=32)

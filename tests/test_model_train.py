@@ -12,7 +12,7 @@ from data.db import Database
 from data.generate import random_programs
 from model import checkpoint
 from data.memory import MemorySource
-from model.pairs import PairSampler
+from model.edit.pairs import PairSampler
 from model.tokenizer import Tokenizer
 from model.schedule import lr_factor
 from model.train import main

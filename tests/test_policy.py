@@ -1,4 +1,4 @@
-"""The edit policy (`model.policy_net`, `model.policy_sample`, `model.policy_data`): the incremental row
+"""The edit policy (`model.policy.net`, `model.policy.sample`, `model.policy.data`): the incremental row
 decoder computes what the teacher-forced decoder does, every sampled candidate is a valid program, the
 ablation modes draw where they should, and a tiny policy learns its labels."""
 import numpy as np
@@ -11,11 +11,11 @@ from data.generate import random_programs
 from data.memory import MemorySource
 from logo.canonical import canonical
 from logo.syntax import to_text
-from model.policy_actions import ACTIONS, HAS_CONTENT
-from model.policy_data import PolicyData, closed_statements, statement_keys
-from model.policy_grammar import STMT
-from model.policy_net import PolicyModel, policy_loss, preset
-from model.policy_sample import PolicySampler
+from model.policy.actions import ACTIONS, HAS_CONTENT
+from model.policy.data import PolicyData, closed_statements, statement_keys
+from model.grammar import STMT
+from model.policy.net import PolicyModel, policy_loss, preset
+from model.policy.sample import PolicySampler
 from model.tokenizer import Tokenizer
 
 torch.set_num_threads(1)

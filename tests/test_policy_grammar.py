@@ -1,4 +1,4 @@
-"""The policy's subtree grammar (`model.policy_grammar`) and action space (`model.policy_actions`): every
+"""The policy's subtree grammar (`model.grammar`) and action space (`model.policy.actions`): every
 decoded subtree parses within its budget and scope, every program's statements and expressions are
 allowed, and every tree-path label is a (slot, action) of the program that makes the same edit."""
 import random
@@ -15,8 +15,8 @@ from logo.mutate import Sites, mutate
 from logo.syntax import to_text
 from logo.tokens import n_tokens, tokenize
 from logo.tree_path import fixing_steps
-from model.policy_actions import ACTIONS, SiteTable
-from model.policy_grammar import ANGLE, COUNT, LENGTH, POOL, ROLE_NT, STMT, Grammar, build, walk_masks
+from model.policy.actions import ACTIONS, SiteTable
+from model.grammar import ANGLE, COUNT, LENGTH, POOL, ROLE_NT, STMT, Grammar, build, walk_masks
 from model.tokenizer import Tokenizer
 
 PROGRAMS = [canonical(p) for p in random_programs(150, seed=2)] + [canonical(t.program) for t in data.dreamcoder_tasks()]

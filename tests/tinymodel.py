@@ -1,7 +1,7 @@
 """Train a tiny edit model on a handful of (program A, program B) pairs in seconds on a CPU.
 
 Used by the tests (search on a tiny model and database) and for quick smoke runs; it is the real
-`model.network.EditModel` trained with the real loss on the real edit scripts, only small and overfit.
+`model.edit.net.EditModel` trained with the real loss on the real edit scripts, only small and overfit.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import logo
 
 
 def pair_batch(pairs: Sequence[tuple[str, str]], tokenizer, config) -> dict:
-    """A training batch (see `model.network`) holding every (A, B) pair once."""
-    from model.encoding import encode_program, encode_script
-    from model.edits import edit_script
+    """A training batch (see `model.edit.net`) holding every (A, B) pair once."""
+    from model.edit.encoding import encode_program, encode_script
+    from model.edit.edits import edit_script
     rows = {k: [] for k in ("a_ids", "depth", "a_len", "e_type", "e_tok", "e_pos")}
     images = []
     for a, b in pairs:
@@ -50,7 +50,7 @@ def pair_batch(pairs: Sequence[tuple[str, str]], tokenizer, config) -> dict:
 def train_tiny(pairs: Sequence[tuple[str, str]], image_size: int = 32, max_steps: int = 400, seed: int = 0,
                lr: float = 3e-3, target_loss: float = 0.02, **config_overrides):
     """Overfit a tiny EditModel on `pairs`; returns (model, tokenizer, info dict with steps and loss)."""
-    from model.network import EditModel, preset
+    from model.edit.net import EditModel, preset
     from model.step import train_step
     from model.tokenizer import Tokenizer
     torch.manual_seed(seed)
@@ -63,7 +63,7 @@ def train_tiny(pairs: Sequence[tuple[str, str]], image_size: int = 32, max_steps
 
 
 def _train(pairs, image_size, max_steps, lr, target_loss, config_overrides):
-    from model.network import EditModel, preset
+    from model.edit.net import EditModel, loss_and_metrics, preset
     from model.step import train_step
     from model.tokenizer import Tokenizer
     tokenizer = Tokenizer()
@@ -76,7 +76,7 @@ def _train(pairs, image_size, max_steps, lr, target_loss, config_overrides):
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     loss_value, step = float("inf"), 0
     for step in range(1, max_steps + 1):
-        metrics = train_step(model, opt, batch)
+        metrics = train_step(model, opt, batch, loss_fn=loss_and_metrics)
         loss_value = float(metrics["loss"])
         if loss_value < target_loss and float(metrics["exact_tf"]) == 1.0:
             break

@@ -7,7 +7,7 @@ context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forge
 
 - `NoneProposer`: proposes nothing, so the search returns the best start program (the empty program
   or a database neighbour) as it was.
-- `RandomProposer(n)`: n random token mutations per node (`model.mutations.mutate_tokens`, 1..3 edits):
+- `RandomProposer(n)`: n random token mutations per node (`model.edit.mutations.mutate_tokens`, 1..3 edits):
   the baseline the issue compares the model with.
 - `EnumProposer(cap)`: every program one numeric-token (or operator) substitution away, in a fixed
   order, `cap` per expansion; a node expanded again continues where it stopped, so the whole
@@ -22,7 +22,7 @@ context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forge
 The policy arms (`dream.search.policy.POLICY_ARMS`: `policy`, its ablations and `policy+grammar`) need a policy
 checkpoint (`train --model policy`), whose `dream.search.policy.PolicyArms` stands in for the model proposer;
 with one, the `model` arms are the policy's. `model` decodes its edit scripts under the grammar's masks
-(`model.edit_grammar`: every program parses); `model-unmasked` is the same checkpoint decoding freely, its
+(`model.edit.grammar`: every program parses); `model-unmasked` is the same checkpoint decoding freely, its
 baseline. `retrieval` (`dream.search.policy.RetrievalProposer`) needs no
 model: `grammar`'s mutations whose new statements are, half of the time, borrowed from the database
 programs nearest to the target (the solver attaches its database); it is the policy pool's baseline.
@@ -88,7 +88,7 @@ class RandomProposer:
         """Nothing is kept about a target; the random stream goes on (seed a new proposer to repeat it)."""
 
     def __call__(self, images_a, images_b, programs_a: Sequence[str]) -> list[list[str]]:
-        from model.mutations import mutate_tokens
+        from model.edit.mutations import mutate_tokens
         out = []
         for text in programs_a:
             toks = _tokens(text)

@@ -1,7 +1,7 @@
 """The policy arms of the search: a trained edit policy (`train --model policy`) as a `dream.search.frontier.Proposer`.
 
 `PolicyProposer` runs the policy network once per search node and returns K grammatical edits of each
-node as program trees (`model.policy_sample.PolicySampler`; the search canonicalises trees itself).
+node as program trees (`model.policy.sample.PolicySampler`; the search canonicalises trees itself).
 The arms (`POLICY_ARMS`, built by `PolicyArms.proposer(name, ...)`; they share the loaded network):
 
 | arm | where (which slot) | what (which edit, its content) |
@@ -82,7 +82,7 @@ class PolicyArms:
         self._default = None
 
     def proposer(self, name: str, seed: int = 0, library=None, max_tokens: int | None = None):
-        from model.policy_sample import PolicySampler
+        from model.policy.sample import PolicySampler
         from .baselines import CombinedProposer, GrammarProposer
         if name not in POLICY_ARMS:
             raise ValueError(f"unknown policy arm {name!r} (choose from {', '.join(POLICY_ARMS)})")

@@ -1,14 +1,14 @@
 """The model side of the search: turn a checkpoint into an `expand` callable, and watch for newer checkpoints.
 
 `ModelProposer(model, tokenizer, device, samples, temperatures)` is a `dream.search.frontier.Proposer`, the search's `expand`:
-for each (image_a, image_b, program_a) it asks `model.generate.propose` for `samples` edit scripts at each
+for each (image_a, image_b, program_a) it asks `model.edit.generate.propose` for `samples` edit scripts at each
 temperature in `temperatures` (temperature 0 = one greedy script) and, with `beam` > 0, the `beam`
-best scripts of a beam search (`model.generate`; deterministic, so only the first time a program is
-expanded towards a target), applies them to program_a's canonical tokens (`model.edits.apply_edits`)
+best scripts of a beam search (`model.edit.generate`; deterministic, so only the first time a program is
+expanded towards a target), applies them to program_a's canonical tokens (`model.edit.edits.apply_edits`)
 and returns the resulting program texts (scripts that are not well-formed for program_a are dropped).
 
 Grammatical output (item 5 of issue 19): with `grammatical=True` (the default) the decoder keeps a parser
-state per row and step (`model.edit_grammar`) and masks every action and position that would leave the
+state per row and step (`model.edit.grammar`) and masks every action and position that would leave the
 program ungrammatical, so every script it writes gives a program that parses; the rare row that reaches its
 last step unfinished (or whose program A the grammar does not accept) is finished by
 `ScriptGrammar.repair`, counted in `repaired` out of `proposed`. Repair may add the tokens a cut script needs,
@@ -19,7 +19,7 @@ decoding (about a third of its scripts did not parse): the `model-unmasked` arm 
 
 Speed: every script is capped at `max_edits` edits (default `MAX_PROPOSAL_EDITS` = 16: a grammatical
 step is a statement or sub-expression; 83% of the far-target steps the model trains on fit, and
-`model.steps.far_chains` makes no longer ones), so an untrained or unsure model cannot spend a call
+`model.edit.steps.far_chains` makes no longer ones), so an untrained or unsure model cannot spend a call
 decoding 48 edits; sampling stops as soon as every script has finished; all nodes of a search round
 go through the decoder in one batch per temperature; beam search decodes on the KV cache.
 """
@@ -49,7 +49,7 @@ class ModelProposer:
         self.library = tuple(library or ())
         self.grammar = None
         if grammatical:
-            from model.edit_grammar import ScriptGrammar
+            from model.edit.grammar import ScriptGrammar
             self.grammar = ScriptGrammar(tokenizer, library or ())
         #: scripts turned into programs, and how many of those `ScriptGrammar.repair` had to finish
         self.proposed = self.repaired = 0
@@ -75,13 +75,13 @@ class ModelProposer:
                              self.max_edits, grammatical=False, library=self.library)
 
     def __call__(self, images_a: np.ndarray, images_b: np.ndarray, programs_a: list[str]) -> list[list[str]]:
-        from model.edits import EditError, apply_edits
-        from model.generate import propose
+        from model.edit.edits import EditError, apply_edits
+        from model.edit.generate import propose
         tokens_a = [self.tokenizer.tokens(p) if p else [] for p in programs_a]
         out: list[list[str]] = [[] for _ in programs_a]
         batches = []
         if self.beam > 0:
-            from model.generate import beam_propose
+            from model.edit.generate import beam_propose
             keys = [(p, hash(np.asarray(b).tobytes())) for p, b in zip(programs_a, images_b)]
             todo = [k for k, key in enumerate(keys) if key not in self._beamed]
             if todo:

@@ -1,9 +1,9 @@
 """Spend one forward pass of the policy on many grammatical edits of each program.
 
 `PolicySampler.propose(images_a, images_b, programs)` encodes every program once (a batch), reads the
-where x what distribution (`model.policy_net`), draws K (slot, action) pairs per program, decodes the
+where x what distribution (`model.policy.net`), draws K (slot, action) pairs per program, decodes the
 content the drawn actions need (statements, expressions, a wrapped loop's count) in one batched,
-grammar-masked decode (`model.policy_grammar`), and applies each edit with `logo.mutate.Sites.apply`:
+grammar-masked decode (`model.grammar`), and applies each edit with `logo.mutate.Sites.apply`:
 every candidate is a valid program tree by construction. A share `eps` of each program's K candidates
 are uniform grammatical mutations (`Sites.mutate`, the `grammar` arm's step), so the worst case stays
 near that arm; with `fill`, draws that repeat an edit already made are replaced by such mutations too.
@@ -26,15 +26,15 @@ from collections import Counter
 import numpy as np
 import torch
 
-from logo.canonical import LOOP_VARS
+from logo.forms import LOOP_VARS
 from logo.mutate import (MUTATION_WEIGHTS, MUTATIONS, RandomContent, Sites, random_count, random_expr,
                          random_wrap_count, rename_vars)
 from logo.syntax import to_text
 from logo.tokens import tokenize
 
-from .encoding import paren_depth
-from .policy_actions import ACTION_KIND, ACTIONS, HAS_CONTENT, N_ACTIONS, SiteTable
-from .policy_grammar import POOL, STMT, Grammar, build
+from ..tokenizer import paren_depth
+from .actions import ACTION_KIND, ACTIONS, HAS_CONTENT, N_ACTIONS, SiteTable
+from ..grammar import POOL, STMT, Grammar, build
 
 MODES = ("learned", "uniform")
 _KIND_WEIGHT = np.array([MUTATION_WEIGHTS[MUTATIONS.index(k)] for k in ACTION_KIND])
@@ -163,7 +163,7 @@ class PolicySampler:
     @torch.no_grad()
     def decode(self, mem, mem_mask, slots, requests: list[list[tuple]]) -> list[list]:
         """Decode content for `requests[r]` = [(slot, nt, scope, depth, budget), ...] of encoded row r
-        in one batch (`model.policy_net.RowDecoder`); returns the subtrees (None for a row that did not
+        in one batch (`model.policy.net.RowDecoder`); returns the subtrees (None for a row that did not
         finish) in the same layout."""
         model, g = self.model, self.grammar
         out: list[list] = [[None] * len(req) for req in requests]

@@ -26,7 +26,7 @@ import numpy as np
 
 from logo.files import JsonlFollower
 
-from .tokenizer import program_tokens
+from ..tokenizer import program_tokens
 
 
 def encode_image(image: np.ndarray) -> dict:

@@ -1,71 +1,55 @@
 """The edit policy network: one forward pass per search node, then many grammatical edits from it.
 
-Encoder (the edit model's design, `model.network`): a ViT over (image A, target image, target - A) and
+Encoder (the edit model's design, `model.edit.net`): a ViT over (image A, target image, target - A) and
 a transformer over A's canonical tokens that cross-attends to the image. With `image_encoder="cnn"` (the
 default) the image's tokens come from a small convolutional stem (three 3x3 convolutions down to
 `image_size / patch` squared cells) before the transformer blocks: on this CPU it learns the same
 held-out metrics in fewer steps than patches alone (measured in the README). Heads:
 
-- **where x what**: for every token slot of A (`model.policy_actions`: a statement's "(", a block's
+- **where x what**: for every token slot of A (`model.policy.actions`: a statement's "(", a block's
   append place, an expression's first token; slot len(A) is the program's end) a score per action
   (insert, delete, replace_stmt, wrap variants, unwrap, replace_expr, loop_count); softmax over the
   valid (slot, action) pairs of the program is the policy's joint distribution of where and which edit.
 - **subtree decoder**: a small causal transformer that writes the content of an edit (a whole
   statement, or an expression) token by token, cross-attending to the encoder's memory; it starts
   from the slot's state plus the nonterminal's embedding, and its output is masked by the grammar
-  (`model.policy_grammar`), so every decoded subtree parses. Output scores are tied to the token
+  (`model.grammar`), so every decoded subtree parses. Output scores are tied to the token
   embedding (the vocabulary grows with the library).
 
-Batches (`model.policy_data`): images uint8 (B, 2, S, S); a_ids, depth (B, L+1); a_len (B,);
+Batches (`model.policy.data`): images uint8 (B, 2, S, S); a_ids, depth (B, L+1); a_len (B,);
 valid, target bool (B, L+1, N_ACTIONS); c_row (B,) index of the example's content row or -1; content
 rows: c_slot, c_nt (C,), c_ids, c_mask (C, T) (token ids and grammar mask ids, -1 padding) and the
 mask table `masks` bool (M, V).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from logo.tokens import CONTEXT_TOKENS
-
-from .network import Block, ConfigDict, TokenModel
-from .policy_actions import ACTION_KIND, N_ACTIONS
-from .policy_grammar import NONTERMINALS
+from ..grammar import NONTERMINALS
+from ..transformer import PRESETS as SIZES, Block, TokenModel, TokenModelConfig, preset_config
+from .actions import ACTION_KIND, N_ACTIONS
 
 KIND = "policy"
 
 
 @dataclass(frozen=True)
-class PolicyConfig(ConfigDict):
-    image_size: int = 32
-    patch: int = 4
-    d_model: int = 256
-    n_heads: int = 8
-    img_layers: int = 4
-    prog_layers: int = 3
+class PolicyConfig(TokenModelConfig):
+    """The policy's configuration: the shared fields (`TokenModelConfig`; three decoder layers by default),
+    the longest decoded subtree and the image encoder."""
     dec_layers: int = 3
-    ffn_mult: int = 4
-    max_tokens: int = CONTEXT_TOKENS    # context: tokens of A (plus the end slot)
     max_content: int = 48               # tokens of one decoded subtree
-    vocab_capacity: int = 256
-    dropout: float = 0.0
     image_encoder: str = "cnn"          # "cnn": convolutional stem; "vit": patches (as the edit model)
 
 
-PRESETS = {
-    "tiny": dict(d_model=96, n_heads=4, img_layers=2, prog_layers=2, dec_layers=2, ffn_mult=3),
-    "small": dict(d_model=160, n_heads=5, img_layers=3, prog_layers=2, dec_layers=2),
-    "default": {},
-}
+PRESETS = {**SIZES, "small": {**SIZES["small"], "dec_layers": 2}}
 
 
 def preset(name: str, **overrides) -> PolicyConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
-    return replace(PolicyConfig(**PRESETS[name]), **overrides)
+    return preset_config(PolicyConfig, PRESETS, name, **overrides)
 
 
 class PolicyModel(TokenModel):
@@ -124,17 +108,9 @@ class PolicyModel(TokenModel):
         x = torch.cat([start[:, None], prev], 1)
         return x + self.dec_pos(torch.arange(x.shape[1], device=x.device))[None]
 
-    def decode(self, x, mem, mem_mask):
-        for blk in self.dec_blocks:
-            x = blk(x, causal=True, mem=mem, mem_mask=mem_mask)
-        return self.dec_norm(x)
-
-    def start_cache(self, mem) -> list[dict]:
-        return [dict(zip(("mem_k", "mem_v"), blk.ca.keys_values(mem))) for blk in self.dec_blocks]
-
     def decode_step(self, x, caches, mem_mask, t: int):
         """One step: x (R, 1, d) for rows grouped by input (consecutive groups of equal size, as
-        `model.network.Block.step` reads the cached memory) -> (R, 1, d)."""
+        `model.transformer.Block.step` reads the cached memory) -> (R, 1, d)."""
         x = x + self.dec_pos.weight[t]
         for blk, cache in zip(self.dec_blocks, caches):
             x = blk.step(x, cache, mem_mask)

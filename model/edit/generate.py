@@ -1,6 +1,6 @@
 """Decoding edit scripts from the model: batched greedy decoding, temperature sampling, beam search.
 
-Decoding is constrained so every script is well formed for its A (see `model.edits`): positions
+Decoding is constrained so every script is well formed for its A (see `model.edit.edits`): positions
 never decrease, nothing follows a delete/substitute at the same position, deletes/substitutes point
 at a token of A and inserts at a token or the end.
 
@@ -22,9 +22,10 @@ import torch
 
 from .edits import Edit, apply_edits
 from .encoding import decode_script, encode_program
-from .edit_grammar import RowScript, ScriptGrammar, step_mask_ids
-from .network import DEL, FIN, INS, SUB, EditModel, unwrap
-from .tokenizer import Tokenizer, join
+from .grammar import RowScript, ScriptGrammar, step_mask_ids
+from .net import DEL, FIN, INS, SUB, EditModel
+from ..transformer import unwrap
+from ..tokenizer import Tokenizer, join
 
 
 def _core_and_device(model, device) -> tuple[EditModel, torch.device]:
@@ -103,7 +104,7 @@ def next_min_pos(a_type: torch.Tensor, pos: torch.Tensor, min_pos: torch.Tensor)
 
 
 class GrammarMasks:
-    """The grammar's side of the masks (`model.edit_grammar`): one `RowScript` per decoding row, asked
+    """The grammar's side of the masks (`model.edit.grammar`): one `RowScript` per decoding row, asked
     before each step which actions and positions keep the program grammatical. A step's masks are the mask
     id at each position (`RowScript.options`); which tokens an insert may write anywhere is then one small
     product (rows x masks present) @ (masks x tokens), never a (rows, positions, tokens) array."""
@@ -271,7 +272,7 @@ def propose(model: EditModel, tokenizer: Tokenizer, images_a, images_b, programs
     programs_a: program text, `logo.Program`, a token list, or "" / None for the empty program.
     The edits index `tokenizer.tokens(program_a)` (the canonical tokens). temperature <= 0 decodes
     greedily (then the `n` scripts are identical; ask for n=1). Scripts may repeat when sampling. With
-    `grammar` (`model.edit_grammar.ScriptGrammar`) every step is masked to keep the program grammatical.
+    `grammar` (`model.edit.grammar.ScriptGrammar`) every step is masked to keep the program grammatical.
     """
     core, dev = _core_and_device(model, device)
     cfg = core.config

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
+from logo.forms import STATEMENT_FORMS
 from logo.tokens import DIGIT_TOKENS, NUMERIC_TOKENS, OPERATOR_TOKENS
 
 _LEAVES = frozenset(NUMERIC_TOKENS + OPERATOR_TOKENS)     # a set: this runs for every token of every mutation
@@ -29,7 +30,7 @@ def mutate_tokens(tokens: Sequence[str], rng: random.Random, n_edits: int) -> li
             t[i:i + 1] = ["(", rng.choice(OPERATOR_TOKENS), t[i], rng.choice(DIGIT_TOKENS), ")"]
         elif r < 0.8:                                    # insert a move at a statement boundary
             starts = [i for i in range(len(t)) if t[i] == "(" and i + 1 < len(t)
-                      and t[i + 1] in ("move", "loop", "embed", "penup")] + [len(t)]
+                      and t[i + 1] in STATEMENT_FORMS] + [len(t)]
             i = rng.choice(starts)
             t[i:i] = ["(", "move", rng.choice(NUMERIC_TOKENS[:6] + ("ul",)),
                       rng.choice(NUMERIC_TOKENS[:4] + ("ua", "0")), ")"]

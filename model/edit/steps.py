@@ -33,7 +33,7 @@ from logo.mutate import MUTATION_WEIGHTS, MUTATIONS, RandomContent, mutate  # no
 from logo.tokens import CONTEXT_TOKENS
 
 from .edits import Edit, apply_edits, edit_script
-from .tokenizer import join, program_tokens
+from ..tokenizer import join, program_tokens
 
 
 # ---- drawing checks ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ another process is filling) and a `PairPool` of ready-encoded pairs:
 - "lateral":  A is a stored equivalent of B (same image, longer program), B the head;
 - "mutation": B is stored, A a random token mutation of B (1..k edits) that still draws; the
               fallback when the database has few near pairs;
-- "far", "prefix", "hindsight": steps toward a far target (`model.step_pairs`): one grammatical
+- "far", "prefix", "hindsight": steps toward a far target (`model.edit.step_pairs`): one grammatical
               mutation undone shown the chain's start, a drawing built one statement at a time, and
               the steps of search paths that `dream` logged (`hindsight=LOG/found.jsonl`).
 
@@ -23,7 +23,7 @@ that the local skills (small fixes) the first build learned are not lost; hindsi
 log is given, come from the search itself and get 0.15.
 
 Entries are split into train / held-out by a hash of their id; a pair is held out when its B is.
-`batch(n, split)` gathers a batch of tensors (the layout is in `model.network`) with numpy indexing only.
+`batch(n, split)` gathers a batch of tensors (the layout is in `model.edit.net`) with numpy indexing only.
 
 `source` is any `data.source.ProgramSource`: a `data.db.Database` or a `data.memory.MemorySource`.
 """
@@ -43,17 +43,13 @@ from .distance import bounded_distances
 from .edits import Edit, edit_script
 from .encoding import decode_script, encode_program, encode_script
 from .mutations import mutate_tokens
-from .tokenizer import Tokenizer, join, program_tokens
+from ..examples import follow_library, is_heldout
+from ..tokenizer import Tokenizer, join, program_tokens
 
-KINDS = ("edit", "denovo", "lateral", "mutation", "far", "prefix", "hindsight")   # the last three: model.step_pairs
+KINDS = ("edit", "denovo", "lateral", "mutation", "far", "prefix", "hindsight")   # the last three: model.edit.step_pairs
 SPLITS = ("train", "heldout")
 DEFAULT_WEIGHTS = {"edit": 0.25, "denovo": 0.1, "lateral": 0.05, "mutation": 0.15, "far": 0.3, "prefix": 0.1,
                    "hindsight": 0.15}
-
-
-def is_heldout(entry_id: int, frac: float) -> bool:
-    """Whether an entry is in the held-out split: a fixed hash of its id, so every run agrees."""
-    return ((int(entry_id) * 2654435761) % 1_000_003) / 1_000_003 < frac
 
 
 class PairPool:
@@ -136,7 +132,7 @@ class PairSampler:
         self.mutations_per_refresh = mutations_per_refresh
         self.mutation_capacity = mutation_capacity
         self.weights = dict(weights or DEFAULT_WEIGHTS)
-        self.far_chains = far_chains     # far-target chains built per refresh (model.step_pairs)
+        self.far_chains = far_chains     # far-target chains built per refresh (model.edit.step_pairs)
         self.target_noise = target_noise   # probability a training row's target image is jittered
         self._hindsight = None
         if hindsight:
@@ -202,12 +198,9 @@ class PairSampler:
         return ok
 
     def _refresh_library(self):
-        text = self.source.library_text()
-        if text != self._library_text:
-            self._library_text = text
-            self._library = logo.parse_library(text)
-            if self._library:
-                self.tok.add_library(self._library)
+        got = follow_library(self.source, self.tok, self._library_text)
+        if got is not None:
+            self._library_text, self._library = got
 
     def refresh(self) -> int:
         """Read entries newer than the last seen id; add their pairs. Returns the number of new entries."""
@@ -497,8 +490,8 @@ class PairSampler:
         return batch
 
     def batch(self, n: int, split: str = "train", device="cpu", kinds=None) -> dict:
-        """n pairs drawn by kind weight, as a batch of tensors (see `model.network`) plus `b_entry` (numpy).
-        Training batches get target noise (`target_noise`, `model.target_noise`); held-out ones never."""
+        """n pairs drawn by kind weight, as a batch of tensors (see `model.edit.net`) plus `b_entry` (numpy).
+        Training batches get target noise (`target_noise`, `model.edit.target_noise`); held-out ones never."""
         b = self.gather(self.sample_indices(n, split, kinds), "cpu")
         if split == "train" and self.target_noise > 0:
             from .target_noise import jitter

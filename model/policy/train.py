@@ -1,14 +1,14 @@
 """`train --model policy`: what the training loop (`model.loop`) needs to train the edit policy.
 
-`POLICY` is the loop's recipe for it (the edit model's is `model.loop.EDIT`): the configuration from the
-flags, the examples (`model.policy_data.PolicyData`), the network (`model.policy_net.PolicyModel`), its
+`POLICY` is the loop's recipe for it (the edit model's is `model.edit.train.EDIT`): the configuration from the
+flags, the examples (`model.policy.data.PolicyData`), the network (`model.policy.net.PolicyModel`), its
 loss, the held-out evaluation and the plot. The held-out metrics (`PolicyEvaluator`, logged as `eval`
 records in OUT/metrics.jsonl and drawn in OUT/training.png):
 
 - teacher-forced, on a fixed set of held-out examples: loss, top-1 / top-5 accuracy of *where* (the
   most probable slots include a labelled first step's), top-1 of *what* (the best action at a labelled
   slot is a labelled one; `what_kind`: its edit kind is), the decoder's token accuracy;
-- sampled, as the search samples (`model.policy_sample.PolicySampler`, K edits per example, no uniform
+- sampled, as the search samples (`model.policy.sample.PolicySampler`, K edits per example, no uniform
   share): `closer`, the share of edits whose program draws closer to the target than A (blurred L2,
   the search's score), and `stmt_hit`, the share of decoded statements that occur in the target's
   program (canonical, at any depth).
@@ -25,9 +25,9 @@ import logo
 from logo.canonical import canonical
 from logo.syntax import to_text
 
-from .policy_data import KINDS, PolicyData, statement_keys
-from .policy_net import KIND, PolicyConfig, PolicyModel, policy_loss, preset
-from .step_pairs import step_closer
+from .data import KINDS, PolicyData, statement_keys
+from .net import KIND, PolicyConfig, PolicyModel, policy_loss, preset
+from ..examples import step_closer
 
 EVAL_SAMPLES = 32          # edits sampled per held-out example for the sampled metrics
 
@@ -40,7 +40,7 @@ class PolicyEvaluator:
 
     @torch.no_grad()
     def run(self, model, device, autocast) -> dict | None:
-        from .network import unwrap
+        from ..transformer import unwrap
         ring = self.data.rings["heldout"]
         if ring.n == 0:
             return None
@@ -64,7 +64,7 @@ class PolicyEvaluator:
 
     def sampled(self, core, device) -> dict:
         """`closer` and `stmt_hit` over the first `n_sampled` held-out examples."""
-        from .policy_sample import PolicySampler
+        from .sample import PolicySampler
         meta = self.data.heldout_meta
         m = min(self.n_sampled, len(meta))
         if m == 0:
@@ -96,6 +96,31 @@ class PolicyEvaluator:
         return {"closer": closer / len(texts), "stmt_hit": hits / max(stmts, 1), "runs": float(ok.mean())}
 
 
+def plot_policy_metrics(jsonl: Path, png: Path) -> None:
+    """OUT/training.png for a policy run: losses; held-out where / what accuracy; sampled edits."""
+    from ..plot import plot_training
+    plot_training(jsonl, png, draw_policy_metrics)
+
+
+def draw_policy_metrics(axes, evals: list[dict]) -> None:
+    ax1, ax2, ax3 = axes
+    if evals:
+        for key, label in (("where_top1", "where top-1"), ("where_top5", "where top-5"), ("what_top1", "what top-1"),
+                           ("what_kind", "edit kind top-1"), ("content_acc", "subtree token accuracy")):
+            pts = [(r["step"], r[key]) for r in evals if key in r]
+            if pts:
+                ax2.plot(*zip(*pts), "o-", ms=3, label=label)
+        for key, label in (("closer", "sampled edits that draw closer"), ("stmt_hit", "statements in the target")):
+            pts = [(r["step"], r[key]) for r in evals if key in r]
+            if pts:
+                ax3.plot(*zip(*pts), "o-", ms=3, label=label)
+    ax1.set_title("loss"), ax1.set_xlabel("step"), ax1.legend(), ax1.grid(alpha=0.3)
+    ax2.set_title("held-out, teacher forced"), ax2.set_xlabel("step"), ax2.set_ylim(0, 1), ax2.legend(fontsize=8)
+    ax2.grid(alpha=0.3)
+    ax3.set_title("held-out, sampled as the search samples"), ax3.set_xlabel("step"), ax3.set_ylim(0, 1)
+    ax3.legend(fontsize=8), ax3.grid(alpha=0.3)
+
+
 class PolicyRecipe:
     """The loop's hooks for the policy (see `model.loop.Recipe`)."""
     kind = KIND
@@ -105,7 +130,7 @@ class PolicyRecipe:
     def config(args, resumed: dict | None) -> PolicyConfig:
         if resumed is not None:
             return PolicyConfig.from_dict(resumed)
-        from .device import size_overrides
+        from ..device import size_overrides
         over = size_overrides(args, ("max_tokens", "vocab_capacity"))
         if getattr(args, "max_content", None):
             over["max_content"] = args.max_content
@@ -145,37 +170,10 @@ class PolicyRecipe:
                 f"{r.get('where_top5', 0):.3f} what {r.get('what_top1', 0):.3f} closer {r.get('closer', 0):.3f} "
                 f"statements in target {r.get('stmt_hit', 0):.3f}")
 
-    @staticmethod
-    def plot(jsonl: Path, png: Path) -> None:
-        plot_policy_metrics(jsonl, png)
+    plot = staticmethod(plot_policy_metrics)
 
 
 POLICY = PolicyRecipe()
-
-
-def plot_policy_metrics(jsonl: Path, png: Path) -> None:
-    """OUT/training.png for a policy run: losses; held-out where / what accuracy; sampled edits."""
-    from .plot import save_and_close, three_panels
-    drawn = three_panels(jsonl)
-    if drawn is None:
-        return
-    fig, (ax1, ax2, ax3), evals = drawn
-    if evals:
-        for key, label in (("where_top1", "where top-1"), ("where_top5", "where top-5"), ("what_top1", "what top-1"),
-                           ("what_kind", "edit kind top-1"), ("content_acc", "subtree token accuracy")):
-            pts = [(r["step"], r[key]) for r in evals if key in r]
-            if pts:
-                ax2.plot(*zip(*pts), "o-", ms=3, label=label)
-        for key, label in (("closer", "sampled edits that draw closer"), ("stmt_hit", "statements in the target")):
-            pts = [(r["step"], r[key]) for r in evals if key in r]
-            if pts:
-                ax3.plot(*zip(*pts), "o-", ms=3, label=label)
-    ax1.set_title("loss"), ax1.set_xlabel("step"), ax1.legend(), ax1.grid(alpha=0.3)
-    ax2.set_title("held-out, teacher forced"), ax2.set_xlabel("step"), ax2.set_ylim(0, 1), ax2.legend(fontsize=8)
-    ax2.grid(alpha=0.3)
-    ax3.set_title("held-out, sampled as the search samples"), ax3.set_xlabel("step"), ax3.set_ylim(0, 1)
-    ax3.legend(fontsize=8), ax3.grid(alpha=0.3)
-    save_and_close(fig, png)
 
 
 __all__ = ["POLICY", "PolicyRecipe", "PolicyEvaluator", "plot_policy_metrics", "KINDS"]

@@ -23,7 +23,7 @@ import numpy as np
 from logo.ast import Embed, Loop, Num, PenUp, Program
 from logo.mutate import Mutation, Sites
 
-from .policy_grammar import COUNT, ROLE_NT, STMT
+from ..grammar import COUNT, ROLE_NT, STMT
 
 ACTIONS = ("insert", "delete", "replace_stmt", "wrap_loop1", "wrap_embed1", "wrap_penup1", "wrap_loop2",
            "wrap_embed2", "wrap_penup2", "unwrap", "replace_expr", "loop_count")

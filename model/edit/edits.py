@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
+from logo.tokens import KEYWORD_TOKENS, OPERATOR_TOKENS
+
 INSERT, DELETE, SUBSTITUTE = "insert", "delete", "substitute"
 OPS = (INSERT, DELETE, SUBSTITUTE)
 
@@ -89,8 +91,8 @@ def distance(a: Sequence[str], b: Sequence[str]) -> int:
     return prev[-1]
 
 
-_KEYWORDS = frozenset({"move", "loop", "embed", "penup", "define"})
-_OPERATORS = frozenset({"+", "-", "*", "/"})
+_KEYWORDS = frozenset(KEYWORD_TOKENS)
+_OPERATORS = frozenset(OPERATOR_TOKENS)
 
 
 def token_class(t: str) -> int:

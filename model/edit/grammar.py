@@ -1,9 +1,9 @@
 """Grammatical edit scripts: the edit decoder keeps a parser state per row and decoding step.
 
-The edit model writes a token edit script (`model.edits`) left to right: every edit copies A's tokens up
+The edit model writes a token edit script (`model.edit.edits`) left to right: every edit copies A's tokens up
 to its position, then writes its token (insert, substitute) or skips one (delete). So the program it
 makes is written left to right too, and a parser can follow it. `ScriptGrammar` is that parser: the
-push-down automaton of `model.policy_grammar` (statements, expressions by role, loop variables in scope,
+push-down automaton of `model.grammar` (statements, expressions by role, loop variables in scope,
 library arities) run over a whole program. For one row it answers, before each decoding step,
 
 - at which positions p >= the copy point the script may still act (copying A's tokens up to p leaves a
@@ -11,7 +11,7 @@ library arities) run over a whole program. For one row it answers, before each d
   substitute t at p;
 - whether FIN is allowed (copying the rest of A finishes the program).
 
-`decode`/`beam_search` (`model.generate`) mask the model's actions and pointer with these, so a script
+`decode`/`beam_search` (`model.edit.generate`) mask the model's actions and pointer with these, so a script
 the model writes is grammatical when it ends. Two cases end otherwise: the last allowed step arrives with
 FIN not allowed, or A itself does not parse under this grammar; `repair` then finishes the program (it
 skips the tokens the grammar refuses and closes what is open by the shortest way), and the proposer
@@ -37,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .policy_grammar import STMT, Grammar, State
+from ..grammar import STMT, Grammar, State
 
 _FAIL = -1                # a token the grammar refuses here
 _TOP = 0                  # state id: between statements at the top level (a finished program)

@@ -1,4 +1,8 @@
-"""The grammar the policy's subtree decoder writes under: every decoded statement or expression parses.
+"""The token grammar the decoders write under: every decoded statement or expression parses.
+
+Its facts (statement forms and their slots, roles and their constants, operators, loop variable names)
+are the DSL's (`logo.forms`); the policy's subtree decoder (`model.policy.sample`) runs it on a subtree, the
+edit model's decoder on a whole program (`model.edit.grammar`).
 
 A decoded subtree is a statement (the content of an insert or replace-statement edit) or an expression
 (replace-expression, loop count, a wrapped loop's count), in canonical tokens. `Grammar.start(nt, scope,
@@ -34,17 +38,19 @@ from typing import Sequence
 
 import numpy as np
 
-from logo.ast import CONSTANTS, OPERATORS, BinOp, Call, Const, Embed, Loop, Move, Num, PenUp, Var
-from logo.canonical import LOOP_VARS
+from logo import forms
+from logo.ast import STATEMENT_CLASSES, BinOp, Call, Const, Num, Var
+from logo.forms import BODY, CONSTANTS, LOOP_VARS, OPERATORS, ROLES, STATEMENT_FORMS, VAR
 from logo.tokens import DIGIT_TOKENS
 
-# nonterminals a decode starts from (the decoder's start embedding): a statement, an expression by role,
-# or a statement of the node's pool (written for no site in particular: no loop variables in scope)
-STMT, LENGTH, ANGLE, COUNT, ARG, POOL = 0, 1, 2, 3, 4, 5
-NONTERMINALS = ("stmt", "length", "angle", "count", "arg", "pool")
-ROLE_NT = {"length": LENGTH, "angle": ANGLE, "count": COUNT, "arg": ARG}
+# nonterminals a decode starts from (the decoder's start embedding, so their order is the checkpoints'):
+# a statement, an expression by role (`logo.forms.ROLES`), or a statement of the node's pool (written for
+# no site in particular: no loop variables in scope)
+NONTERMINALS = ("stmt",) + ROLES + ("pool",)
+STMT, LENGTH, ANGLE, COUNT, ARG, POOL = range(len(NONTERMINALS))
+ROLE_NT = {role: NONTERMINALS.index(role) for role in ROLES}
 #: the constants an expression of each role (nonterminal) may use
-ROLE_CONSTANTS = {LENGTH: ("ul", "eps_l"), ANGLE: ("ua", "eps_a"), COUNT: ("inf",), ARG: tuple(CONSTANTS)}
+ROLE_CONSTANTS = {ROLE_NT[role]: names for role, names in forms.ROLE_CONSTANTS.items()}
 
 #: deepest block nesting (loops, embeds, penups) a decoded statement may reach, counting the site's own depth, and deepest
 #: expression nesting (the DreamCoder tasks need 5 and 3)
@@ -54,6 +60,26 @@ MAX_EXPR_DEPTH = 3
 # symbols on the automaton's stack; their minimal completion cost in tokens
 _S, _H, _B, _E, _O, _V, _CLOSE, _IN, _OUT, _PUSH, _POP = range(11)
 _COST = {_S: 5, _H: 4, _B: 1, _E: 1, _O: 1, _V: 1, _CLOSE: 1, _IN: 0, _OUT: 0, _PUSH: 0, _POP: 0}
+
+
+def _form_symbols(slots: tuple[str, ...]) -> list[tuple]:
+    """What reading a statement form's keyword pushes: a symbol per slot (`logo.forms.STATEMENT_FORMS`),
+    the next slot on top. An expression slot is an expression of its role; a loop variable is `_V`, bound
+    (`_PUSH`) when the body starts and unbound (`_POP`) when it ends, so the count before it cannot use it;
+    a body is one statement or more, one block deeper (`_IN`, `_OUT`), whose end closes the statement; a
+    form without a body ends with ")"."""
+    binds = VAR in slots
+    seq: list[tuple] = []
+    for slot in slots:
+        if slot == VAR:
+            seq.append((_V, 0))
+        elif slot == BODY:
+            seq += [(_PUSH, 0)] * binds + [(_IN, 0), (_S, 0), (_B, 0), (_OUT, 0)] + [(_POP, 0)] * binds
+        else:
+            seq.append(_e(ROLE_NT[slot]))
+    if BODY not in slots:
+        seq.append((_CLOSE, 0))
+    return seq[::-1]
 
 
 class Grammar:
@@ -66,7 +92,14 @@ class Grammar:
         ix = tokenizer.index
         self.id = ix
         self.open, self.close = ix["("], ix[")"]
-        self.kw = {k: ix[k] for k in ("move", "loop", "embed", "penup")}
+        self.kw = {k: ix[k] for k in STATEMENT_FORMS}
+        # keyword id -> (symbols it pushes, whether it binds a loop variable, whether it opens a block, by how
+        # much it raises the minimal cost to finish: a move lowers it by 1, a loop raises it by 4, an embed by 2)
+        self.forms: dict[int, tuple[list, bool, bool, int]] = {}
+        for name, slots in STATEMENT_FORMS.items():
+            push = _form_symbols(slots)
+            self.forms[ix[name]] = (push, VAR in slots, BODY in slots, sum(_COST[sym] for sym, _ in push) - _COST[_H])
+        self.shortest_head = min(self.forms, key=lambda t: self.forms[t][3])    # the move
         self.digit_ids = [ix[t] for t in DIGIT_TOKENS]
         self.const_ids = {nt: [ix[c] for c in names] for nt, names in ROLE_CONSTANTS.items()}
         self.op_ids = [ix[o] for o in OPERATORS]
@@ -75,9 +108,6 @@ class Grammar:
         for d in library or ():
             if d.name in ix:
                 self.calls[ix[d.name]] = len(d.params)
-        self.kind_of: dict[int, str] = {}
-        for name, i in self.kw.items():
-            self.kind_of[i] = name
         self.vocab = len(tokenizer)
         self.masks: list[np.ndarray] = []        # mask id -> bool (vocab,)
         self._mask_ids: dict[tuple, int] = {}
@@ -157,12 +187,12 @@ class State:
             return g._mask(("S",), [g.open])
         if sym == _H:
             blocks = self.depth < g.max_block_depth
-            can_loop = blocks and room >= 4 and len(self.scope) + len(self.pending) < len(g.var_ids)
-            can_embed = blocks and room >= 2
+            free_var = len(self.scope) + len(self.pending) < len(g.var_ids)
+            heads = tuple(t for t, (_, binds, opens, rise) in g.forms.items()
+                          if room >= rise and (blocks or not opens) and (free_var or not binds))
             max_args = room + 3
-            ids = [g.kw["move"]] + [g.kw["loop"]] * can_loop + [g.kw["embed"], g.kw["penup"]] * can_embed
             calls = tuple(sorted(i for i, n in g.calls.items() if n + 1 <= max_args))
-            return g._mask(("H", can_loop, can_embed, calls), ids + list(calls))
+            return g._mask(("H", heads, calls), list(heads) + list(calls))
         if sym == _B:
             can_open = room >= 4
             return g._mask(("B", can_open), [g.close] + [g.open] * can_open)
@@ -179,7 +209,7 @@ class State:
             return g._mask(("V", v), [g.var_ids[v]])
         return g._mask((")",), [g.close])
 
-    # -- whole-program parsing (`model.edit_grammar`) --------------------------------------------------
+    # -- whole-program parsing (`model.edit.grammar`) --------------------------------------------------
     def signature(self) -> tuple:
         """What the masks and transitions depend on, hashable (the budget aside: a whole-program parse
         starts with one it never reaches)."""
@@ -202,7 +232,7 @@ class State:
         if sym == _S:
             return g.open
         if sym == _H:
-            return g.kw["move"]
+            return g.shortest_head
         if sym == _E:
             return g.digit_ids[0]
         if sym == _O:
@@ -221,15 +251,13 @@ class State:
         if sym == _S:
             push = [(_H, 0)]
         elif sym == _H:
-            if t == g.kw["move"]:
-                push = [(_CLOSE, 0), _e(ANGLE), _e(LENGTH)]
-            elif t == g.kw["loop"]:
-                self.pending.append(LOOP_VARS[len(self.scope) + len(self.pending)])
-                push = [(_POP, 0), (_OUT, 0), (_B, 0), (_S, 0), (_IN, 0), (_PUSH, 0), _e(COUNT), (_V, 0)]
-            elif t in (g.kw["embed"], g.kw["penup"]):
-                push = [(_OUT, 0), (_B, 0), (_S, 0), (_IN, 0)]
-            else:
+            form = g.forms.get(t)
+            if form is None:                           # a library call: its arguments, then ")"
                 push = [(_CLOSE, 0)] + [_e(ARG)] * g.calls[t]
+            else:
+                push = form[0]
+                if form[1]:
+                    self.pending.append(LOOP_VARS[len(self.scope) + len(self.pending)])
         elif sym == _B:
             if t == g.open:
                 push = [(_B, 0), (_H, 0)]
@@ -288,18 +316,20 @@ def build(tokens: Sequence[str], nt: int):
         pos += 1                                      # "("
         head = tokens[pos]
         pos += 1
-        if head == "move":
-            length = expr()
-            angle = expr()
-            pos += 1
-            return Move(length, angle)
-        if head == "loop":
-            var = tokens[pos]
-            pos += 1
-            count = expr()
-            return Loop(var, count, body())
-        if head in ("embed", "penup"):
-            return (Embed if head == "embed" else PenUp)(body())
+        slots = STATEMENT_FORMS.get(head)
+        if slots is not None:                         # the form's slots are its AST class's fields, in order
+            values = []
+            for slot in slots:
+                if slot == VAR:
+                    values.append(tokens[pos])
+                    pos += 1
+                elif slot == BODY:
+                    values.append(body())             # (reads the closing ")")
+                else:
+                    values.append(expr())
+            if BODY not in slots:
+                pos += 1                              # ")"
+            return STATEMENT_CLASSES[head](*values)
         args = []
         while tokens[pos] != ")":
             args.append(expr())

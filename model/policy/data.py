@@ -11,13 +11,13 @@ Where A comes from (`KINDS`, mixture `DEFAULT_WEIGHTS`; C is always a stored pro
 - "random":    a fresh random program (the generator's), Tree Diffusion's 20 % of far-away starts.
 
 An example's labels: every fixing step of `logo.tree_path.fixing_steps(A, C)` is a positive (slot,
-action) (`model.policy_actions`); one of them with content (a statement, an expression, a wrapped
-loop's count) is the decoder's target, walked through the grammar (`model.policy_grammar`) for its mask
+action) (`model.policy.actions`); one of them with content (a statement, an expression, a wrapped
+loop's count) is the decoder's target, walked through the grammar (`model.grammar`) for its mask
 ids. A second decoder target is a *pool* statement: one of C's statements at any depth that uses no
 loop variable from outside it (`closed_statements`), written on its own, decoded from the program's end
 slot with the `POOL` nonterminal: what the sampler inserts anywhere (the issue's oracle inserted the
 target program's own statements). `PolicyData` keeps a ring of encoded examples made from the database (follows a growing
-database like `model.pairs.PairSampler`, held out by the same hash of C's entry id) and batches it.
+database like `model.edit.pairs.PairSampler`, held out by the same hash of C's entry id) and batches it.
 """
 from __future__ import annotations
 
@@ -34,11 +34,11 @@ from logo.syntax import to_text
 from logo.tokens import tokenize
 from logo.tree_path import closed_statements, fixing_steps, path, statement_keys  # noqa: F401
 
-from .encoding import paren_depth
-from .pairs import is_heldout
-from .policy_actions import N_ACTIONS, SiteTable
-from .policy_grammar import POOL, Grammar, walk_masks
-from .tokenizer import Tokenizer
+from ..tokenizer import paren_depth
+from ..examples import follow_library, is_heldout
+from .actions import N_ACTIONS, SiteTable
+from ..grammar import POOL, Grammar, walk_masks
+from ..tokenizer import Tokenizer
 
 KINDS = ("far", "walk", "prefix", "neighbour", "random")
 DEFAULT_WEIGHTS = {"far": 0.3, "walk": 0.15, "prefix": 0.15, "neighbour": 0.25, "random": 0.15}
@@ -224,12 +224,9 @@ class PolicyData:
 
     # ---- the database -------------------------------------------------------------------------------
     def _refresh_library(self) -> None:
-        text = self.source.library_text()
-        if text != self._library_text:
-            self._library_text = text
-            self.library = logo.parse_library(text)
-            if self.library:
-                self.tok.add_library(self.library)
+        got = follow_library(self.source, self.tok, self._library_text)
+        if got is not None:
+            self._library_text, self.library = got
             self.grammar = Grammar(self.tok, self.library)   # new names: new masks (old rows are dropped)
             self._masks = None
             for r in self.rings.values():

@@ -1,8 +1,9 @@
 """Programs and edit scripts as fixed-width arrays (the model's input and target layout).
 
-`encode_program` gives A's token ids (then END, then PAD) and each token's parenthesis depth;
-`encode_script` gives an edit script's (type, token, position) columns (then FIN, then -1 padding);
-`decode_script` turns such columns back into `model.edits.Edit`s. See `model.network` for the layout.
+`encode_program` gives A's token ids (then END, then PAD) and each token's parenthesis depth
+(`model.tokenizer.paren_depth`); `encode_script` gives an edit script's (type, token, position) columns
+(then FIN, then -1 padding); `decode_script` turns such columns back into `model.edit.edits.Edit`s. See
+`model.edit.net` for the layout.
 """
 from __future__ import annotations
 
@@ -11,22 +12,10 @@ from typing import Sequence
 import numpy as np
 
 from .edits import DELETE, INSERT, SUBSTITUTE, Edit
-from .network import DEL, FIN, INS, SUB
-from .tokenizer import Tokenizer
+from .net import DEL, FIN, INS, SUB
+from ..tokenizer import Tokenizer, paren_depth
 
 _TYPE = {INSERT: INS, DELETE: DEL, SUBSTITUTE: SUB}
-
-
-def paren_depth(tokens: Sequence[str]) -> list[int]:
-    """Nesting depth of each token (a closing parenthesis has the depth of its opener)."""
-    out, d = [], 0
-    for t in tokens:
-        if t == ")":
-            d -= 1
-        out.append(max(d, 0))
-        if t == "(":
-            d += 1
-    return out
 
 
 def encode_program(tokenizer: Tokenizer, tokens: Sequence[str], max_tokens: int):

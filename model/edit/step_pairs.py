@@ -1,5 +1,5 @@
-"""The sampler's step pair kinds: far-target steps, prefix steps and dream hindsight (see `model.steps`,
-`model.hindsight`).
+"""The sampler's step pair kinds: far-target steps, prefix steps and dream hindsight (see `model.edit.steps`,
+`model.edit.hindsight`).
 
 - "far":       A = A_j of a chain of drawing mutations from a stored program C, B = A_{j-1} (one step
                back), shown image A_j and the image of **C** (the far target), held out with C.
@@ -19,10 +19,9 @@ import zlib
 
 import numpy as np
 
-from logo.images import blur
 
 from .steps import Chain, draws, far_chains, far_pairs, prefixes, prefix_steps
-from .tokenizer import join
+from ..tokenizer import join
 
 STEP_KINDS = ("far", "prefix", "hindsight")
 
@@ -177,15 +176,4 @@ def commit_hindsight(sampler, prepared) -> int:
         added += sampler.add_pair("hindsight", p[1], p[2], int(ra), int(rg), p[0])
     return added
 
-
-# ---- the search's measure ------------------------------------------------------------------------------
-
-def step_closer(images_a, images_new, ok, targets) -> int:
-    """How many proposed programs (that ran: `ok`) draw closer to their target than A does
-    (blurred L2 as `dream.search.score`'s graded distance, sigma 1; the blur is `logo.images.blur`):
-    the search's own measure of a useful step."""
-    ta = blur(np.asarray(targets))
-    da = ((blur(np.asarray(images_a)) - ta) ** 2).reshape(len(ta), -1).sum(1)
-    dn = ((blur(np.asarray(images_new)) - ta) ** 2).reshape(len(ta), -1).sum(1)
-    return int(((dn < da) & np.asarray(ok, bool)).sum())
 

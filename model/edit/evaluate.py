@@ -3,7 +3,7 @@
 
 "Edits reproduce B": the greedy script applied to A parses, runs and draws B (`data.novelty.same_image`
 under the database's threshold); for lateral pairs (A already draws B) the result must also be
-shorter than A; for the step kinds (`model.step_pairs`: B is one step, the image a far target) it must
+shorter than A; for the step kinds (`model.edit.step_pairs`: B is one step, the image a far target) it must
 draw B, and `closer_<kind>` counts steps that draw closer to the far target. `a_draws_b` is the rate at
 which A itself already draws B (a baseline)."""
 from __future__ import annotations
@@ -15,10 +15,12 @@ import logo
 from data.novelty import same_image
 from .edits import EditError, apply_edits
 from .generate import decode, scripts_from
-from .network import loss_and_metrics, unwrap
+from .net import loss_and_metrics
+from ..transformer import unwrap
 from .pairs import KINDS, PairSampler
-from .step_pairs import STEP_KINDS, step_closer
-from .tokenizer import join
+from .step_pairs import STEP_KINDS
+from ..examples import step_closer
+from ..tokenizer import join
 
 
 def same_image_fn(threshold: float | None):
