@@ -95,3 +95,23 @@ def canonical(program) -> Program:
     if body is p.body and all(a is b for a, b in zip(defs, p.defs)):
         return p
     return Program(tuple(defs), body)
+
+
+def rename_vars(node, names: dict):
+    """`node` with loop variables (bound and used) renamed by `names`."""
+    if isinstance(node, Var):
+        return Var(names.get(node.name, node.name))
+    if isinstance(node, BinOp):
+        return BinOp(node.op, rename_vars(node.left, names), rename_vars(node.right, names))
+    if isinstance(node, Move):
+        return Move(rename_vars(node.length, names), rename_vars(node.angle, names))
+    if isinstance(node, Loop):
+        return Loop(names.get(node.var, node.var), rename_vars(node.count, names),
+                    tuple(rename_vars(x, names) for x in node.body))
+    if isinstance(node, Embed):
+        return Embed(tuple(rename_vars(x, names) for x in node.body))
+    if isinstance(node, PenUp):
+        return PenUp(tuple(rename_vars(x, names) for x in node.body))
+    if isinstance(node, Call):
+        return Call(node.name, tuple(rename_vars(a, names) for a in node.args))
+    return node

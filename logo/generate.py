@@ -213,8 +213,7 @@ def compose(statements: Sequence, weights: Sequence[float], rng: random.Random) 
     `weights`) with a pen-up move or a turn between them, a quarter of them repeated in a loop that
     steps or turns after each pass: the shape of DreamCoder's LOGO tasks, built from given parts
     (`bench/statements.py` trains a statement classifier on such programs)."""
-    from .canonical import LOOP_VARS, canonical
-    from .mutate import rename_vars
+    from .canonical import LOOP_VARS, canonical, rename_vars
 
     def between():
         r = rng.random()

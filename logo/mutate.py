@@ -44,7 +44,7 @@ from itertools import accumulate
 from typing import Callable, NamedTuple, Sequence
 
 from .ast import CONSTANTS, OPERATORS, BinOp, Call, Const, Embed, Loop, Move, Num, PenUp, Program, Var, walk
-from .canonical import LOOP_VARS, canonical
+from .canonical import LOOP_VARS, canonical, rename_vars  # noqa: F401  (rename_vars: re-exported)
 from .errors import LogoError
 from .generate import Generator, GeneratorSettings
 from .syntax import define_text, parse, to_text
@@ -483,26 +483,6 @@ def fresh_var(scope: tuple) -> str:
         if v not in scope:
             return v
     return f"v{len(scope) + 20}"
-
-
-def rename_vars(node, names: dict):
-    """`node` with loop variables (bound and used) renamed by `names`."""
-    if isinstance(node, Var):
-        return Var(names.get(node.name, node.name))
-    if isinstance(node, BinOp):
-        return BinOp(node.op, rename_vars(node.left, names), rename_vars(node.right, names))
-    if isinstance(node, Move):
-        return Move(rename_vars(node.length, names), rename_vars(node.angle, names))
-    if isinstance(node, Loop):
-        return Loop(names.get(node.var, node.var), rename_vars(node.count, names),
-                    tuple(rename_vars(x, names) for x in node.body))
-    if isinstance(node, Embed):
-        return Embed(tuple(rename_vars(x, names) for x in node.body))
-    if isinstance(node, PenUp):
-        return PenUp(tuple(rename_vars(x, names) for x in node.body))
-    if isinstance(node, Call):
-        return Call(node.name, tuple(rename_vars(a, names) for a in node.args))
-    return node
 
 
 def substitute(node, name: str, value):

@@ -454,7 +454,7 @@ def _routes(app: Flask, state: State) -> None:
         r = Response(render_template("query.html", error=None, result={
             "label": label, "image": png_data_url(images[0], 4), "token": token, "near": near, "heads": heads,
             "ms": ms, "arms": offered_arms(state.solver), "max_solve_s": state.max_solve_s,
-            "default_arm": "model" if state.solver.watcher is not None else "grammar"}))
+            "default_arm": "auto"}))
         r.headers["Server-Timing"] = f"nearest;dur={ms:.1f}"
         return r
 
@@ -469,14 +469,14 @@ def _routes(app: Flask, state: State) -> None:
         arm = request.form.get("proposer", "")
         arms = offered_arms(state.solver)
         if arm not in arms:
-            bad(f"unknown proposer {arm[:40]!r} (choose from {', '.join(arms)}; the model ones need --ckpt)")
+            bad(f"unknown proposer {arm[:40]!r} (choose from {', '.join(arms)}; the checkpoint's need --ckpt)")
         try:
             seconds = float(request.form.get("seconds", "10"))
         except ValueError:
             bad("seconds must be a number")
         if not (0 < seconds <= state.max_solve_s):
             bad(f"seconds must be more than 0 and at most {state.max_solve_s:g}")
-        starts = state.near.call(start_programs, target.image, 8)
+        starts = state.near.call(start_programs, target.image, state.solver.settings.k)
         library = state.library()
         try:
             job = state.solves.submit(request.remote_addr or "?", arm, seconds, target, starts, library, size)
