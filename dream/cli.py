@@ -24,7 +24,11 @@ from pathlib import Path
 
 from logo.cli_errors import add_debug_flag, debug_requested, float_range, int_range, run_guarded
 
+from .search.arms import AUTO, SEARCH_ARMS, USER_ARMS
 from .search.executor import Workers
+
+#: the users' arms dream can search with: those that edit (dream inserts the search's path)
+DREAM_ARMS = tuple(a for a in USER_ARMS if a == AUTO or a in SEARCH_ARMS)
 from .search.settings import SearchSettings
 
 
@@ -34,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog="\n".join(__doc__.split("\n")[2:]))
     p.add_argument("--db", required=True, help="the program-image database (SQLite) that train uses")
     p.add_argument("--ckpt", required=True, help="checkpoint directory that train writes")
+    p.add_argument("--proposer", default=AUTO, choices=DREAM_ARMS,
+                   help="what proposes the search's steps (default auto: the checkpoint's family, model or policy; "
+                   "grammar and none search without it)")
     p.add_argument("--targets", default="mnist=1,tasks=1,db=1",
                    help="target mix as kind=weight, kinds mnist, tasks, db (default mnist=1,tasks=1,db=1)")
     p.add_argument("--max-targets", type=int_range(1), default=None, help="stop after this many targets")
@@ -107,6 +114,7 @@ def dream(args) -> int:
 
 def _dream(args, weights, stop, dreamer_ref, device, executor, on_signal) -> int:
     from .dreamer import Dreamer
+    from .search.arms import checkpoint_problem, resolve_auto
     from .search.proposer import CheckpointWatcher
     from .search.targets import TargetSampler
     db_path, ckpt = Path(args.db), Path(args.ckpt)
@@ -140,16 +148,22 @@ def _dream(args, weights, stop, dreamer_ref, device, executor, on_signal) -> int
         print(f"dream: {e}", file=sys.stderr)
         return 1
     settings = SearchSettings.from_args(args)
+    problem = args.proposer != AUTO and checkpoint_problem(args.proposer, watcher.kind)
+    if problem:
+        print(f"dream: {problem}", file=sys.stderr)
+        return 1
     dreamer = Dreamer(db, watcher, sampler, log_dir, settings=settings, grid_every=args.grid_every,
                       poll_every_s=args.poll_every, echo=lambda s: print(s, flush=True), executor=executor,
-                      threads=args.threads or 1)
+                      threads=args.threads or 1, arm=args.proposer)
     dreamer_ref.append(dreamer)
     if stop["flag"]:
         dreamer.request_stop()
     dreamer.start_workers()
     signal.signal(signal.SIGINT, on_signal)      # (again: starting Ray may have set its own)
     signal.signal(signal.SIGTERM, on_signal)
+    arm = resolve_auto(watcher.kind) if args.proposer == AUTO else args.proposer
     print(f"dream: db={db_path} ({len(db)} entries, {db.image_size}px) ckpt={ckpt} device={device} "
+          f"proposer={args.proposer}{' -> ' + arm if arm != args.proposer else ''} "
           f"targets={weights} budget={settings.budget_s:g}s log={log_dir} searching: {executor.describe()}", flush=True)
     summary = dreamer.run(args.max_targets, args.max_seconds)
     print(f"dream: stopped after {summary['targets']} targets, {summary['solved']} solved, "

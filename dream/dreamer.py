@@ -38,6 +38,7 @@ import numpy as np
 
 import logo
 
+from .search.arms import AUTO, Parts, make_proposer
 from .search.executor import Executor, Inline, Outcome, stop_requested
 from .search.frontier import SearchResult
 from .search.settings import SearchSettings
@@ -106,9 +107,10 @@ class DreamSearch:
     and database) or a worker's (`DreamJob`: it follows the checkpoint directory itself)."""
 
     def __init__(self, watcher, settings: SearchSettings, image_size: int, db=None, follow: bool = False,
-                 should_stop=None):
+                 should_stop=None, arm: str = AUTO):
         self.watcher = watcher
         self.settings = settings
+        self.arm = arm
         self.image_size = image_size
         self.db = db
         self.follow = follow
@@ -118,7 +120,10 @@ class DreamSearch:
         if self.follow:
             self.watcher.poll()                 # at most every poll interval
         st = self.settings
-        expand = st.model_proposer(self.watcher, item.library)
+        expand = st.model_proposer(self.watcher, item.library)        # `auto`: the checkpoint's family
+        if self.arm != AUTO:
+            expand = make_proposer(self.arm, Parts(expand, st.candidates_per_expansion, st.enum_cap, item.seq,
+                                                   item.library, expand.max_tokens))
         kw = {} if item.starts is None else {"starts": given_starts(item.starts)}
         result = run_search(expand, item.target, self.db, st, library=item.library, should_stop=self.should_stop,
                             image_size=self.image_size, **kw)
@@ -134,6 +139,7 @@ class DreamJob:
     image_size: int
     poll_every_s: float = 5.0
     threads: int = 1
+    arm: str = AUTO
 
     def key(self) -> str:
         return repr(self)
@@ -144,14 +150,16 @@ class DreamJob:
         torch.set_num_threads(self.threads)
         watcher = CheckpointWatcher(self.ckpt, self.device, min_interval_s=self.poll_every_s)
         watcher.require()
-        return DreamSearch(watcher, self.settings, self.image_size, follow=True,
-                           should_stop=stop_requested)
+        return DreamSearch(watcher, self.settings, self.image_size, follow=True, should_stop=stop_requested,
+                           arm=self.arm)
 
 
 class Dreamer:
-    def __init__(self, db, watcher, sampler, log_dir: str | Path, *, settings: SearchSettings | None = None, grid_every: int = 20, poll_every_s: float = 5.0, echo=print,
-                 executor: Executor | None = None, threads: int = 1):
+    def __init__(self, db, watcher, sampler, log_dir: str | Path, *, settings: SearchSettings | None = None,
+                 grid_every: int = 20, poll_every_s: float = 5.0, echo=print, executor: Executor | None = None,
+                 threads: int = 1, arm: str = AUTO):
         self.db = db
+        self.arm = arm
         self.watcher = watcher
         self.sampler = sampler
         self.log_dir = Path(log_dir)
@@ -176,7 +184,7 @@ class Dreamer:
         self.library = None
         # this process's searcher: `--workers 1`, and `dream_one`
         self.searcher = DreamSearch(watcher, self.settings, db.image_size, db=db,
-                                    should_stop=lambda: self.stop_requested)
+                                    should_stop=lambda: self.stop_requested, arm=arm)
 
     def request_stop(self, *_args) -> None:
         self.stop_requested = True
@@ -266,7 +274,7 @@ class Dreamer:
 
     def _job(self) -> DreamJob:
         return DreamJob(str(Path(self.watcher.directory).resolve()), self.watcher.device, self.settings,
-                        self.db.image_size, self.poll_every_s, self.threads)
+                        self.db.image_size, self.poll_every_s, self.threads, self.arm)
 
     def start_workers(self) -> None:
         """Start the executor's workers (once; `run` does it when nobody did)."""
