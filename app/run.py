@@ -187,12 +187,13 @@ EVAL_ARMS = ("model", "random")
 
 
 def evaluate_arm(cfg: "Config", arm: str, rdir: Path, db: str, ckpt: str, device: list[str], mnist: list[str],
-                 run_child, search: list[str] = ()) -> None:
+                 run_child, settings: SearchSettings = SearchSettings(), workers: list[str] = ()) -> None:
     """`logo solve --proposer ARM` on the round's DreamCoder training tasks and held-out MNIST digits,
     into `app.report.arm_dir(rdir, SET, ARM)`; `run_child(name, cmd)` runs it (and raises if it fails);
-    `search`: the search flags, the budget among them (`SearchSettings.to_argv`)."""
+    `settings`: the search's, with the configuration's budget (`Config.solve_budget`); `workers`: their flags."""
     from .report import arm_dir
-    common = ["--proposer", arm, "--ckpt", ckpt, "--db", db, "--quiet", *device, *search]
+    search = replace(settings, budget_s=cfg.solve_budget).to_argv()
+    common = ["--proposer", arm, "--ckpt", ckpt, "--db", db, "--quiet", *device, *search, *workers]
     run_child("solve", _logo(["solve", *common, "--tasks", "dreamcoder", "--split", "train",
                               "--limit", str(cfg.solve_tasks), "--out", str(arm_dir(rdir, "tasks", arm))]))
     run_child("solve", _logo(["solve", *common, "--tasks", "mnist-heldout", *mnist,
@@ -361,7 +362,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
     def evaluate() -> None:
         for arm in EVAL_ARMS:
             evaluate_arm(cfg, arm, rdir, db, ckpt, device, mnist, lambda name, cmd: check(name, sup.run(name, cmd)),
-                         solve_settings.to_argv() + search_workers["solve"])
+                         settings, search_workers["solve"])
 
     def compress() -> None:
         # the corpus is what was solved: dream's log (training tasks, training digits, database targets

@@ -99,10 +99,11 @@ def test_the_search_flags_are_range_checked(name, parser, required, command, bad
 
 def test_logo_run_hands_its_settings_to_the_evaluation():
     from app.run import CONFIGS, evaluate_arm
-    s = SearchSettings(k=2, beam=3, samples=4, budget_s=CONFIGS["demo"].solve_budget)
+    s = SearchSettings(k=2, beam=3, samples=4)
     commands = []
     evaluate_arm(CONFIGS["demo"], "model", Path("round1"), "db.sqlite", "ckpt", [], [],
-                 lambda name, cmd: commands.append(cmd), s.to_argv())
+                 lambda name, cmd: commands.append(cmd), s)
     solve = _subcommand("solve")
-    for cmd in commands:
-        assert SearchSettings.from_args(solve.parse_args(cmd[cmd.index("solve") + 1:])) == s
+    for cmd in commands:          # the search's settings, with the configuration's budget
+        got = SearchSettings.from_args(solve.parse_args(cmd[cmd.index("solve") + 1:]))
+        assert got == replace(s, budget_s=CONFIGS["demo"].solve_budget)

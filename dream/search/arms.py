@@ -35,8 +35,8 @@ class Parts:
     library: tuple | None
     max_tokens: int
 
-    def grammar(self, seed_offset: int = 0) -> GrammarProposer:
-        return GrammarProposer(self.n, seed=self.seed + seed_offset, library=self.library, max_tokens=self.max_tokens)
+    def grammar(self) -> GrammarProposer:
+        return GrammarProposer(self.n, seed=self.seed, library=self.library, max_tokens=self.max_tokens)
 
     def enum(self) -> EnumProposer:
         return EnumProposer(self.cap, self.max_tokens)
