@@ -1,6 +1,6 @@
 """`dream`: the dreaming process. Runs next to `train` on the same database and checkpoint directory.
 
-    dream --db runs/x/db.sqlite --ckpt runs/x/ckpt [--targets mnist=1,tasks=1,db=1] [--budget 10]
+    dream --db runs/x/db.sqlite --ckpt runs/x/ckpt [--targets mnist=1,tasks=1,db=1] [--budget 10] [--proposer auto]
           [--max-targets N] [--max-seconds S] [--device auto] [--log DIR]
 
 Loop: reload the newest checkpoint when one appears, pick a target (weighted mix of MNIST training

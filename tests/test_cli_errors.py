@@ -268,6 +268,11 @@ CASES = [
     # dream
     C("dream --temperatures a,b", dream_main, ["--db", "{d}/db.sqlite", "--ckpt", "{o}/c", "--temperatures", "a,b"],
       2, ("--temperatures",)),
+    C("dream --proposer random", dream_main, ["--db", "{d}/db.sqlite", "--ckpt", "{o}/c", "--proposer", "random"],
+      2, ("--proposer",)),
+    C("solve --proposer oracle", app_main, ["solve", "--proposer", "oracle"], 2, ("--proposer", "auto")),
+    C("solve --tasks a binary file", app_main, ["solve", "--tasks", "{d}/latin1.txt", "--out", "{o}/s"], 1,
+      ("latin1.txt",)),
     C("dream --budget 0", dream_main, ["--db", "{d}/db.sqlite", "--ckpt", "{o}/c", "--budget", "0"], 2,
       ("--budget",)),
     C("dream no checkpoint, --wait 0", dream_main, ["--db", "{d}/db.sqlite", "--ckpt", "{o}/c", "--wait", "0"], 1,

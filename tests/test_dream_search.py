@@ -170,6 +170,22 @@ def test_insert_rule_new_entry_and_new_head(tmp_path, tiny, ckpt_dir):
     assert (tmp_path / "log" / "grid_00001.png").exists()
 
 
+def test_dream_searches_with_the_proposer_it_is_given(tmp_path, ckpt_dir):
+    """`dream --proposer none`: the start programs only (the model is not asked); `auto` is the checkpoint's."""
+    db = Database(tmp_path / "db.sqlite", image_size=32)
+    db.insert(P)
+    watcher = CheckpointWatcher(ckpt_dir, "cpu", min_interval_s=0)
+    watcher.require()
+    sampler = _FixedTargets([target_of(Q, kind="tasks", name="Q")] * 2)
+    settings = SearchSettings(k=5, beam=0, budget_s=3.0)
+    none = Dreamer(db, watcher, sampler, tmp_path / "none", settings=settings, grid_every=0, arm="none")
+    rec = none.dream_one(sampler.next())
+    assert not rec["solved"] and rec["candidates"] == 0 and rec["inserted"] == []
+    auto = Dreamer(db, watcher, sampler, tmp_path / "auto", settings=settings, grid_every=0)
+    rec = auto.dream_one(sampler.next())
+    assert rec["solved"] and rec["candidates"] > 0                # the model's edit from P
+
+
 class _FixedTargets:
     def __init__(self, targets):
         self.targets = list(targets)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -119,6 +119,19 @@ class SolveWorker:
         return s.solve_one(item.arm, item.target, item.index)
 
 
+def warm_up(solver: Solver, arm: str) -> None:
+    """Compile the enumerator, the renderer and the scorer in this process before any target's budget starts (a
+    first search pays seconds of JIT compilation otherwise; forked workers inherit the compiled code): `arm`'s
+    path on a one-line target, bounded by counts."""
+    import logo
+    from logo.library import SOLVE_SIZE
+    line = "(move ul 0)"
+    target = Target("warm-up", "png", logo.render(line, solver.image_size), logo.render(line, SOLVE_SIZE))
+    counted = replace(solver.settings, budget_s=600.0, max_programs=64, max_rounds=1)
+    solver.variant(library=solver.library, starts=solver.starts, settings=counted).solve_one(
+        "topdown" if arm in TOPDOWN_ARMS else "none", target)
+
+
 def solve_on(executor: Executor, solver: Solver, targets: Sequence[Target], arm: str,
              on_row: Callable[[int, dict], None] | None = None, device: str = "cpu",
              threads: int = 1, on_outcome: Callable[[Outcome], None] | None = None,
@@ -129,6 +142,7 @@ def solve_on(executor: Executor, solver: Solver, targets: Sequence[Target], arm:
     (`dream.search.executor.RETRIES` times), then has an "error" row; a row of a target that took more than one try
     says how many ("attempts"). `threads`: torch threads per worker."""
     arm = solver.resolve(arm)
+    warm_up(solver, arm)
     executor.start(SolveJob.of(solver, [arm], device, threads), local=SolveWorker(solver))
     if on_start is not None:
         on_start()
