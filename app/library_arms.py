@@ -1,7 +1,7 @@
 """Does the learned library make solving easier? The same search with the library off and on.
 
 Both arms search the same targets with the same proposer (a checkpoint's model, or a model-free arm of
-`dream.search.baselines`), budget, search settings and database, through the same `dream.search.solver.Solver`
+`dream.search.arms`), budget, search settings and database, through the same `dream.search.solver.Solver`
 (`Solver.variant`). What differs:
 
 - **off**: no procedures. The proposer gets no library; start programs are the nearest database
@@ -63,17 +63,14 @@ def arm_solver(solver: Solver, arm: str) -> Solver:
                           starts=partial(arm_starts, library=library, arm=arm))
 
 
-def run_arm(solver: Solver, arm: str, proposer: str, targets, budget_s: float, echo=None) -> list[dict]:
-    """Search every target in one arm with `proposer` (an arm of `dream.search.baselines`); one row per target."""
+def run_arm(solver: Solver, arm: str, proposer: str, targets, echo=None) -> list[dict]:
+    """Search every target in one arm with `proposer` (an arm of `dream.search.arms`); one row per target."""
     one = arm_solver(solver, arm)
-    rows = []
-    for i, t in enumerate(targets):
-        rows.append(_solve(one, arm, proposer, t, budget_s, i, echo))
-    return rows
+    return [_solve(one, arm, proposer, t, i, echo) for i, t in enumerate(targets)]
 
 
-def _solve(solver: Solver, arm: str, proposer: str, target, budget_s: float, index: int, echo) -> dict:
-    row = public(solver.solve_one(proposer, target, budget_s, index))
+def _solve(solver: Solver, arm: str, proposer: str, target, index: int, echo) -> dict:
+    row = public(solver.solve_one(proposer, target, index))
     if echo:
         what = ("error" if "error" in row else "solved" if row["solved"] else "iou %.2f" % row["iou"])
         echo(f"  [{arm}] {target.name[:32]:32s} {what:10s} {row.get('tokens', 0):3d} tokens  "
@@ -81,12 +78,12 @@ def _solve(solver: Solver, arm: str, proposer: str, target, budget_s: float, ind
     return row
 
 
-def compare(target_sets: dict, solver: Solver, proposer: str, budget_s: float, echo=None) -> dict:
+def compare(target_sets: dict, solver: Solver, proposer: str, echo=None) -> dict:
     """{set name: {"off": summary, "on": summary, "rows": {"off": [...], "on": [...]}}} for each set
     (`dream.search.solver.summarize`: solved, mean IoU, mean tokens, of the solutions, calls to the library, ...).
 
     The arms alternate target by target (off, on, off, on, ...) so that a shared machine's changing load
-    falls on both alike; both search a target with the same seed."""
+    falls on both alike; both search a target with the same seed and `solver.settings.budget_s`."""
     arms = {arm: arm_solver(solver, arm) for arm in ARMS}
     out = {}
     for name, targets in target_sets.items():
@@ -94,7 +91,7 @@ def compare(target_sets: dict, solver: Solver, proposer: str, budget_s: float, e
         res = {"rows": {arm: [] for arm in ARMS}}
         for i, t in enumerate(targets):
             for arm in ARMS:
-                res["rows"][arm].append(_solve(arms[arm], arm, proposer, t, budget_s, i, echo))
+                res["rows"][arm].append(_solve(arms[arm], arm, proposer, t, i, echo))
         for arm in ARMS:
             res[arm] = summarize(res["rows"][arm])
         res["seconds"] = round(time.monotonic() - t0, 1)
@@ -112,20 +109,19 @@ def open_solver(db, proposer: str, ckpt=None, device: str = "cpu", settings=None
 def build_parser():
     """The flags of `python -m app.library_arms` (the search flags are `logo solve`'s)."""
     import argparse
-    from dream.search.baselines import ARMS as PROPOSERS
-    from dream.search.solver import SearchSettings
+    from dream.search.arms import ARMS, AUTO
+    from dream.search.settings import SearchSettings
     ap = argparse.ArgumentParser(prog="python -m app.library_arms", description=__doc__.split("\n")[0])
     ap.add_argument("--db", required=True)
     ap.add_argument("--ckpt", default=None, help="checkpoint directory (the model proposes; else --proposer)")
-    ap.add_argument("--proposer", default=None, choices=PROPOSERS,
-                    help="dream.search.baselines arm (default model with --ckpt, else grammar)")
+    ap.add_argument("--proposer", default=AUTO, choices=(AUTO,) + ARMS,
+                    help="an arm of dream.search.arms (default auto: the checkpoint's family with --ckpt, else grammar)")
     ap.add_argument("--tasks", type=int, default=16, help="DreamCoder test tasks (spread over the split)")
     ap.add_argument("--mnist", type=int, default=0, help="held-out MNIST digits")
-    ap.add_argument("--budget", type=float, default=1.5)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--mnist-root", default=None)
     ap.add_argument("--out", required=True, help="JSON file to write")
-    SearchSettings.add_arguments(ap)
+    SearchSettings.add_arguments(ap, "solve")       # --budget too
     return ap
 
 
@@ -135,16 +131,17 @@ def main(argv=None) -> int:
     import sys
     from pathlib import Path
     from dream.search.proposer import resolve_device
-    from dream.search.solver import SearchSettings, SolveError
+    from dream.search.settings import SearchSettings
+    from dream.search.solver import SolveError
     args = build_parser().parse_args(argv)
     from .solve import load_targets
-    proposer = args.proposer or ("model" if args.ckpt else "grammar")
     try:
-        solver = open_solver(args.db, proposer, args.ckpt, resolve_device(args.device),
+        solver = open_solver(args.db, args.proposer, args.ckpt, resolve_device(args.device),
                              SearchSettings.from_args(args))
     except SolveError as e:
         print(f"library arms: {e}", file=sys.stderr)
         return 1
+    proposer = solver.resolve(args.proposer)
     try:
         library, size = list(solver.library or ()), solver.image_size
         sets = {}
@@ -152,10 +149,10 @@ def main(argv=None) -> int:
             sets["dreamcoder-test"] = load_targets("dreamcoder", "test", size, args.tasks)[1]
         if args.mnist:
             sets["mnist-heldout"] = load_targets("mnist-heldout", "test", size, args.mnist, args.mnist_root)[1]
-        res = compare(sets, solver, proposer, args.budget, echo=lambda s: print(s, flush=True))
+        res = compare(sets, solver, proposer, echo=lambda s: print(s, flush=True))
     finally:
         solver.close()
-    summary = {"proposer": proposer, "checkpoint": args.ckpt, "budget_s": args.budget, "library_size": len(library),
+    summary = {"proposer": proposer, "checkpoint": args.ckpt, "budget_s": solver.settings.budget_s, "library_size": len(library),
                "search": solver.settings.to_dict(), "results": res}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(summary, indent=1, default=str))

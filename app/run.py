@@ -27,7 +27,7 @@ from pathlib import Path
 from logo.cli_errors import float_range, int_range
 from logo.files import read_jsonl, write_json
 
-from dream.search.solver import SearchSettings
+from dream.search.settings import SearchSettings
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Config:
     train_seconds: float         # train and dream run this long each round
     train_args: tuple[str, ...]  # extra `train` flags (model size, batch)
     dream_args: tuple[str, ...]  # extra `dream` flags
+    dream_budget: float          # search seconds per dream target
     solve_budget: float          # search seconds per evaluation target
     solve_tasks: int             # DreamCoder training tasks evaluated each round (spread over the split)
     solve_mnist: int             # held-out MNIST digits evaluated each round
@@ -53,20 +54,20 @@ CONFIGS = {
     "demo": Config(rounds=3, db_size=4000, db_growth=1000, train_seconds=75,
                    train_args=("--preset", "tiny", "--batch-size", "64", "--eval-every", "100", "--ckpt-every", "50",
                                "--warmup", "100"),
-                   dream_args=("--time-budget", "3", "--targets", "tasks=2,mnist=1,db=1"),
+                   dream_args=("--targets", "tasks=2,mnist=1,db=1"), dream_budget=3,
                    solve_budget=1.0, solve_tasks=16, solve_mnist=8, compress_iterations=5,
                    compress_limit=1500),
     # the smallest run that still goes through every phase, for tests: about a minute on a 2-core CPU
     "smoke": Config(rounds=1, db_size=60, db_growth=20, train_seconds=3,
                     train_args=("--preset", "tiny", "--batch-size", "16", "--eval-every", "10", "--eval-pairs", "8",
                                 "--ckpt-every", "5", "--warmup", "5", "--threads", "1"),
-                    dream_args=("--time-budget", "0.5", "--targets", "tasks=1,db=1", "--grid-every", "1000"),
+                    dream_args=("--targets", "tasks=1,db=1", "--grid-every", "1000"), dream_budget=0.5,
                     solve_budget=0.2, solve_tasks=1, solve_mnist=1, compress_iterations=1, compress_limit=60,
                     workers=1),
     # hours on one GPU
     "full": Config(rounds=10, db_size=200_000, db_growth=50_000, train_seconds=3600,
                    train_args=("--batch-size", "512", "--eval-every", "1000"),
-                   dream_args=("--time-budget", "30", "--targets", "tasks=2,mnist=1,db=1"),
+                   dream_args=("--targets", "tasks=2,mnist=1,db=1"), dream_budget=30,
                    solve_budget=60, solve_tasks=80, solve_mnist=100, compress_iterations=10,
                    compress_limit=50_000, workers=0),
 }
@@ -94,7 +95,7 @@ def register(sub) -> None:
                    help="what train trains: the edit model (default) or the edit policy (train --model policy); "
                         "dream and the model arm then search with it")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
-    SearchSettings.add_arguments(p)
+    SearchSettings.add_arguments(p, "run")       # the budgets are the configuration's (--solve-budget)
     p.add_argument("--workers", type=int_range(1, 4096), default=None,
                    help="worker processes of the build, dream and the evaluation (default: the configuration's; "
                    "dream gets one fewer, at least one, as train runs beside it)")
@@ -186,13 +187,13 @@ EVAL_ARMS = ("model", "random")
 
 
 def evaluate_arm(cfg: "Config", arm: str, rdir: Path, db: str, ckpt: str, device: list[str], mnist: list[str],
-                 run_child, search: list[str] = ()) -> None:
+                 run_child, settings: SearchSettings = SearchSettings(), workers: list[str] = ()) -> None:
     """`logo solve --proposer ARM` on the round's DreamCoder training tasks and held-out MNIST digits,
     into `app.report.arm_dir(rdir, SET, ARM)`; `run_child(name, cmd)` runs it (and raises if it fails);
-    `search`: the search flags (`SearchSettings.to_argv`)."""
+    `settings`: the search's, with the configuration's budget (`Config.solve_budget`); `workers`: their flags."""
     from .report import arm_dir
-    common = ["--proposer", arm, "--ckpt", ckpt, "--db", db, "--budget", str(cfg.solve_budget), "--quiet", *device,
-              *search]
+    search = replace(settings, budget_s=cfg.solve_budget).to_argv()
+    common = ["--proposer", arm, "--ckpt", ckpt, "--db", db, "--quiet", *device, *search, *workers]
     run_child("solve", _logo(["solve", *common, "--tasks", "dreamcoder", "--split", "train",
                               "--limit", str(cfg.solve_tasks), "--out", str(arm_dir(rdir, "tasks", arm))]))
     run_child("solve", _logo(["solve", *common, "--tasks", "mnist-heldout", *mnist,
@@ -306,6 +307,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
     device = ["--device", args.device]
     mnist = ["--mnist-root", args.mnist_root] if args.mnist_root else []
     settings = SearchSettings.from_args(args)       # every search of the round: dream, evaluation, library arms
+    solve_settings = replace(settings, budget_s=cfg.solve_budget)
     search_workers = round_workers(cfg, args)
 
     def phase(name: str, title: str, fn) -> None:
@@ -339,7 +341,8 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
         # dream waits for train's first checkpoint, then dreams for the same wall time
         dream = sup.start("dream", _python("dream.cli", [
             "--db", db, "--ckpt", ckpt, "--max-seconds", seconds, "--log", str(paths["dream"]),
-            "--seed", str(r), *device, *mnist, *settings.to_argv(enum=False), *search_workers["dream"],
+            "--seed", str(r), *device, *mnist, *replace(settings, budget_s=cfg.dream_budget).to_argv("dream"),
+            *search_workers["dream"],
             *cfg.dream_args]))
         metrics = paths["ckpt"] / "metrics.jsonl"
         found = paths["dream"] / "found.jsonl"
@@ -359,7 +362,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
     def evaluate() -> None:
         for arm in EVAL_ARMS:
             evaluate_arm(cfg, arm, rdir, db, ckpt, device, mnist, lambda name, cmd: check(name, sup.run(name, cmd)),
-                         settings.to_argv() + search_workers["solve"])
+                         settings, search_workers["solve"])
 
     def compress() -> None:
         # the corpus is what was solved: dream's log (training tasks, training digits, database targets
@@ -377,7 +380,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
         ckpt_args = ["--ckpt", ckpt] if any(paths["ckpt"].glob("*.pt")) else ["--proposer", "grammar"]
         check("library-arms", sup.run("library-arms", _python("app.library_arms", [
             "--db", db, *ckpt_args, "--tasks", str(cfg.solve_tasks), "--mnist", str(cfg.solve_mnist),
-            "--budget", str(cfg.solve_budget), *device, *mnist, *settings.to_argv(),
+            *device, *mnist, *solve_settings.to_argv(),
             "--out", str(rdir / "library" / "arms.json")])))
 
     def extend() -> None:

@@ -1,76 +1,91 @@
 """`logo solve`: run the search on a set of targets with a per-target time budget and report.
 
-    logo solve --ckpt DIR --tasks dreamcoder --split test --budget 600 [--db PATH] [--out DIR]
-    logo solve --ckpt DIR --tasks mnist-heldout --budget 30
-    logo solve --ckpt DIR --tasks PNGDIR --budget 30
-    logo solve --proposer random --tasks mytasks.json --db DB --budget 10
+examples:
+  logo solve --tasks dreamcoder --budget 5                    the 80 DreamCoder test tasks, no checkpoint
+  logo solve --tasks drawing.png                              one image file
+  logo solve --tasks PNGDIR --db runs/x/db.sqlite             a folder of images, starts from a database
+  logo solve --ckpt runs/x/ckpt --tasks mnist-heldout --limit 20
+  logo solve --proposer topdown --tasks mytasks.json          a JSON task list, the enumerator alone
 
-Targets: `dreamcoder` (the 160 DreamCoder LOGO tasks drawn by our renderer, --split train/test/all),
-`mnist-heldout` (the held-out MNIST split, never seen by train or dream; --limit to take the first N),
-a folder of image files (converted as `dream.search.score.load_target_image` states), or a JSON task list
-`[{"name": ..., "program": ...}, ...]` with programs in our syntax or DreamCoder's (detected per
-program), to bring your own benchmark. --proposer: model (the checkpoint; an edit model's scripts are
-decoded under the grammar, so every program parses), model-unmasked (the same edit model decoding freely, its
-baseline), random (token mutations, as
-many per expansion as the model proposes), none (start programs only), enum (single numeric/operator
-substitutions), grammar (random grammatical mutations), model+enum, model+grammar (`dream.search.baselines`), and topdown:
-no edits, programs enumerated from the root in decreasing probability under a grammar fitted on the solved
-programs (else the DreamCoder training programs; `dream.search.topdown`). Search starts from the empty program and,
-with --db, the k database entries nearest to the target; with --enumerated-starts N also the N enumerated
-programs nearest the target (enumerated for --enumerate-share of the budget). Solved = exact match at
-28x28 (see `dream.search.score`). Writes OUT/results.json (atomically) and OUT/sheet.png (target | found),
-and prints a table and a summary (solved counts; mean IoU and program length for images).
-An unreadable or empty image, or a task-list entry that does not parse or draw, is reported with its
-file name (and entry) and the other targets are still solved (exit code 1). A missing checkpoint, a
-missing or empty database, and a checkpoint that lacks a procedure name of the database's library are
-errors naming the problem. The search itself is `dream.search.solver` (also the Python API, `dream.solve`).
+Targets (--tasks): `dreamcoder` (the 160 DreamCoder LOGO tasks drawn by our renderer, --split train/test/all),
+`mnist-heldout` (the held-out MNIST split, never seen by train or dream; --limit to take the first N), an image
+file or a folder of them (converted as `logo.images.load_target_image` states), or a JSON task list
+`[{"name": ..., "program": ...}, ...]` with programs in our syntax or DreamCoder's (detected per program).
 
-Workers: --workers N searches N targets at once, each in its own process (default: every core; 1: in
-this process); --ray auto|ADDRESS runs them as Ray tasks on a cluster (`dream.search.executor`). Each target is
-searched with the seed of its place in the list, so the results do not depend on the workers; results.json
-and the sheet are written once, at the end, in the input order. A target whose worker died is searched
-again, then reported as failed (exit code 1).
+Proposers (--proposer):
+{arms}
+The search starts from the empty program, with --db also the k database entries nearest the target, and the
+--enumerated-starts N programs enumerated nearest the target (for --enumerate-share of the budget). Solved =
+exact match at 28x28. Writes OUT/results.json and OUT/sheet.png (target | found) and prints a table and a
+summary. An unreadable image or a task-list entry that does not parse or draw is reported with its file name
+and the other targets are still solved (exit code 1). --workers N searches N targets at once (default: every
+core; 1: in this process); --ray auto|ADDRESS runs them on a Ray cluster. Each target is searched with the
+seed of its place in the list, so the results do not depend on the workers.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
 
-from logo.cli_errors import check_output_dir, float_range, int_range
+from logo.cli_errors import check_output_dir, int_range
 from logo.files import write_json
 
-from dream.search.baselines import ARMS, TOPDOWN_ARMS
+from dream.search.arms import ARMS, AUTO, TOPDOWN_ARMS, USER_ARMS, describe
 from dream.search.executor import Workers
-from dream.search.solver import SearchSettings
+from dream.search.settings import SearchSettings
+
+HELP = __doc__.replace("{arms}", describe(USER_ARMS))
 
 
 def register(sub) -> None:
     p = sub.add_parser("solve", help="search for programs that draw given targets",
-                       description=__doc__.split("\n")[0],
-                       epilog="\n".join(__doc__.split("\n")[1:]))
+                       description=HELP.split("\n")[0], epilog="\n".join(HELP.split("\n")[2:]),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ckpt", help="checkpoint directory (the newest checkpoint is used; needed by the model proposers)")
-    p.add_argument("--proposer", default="model", choices=ARMS,
-                   help="what proposes the search's steps (dream.search.baselines; default model)")
+    p.add_argument("--proposer", default=AUTO, type=proposer_name, metavar="{" + ",".join(USER_ARMS) + "}",
+                   help="what proposes the search's steps (see below; default auto)")
     p.add_argument("--tasks", default="dreamcoder",
-                   help="dreamcoder, mnist-heldout, a folder of images, or a JSON list of {name, program} "
-                   "(default dreamcoder)")
+                   help="dreamcoder, mnist-heldout, an image file, a folder of images, or a JSON list of "
+                   "{name, program} (default dreamcoder)")
     p.add_argument("--split", choices=["train", "test", "all"], default="test",
                    help="DreamCoder split (default test)")
-    p.add_argument("--budget", type=float_range(0, lo_open=True), default=60.0, help="search seconds per target (default 60)")
     p.add_argument("--db", default=None, help="database to take start programs from (nearest entries)")
     p.add_argument("--limit", type=int_range(0), default=None,
                    help="only N targets: for dreamcoder and mnist-heldout N evenly spaced over the split "
                    "(every family / class), for a folder or task list the first N (0: an error, no targets)")
     p.add_argument("--out", default="solve_out", help="output directory (default solve_out)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
-    SearchSettings.add_arguments(p)
+    SearchSettings.add_arguments(p, "solve")
     p.add_argument("--threads", type=int_range(1, 4096), default=None,
                    help="torch CPU threads (default: torch's choice; with workers, 1 per worker)")
     Workers.add_arguments(p)
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled)")
     p.add_argument("--quiet", action="store_true", help="no per-target lines")
     p.set_defaults(func=solve_command)
+
+
+def proposer_name(name: str) -> str:
+    """An arm's name (`auto`, a user's arm, or an ablation `logo run` and the benches ask for by name)."""
+    if name != AUTO and name not in ARMS:
+        raise argparse.ArgumentTypeError(f"unknown proposer {name!r} (choose from {', '.join(USER_ARMS)})")
+    return name
+
+
+def search_line(asked: str, arm: str, solver, settings: SearchSettings) -> str:
+    """What the search will be, in one line: the proposer (what `auto` resolved to and why), the start programs
+    and the budget."""
+    why = f" ({'a ' + solver.checkpoint_kind + ' checkpoint' if solver.checkpoint_kind else 'no checkpoint'})"
+    line = f"proposer {asked} -> {arm}{why}" if asked != arm else f"proposer {arm}"
+    if arm in TOPDOWN_ARMS:
+        return f"{line}: programs enumerated from the root; {settings.budget_s:g} s per target"
+    starts = ["the empty program"]
+    if solver.db is not None and settings.k:
+        starts.append(f"the {settings.k} nearest database entries")
+    if settings.enumerated_starts:
+        starts.append(f"the {settings.enumerated_starts} enumerated programs nearest the target")
+    return f"{line}; starts: {', '.join(starts)}; {settings.budget_s:g} s per target"
 
 
 def print_table(rows: list[dict]) -> None:
@@ -111,6 +126,8 @@ def solve_command(args) -> int:
         print(f"logo solve: {e}", file=sys.stderr)
         executor.close()
         return 1
+    asked, args.proposer = args.proposer, solver.resolve(args.proposer)
+    print(f"logo solve: {search_line(asked, args.proposer, solver, settings)}", flush=True)
     try:
         return _solve_and_report(args, solver, out, device, executor)
     finally:
@@ -153,7 +170,7 @@ def _solve_and_report(args, solver, out: Path, device: str, executor) -> int:
         if executor.workers > 1 or args.ray:
             print(f"logo solve: {len(targets)} targets, {executor.describe()}", flush=True)
 
-    found = solve_on(executor, solver, targets, args.proposer, args.budget, on_row, device=device,
+    found = solve_on(executor, solver, targets, args.proposer, on_row, device=device,
                      threads=args.threads or 1, on_start=on_start)
     sheet, sheet_labels = [], []
     for target, row in zip(targets, found):          # the input order, whatever order the workers finished in
@@ -164,7 +181,7 @@ def _solve_and_report(args, solver, out: Path, device: str, executor) -> int:
     summary = {
         "tasks": label, "proposer": args.proposer, "checkpoint": str(args.ckpt) if solver.watcher is not None else None,
         "checkpoint_meta": solver.checkpoint_meta(),
-        "db": args.db, "budget_s": args.budget, "device": device,
+        "db": args.db, "budget_s": solver.settings.budget_s, "device": device,
         **summarize(rows),
         "unreadable": [{"file": f, "error": m} for f, m in errors],
         "wall_s": round(time.monotonic() - t_all, 1),
@@ -179,7 +196,7 @@ def _solve_and_report(args, solver, out: Path, device: str, executor) -> int:
     print_table(rows)
     how = (f"{summary['solved_by_enumeration']} by enumeration" if args.proposer in TOPDOWN_ARMS else
            f"{summary['solved_by_start']} by a start program as it was, {summary['solved_by_edits']} after edits")
-    print(f"\n{label}: solved {summary['solved']}/{len(targets)} with {args.budget:g}s per target ({how})"
+    print(f"\n{label}: solved {summary['solved']}/{len(targets)} with {solver.settings.budget_s:g}s per target ({how})"
           f"; mean IoU {summary['mean_iou']}; mean program length {summary['mean_tokens']} tokens"
           + (f"; {len(errors)} unreadable" if errors else ""))
     print(f"wrote {out / 'results.json'}" + (f" and {out / 'sheet.png'}" if sheet else ""))

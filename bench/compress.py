@@ -36,40 +36,39 @@ from library.core import Store  # noqa: E402
 from library.logo_mode import LogoEncoder, Unsupported  # noqa: E402
 
 
+def best_of(repeat: int, compress):
+    """(the last result of `compress()`, its fastest time in seconds) over `repeat` runs."""
+    best = r = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = compress()
+        dt = time.perf_counter() - t
+        best = dt if best is None else min(best, dt)
+    return r, best
+
+
 def run_stitch(programs, tasks, iterations, max_arity, repeat):
     try:
         import stitch_core
     except ImportError:
         return None
-    best = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        r = stitch_core.compress(programs, iterations=iterations, max_arity=max_arity, tasks=tasks)
-        dt = time.perf_counter() - t
-        best = dt if best is None else min(best, dt)
+    r, best = best_of(repeat, lambda: stitch_core.compress(programs, iterations=iterations, max_arity=max_arity,
+                                                           tasks=tasks))
     j = r.json
     return {"before": j["original_cost"], "after": j["final_cost"], "ratio": j["compression_ratio"],
             "seconds": best, "n": len(j["abstractions"])}
 
 
 def run_ours(programs, tasks, iterations, max_arity, repeat):
-    best = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        r = library.compress_programs(programs, iterations=iterations, max_arity=max_arity, tasks=tasks)
-        dt = time.perf_counter() - t
-        best = dt if best is None else min(best, dt)
+    r, best = best_of(repeat, lambda: library.compress_programs(programs, iterations=iterations,
+                                                                max_arity=max_arity, tasks=tasks))
     return {"before": r.cost_before, "after": r.cost_after, "ratio": r.ratio, "seconds": best,
             "n": len(r.abstractions)}
 
 
 def run_ours_logo(progs, tasks, iterations, max_arity, repeat):
-    best = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        r = library.compress(progs, iterations=iterations, max_arity=max_arity, tasks=tasks)
-        dt = time.perf_counter() - t
-        best = dt if best is None else min(best, dt)
+    r, best = best_of(repeat, lambda: library.compress(progs, iterations=iterations, max_arity=max_arity,
+                                                       tasks=tasks))
     rep = r.report
     return {"before": rep["cost_before"], "after": rep["cost_after"], "ratio": rep["ratio"], "seconds": best,
             "n": len(r.defs)}

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.solve import SETS, add_search_args, checked_args, machine, run_arms  # noqa: E402
-from dream.search.baselines import MODEL_ARMS  # noqa: E402
+from dream.search.arms import MODEL_ARMS  # noqa: E402
 
 DEFAULT_TRAIN_ARGS = "--preset tiny --batch-size 64 --eval-every 250 --ckpt-every 250"
 
@@ -187,7 +187,7 @@ def evaluate(solver, snap_dir: Path, args, sets: list[str], arms: list[str], reu
     if any(a in MODEL_ARMS for a in arms):
         solver.load_model(str(snap_dir), args.device)
     run = [a for a in arms if reuse is None or a in MODEL_ARMS]
-    res = run_arms(solver, sets, run, args.budget, args.limit, args.quiet)
+    res = run_arms(solver, sets, run, args.limit, args.quiet)
     if reuse is not None:
         for set_name in sets:
             for a in arms:
@@ -268,7 +268,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     import torch
     torch.set_num_threads(max(1, args.threads))
-    from dream.search.solver import SearchSettings, Solver, SolveError
+    from dream.search.settings import SearchSettings
+    from dream.search.solver import Solver, SolveError
     from logo.files import write_json
 
     db = ensure_database(out, args.db, args.db_size)
@@ -322,7 +323,7 @@ def main(argv=None) -> int:
             write_outputs(out, report, sets, arms)
     finally:
         solver.close()
-    print(f"\nlearning curve ({args.budget:g} s per target and arm"
+    print(f"\nlearning curve ({args.budget_s:g} s per target and arm"
           + (f", {args.limit} targets per set" if args.limit else "") + f"; database {db}, "
           f"{report['db_entries']} entries):")
     print(table(report["points"], sets, arms))

@@ -27,6 +27,7 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,8 @@ if str(ROOT) not in sys.path:
 
 def open_solver(args, proposer: str, db_path: Path):
     from app.library_arms import open_solver
-    from dream.search.solver import SearchSettings, SolveError
+    from dream.search.settings import SearchSettings
+    from dream.search.solver import SolveError
     try:
         return open_solver(db_path, proposer, args.ckpt, args.device, SearchSettings.from_args(args), args.seed)
     except SolveError as e:
@@ -61,7 +63,9 @@ def learn(args, db_path: Path, proposer: str, echo) -> dict:
         if args.learn_mnist:
             targets += mnist_targets("train", size, args.mnist_root, args.learn_mnist)
         t0 = time.monotonic()
-        rows = run_arm(solver, "off", proposer, targets, args.learn_budget, echo)
+        learning = solver.variant(library=solver.library, starts=solver.starts,
+                                  settings=replace(solver.settings, budget_s=args.learn_budget))
+        rows = run_arm(learning, "off", proposer, targets, echo)
     finally:
         solver.close()
     db = Database(db_path)
@@ -91,13 +95,13 @@ def logo_text(d) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dream.search.solver import SearchSettings
+    from dream.search.settings import SearchSettings
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="\n".join(__doc__.split("\n")[1:]),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", required=True, help="database: start programs and (without --learn) the library")
     ap.add_argument("--ckpt", default=None, help="checkpoint directory: the model proposes (default: --proposer)")
-    ap.add_argument("--proposer", default=None,
-                    help="dream.search.baselines arm (default: model with --ckpt, otherwise grammar)")
+    ap.add_argument("--proposer", default="auto",
+                    help="an arm of dream.search.arms (default auto: the checkpoint's family with --ckpt, else grammar)")
     ap.add_argument("--learn", action="store_true", help="first learn the library from solved training targets")
     ap.add_argument("--learn-tasks", type=int, default=None, help="training tasks to solve for --learn (default all 80)")
     ap.add_argument("--learn-mnist", type=int, default=0, help="MNIST training digits to search for --learn")
@@ -107,20 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-arity", type=int, default=3)
     ap.add_argument("--tasks", type=int, default=20, help="DreamCoder test tasks (default 20)")
     ap.add_argument("--mnist", type=int, default=10, help="held-out MNIST digits (default 10)")
-    ap.add_argument("--budget", type=float, default=3.0, help="search seconds per target and arm (default 3)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--mnist-root", default=None)
     ap.add_argument("--out", default="runs/bench_library")
     ap.add_argument("--quiet", action="store_true")
-    SearchSettings.add_arguments(ap)
+    SearchSettings.add_arguments(ap, "bench")         # --budget too
     return ap
 
 
 def main(argv=None) -> int:
-    from dream.search.solver import SearchSettings
+    from dream.search.settings import SearchSettings
     args = build_parser().parse_args(argv)
-    args.learn_budget = args.learn_budget or args.budget
+    args.learn_budget = args.learn_budget or args.budget_s
     echo = None if args.quiet else (lambda s: print(s, flush=True))
 
     from app.library_arms import compare
@@ -129,7 +132,7 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    proposer = args.proposer or ("model" if args.ckpt else "grammar")
+    proposer = args.proposer
     db_path = Path(args.db)
     learned = None
     if args.learn:                     # work on a copy: the given database is not changed
@@ -164,16 +167,17 @@ def main(argv=None) -> int:
         if args.mnist:
             sets["mnist-heldout"] = load_targets("mnist-heldout", "test", size, args.mnist, args.mnist_root)[1]
         t0 = time.monotonic()
-        res = compare(sets, solver, proposer, args.budget, echo)
+        proposer = solver.resolve(proposer)
+        res = compare(sets, solver, proposer, echo)
     finally:
         solver.close()
-    summary = {"proposer": proposer, "checkpoint": args.ckpt, "budget_s": args.budget, "db": str(db_path),
+    summary = {"proposer": proposer, "checkpoint": args.ckpt, "budget_s": args.budget_s, "db": str(db_path),
                "search": SearchSettings.from_args(args).to_dict(),
                "library_size": len(library), "learned": learned, "seconds": round(time.monotonic() - t0, 1),
                "results": res}
     (out / "library_bench.json").write_text(json.dumps(summary, indent=1, default=str))
     print(f"\nlibrary off vs on: proposer {proposer}{' (' + args.ckpt + ')' if args.ckpt else ''}, "
-          f"{args.budget:g} s per target, library of {len(library)} procedures")
+          f"{args.budget_s:g} s per target, library of {len(library)} procedures")
     print(f"{'targets':18s} {'arm':4s} {'solved':>8s} {'mean IoU':>9s} {'mean tokens':>12s} {'calls lib':>10s}")
     for name, r in res.items():
         for arm in ("off", "on"):

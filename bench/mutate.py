@@ -36,24 +36,23 @@ def per_draw_text(texts, draws, seed):
     return [mutate(t, rng, content=content) for t in texts for _ in range(draws)]
 
 
-def sites_once_text(texts, draws, seed):
+def sites_once(texts, draws, seed, draw):
+    """`draws` draws per program from its sites, computed once: `draw(sites, rng, content)` is one."""
     rng = random.Random(seed)
     content = RandomContent(rng)
     out = []
     for t in texts:
         sites = Sites.of(canonical(t), is_canonical=True)
-        out += [sites.mutate_text(rng, content=content) for _ in range(draws)]
+        out += [draw(sites, rng, content) for _ in range(draws)]
     return out
+
+
+def sites_once_text(texts, draws, seed):
+    return sites_once(texts, draws, seed, lambda sites, rng, content: sites.mutate_text(rng, content=content))
 
 
 def sites_once_tree(texts, draws, seed):
-    rng = random.Random(seed)
-    content = RandomContent(rng)
-    out = []
-    for t in texts:
-        sites = Sites.of(canonical(t), is_canonical=True)
-        out += [sites.mutate(rng, content=content) for _ in range(draws)]
-    return out
+    return sites_once(texts, draws, seed, lambda sites, rng, content: sites.mutate(rng, content=content))
 
 
 def grammar_arm(texts, draws, seed):

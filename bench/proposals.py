@@ -34,8 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import logo  # noqa: E402
-from dream.search.baselines import ARMS  # noqa: E402
-from dream.search.solver import SearchSettings, Solver, SolveError, start_programs  # noqa: E402
+from dream.search.arms import ARMS  # noqa: E402
+from dream.search.settings import SearchSettings  # noqa: E402
+from dream.search.solver import Solver, SolveError, start_programs  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", dest="json_out")
-    SearchSettings.add_arguments(p)
+    SearchSettings.add_arguments(p, "bench")
     return p
 
 

@@ -36,7 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dream.search.executor import Inline, LocalPool, RayPool  # noqa: E402
-from dream.search.solver import SearchSettings, Solver  # noqa: E402
+from dream.search.settings import SearchSettings  # noqa: E402
+from dream.search.solver import Solver  # noqa: E402
 from dream.search.workers import SolveItem, SolveJob, SolveWorker, starts_for  # noqa: E402
 
 DEFAULT_DB = Path(__file__).resolve().parents[1] / "runs" / "bench" / "scale_db.sqlite"
@@ -67,19 +68,20 @@ def parse_workers(text: str) -> list[int]:
     return ns
 
 
-def items(solver: Solver, targets, arm: str, budget: float, offset: int = 0):
-    return [(i, SolveItem(arm, t, budget, offset + i, tuple(starts_for(solver, t)))) for i, t in enumerate(targets)]
+def items(solver: Solver, targets, arm: str, offset: int = 0):
+    return [(i, SolveItem(arm, t, offset + i, tuple(starts_for(solver, t)))) for i, t in enumerate(targets)]
 
 
-def run_mode(executor, solver: Solver, targets, arm: str, budget: float) -> dict:
-    """Start the executor, warm every worker with one tiny search, then time the targets."""
+def run_mode(executor, solver: Solver, targets, arm: str) -> dict:
+    """Start the executor, warm every worker with one search (of the first target), then time the targets
+    (`solver.settings.budget_s` each)."""
     t0 = time.perf_counter()
     executor.start(SolveJob.of(solver, [arm]), local=SolveWorker(solver))
-    warm = items(solver, targets[:1] * executor.workers, arm, 0.01, offset=10_000)
+    warm = items(solver, targets[:1] * executor.workers, arm, offset=10_000)
     list(executor.map(warm))
     start_s = time.perf_counter() - t0
     t = time.perf_counter()
-    outcomes = list(executor.map(items(solver, targets, arm, budget)))
+    outcomes = list(executor.map(items(solver, targets, arm)))
     wall = time.perf_counter() - t
     rows = [o.value for o in outcomes if o.ok]
     return {"targets": len(outcomes), "failed": len(outcomes) - len(rows), "wall_s": round(wall, 3),
@@ -134,7 +136,7 @@ def main(argv=None) -> int:
 
     from dream.search.targets import load_targets
     # the edit search from the database's start programs (as measured in the README); enumerated starts off
-    solver = Solver.open([args.arm], db=db, settings=SearchSettings(enumerated_starts=0))
+    solver = Solver.open([args.arm], db=db, settings=SearchSettings(enumerated_starts=0, budget_s=args.budget))
     _, targets, _ = load_targets("dreamcoder", "train", solver.image_size, limit=args.limit)
     ray = None
     if args.ray_cpus:
@@ -157,7 +159,7 @@ def main(argv=None) -> int:
             for name, n in modes:
                 ex = RayPool("auto", None) if n == "ray" else (Inline() if n == 1 else LocalPool(n))
                 try:
-                    got = run_mode(ex, solver, targets, args.arm, args.budget)
+                    got = run_mode(ex, solver, targets, args.arm)
                 finally:
                     ex.close()
                 results[name].append(got)

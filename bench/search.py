@@ -88,8 +88,7 @@ def worker() -> None:
     import numba
     numba.set_num_threads(1)
     from dream.search.baselines import NoneProposer
-    from dream.search.frontier import Search
-    from dream.search.solver import Solver, run_search, start_programs
+    from dream.search.solver import Solver, build_search, run_search, start_programs
     from dream.search.targets import load_targets
     solver, targets = None, None
     for line in sys.stdin:
@@ -107,9 +106,8 @@ def worker() -> None:
             i, target = req["index"], targets[req["index"]]
             expand = Recording(solver.proposer(req["arm"], seed=solver.seed * 100_003 + i))
             c0, w0 = time.process_time(), time.perf_counter()
-            r = run_search(expand, target, solver.db, k=solver.settings.k, budget_s=req["budget"],
-                           batch=solver.settings.batch, library=solver.library, stop_on_solve=True,
-                           image_size=solver.image_size, starts=solver.starts)
+            r = run_search(expand, target, solver.db, solver.settings, library=solver.library, stop_on_solve=True,
+                           image_size=solver.image_size, starts=solver.starts, budget_s=req["budget"])
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
             drawn, render_cpu = renderer_cpu(expand.got, solver.image_size, solver.library, req["sample"], i)
             reply = {"name": target.name, "solved": bool(r.solved), "program": r.program,
@@ -118,8 +116,8 @@ def worker() -> None:
         elif cmd == "rounds":                       # deterministic: a number of rounds, not of seconds
             i, target = req["index"], targets[req["index"]]
             expand = solver.proposer(req["arm"], seed=solver.seed * 100_003 + i)
-            s = Search(expand, target.image, target.image28, image_size=solver.image_size, library=solver.library,
-                       starts=solver.starts(solver.db, target.image, solver.settings.k), batch=solver.settings.batch)
+            s = build_search(expand, target, solver.settings, solver.starts(solver.db, target.image, solver.settings.k),
+                             library=solver.library, image_size=solver.image_size)
             r = s.run(budget_s=1e9, stop_on_solve=True, max_rounds=req["rounds"])
             reply = {"name": target.name, "solved": bool(r.solved), "program": r.program,
                      "candidates": r.n_candidates, "valid": r.n_valid, "expanded": r.n_expanded}
@@ -134,8 +132,8 @@ def worker() -> None:
             c0 = time.process_time()
             starts = start_programs(solver.db, target.image, solver.settings.k)
             c1 = time.process_time()
-            Search(NoneProposer(), target.image, target.image28, image_size=solver.image_size,
-                   library=solver.library, starts=starts, batch=solver.settings.batch)
+            build_search(NoneProposer(), target, solver.settings, starts, library=solver.library,
+                         image_size=solver.image_size)
             c2 = time.process_time()
             reply = {"nearest_cpu_s": c1 - c0, "search_cpu_s": c2 - c1, "cpu_s": c2 - c0}
         else:

@@ -232,7 +232,7 @@ def main(argv=None) -> int:
     print(f"soak: train's first checkpoint after {time.monotonic() - t_warm:.0f} s; starting the others", flush=True)
     t0 = time.monotonic()
     # --k 0: every search starts from the empty program, so what it finds is new to the database (inserts)
-    dream = start(command("dream.cli", "--db", db, "--ckpt", ckpt, "--log", dream_log, "--time-budget", 2,
+    dream = start(command("dream.cli", "--db", db, "--ckpt", ckpt, "--log", dream_log, "--budget", 2,
                           "--k", 0, "--threads", 1, "--poll-every", 5, "--wait", 600, "--max-seconds", backstop,
                           "--targets", "tasks=1,mnist=1,db=1", "--grid-every", 1000), logs / "dream.log")
     import multiprocessing as mp

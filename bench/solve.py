@@ -4,7 +4,7 @@ and start programs, in one run.
     .venv/bin/python bench/solve.py --ckpt DIR --db DB [--budget 10] [--limit N] [--arms model,random,none,enum]
                                     [--sets dc-test,dc-train,mnist] [--json OUT.json]
 
-Arms (`dream.search.baselines`): model (the checkpoint's `ModelProposer`: --samples per temperature plus a
+Arms (`dream.search.arms`: the users' arms and the ablations; `auto` too): model (the checkpoint's `ModelProposer`: --samples per temperature plus a
 --beam), random (token mutations, as many per expansion as the model proposes), none (start programs
 only), enum (every single numeric/operator substitution, --enum-cap per expansion), grammar (random
 grammatical mutations, `model.edit.steps`), model+enum, model+grammar, and topdown (no edits: programs enumerated
@@ -31,8 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dream.search.baselines import ARMS  # noqa: E402
-from dream.search.solver import SearchSettings, Solver, SolveError, public, summarize  # noqa: E402
+from dream.search.arms import ARMS, AUTO  # noqa: E402
+from dream.search.settings import SearchSettings  # noqa: E402
+from dream.search.solver import Solver, SolveError, public, summarize  # noqa: E402
 
 SETS = {"dc-test": ("dreamcoder", "test", 80), "dc-train": ("dreamcoder", "train", 80),
         "mnist": ("mnist-heldout", None, 100)}
@@ -49,11 +50,10 @@ def parse_list(value: str, known, what: str) -> list[str]:
 
 def add_search_args(p) -> None:
     """The flags bench/solve.py and bench/learning.py share (arms, sets, search settings)."""
-    p.add_argument("--budget", type=float, default=10.0, help="search seconds per target and arm")
     p.add_argument("--limit", type=int, default=None, help="targets per set, spread over the set")
-    p.add_argument("--arms", default="model,random,none,enum", help=f"comma-separated: {', '.join(ARMS)}")
+    p.add_argument("--arms", default="model,random,none,enum", help=f"comma-separated: {', '.join((AUTO,) + ARMS)}")
     p.add_argument("--sets", default="dc-test,dc-train,mnist", help=f"comma-separated: {', '.join(SETS)}")
-    SearchSettings.add_arguments(p)      # --k, --batch, --samples, --temperatures, --beam, --enum-cap
+    SearchSettings.add_arguments(p, "bench")      # --budget, --k, --batch, ..., the count budget
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
@@ -72,10 +72,8 @@ def build_parser():
 
 def checked_args(args, prog: str = "bench/solve.py") -> tuple[list[str], list[str]]:
     """(arms, sets) from the flags; bad values end the program with a message naming them."""
-    arms = parse_list(args.arms, ARMS, "arm(s)")
+    arms = parse_list(args.arms, (AUTO,) + ARMS, "arm(s)")
     sets = parse_list(args.sets, tuple(SETS), "set(s)")
-    if args.budget <= 0:
-        raise SystemExit(f"{prog}: --budget must be positive")
     if args.limit is not None and args.limit < 1:
         raise SystemExit(f"{prog}: --limit must be at least 1")
     return arms, sets
@@ -92,8 +90,7 @@ def print_table(label: str, summaries: dict[str, dict]) -> None:
               f"{s['improved_start']:8d}")
 
 
-def run_set(solver: Solver, set_name: str, arms: list[str], budget: float, limit: int | None,
-            quiet: bool = False) -> dict:
+def run_set(solver: Solver, set_name: str, arms: list[str], limit: int | None, quiet: bool = False) -> dict:
     """One set, every arm: each target is searched by every arm before the next target, so machine load
     drifts equally over the arms. Returns {label, summary: {arm: ...}, only, results: {arm: rows}}."""
     from dream.search.targets import load_targets
@@ -103,7 +100,7 @@ def run_set(solver: Solver, set_name: str, arms: list[str], budget: float, limit
     for n, target in enumerate(targets):
         line = []
         for arm in arms:
-            row = public(solver.solve_one(arm, target, budget, n + 1))
+            row = public(solver.solve_one(arm, target, n + 1))
             rows[arm].append(row)
             line.append(f"{arm}=ERR" if "error" in row else f"{arm}={'S' if row['solved'] else '-'}{row['iou']:.2f}")
         if not quiet:
@@ -114,14 +111,14 @@ def run_set(solver: Solver, set_name: str, arms: list[str], budget: float, limit
     return {"label": label, "targets": len(targets), "summary": summaries, "only": only, "results": rows}
 
 
-def run_arms(solver: Solver, sets: list[str], arms: list[str], budget: float, limit: int | None,
-             quiet: bool = False) -> dict:
+def run_arms(solver: Solver, sets: list[str], arms: list[str], limit: int | None, quiet: bool = False) -> dict:
     """Every set with every arm; prints a table per set. Returns {set: run_set(...)}."""
     out = {}
     for set_name in sets:
-        res = run_set(solver, set_name, arms, budget, limit, quiet)
+        res = run_set(solver, set_name, arms, limit, quiet)
         out[set_name] = res
-        print_table(f"{res['label']}: {res['targets']} targets, {budget:g} s per target and arm", res["summary"])
+        print_table(f"{res['label']}: {res['targets']} targets, {solver.settings.budget_s:g} s per target and arm",
+                    res["summary"])
         for key, names in res["only"].items():
             if names and ("model" in key.split("-not-")[0]):
                 print(f"  {key}: {', '.join(names)}")
@@ -147,7 +144,7 @@ def main(argv=None) -> int:
               "candidates_per_expansion": settings.candidates_per_expansion, "sets": {}}
     t_all = time.monotonic()
     try:
-        report["sets"] = run_arms(solver, sets, arms, args.budget, args.limit, args.quiet)
+        report["sets"] = run_arms(solver, sets, arms, args.limit, args.quiet)
     finally:
         solver.close()
     report["wall_s"] = round(time.monotonic() - t_all, 1)

@@ -3,7 +3,7 @@
     .venv/bin/python bench/statements.py [--train-seconds 300] [--budget 3] [--share 0.5] [--top 8]
 
 The grammatical mutator (`grammar`) inserts and replaces statements drawn at random. Here, with
-probability --share, a new statement comes instead from a pool (`dream.search.policy.PoolContent`):
+probability --share, a new statement comes instead from a pool (`dream.search.retrieval.PoolContent`):
 
 - `oracle`: the target's own statements (`logo.tree_path.closed_statements` of its reference program);
 - `classifier`: the --top statements a small CNN trained for --train-seconds CPU seconds says the
@@ -127,8 +127,9 @@ def main(argv=None) -> int:
     import data
     import logo
     from dream.search.baselines import GrammarProposer
-    from dream.search.policy import PoolContent
-    from dream.search.solver import SearchSettings, Solver
+    from dream.search.retrieval import PoolContent
+    from dream.search.settings import SearchSettings
+    from dream.search.solver import Solver
     from dream.search.targets import load_targets
     from logo.canonical import canonical
     from logo.tree_path import closed_statements
@@ -140,7 +141,7 @@ def main(argv=None) -> int:
     stmts = [logo.parse(s).body[0] for s in texts]
     weights = np.array([counts[s] for s in texts], float)
     weights /= weights.sum()
-    solver = Solver.open(["grammar"], db=args.db, settings=SearchSettings())
+    solver = Solver.open(["grammar"], db=args.db, settings=SearchSettings(budget_s=args.budget))
     size = solver.image_size
     X, Y = compositions(stmts, weights, 20_000, size)
     net = classifier(len(texts))
@@ -186,7 +187,7 @@ def main(argv=None) -> int:
     for k, t in enumerate(targets):
         for arm in arms:
             current[arm] = pool_for(arm, k) if arm != "grammar" else None
-            solved[arm] += bool(solver.solve_one(arm, t, args.budget, k)["solved"])
+            solved[arm] += bool(solver.solve_one(arm, t, k)["solved"])
         print(f"{k + 1:3d}/{len(targets)} {t.name:40s} " + " ".join(f"{a} {solved[a]}" for a in arms), flush=True)
     solver.close()
     print(f"solved of {len(targets)} held-out train tasks, {args.budget:g} s each, share {args.share}: "

@@ -112,10 +112,10 @@ def run_set(split: str, arms, db: str, budget: float, limit, grammars, library, 
             c0, w0 = time.process_time(), time.monotonic()
             if arm in solvers or arm in POOL_ARMS:
                 if arm in POOL_ARMS:
-                    r = pool_solver.solve_one(arm.split("+")[0], target, budget, i)
+                    r = pool_solver.solve_one(arm.split("+")[0], target, i)
                 else:
                     base, s = solvers[arm]
-                    r = s.solve_one(base, target, budget, i)
+                    r = s.solve_one(base, target, i)
                 if "error" in r:
                     print(f"  {arm}: {r['error']}", flush=True)
                 row = {"solved": bool(r["solved"]), "program": r.get("program"), "tokens": r.get("tokens"),
@@ -201,12 +201,14 @@ def main() -> None:
     import torch
     torch.set_num_threads(1)
     from data import dreamcoder_tasks
+    from dream.search.settings import SearchSettings
     from dream.search.solver import Solver
     g_db, library = fit_grammar(args.db, heads_first=True)
     grammars = {"enum-db": g_db, "enum-uniform": Grammar.uniform(),
                 "enum-dc": Grammar.fit([t.program for t in dreamcoder_tasks("train")], source="dc-train")}
     print(f"enum-db grammar: {g_db.meta}")
-    solver = Solver.open(["none"], db=args.db)
+    settings = SearchSettings(budget_s=args.budget)
+    solver = Solver.open(["none"], db=args.db, settings=settings)
     solvers = {a: solver_arm(a, solver, args.starts, args.share) for a in arms
                if a not in ENUM_ARMS + POOL_ARMS}
     if any(a.startswith("topdown") or "+starts" in a for a in arms):
@@ -222,7 +224,7 @@ def main() -> None:
                 g = grammars["enum-db"] if s == "dc-train" else grammars["enum-dc"]
                 path = pool_database(args.db, g, library if s == "dc-train" else (), args.pool,
                                      Path(args.pool_dir) / f"{s}-{args.pool}.sqlite")
-                pool_solver = Solver.open(["grammar", "none"], db=path)
+                pool_solver = Solver.open(["grammar", "none"], db=path, settings=settings)
             try:
                 rows += run_set(SETS[s], arms, args.db, args.budget, args.limit, grammars, library, solver,
                                 pool_solver, solvers)

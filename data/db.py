@@ -145,7 +145,7 @@ class Database:
             _create_file(self.path, image_size, threshold, max_equivalents)
         exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
         if not exists and not create:
-            raise DatabaseError(f"{self.path}: no such database" + (" (create=False)" if not readonly else ""))
+            raise DatabaseError(f"{self.path}: no such database")
         if exists:
             try:
                 with open(self.path, "rb") as f:

@@ -1,6 +1,6 @@
 """`dream`: the dreaming process. Runs next to `train` on the same database and checkpoint directory.
 
-    dream --db runs/x/db.sqlite --ckpt runs/x/ckpt [--targets mnist=1,tasks=1,db=1] [--time-budget 10]
+    dream --db runs/x/db.sqlite --ckpt runs/x/ckpt [--targets mnist=1,tasks=1,db=1] [--budget 10] [--proposer auto]
           [--max-targets N] [--max-seconds S] [--device auto] [--log DIR]
 
 Loop: reload the newest checkpoint when one appears, pick a target (weighted mix of MNIST training
@@ -24,8 +24,12 @@ from pathlib import Path
 
 from logo.cli_errors import add_debug_flag, debug_requested, float_range, int_range, run_guarded
 
+from .search.arms import AUTO, SEARCH_ARMS, USER_ARMS
 from .search.executor import Workers
-from .search.solver import SearchSettings
+
+#: the users' arms dream can search with: those that edit (dream inserts the search's path)
+DREAM_ARMS = tuple(a for a in USER_ARMS if a == AUTO or a in SEARCH_ARMS)
+from .search.settings import SearchSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,14 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog="\n".join(__doc__.split("\n")[2:]))
     p.add_argument("--db", required=True, help="the program-image database (SQLite) that train uses")
     p.add_argument("--ckpt", required=True, help="checkpoint directory that train writes")
+    p.add_argument("--proposer", default=AUTO, choices=DREAM_ARMS,
+                   help="what proposes the search's steps (default auto: the checkpoint's family, model or policy; "
+                   "grammar and none search without it)")
     p.add_argument("--targets", default="mnist=1,tasks=1,db=1",
                    help="target mix as kind=weight, kinds mnist, tasks, db (default mnist=1,tasks=1,db=1)")
-    p.add_argument("--time-budget", type=float_range(0, lo_open=True), default=10.0, help="search seconds per target (default 10)")
     p.add_argument("--max-targets", type=int_range(1), default=None, help="stop after this many targets")
     p.add_argument("--max-seconds", type=float_range(0, lo_open=True), default=None, help="stop after this many seconds")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
     p.add_argument("--log", default=None, help="log directory (default: dream/ beside the database)")
-    SearchSettings.add_arguments(p, enum=False)     # the search flags of `logo solve`, without the enum arms'
+    SearchSettings.add_arguments(p, "dream")     # the search flags of `logo solve` (--budget ...), without the enum arms'
     p.add_argument("--grid-every", type=int_range(1), default=20, help="write a PNG grid every N targets (default 20)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
     p.add_argument("--seed", type=int, default=None, help="random seed for target choice")
@@ -108,6 +114,7 @@ def dream(args) -> int:
 
 def _dream(args, weights, stop, dreamer_ref, device, executor, on_signal) -> int:
     from .dreamer import Dreamer
+    from .search.arms import checkpoint_problem, resolve_auto
     from .search.proposer import CheckpointWatcher
     from .search.targets import TargetSampler
     db_path, ckpt = Path(args.db), Path(args.ckpt)
@@ -140,18 +147,24 @@ def _dream(args, weights, stop, dreamer_ref, device, executor, on_signal) -> int
     except (OSError, ValueError) as e:
         print(f"dream: {e}", file=sys.stderr)
         return 1
-    dreamer = Dreamer(db, watcher, sampler, log_dir, budget_s=args.time_budget,
-                      settings=SearchSettings.from_args(args), grid_every=args.grid_every,
+    settings = SearchSettings.from_args(args)
+    problem = args.proposer != AUTO and checkpoint_problem(args.proposer, watcher.kind)
+    if problem:
+        print(f"dream: {problem}", file=sys.stderr)
+        return 1
+    dreamer = Dreamer(db, watcher, sampler, log_dir, settings=settings, grid_every=args.grid_every,
                       poll_every_s=args.poll_every, echo=lambda s: print(s, flush=True), executor=executor,
-                      threads=args.threads or 1)
+                      threads=args.threads or 1, arm=args.proposer)
     dreamer_ref.append(dreamer)
     if stop["flag"]:
         dreamer.request_stop()
     dreamer.start_workers()
     signal.signal(signal.SIGINT, on_signal)      # (again: starting Ray may have set its own)
     signal.signal(signal.SIGTERM, on_signal)
+    arm = resolve_auto(watcher.kind) if args.proposer == AUTO else args.proposer
     print(f"dream: db={db_path} ({len(db)} entries, {db.image_size}px) ckpt={ckpt} device={device} "
-          f"targets={weights} budget={args.time_budget:g}s log={log_dir} searching: {executor.describe()}", flush=True)
+          f"proposer={args.proposer}{' -> ' + arm if arm != args.proposer else ''} "
+          f"targets={weights} budget={settings.budget_s:g}s log={log_dir} searching: {executor.describe()}", flush=True)
     summary = dreamer.run(args.max_targets, args.max_seconds)
     print(f"dream: stopped after {summary['targets']} targets, {summary['solved']} solved, "
           f"{summary['inserted']} programs inserted", flush=True)

@@ -38,9 +38,11 @@ import numpy as np
 
 import logo
 
+from .search.arms import AUTO, Parts, make_proposer
 from .search.executor import Executor, Inline, Outcome, stop_requested
 from .search.frontier import SearchResult
-from .search.solver import SearchSettings, run_search
+from .search.settings import SearchSettings
+from .search.solver import run_search
 from .search.targets import Target
 from .search.workers import given_starts, start_texts
 
@@ -104,11 +106,11 @@ class DreamSearch:
     """Searches one target with the newest checkpoint: the dreamer's own (`--workers 1`, sharing its watcher
     and database) or a worker's (`DreamJob`: it follows the checkpoint directory itself)."""
 
-    def __init__(self, watcher, settings: SearchSettings, budget_s: float, image_size: int, db=None,
-                 follow: bool = False, should_stop=None):
+    def __init__(self, watcher, settings: SearchSettings, image_size: int, db=None, follow: bool = False,
+                 should_stop=None, arm: str = AUTO):
         self.watcher = watcher
         self.settings = settings
-        self.budget_s = budget_s
+        self.arm = arm
         self.image_size = image_size
         self.db = db
         self.follow = follow
@@ -118,11 +120,13 @@ class DreamSearch:
         if self.follow:
             self.watcher.poll()                 # at most every poll interval
         st = self.settings
-        expand = st.model_proposer(self.watcher, item.library)
+        expand = st.model_proposer(self.watcher, item.library)        # `auto`: the checkpoint's family
+        if self.arm != AUTO:
+            expand = make_proposer(self.arm, Parts(expand, st.candidates_per_expansion, st.enum_cap, item.seq,
+                                                   item.library, expand.max_tokens))
         kw = {} if item.starts is None else {"starts": given_starts(item.starts)}
-        result = run_search(expand, item.target, self.db, k=st.k, budget_s=self.budget_s, batch=st.batch,
-                            library=item.library, should_stop=self.should_stop, image_size=self.image_size,
-                            length_weight=st.length_weight, **kw)
+        result = run_search(expand, item.target, self.db, st, library=item.library, should_stop=self.should_stop,
+                            image_size=self.image_size, **kw)
         return Found(programs_to_insert(result), result.summary(), result.best.image28, self.watcher.describe())
 
 
@@ -132,10 +136,10 @@ class DreamJob:
     ckpt: str
     device: str
     settings: SearchSettings
-    budget_s: float
     image_size: int
     poll_every_s: float = 5.0
     threads: int = 1
+    arm: str = AUTO
 
     def key(self) -> str:
         return repr(self)
@@ -146,20 +150,20 @@ class DreamJob:
         torch.set_num_threads(self.threads)
         watcher = CheckpointWatcher(self.ckpt, self.device, min_interval_s=self.poll_every_s)
         watcher.require()
-        return DreamSearch(watcher, self.settings, self.budget_s, self.image_size, follow=True,
-                           should_stop=stop_requested)
+        return DreamSearch(watcher, self.settings, self.image_size, follow=True, should_stop=stop_requested,
+                           arm=self.arm)
 
 
 class Dreamer:
-    def __init__(self, db, watcher, sampler, log_dir: str | Path, *, budget_s: float = 10.0,
-                 settings: SearchSettings | None = None, grid_every: int = 20, poll_every_s: float = 5.0, echo=print,
-                 executor: Executor | None = None, threads: int = 1):
+    def __init__(self, db, watcher, sampler, log_dir: str | Path, *, settings: SearchSettings | None = None,
+                 grid_every: int = 20, poll_every_s: float = 5.0, echo=print, executor: Executor | None = None,
+                 threads: int = 1, arm: str = AUTO):
         self.db = db
+        self.arm = arm
         self.watcher = watcher
         self.sampler = sampler
         self.log_dir = Path(log_dir)
         self.log = JsonlLog(self.log_dir / "found.jsonl")
-        self.budget_s = budget_s
         self.settings = settings or SearchSettings()
         self.grid_every = grid_every
         self.poll_every_s = poll_every_s
@@ -179,8 +183,8 @@ class Dreamer:
         self._library_text = None
         self.library = None
         # this process's searcher: `--workers 1`, and `dream_one`
-        self.searcher = DreamSearch(watcher, self.settings, budget_s, db.image_size, db=db,
-                                    should_stop=lambda: self.stop_requested)
+        self.searcher = DreamSearch(watcher, self.settings, db.image_size, db=db,
+                                    should_stop=lambda: self.stop_requested, arm=arm)
 
     def request_stop(self, *_args) -> None:
         self.stop_requested = True
@@ -270,7 +274,7 @@ class Dreamer:
 
     def _job(self) -> DreamJob:
         return DreamJob(str(Path(self.watcher.directory).resolve()), self.watcher.device, self.settings,
-                        self.budget_s, self.db.image_size, self.poll_every_s, self.threads)
+                        self.db.image_size, self.poll_every_s, self.threads, self.arm)
 
     def start_workers(self) -> None:
         """Start the executor's workers (once; `run` does it when nobody did)."""

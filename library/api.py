@@ -260,7 +260,9 @@ def load_library(path_or_dir) -> list[Define]:
         if not files:
             return []
         p = files[-1]
+    from logo.cli_errors import read_text
+    text = read_text(p)                 # not UTF-8: a ValueError naming the file in the user's words
     try:
-        return list(logo.parse_library(p.read_text()))
+        return list(logo.parse_library(text))
     except ValueError as e:
         raise ValueError(f"{p}: {e}") from None

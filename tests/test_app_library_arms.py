@@ -29,17 +29,18 @@ def _target():
 
 
 def test_the_arms_search_through_the_solver_from_their_own_starts(tmp_path, monkeypatch):
-    solver = library_arms.open_solver(_db(tmp_path / "db.sqlite"), "none")
+    solver = library_arms.open_solver(_db(tmp_path / "db.sqlite"), "none", settings=SearchSettings(budget_s=2.0))
     calls = []
     real = Solver.solve_one
 
-    def spy(self, arm, target, budget_s, index=0):
+    def spy(self, arm, target, index=0):
         calls.append((arm, None if self.library is None else [d.name for d in self.library],
                       self.starts(self.db, target.image, self.settings.k)))
-        return real(self, arm, target, budget_s, index)
+        assert self.settings.budget_s == 2.0
+        return real(self, arm, target, index)
     monkeypatch.setattr(Solver, "solve_one", spy)
     try:
-        res = library_arms.compare({"set": [_target(), _target()]}, solver, "none", budget_s=2.0)
+        res = library_arms.compare({"set": [_target(), _target()]}, solver, "none")
     finally:
         solver.close()
     assert [(arm, lib) for arm, lib, _ in calls] == [("none", None), ("none", ["sq"])] * 2     # off, on, off, on
@@ -82,9 +83,9 @@ def test_a_model_is_reset_for_every_arm_and_target_and_need_not_know_the_new_nam
     monkeypatch.setattr(generate, "beam_propose", counting)
     target = Target("line", "tasks", logo.render("(move (* 3 ul) 0)", 32), logo.render("(move (* 3 ul) 0)", 28))
     # the database's start programs alone (no enumerated start that could solve it before the model runs)
-    solver = library_arms.open_solver(db, "model", ckpt, settings=SearchSettings(enumerated_starts=0))
+    solver = library_arms.open_solver(db, "model", ckpt, settings=SearchSettings(enumerated_starts=0, budget_s=3.0))
     try:
-        res = library_arms.compare({"set": [target]}, solver, "model", budget_s=3.0)
+        res = library_arms.compare({"set": [target]}, solver, "model")
     finally:
         solver.close()
     assert all("error" not in row for rows in res["set"]["rows"].values() for row in rows)

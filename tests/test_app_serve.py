@@ -396,6 +396,19 @@ def test_solve_runs_in_the_background_one_at_a_time_within_its_budget(client):
     assert again.status_code == 202 and wait(client, again.get_json())["status"] == "done"   # free again
 
 
+def test_the_page_offers_the_users_arms_auto_first(client):
+    page = client.get("/query", query_string={"program": SQUARE}).get_data(as_text=True)
+    offered = re.findall(r'<option value="([^"]+)"', page.split('name="proposer"')[1].split("</select>")[0])
+    assert offered == ["auto", "grammar", "none"]                 # no checkpoint: no model arms, no ablations
+    assert '<option value="auto" selected>' in page
+
+
+def test_auto_searches_from_enumerated_starts_and_solves(client):
+    token = query_token(client, "(loop i 3 (move ul (/ ua 3)))")
+    p = wait(client, client.post("/solve", data={"token": token, "proposer": "auto", "seconds": "10"}).get_json())
+    assert p["status"] == "done" and p["solved"] and p["proposer"] == "auto"
+
+
 def test_solve_finds_a_program_that_draws_the_target(client):
     token = query_token(client, "(loop i 3 (move ul (/ ua 3)))")
     job = client.post("/solve", data={"token": token, "proposer": "grammar", "seconds": "10"}).get_json()
@@ -407,7 +420,7 @@ def test_solve_finds_a_program_that_draws_the_target(client):
 
 def test_a_solve_can_be_cancelled(client):
     token = query_token(client, HARD)
-    job = client.post("/solve", data={"token": token, "proposer": "random", "seconds": "20"}).get_json()
+    job = client.post("/solve", data={"token": token, "proposer": "grammar", "seconds": "20"}).get_json()
     time.sleep(0.3)
     client.post(job["progress"] + "/cancel")
     t = time.monotonic()
@@ -418,6 +431,7 @@ def test_a_solve_can_be_cancelled(client):
     ({"token": "feed", "proposer": "grammar", "seconds": "1"}, 404, "unknown or expired query"),
     ({"proposer": "model", "seconds": "1"}, 400, "need --ckpt"),
     ({"proposer": SCRIPT, "seconds": "1"}, 400, "unknown proposer"),
+    ({"proposer": "random", "seconds": "1"}, 400, "unknown proposer"),         # an ablation: bench/ only
     ({"proposer": "grammar", "seconds": "1e9"}, 400, "at most 60"),
     ({"proposer": "grammar", "seconds": "-1"}, 400, "more than 0"),
     ({"proposer": "grammar", "seconds": "nan"}, 400, "more than 0"),
@@ -441,7 +455,7 @@ def test_with_a_checkpoint_the_model_proposer_solves(tmp_path, served):
     try:
         client = app.test_client()
         page = client.get("/query", query_string={"program": SQUARE}).get_data(as_text=True)
-        assert '<option value="model" selected>' in page
+        assert '<option value="auto" selected>' in page and '<option value="model" >' in page
         token = re.search(r'name="token" value="([0-9a-f]+)"', page).group(1)
         job = client.post("/solve", data={"token": token, "proposer": "model", "seconds": "2"}).get_json()
         p = wait(client, job)

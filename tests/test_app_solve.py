@@ -122,7 +122,8 @@ def test_a_bad_proposer_is_an_error_naming_it(tmp_path, capsys):
         logo_main(["solve", "--proposer", "oracle", "--out", str(tmp_path)])
     assert e.value.code == 2
     err = _err_lines(capsys)
-    assert "--proposer" in err[-1] and "'oracle'" in err[-1] and "random" in err[-1], err
+    assert "--proposer" in err[-1] and "'oracle'" in err[-1] and "auto, topdown, grammar" in err[-1], err
+    assert "random" not in err[-1]                             # ablations are not offered to users
     with pytest.raises(SolveError, match="unknown proposer 'oracle'"):
         solve([], proposer="oracle")
 
@@ -172,15 +173,62 @@ def test_dream_solve_searches_targets_with_a_proposer(tmp_path):
                                                    {"name": "line", "program": "(move (* 2 ul) 0)"}]), size=32)
     db = _db(tmp_path / "db.sqlite", programs=("(move ul 0)",))
     seen = []
-    rows, summary = solve(targets, proposer="none", db=db, budget_s=0.3, on_row=lambda i, r: seen.append(i))
+    rows, summary = solve(targets, proposer="none", db=db, settings=SearchSettings(budget_s=0.3),
+                          on_row=lambda i, r: seen.append(i))
     assert seen == [0, 1] and [r["name"] for r in rows] == ["square", "line"]
     assert summary["proposer"] == "none" and summary["targets"] == 2 and summary["candidates_per_s"] == 0
     assert all(r["edit_steps"] == 0 and r["candidates"] == 0 for r in rows)
     assert all(not k.startswith("_") for r in rows for k in r)          # rows are JSON-ready
     json.dumps(rows)
-    rows, summary = solve(targets[1:], proposer="enum", db=db, budget_s=5,
-                          settings=SearchSettings(enumerated_starts=0))   # the edit arm alone
+    rows, summary = solve(targets[1:], proposer="enum", db=db,
+                          settings=SearchSettings(enumerated_starts=0, budget_s=5))   # the edit arm alone
     assert rows[0]["solved"] and rows[0]["edit_steps"] == 1             # one substitution from (move ul 0)
     assert summary["solved_by_edits"] == 1
-    with pytest.raises(SolveError, match="budget"):
-        solve(targets, proposer="none", budget_s=0)
+    with pytest.raises(ValueError, match="budget"):
+        solve(targets, proposer="none", settings=SearchSettings(budget_s=0))
+
+
+# ---- defaults a newcomer meets -------------------------------------------------------------------------
+
+def test_logo_solve_needs_no_flag_but_the_targets_and_says_what_auto_searches_with(tmp_path, capsys):
+    """No checkpoint, no database: `auto` is the grammar arm from the empty program and the enumerated starts."""
+    code = logo_main(["solve", "--tasks", _tasks(tmp_path, [{"name": "square", "program": SQUARE}]),
+                      "--budget", "2", "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "proposer auto -> grammar (no checkpoint); starts: the empty program, the 8 enumerated programs" in out
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert res["summary"]["proposer"] == "grammar" and res["summary"]["budget_s"] == 2.0
+    assert res["summary"]["search"]["budget_s"] == 2.0 and res["results"][0]["arm"] == "grammar"
+    assert "square" in out and "solved" in out                    # the table and its summary line
+
+
+def test_one_image_file_is_a_target(tmp_path, capsys):
+    from PIL import Image
+    path = tmp_path / "drawing.png"
+    Image.fromarray(255 - logo.render(SQUARE, 64)).save(path)     # black ink on white, as a user draws
+    label, targets, errors = load_targets(str(path), size=32)
+    assert label == "png:drawing.png" and [t.name for t in targets] == ["drawing.png"] and not errors
+    code = logo_main(["solve", "--tasks", str(path), "--proposer", "none", "--budget", "1", "--quiet",
+                      "--out", str(tmp_path / "out")])
+    assert code == 0
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["summary"]["targets"] == 1
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(ValueError, match="broken.png"):
+        load_targets(str(tmp_path / "broken.png"), size=32)
+    (tmp_path / "drawing.bin").write_bytes(b"\x89PNG\r\n")       # binary, not an image by its name
+    with pytest.raises(ValueError, match="neither an image file .* nor a JSON task list"):
+        load_targets(str(tmp_path / "drawing.bin"), size=32)
+
+
+def test_the_help_shows_one_example_a_line_and_the_users_arms(capsys):
+    with pytest.raises(SystemExit):
+        logo_main(["solve", "--help"])
+    out = capsys.readouterr().out
+    lines = [line.strip() for line in out.splitlines()]
+    assert "logo solve --tasks dreamcoder --budget 5" in " ".join(lines)
+    examples = [line for line in lines if line.startswith("logo solve --")]
+    assert len(examples) >= 4                                     # each example on its own line
+    assert "  auto: the default" in out and "  topdown: " in out
+    for ablation in ("policy-where", "model-unmasked", "model+enum", "retrieval", "random", "enum"):
+        assert f"  {ablation}:" not in out and f",{ablation}," not in out, ablation

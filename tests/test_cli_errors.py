@@ -268,11 +268,20 @@ CASES = [
     # dream
     C("dream --temperatures a,b", dream_main, ["--db", "{d}/db.sqlite", "--ckpt", "{o}/c", "--temperatures", "a,b"],
       2, ("--temperatures",)),
-    C("dream --time-budget 0", dream_main, ["--db", "{d}/db.sqlite", "--ckpt", "{o}/c", "--time-budget", "0"], 2,
-      ("--time-budget",)),
+    C("dream --proposer random", dream_main, ["--db", "{d}/db.sqlite", "--ckpt", "{o}/c", "--proposer", "random"],
+      2, ("--proposer",)),
+    C("solve --proposer oracle", app_main, ["solve", "--proposer", "oracle"], 2, ("--proposer", "auto")),
+    C("solve --tasks a binary file", app_main, ["solve", "--tasks", "{d}/latin1.txt", "--out", "{o}/s"], 1,
+      ("latin1.txt",)),
+    C("dream --budget 0", dream_main, ["--db", "{d}/db.sqlite", "--ckpt", "{o}/c", "--budget", "0"], 2,
+      ("--budget",)),
     C("dream no checkpoint, --wait 0", dream_main, ["--db", "{d}/db.sqlite", "--ckpt", "{o}/c", "--wait", "0"], 1,
       ("c",)),
 ]
+
+
+#: words of the code, not of the user, that an error line must not show
+INTERNALS = ("create=False", "=True", "=False", "codec can't decode", "Error:", "self.", "<function")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -297,6 +306,8 @@ def test_bad_input_gives_one_clear_line(case, work, tmp_path, capsys, monkeypatc
         message = lines[0]
     for name in case.names:
         assert name in message, message
+    for internal in INTERNALS:               # what is wrong, in the user's words: no code's names or arguments
+        assert internal not in message, message
     for text in case.stdout_has:
         assert text in captured.out
     assert snapshot(work) == before, "an input file changed"

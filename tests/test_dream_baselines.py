@@ -1,10 +1,14 @@
-"""The search's model-free arms (dream.search.baselines) run in the search with the proposer interface."""
+"""The search's model-free arms (dream.search.baselines) run in the search with the proposer interface; the
+registry of arms (dream.search.arms) makes them by name and tells users' arms from ablations."""
 import numpy as np
 import pytest
 
 import logo
-from dream.search.baselines import (ARMS, MODEL_ARMS, SEARCH_ARMS, TOPDOWN_ARMS, CombinedProposer, EnumProposer, GrammarProposer, NoneProposer,
-                             RandomProposer, make_proposer, neighbourhood)
+from dream.search.arms import (ARMS, AUTO, MODEL_ARMS, REGISTRY, SEARCH_ARMS, TOPDOWN_ARMS, USER_ARMS, Parts,
+                               make_proposer, resolve_auto)
+from dream.search.baselines import (CombinedProposer, EnumProposer, GrammarProposer, NoneProposer, RandomProposer,
+                                    neighbourhood)
+from logo.tokens import CONTEXT_TOKENS
 from dream.search.frontier import Search
 
 TARGET_TEXT = "(loop i 4 (move ul (/ ua 4)))"
@@ -61,6 +65,10 @@ def test_grammar_candidates_parse_and_run_in_the_search():
     assert r.n_valid > len(r.start_texts)
 
 
+def parts(model=None, n=16, seed=0) -> Parts:
+    return Parts(model, n, 64, seed, None, CONTEXT_TOKENS)
+
+
 def test_combined_and_factory():
     c = CombinedProposer(NoneProposer(), EnumProposer(cap=3))
     assert [len(x) for x in c(None, None, [START])] == [3]
@@ -68,21 +76,31 @@ def test_combined_and_factory():
     for arm in ARMS:
         if arm in MODEL_ARMS:
             with pytest.raises(ValueError, match="checkpoint"):
-                make_proposer(arm)
+                make_proposer(arm, parts())
         elif arm in TOPDOWN_ARMS:                       # the enumerator is not an edit proposer: the Solver runs it
             with pytest.raises(ValueError, match="enumerates"):
-                make_proposer(arm)
+                make_proposer(arm, parts())
         else:
-            assert callable(make_proposer(arm))
+            assert callable(make_proposer(arm, parts()))
     with pytest.raises(ValueError, match="unknown proposer"):
-        make_proposer("oracle")
+        make_proposer("oracle", parts())
+
+
+def test_users_see_at_most_eight_arms_and_the_ablations_stay_reachable():
+    assert USER_ARMS[0] == AUTO and len(USER_ARMS) <= 8
+    assert {"topdown", "grammar", "none", "model", "policy"} <= set(USER_ARMS)
+    ablations = {"policy-where", "policy-what", "model-unmasked", "model+enum", "model+grammar", "policy+grammar",
+                 "retrieval", "random", "enum"}
+    assert not ablations & set(USER_ARMS) and ablations <= set(ARMS)     # bench/solve.py --arms reaches them
+    assert len({a.name for a in REGISTRY}) == len(REGISTRY) == len(ARMS)
+    assert resolve_auto(None) == "grammar" and resolve_auto("edit") == "model" and resolve_auto("policy") == "policy"
 
 
 def test_model_plus_grammar_adds_grammatical_mutations_to_the_model_scripts():
     def fake_model(images_a, images_b, programs_a):
         return [["(move ul 0)"] for _ in programs_a]
     fake_model.max_tokens = 64
-    arm = make_proposer("model+grammar", model_proposer=fake_model, n=5, seed=3)
+    arm = make_proposer("model+grammar", parts(fake_model, n=5, seed=3))
     (cands,) = arm(None, None, [START])
     assert cands[0] == "(move ul 0)" and len(cands) == 6          # the model's, then 5 grammatical ones
     for tree in cands[1:]:                                        # every grammatical mutation is a tree

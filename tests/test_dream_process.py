@@ -51,7 +51,7 @@ WRITER = textwrap.dedent("""
 
 def _start_dream(db, ckpt, log, *extra):
     cmd = [sys.executable, "-m", "dream.cli", "--db", str(db), "--ckpt", str(ckpt), "--log", str(log),
-           "--targets", "tasks=1,db=1", "--time-budget", "1.5", "--k", "4", "--grid-every", "2",
+           "--targets", "tasks=1,db=1", "--budget", "1.5", "--k", "4", "--grid-every", "2",
            "--wait", "60", "--seed", "0", "--poll-every", "1", *extra]
     return subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -140,7 +140,7 @@ def test_dream_killed_loses_nothing_reported(tmp_path, tiny_ckpt):
     db_path = tmp_path / "db.sqlite"
     Database(db_path, image_size=32)     # empty: the first target's path is new
     log = tmp_path / "log"
-    dream = _start_dream(db_path, tiny_ckpt, log, "--time-budget", "0.5")
+    dream = _start_dream(db_path, tiny_ckpt, log, "--budget", "0.5")
     try:
         assert _wait_for(lambda: len(_reported_inserts(log)) >= 1, 90), _records(log)
     finally:

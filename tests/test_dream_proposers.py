@@ -5,7 +5,8 @@ import pytest
 
 import logo
 from dream import Proposer, SearchSettings, Solver
-from dream.search.baselines import MODEL_ARMS, POLICY_ARMS, SEARCH_ARMS, CombinedProposer, EnumProposer, NoneProposer, make_proposer
+from dream.search.arms import MODEL_ARMS, POLICY_ARMS, SEARCH_ARMS, Parts, make_proposer
+from dream.search.baselines import CombinedProposer, EnumProposer, NoneProposer
 from dream.search.policy import PolicyArms
 from dream.search.proposer import ModelProposer
 from dream.search.frontier import Search
@@ -58,6 +59,10 @@ def beam_calls(monkeypatch):
     return calls
 
 
+def _parts(model) -> Parts:
+    return Parts(model, 16, 64, 0, None, CONTEXT_TOKENS)
+
+
 def _images(n=1):
     return np.zeros((n, 32, 32), np.uint8), np.repeat(logo.render(START, 32)[None], n, 0)
 
@@ -66,7 +71,7 @@ def test_every_arm_is_a_proposer_with_the_models_context(model_proposer, policy_
     assert set(MODEL_ARMS) < set(SEARCH_ARMS) and set(POLICY_ARMS) < set(MODEL_ARMS)
     for arm in SEARCH_ARMS:
         model = policy_arms if arm in POLICY_ARMS else model_proposer if arm in MODEL_ARMS else None
-        p = make_proposer(arm, model)
+        p = make_proposer(arm, _parts(model))
         assert isinstance(p, Proposer), arm
         if arm in MODEL_ARMS:
             assert p.max_tokens == CONTEXT, arm                    # the checkpoint's config, not a default
@@ -103,7 +108,7 @@ def test_a_model_proposer_beams_a_program_again_after_reset(model_proposer, beam
     model_proposer.reset()
     model_proposer(*_images(), [START])
     assert beam_calls == [[START], [START]]         # forgotten: a new search beams it again
-    combined = make_proposer("model+enum", model_proposer)
+    combined = make_proposer("model+enum", _parts(model_proposer))
     combined(*_images(), [START])
     assert len(beam_calls) == 2
     combined.reset()                                # resets its parts, the model among them

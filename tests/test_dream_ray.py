@@ -129,7 +129,7 @@ def test_dream_on_ray_keeps_every_insert_once_when_a_worker_is_killed(tmp_path, 
     log = tmp_path / "log"
     # (the 60 s of dreaming, shortened for the suite: the property is the same)
     proc = subprocess.Popen([sys.executable, "-m", "dream.cli", "--db", str(db_path), "--ckpt", str(ckpt),
-                             "--log", str(log), "--targets", "tasks=1,db=1", "--time-budget", "1.5", "--k", "4",
+                             "--log", str(log), "--targets", "tasks=1,db=1", "--budget", "1.5", "--k", "4",
                              "--max-seconds", "25", "--seed", "0", "--ray", address, "--workers", "2",
                              "--grid-every", "1000"],
                             cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

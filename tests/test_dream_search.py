@@ -8,7 +8,7 @@ from data.db import Database
 from dream.dreamer import Dreamer, programs_to_insert
 from dream.search.solver import SearchSettings, run_search, start_programs
 from dream.search.proposer import CheckpointWatcher, ModelProposer
-from dream.search.frontier import Search, n_tokens, search
+from dream.search.frontier import Search, n_tokens
 from dream.search.targets import Target
 from tinymodel import train_tiny
 from model import checkpoint
@@ -48,7 +48,7 @@ def test_one_edit_away_is_found_from_the_database(tmp_path, tiny):
     assert start_programs(db, target.image, k=2)[1:] == starts[1:3]
     expand = ModelProposer(model, tok, "cpu", samples=8)
     torch.set_num_threads(1)
-    r = run_search(expand, target, db, k=5, budget_s=20.0)
+    r = run_search(expand, target, db, SearchSettings(k=5, budget_s=20.0))
     assert r.solved, r.summary()
     assert r.best.text == canonical_text(Q)
     assert [n.text for n in r.path] == [canonical_text(P), canonical_text(Q)]   # one model edit from P
@@ -75,14 +75,14 @@ def test_without_the_right_edit_the_target_is_not_reached(tmp_path):
         return _Scripted({canonical_text(k) if k else k: v for k, v in table.items()})
 
     control = proposer([])
-    r = run_search(control, target, db, k=5, budget_s=1.0, batch=1)
+    r = run_search(control, target, db, SearchSettings(k=5, budget_s=1.0, batch=1))
     assert control.calls, "the control search never asked its proposer"
     assert r.n_candidates >= len(NEAR_Q)
     assert not r.solved, r.summary()
     assert r.best.text in {"", canonical_text(P), *map(canonical_text, NEAR_Q)}
     assert r.best.distance > 0
 
-    r = run_search(proposer([Q]), target, db, k=5, budget_s=5.0, batch=1)
+    r = run_search(proposer([Q]), target, db, SearchSettings(k=5, budget_s=5.0, batch=1))
     assert r.solved and r.best.text == canonical_text(Q), r.summary()
 
 
@@ -115,22 +115,19 @@ def test_search_drops_bad_candidates_and_duplicates():
 def test_shorter_solutions_win_when_searching_on():
     target = logo.render(LONG, 32)
     table = {LONG: ["(move 1 0) (move 2 0)"], "(move 1 0) (move 2 0)": [SHORT]}
-    res = search(_Scripted(table), target, logo.render(LONG, 28), starts=[LONG], budget_s=5.0, max_rounds=6,
-                 stop_on_solve=False, batch=1)
+    res = Search(_Scripted(table), target, logo.render(LONG, 28), starts=[LONG], batch=1).run(
+        5.0, stop_on_solve=False, max_rounds=6)
     assert res.solved and res.best.text == SHORT
     assert n_tokens(SHORT) < n_tokens(LONG)
     assert [n.text for n in res.path] == [LONG, "(move 1 0) (move 2 0)", SHORT]
     # stopping at the first solution keeps the start program itself (it already solves the target)
-    res1 = search(_Scripted(table), target, logo.render(LONG, 28), starts=[LONG], budget_s=5.0)
+    res1 = Search(_Scripted(table), target, logo.render(LONG, 28), starts=[LONG]).run(5.0)
     assert res1.solved and res1.best.text == LONG and res1.n_expanded == 0
 
 
 def test_budget_is_respected():
-    exp = _Scripted({})
-    res = search(lambda a, b, p: [[f"(move {k % 9} 0)" for k in range(3)] for _ in p],
-                 logo.render(P, 32), budget_s=0.3)
+    res = Search(lambda a, b, p: [[f"(move {k % 9} 0)" for k in range(3)] for _ in p], logo.render(P, 32)).run(0.3)
     assert not res.solved and res.elapsed < 2.0
-    del exp
 
 
 @pytest.fixture
@@ -151,7 +148,7 @@ def test_insert_rule_new_entry_and_new_head(tmp_path, tiny, ckpt_dir):
     sampler = _FixedTargets([target_of(Q, kind="tasks", name="Q"),
                              Target(f"db-{long_id}", "db", db.get(long_id).image, logo.render(LONG, 28), LONG,
                                     long_id)])
-    d = Dreamer(db, watcher, sampler, tmp_path / "log", budget_s=10.0, settings=SearchSettings(k=5, beam=0),
+    d = Dreamer(db, watcher, sampler, tmp_path / "log", settings=SearchSettings(k=5, beam=0, budget_s=10.0),
                 grid_every=2)
     rec_q = d.dream_one(sampler.next())
     # a program whose image is new enters as a new entry
@@ -171,6 +168,22 @@ def test_insert_rule_new_entry_and_new_head(tmp_path, tiny, ckpt_dir):
     lines = (tmp_path / "log" / "found.jsonl").read_text().splitlines()
     assert len(lines) == 2
     assert (tmp_path / "log" / "grid_00001.png").exists()
+
+
+def test_dream_searches_with_the_proposer_it_is_given(tmp_path, ckpt_dir):
+    """`dream --proposer none`: the start programs only (the model is not asked); `auto` is the checkpoint's."""
+    db = Database(tmp_path / "db.sqlite", image_size=32)
+    db.insert(P)
+    watcher = CheckpointWatcher(ckpt_dir, "cpu", min_interval_s=0)
+    watcher.require()
+    sampler = _FixedTargets([target_of(Q, kind="tasks", name="Q")] * 2)
+    settings = SearchSettings(k=5, beam=0, budget_s=3.0)
+    none = Dreamer(db, watcher, sampler, tmp_path / "none", settings=settings, grid_every=0, arm="none")
+    rec = none.dream_one(sampler.next())
+    assert not rec["solved"] and rec["candidates"] == 0 and rec["inserted"] == []
+    auto = Dreamer(db, watcher, sampler, tmp_path / "auto", settings=settings, grid_every=0)
+    rec = auto.dream_one(sampler.next())
+    assert rec["solved"] and rec["candidates"] > 0                # the model's edit from P
 
 
 class _FixedTargets:
@@ -198,7 +211,7 @@ def test_checkpoint_reloading(tmp_path, tiny):
     db = Database(tmp_path / "db.sqlite", image_size=32)
     db.insert(P)
     targets = _FixedTargets([target_of(Q, name="a"), target_of(Q, name="b")])
-    dreamer = Dreamer(db, w, targets, tmp_path / "log", budget_s=2.0, settings=SearchSettings(k=2, beam=0),
+    dreamer = Dreamer(db, w, targets, tmp_path / "log", settings=SearchSettings(k=2, beam=0, budget_s=2.0),
                       poll_every_s=0.0, grid_every=0)
     dreamer.run(max_targets=1)
     checkpoint.save(d, model, tok, step=3)
@@ -236,7 +249,7 @@ def test_beam_search_decoding(tiny):
     assert " ".join(apply_edits([], out[1][0])) == "( move ul 0 )"
     # a beam-only proposer (no sampling) solves the one-edit target too
     expand = ModelProposer(model, tok, "cpu", samples=0, temperatures=(), beam=4)
-    r = search(expand, logo.render(Q, 32), logo.render(Q, 28), starts=["", P], budget_s=10.0)
+    r = Search(expand, logo.render(Q, 32), logo.render(Q, 28), starts=["", P]).run(10.0)
     assert r.solved and r.best.text == canonical_text(Q)
 
 

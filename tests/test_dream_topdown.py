@@ -1,4 +1,4 @@
-"""dream.search.topdown: enumeration scored against a target, start programs, and the grammar's corpus."""
+"""dream.search.topdown: enumeration scored against a target, the nearest programs, and the grammar's corpus."""
 import numpy as np
 import pytest
 
@@ -6,7 +6,7 @@ import logo
 from data import dreamcoder_tasks
 from data.db import Database
 from dream.search.score import solved
-from dream.search.topdown import (EnumeratedPool, enumerate_for_target, fit_grammar, grammar_corpus, start_programs)
+from dream.search.topdown import enumerate_for_target, fit_grammar, grammar_corpus
 from logo.pcfg import Grammar, GrammarError
 
 POLYGONS = ["(loop i 3 (move ul (/ ua 3)))", "(loop i 6 (move (* ul 2) (/ ua 6)))", "(move ul (/ ua 8))",
@@ -35,18 +35,10 @@ def test_an_unreachable_target_gives_the_nearest_drawings(grammar):
     target = logo.render("(loop i 7 (move (* ul i) (/ ua 7))) (move 0 eps_a) (loop i 3 (move ul eps_a))", 28)
     r = enumerate_for_target(target, grammar, budget_s=60, max_programs=3000, k=4)
     assert not r.solved and r.best is r.nearest[0] if r.nearest else False
-    starts = start_programs(target, grammar, k=4, budget_s=60, max_programs=2000)
-    assert len(starts) == 4 and all(logo.parse(s) for s in starts)
+    dists = [f.distance for f in r.nearest]
+    assert len(r.nearest) == 4 and dists == sorted(dists) and all(logo.parse(f.program) for f in r.nearest)
     with pytest.raises(ValueError):
-        enumerate_for_target(np.zeros((32, 32), np.uint8), grammar)
-
-
-def test_the_pool_answers_many_targets(grammar):
-    pool = EnumeratedPool(grammar, budget_s=60, max_size=2000)
-    assert len(pool) == 2000
-    for text in pool.programs[::400]:
-        hit = pool.nearest(logo.render(text, 28), k=3)
-        assert hit[0].distance <= 1e-6 and solved(logo.render(hit[0].program, 28), logo.render(text, 28))
+        enumerate_for_target(np.zeros((32, 32), np.uint8), grammar, 1.0)
 
 
 def test_the_corpus_is_solutions_then_dreamcoder_train_then_heads(tmp_path):

@@ -28,34 +28,50 @@ def solver():
     s.close()
 
 
+def _budget(solver: Solver, seconds: float, **settings) -> Solver:
+    """`solver` with another budget (and settings)."""
+    return replace(solver, settings=replace(solver.settings, budget_s=seconds, **settings))
+
+
 def test_the_topdown_arm_solves_a_square_from_nothing(solver):
     assert solver.grammar().meta["source"] == "DreamCoder train programs"
     target = _target(SQUARE)
-    row = solver.solve_one("topdown", target, budget_s=30)
+    row = _budget(solver, 30).solve_one("topdown", target)
     assert "error" not in row and row["solved"] and row["enumerated"], row
     assert solved(logo.render(row["program"], SOLVE_SIZE), target.image28)
     assert row["tokens"] <= logo.n_tokens(SQUARE) and row["iou"] == 1.0
     assert row["start_program"] == "" and row["candidates"] >= row["valid"] >= 1
     s = summarize([row])
     assert s["solved_by_enumeration"] == 1 and s["solved_by_start"] == 0 and s["solved_by_edits"] == 0
-    none = solver.solve_one("none", target, budget_s=1)       # the start programs alone (the empty one) do not
+    none = _budget(solver, 1).solve_one("none", target)       # the start programs alone (the empty one) do not
     assert not none["solved"]
 
 
 def test_enumerated_starts_join_the_start_programs(solver):
     target = _target(SQUARE)
-    with_starts = replace(solver, settings=replace(solver.settings, enumerated_starts=3, enumerate_share=0.5))
-    row = with_starts.solve_one("none", target, budget_s=40)  # `none` cannot edit: a start program solves it
+    with_starts = _budget(solver, 40, enumerated_starts=3, enumerate_share=0.5)
+    row = with_starts.solve_one("none", target)  # `none` cannot edit: a start program solves it
     assert row["solved"] and row["edit_steps"] == 0 and row["start_program"], row
     assert solved(logo.render(row["program"], SOLVE_SIZE), target.image28)
 
     odd = _target("(move ul 0) (move 0 (/ ua 7)) (move (* 3 eps_l) 0) (move 0 (/ ua 5)) (move ul 0)")
-    starts, spent = with_starts.enumerated_starts(odd, budget_s=2)
+    starts, spent = _budget(with_starts, 2).enumerated_starts(odd)
     got = starts(None, odd.image, 8)
     assert got[0] == "" and len(got) == len(set(got)) and 0 < spent < 5   # the empty program, then enumerated:
     assert 3 <= len(got) - 1 <= 4 and all(logo.parse(t) for t in got[1:])  # the 3 nearest (and a solution)
-    base, spent0 = solver.enumerated_starts(odd, budget_s=2)     # off (0): the solver's own source
+    base, spent0 = _budget(solver, 2).enumerated_starts(odd)     # off (0): the solver's own source
     assert base is solver.starts and spent0 == 0
+
+
+def test_the_count_budget_bounds_the_enumerator_and_the_search_by_what_they_did(solver):
+    """`max_programs` / `max_rounds`: the same rows whatever the clock (bench/same_programs.py compares commits)."""
+    odd = _target("(move ul 0) (move 0 (/ ua 7)) (move (* 3 eps_l) 0) (move 0 (/ ua 5)) (move ul 0)")
+    counted = _budget(solver, 1e6, max_programs=2000, max_rounds=3, enumerated_starts=4, enumerate_share=0.5)
+    top = counted.solve_one("topdown", odd)
+    assert not top["solved"] and top["candidates"] == 2000          # every one of the 2000 programs enumerated
+    rows = [counted.solve_one("enum", odd, 7) for _ in range(2)]
+    assert rows[0]["program"] == rows[1]["program"] and rows[0]["candidates"] == rows[1]["candidates"]
+    assert rows[0]["expanded"] <= 3 * counted.settings.batch        # three rounds of at most `batch` nodes
 
 
 def test_the_length_weight_orders_the_frontier_by_distance_plus_tokens():

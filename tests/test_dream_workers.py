@@ -261,7 +261,7 @@ def test_dream_with_two_workers_survives_a_killed_worker(tmp_path, tiny_ckpt):
     db.close()
     log = tmp_path / "log"
     proc = subprocess.Popen([sys.executable, "-m", "dream.cli", "--db", str(db_path), "--ckpt", str(tiny_ckpt),
-                             "--log", str(log), "--targets", "tasks=1,db=1", "--time-budget", "1.5", "--k", "4",
+                             "--log", str(log), "--targets", "tasks=1,db=1", "--budget", "1.5", "--k", "4",
                              "--max-seconds", "12", "--seed", "0", "--workers", "2", "--grid-every", "1000"],
                             cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

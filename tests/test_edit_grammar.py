@@ -10,12 +10,18 @@ import pytest
 import data
 import logo
 from data.generate import random_programs
-from dream.search.baselines import make_proposer
+from dream.search.arms import Parts, make_proposer
 from dream.search.proposer import ModelProposer
 from logo.canonical import canonical
 from model.edit.grammar import ScriptGrammar
 from model.edit.edits import DELETE, INSERT, SUBSTITUTE, Edit, apply_edits, edit_script
 from model.tokenizer import Tokenizer, canonical_text
+
+def _parts(model) -> Parts:
+    """What the solver makes an arm of, around `model` (the checkpoint's proposer)."""
+    from logo.tokens import CONTEXT_TOKENS
+    return Parts(model, 16, 64, 0, None, CONTEXT_TOKENS)
+
 
 PROGRAMS = [logo.to_text(canonical(p)) for p in random_programs(120, seed=5)] + \
     [logo.to_text(canonical(t.program)) for t in data.dreamcoder_tasks()]
@@ -120,7 +126,7 @@ def test_the_model_proposer_writes_only_programs_that_parse_and_the_free_one_doe
     torch.manual_seed(0)
     model, tok = _tiny_edit_model()                          # untrained: the hardest case for the masks
     grammatical = ModelProposer(model, tok, "cpu", samples=8, temperatures=(1.0,), beam=4, max_edits=12)
-    free = make_proposer("model-unmasked", grammatical)
+    free = make_proposer("model-unmasked", _parts(grammatical))
     starts = PROGRAMS[:6]
     imgs = np.zeros((len(starts), 32, 32), np.uint8)
     got = {"model": grammatical(imgs, imgs, starts), "model-unmasked": free(imgs, imgs, starts)}
@@ -139,4 +145,4 @@ def test_model_free_needs_an_edit_model():
     config = preset("tiny", image_size=32, max_tokens=48, max_content=16, d_model=32, n_heads=2, img_layers=1,
                     prog_layers=1, dec_layers=1, ffn_mult=2)
     with pytest.raises(ValueError, match="edit model"):
-        make_proposer("model-unmasked", PolicyArms(PolicyModel(config, len(tok)).eval(), tok, k=4))
+        make_proposer("model-unmasked", _parts(PolicyArms(PolicyModel(config, len(tok)).eval(), tok, k=4)))

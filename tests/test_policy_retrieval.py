@@ -1,10 +1,10 @@
-"""The `retrieval` arm (dream.search.policy): grammatical mutations whose new statements are borrowed from the
+"""The `retrieval` arm (dream.search.retrieval): grammatical mutations whose new statements are borrowed from the
 database programs nearest to the target, with no model."""
 import pytest
 
 import logo
 from data.db import Database
-from dream.search.policy import RetrievalPool, RetrievalProposer
+from dream.search.retrieval import RetrievalPool, RetrievalProposer
 from dream.search.frontier import Search
 from dream.search.solver import Solver
 from logo.canonical import canonical

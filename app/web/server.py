@@ -172,6 +172,13 @@ def bad(message: str, code: int = 400):
     abort(code, description=" ".join(str(message).split()))
 
 
+def found(value, message: str):
+    """`value`, or the end of the request with a 404 saying `message` (what is not there)."""
+    if value is None:
+        bad(message, 404)
+    return value
+
+
 def int_arg(name: str, default=None, lo: int | None = None, hi: int | None = None):
     text = request.args.get(name, "").strip()
     if text == "":
@@ -385,10 +392,7 @@ def _routes(app: Flask, state: State) -> None:
                 return d.get(entry_id)
             except KeyError:
                 return None
-        e = state.db.call(read)
-        if e is None:
-            bad(f"no entry {entry_id} in {state.db.path}", 404)
-        return e
+        return found(state.db.call(read), f"no entry {entry_id} in {state.db.path}")
 
     @app.get("/entry/<int:entry_id>")
     def entry(entry_id: int):
@@ -454,7 +458,7 @@ def _routes(app: Flask, state: State) -> None:
         r = Response(render_template("query.html", error=None, result={
             "label": label, "image": png_data_url(images[0], 4), "token": token, "near": near, "heads": heads,
             "ms": ms, "arms": offered_arms(state.solver), "max_solve_s": state.max_solve_s,
-            "default_arm": "model" if state.solver.watcher is not None else "grammar"}))
+            "default_arm": "auto"}))
         r.headers["Server-Timing"] = f"nearest;dur={ms:.1f}"
         return r
 
@@ -469,14 +473,14 @@ def _routes(app: Flask, state: State) -> None:
         arm = request.form.get("proposer", "")
         arms = offered_arms(state.solver)
         if arm not in arms:
-            bad(f"unknown proposer {arm[:40]!r} (choose from {', '.join(arms)}; the model ones need --ckpt)")
+            bad(f"unknown proposer {arm[:40]!r} (choose from {', '.join(arms)}; the checkpoint's need --ckpt)")
         try:
             seconds = float(request.form.get("seconds", "10"))
         except ValueError:
             bad("seconds must be a number")
         if not (0 < seconds <= state.max_solve_s):
             bad(f"seconds must be more than 0 and at most {state.max_solve_s:g}")
-        starts = state.near.call(start_programs, target.image, 8)
+        starts = state.near.call(start_programs, target.image, state.solver.settings.k)
         library = state.library()
         try:
             job = state.solves.submit(request.remote_addr or "?", arm, seconds, target, starts, library, size)
@@ -485,10 +489,8 @@ def _routes(app: Flask, state: State) -> None:
         return jsonify({"id": job.id, "progress": url_for("solve_progress", job_id=job.id)}), 202
 
     def get_job(job_id: str):
-        job = state.solves.get(job_id)
-        if job is None:
-            bad(f"no solve job {job_id[:40]!r} (finished jobs are kept a while, then forgotten)", 404)
-        return job
+        return found(state.solves.get(job_id),
+                     f"no solve job {job_id[:40]!r} (finished jobs are kept a while, then forgotten)")
 
     @app.get("/solve/<job_id>")
     def solve_progress(job_id: str):
@@ -499,9 +501,7 @@ def _routes(app: Flask, state: State) -> None:
         job = get_job(job_id)
         with job.lock:
             image = job.best_image
-        if image is None:
-            bad("no program found yet", 404)
-        return png_response(png_bytes(image, 4))
+        return png_response(png_bytes(found(image, "no program found yet"), 4))
 
     @app.post("/solve/<job_id>/cancel")
     def solve_cancel(job_id: str):

@@ -25,42 +25,48 @@ class SolveBusy(Exception):
 
 
 def open_solver(ckpt, device: str = "cpu"):
-    """A `dream.search.solver.Solver` for the proposers this server offers (the model arms only with a
-    checkpoint); raises `dream.search.solver.SolveError` naming a bad checkpoint."""
-    from dream.search.solver import SearchSettings, Solver
-    arms = ["model", "grammar"] if ckpt else ["grammar"]
-    return Solver.open(arms, ckpt=ckpt, db=None, device=device, settings=SearchSettings())
+    """A `dream.search.solver.Solver` for the proposers this server offers (the checkpoint's with one); raises
+    `dream.search.solver.SolveError` naming a bad checkpoint."""
+    from dream.search.arms import AUTO
+    from dream.search.solver import Solver
+    return Solver.open([AUTO], ckpt=ckpt, db=None, device=device)
 
 
 def offered_arms(solver) -> list[str]:
-    """The proposers a user may pick: every search arm (the page shows the search's progress; the
-    enumerator, `topdown`, is not one), the model ones only when a checkpoint is loaded."""
-    from dream.search.baselines import MODEL_ARMS, SEARCH_ARMS
-    has_model = solver is not None and solver.watcher is not None
-    return [a for a in SEARCH_ARMS if has_model or a not in MODEL_ARMS]
+    """The proposers a user may pick, `auto` first: the users' arms the page can show round by round (the
+    enumerator, `topdown`, has no rounds; `auto`'s search starts from enumerated programs) whose checkpoint, if
+    they need one, is loaded."""
+    from dream.search.arms import AUTO, SEARCH_ARMS, USER_ARMS, checkpoint_problem
+    kind = None if solver is None else solver.checkpoint_kind
+    return [a for a in USER_ARMS if a == AUTO or (a in SEARCH_ARMS and not checkpoint_problem(a, kind))]
 
 
 def search_with_progress(solver, arm: str, target, starts: list[str], library, image_size: int, budget_s: float,
                          on_progress, should_stop):
-    """Search for `target` (a `dream.search.targets.Target`) from `starts` with proposer `arm` for at most
-    `budget_s` seconds, calling `on_progress(search)` before every round; returns the `SearchResult`.
+    """Search for `target` (a `dream.search.targets.Target`) from `starts` and the enumerated starts with proposer
+    `arm` for at most `budget_s` seconds, calling `on_progress(search)` before every round; returns the
+    `SearchResult`.
 
-    It drives `dream.search.frontier.Search` itself (not `dream.search.solver.run_search`) to report the best program before every
-    round; a newer checkpoint in the
-    directory is loaded first, the library is the database's current one."""
-    from dream.search.frontier import Search
+    It runs the `Search` that `dream.search.solver.build_search` builds itself (not through `run_search`) to
+    report the best program before every round; a newer checkpoint in the directory is loaded first, the
+    library is the database's current one."""
+    from dataclasses import replace
+    from dream.search.solver import build_search
+    from dream.search.workers import given_starts
     watcher = solver.watcher
     if watcher is not None and watcher.poll():       # train wrote a newer checkpoint
         solver.model_proposer = solver.settings.model_proposer(watcher, library)
-    solver.library = library
-    expand = solver.proposer(arm, seed=0)
-    search = Search(expand, target.image, target.image28, image_size=image_size, library=library, starts=starts,
-                    batch=solver.settings.batch, length_weight=solver.settings.length_weight)
+    one = solver.variant(library=library, starts=given_starts(starts),
+                         settings=replace(solver.settings, budget_s=budget_s))
+    expand = one.proposer(arm, seed=0)
+    source, spent = one.enumerated_starts(target)
+    search = build_search(expand, target, one.settings, source(None, target.image, 0), library=library,
+                          image_size=image_size)
 
     def stop() -> bool:
         on_progress(search)
         return should_stop()
-    result = search.run(budget_s, stop_on_solve=True, should_stop=stop)
+    result = search.run(max(budget_s - spent, 1e-3), stop_on_solve=True, should_stop=stop)
     on_progress(search)
     return result
 

@@ -18,18 +18,7 @@ context `logo.tokens.CONTEXT_TOKENS` unless told otherwise) and `reset()` (forge
   model+grammar (the model's scripts and as many grammatical mutations per node; it must beat
   grammar alone, the strongest arm without a model, for the model to count).
 
-`make_proposer(name, ...)` builds one by name; the `MODEL_ARMS` need a `model_proposer` (a checkpoint).
-The policy arms (`dream.search.policy.POLICY_ARMS`: `policy`, its ablations and `policy+grammar`) need a policy
-checkpoint (`train --model policy`), whose `dream.search.policy.PolicyArms` stands in for the model proposer;
-with one, the `model` arms are the policy's. `model` decodes its edit scripts under the grammar's masks
-(`model.edit.grammar`: every program parses); `model-unmasked` is the same checkpoint decoding freely, its
-baseline. `retrieval` (`dream.search.policy.RetrievalProposer`) needs no
-model: `grammar`'s mutations whose new statements are, half of the time, borrowed from the database
-programs nearest to the target (the solver attaches its database); it is the policy pool's baseline.
-
-One arm is not a proposer: `topdown` (`TOPDOWN_ARMS`) enumerates programs from the root in decreasing
-probability under a fitted grammar (`dream.search.topdown.enumerate_for_target`) instead of editing start
-programs; `dream.search.solver.Solver` runs it with the same targets and budget as the others.
+The registry of arms by name (these, the model's and the policy's, `topdown`) is `dream.search.arms`.
 """
 from __future__ import annotations
 
@@ -38,17 +27,6 @@ import zlib
 from typing import Sequence
 
 from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_TOKENS, OPERATOR_TOKENS
-
-
-POLICY_ARMS = ("policy", "policy-where", "policy-what", "policy+grammar")     # dream.search.policy
-MODEL_ARMS = ("model", "model-unmasked", "model+enum", "model+grammar") + POLICY_ARMS
-TOPDOWN_ARMS = ("topdown",)
-ARMS = ("model", "model-unmasked", "random", "none", "enum", "grammar", "model+enum", "model+grammar",
-        "retrieval") \
-    + POLICY_ARMS \
-    + TOPDOWN_ARMS
-#: the arms that are `dream.search.frontier.Proposer`s (edit the search's nodes)
-SEARCH_ARMS = tuple(a for a in ARMS if a not in TOPDOWN_ARMS)
 
 
 def _tokens(text: str) -> list[str]:
@@ -211,50 +189,3 @@ class CombinedProposer:
             for k, cands in enumerate(p(images_a, images_b, programs_a)):
                 out[k].extend(cands)
         return out
-
-
-def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, seed: int = 0, library=None,
-                  max_tokens: int = CONTEXT_TOKENS):
-    """An arm by name (see `ARMS`); the `MODEL_ARMS` need `model_proposer`."""
-    if name == "none":
-        return NoneProposer(max_tokens)
-    if name == "random":
-        return RandomProposer(n, seed=seed, max_tokens=max_tokens)
-    if name == "enum":
-        return EnumProposer(cap, max_tokens)
-    if name == "grammar":
-        return GrammarProposer(n, seed=seed, library=library, max_tokens=max_tokens)
-    if name == "retrieval":                                   # dream.search.policy: statements of the target's neighbours
-        from .policy import RetrievalProposer
-        return RetrievalProposer(n, seed=seed, library=library, max_tokens=max_tokens)
-    if name in TOPDOWN_ARMS:
-        raise ValueError(f"arm {name!r} enumerates programs instead of proposing edits: "
-                         "dream.search.solver.Solver runs it (dream.search.topdown)")
-    if name in MODEL_ARMS:
-        if model_proposer is None:
-            raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")
-        if hasattr(model_proposer, "proposer"):              # a policy checkpoint (dream.search.policy.PolicyArms)
-            if name == "model-unmasked":
-                raise ValueError("arm 'model-unmasked' needs an edit model's checkpoint (train --model edit), "
-                                 "not a policy's")
-            policy = {"model": "policy", "model+grammar": "policy+grammar"}.get(name, name)
-            if policy in POLICY_ARMS:
-                return model_proposer.proposer(policy, seed=seed, library=library, max_tokens=max_tokens)
-            return CombinedProposer(model_proposer.proposer("policy", seed=seed, library=library, max_tokens=max_tokens),
-                                    EnumProposer(cap, max_tokens), name=name)
-        if name in POLICY_ARMS:
-            raise ValueError(f"arm {name!r} needs a policy checkpoint (train --model policy), not an edit model's")
-        if name == "model":
-            return model_proposer
-        if name == "model-unmasked":             # the edit decoder without its grammar masks (the baseline)
-            return model_proposer.free()
-        if name == "model+enum":
-            return CombinedProposer(model_proposer, EnumProposer(cap, max_tokens), name=name)
-        return CombinedProposer(model_proposer, GrammarProposer(n, seed=seed, library=library, max_tokens=max_tokens),
-                                name=name)
-    raise ValueError(f"unknown proposer {name!r} (choose from {', '.join(ARMS)})")
-
-
-def candidates_per_expansion(samples: int, temperatures: Sequence[float], beam: int) -> int:
-    """How many scripts the model proposes per node: the random arms get as many."""
-    return sum(samples if t > 0 else 1 for t in temperatures) + max(beam, 0)

@@ -271,7 +271,7 @@ class Search:
             heapq.heappush(self.frontier, (self._priority(node), next(self._tie), node))
         return len(added)
 
-    def run(self, budget_s: float = 10.0, stop_on_solve: bool = True, max_rounds: int | None = None,
+    def run(self, budget_s: float, stop_on_solve: bool = True, max_rounds: int | None = None,
             should_stop: Callable[[], bool] | None = None) -> SearchResult:
         rounds = 0
         while True:
@@ -294,9 +294,3 @@ class Search:
         self.draw28(best.path())
         return SearchResult(best, best.solved, self.first_solve, time.monotonic() - self.t0, self.n_expanded,
                             self.n_candidates, self.n_valid, best.path(), list(self.start_texts))
-
-
-def search(expand: Expand, target: np.ndarray, target28: np.ndarray | None = None, *, budget_s: float = 10.0,
-           stop_on_solve: bool = True, max_rounds: int | None = None, should_stop=None, **kw) -> SearchResult:
-    """Convenience: `Search(expand, target, target28, **kw).run(budget_s, stop_on_solve, max_rounds)`."""
-    return Search(expand, target, target28, **kw).run(budget_s, stop_on_solve, max_rounds, should_stop)

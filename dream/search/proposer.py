@@ -209,9 +209,9 @@ class CheckpointWatcher:
         `dream.search.policy.PolicyArms` (a proposer of its `policy` arm, and the maker of the others)."""
         self.require()
         if self.kind == "policy":
-            from .policy import DEFAULT_EPS, DEFAULT_K, PolicyArms
-            return PolicyArms(self.model, self.tokenizer, self.device, k=policy_k or DEFAULT_K,
-                              eps=DEFAULT_EPS if policy_eps is None else policy_eps)
+            from .policy import PolicyArms
+            given = {"k": policy_k, "eps": policy_eps}
+            return PolicyArms(self.model, self.tokenizer, self.device, **{k: v for k, v in given.items() if v is not None})
         return ModelProposer(self.model, self.tokenizer, self.device, samples, temperatures, beam, max_edits,
                              library=library)
 

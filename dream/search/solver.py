@@ -3,12 +3,13 @@ baseline, the library off and on) and every bench script, so the arms they compa
 
     >>> from dream import load_targets, solve                                     # doctest: +SKIP
     >>> _, targets, _ = load_targets("dreamcoder", "test", 32, limit=10)          # doctest: +SKIP
-    >>> rows, summary = solve(targets, proposer="random", db="runs/db.sqlite", budget_s=5)   # doctest: +SKIP
+    >>> rows, summary = solve(targets, "grammar", db="runs/db.sqlite", settings=SearchSettings(budget_s=5))  # doctest: +SKIP
 
-`run_search(expand, target, db, ...)` searches one target with one `dream.search.frontier.Proposer` from its start
-programs (`start_programs`: the empty program and the heads of the k database entries nearest to the
-target, or another `StartSource`). `SearchSettings` are the search's knobs and own their command-line
-flags (`add_arguments`, `from_args`), so every command has the same flags with the same defaults.
+`run_search(expand, target, db, settings, ...)` searches one target with one `dream.search.frontier.Proposer` from
+its start programs (`start_programs`: the empty program and the heads of the k database entries nearest to the
+target, or another `StartSource`); `build_search` is the one place a `Search` is built. `SearchSettings`
+(`dream.search.settings`) are the search's knobs, the budget among them, and own their command-line flags, so
+every command has the same flags with the same defaults. `result_row` and `error_row` make the rows.
 
 `Solver` holds what every arm shares: the database (start programs; the library), the checkpoint's model,
 the search settings, the start-program source and the grammar of the enumerator (`dream.search.topdown`: fitted
@@ -28,112 +29,24 @@ procedure name of the database's library.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from logo.cli_errors import float_list, float_range, int_range
 from logo.tokens import CONTEXT_TOKENS
 
-from .baselines import ARMS, MODEL_ARMS, POLICY_ARMS, TOPDOWN_ARMS, candidates_per_expansion, make_proposer
+from .arms import AUTO, ARMS, MODEL_ARMS, TOPDOWN_ARMS, Parts, checkpoint_problem, make_proposer, resolve_auto, unknown
 from .frontier import Proposer, Search, SearchResult
+from .settings import SearchSettings
 from .targets import Target
 
 
 class SolveError(ValueError):
     """Something given to the solver cannot be used; the message names it (and the file)."""
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """How each target is searched (the same for every arm); the defaults of every command's flags."""
-    k: int = 8                               # database neighbours to start from
-    batch: int = 8                           # nodes expanded per proposer call
-    samples: int = 8                         # model: scripts per node and temperature
-    temperatures: tuple[float, ...] = (1.0,)
-    beam: int = 8                            # model: beam width (0 = off)
-    enum_cap: int = 64                       # enum: candidates per expansion
-    length_weight: float = 0.0               # frontier priority per token, next to pixel distance
-    enumerated_starts: int = 8               # enumerated programs nearest the target joining the starts (0 = off)
-    enumerate_share: float = 0.4             # of the budget spent enumerating them
-    policy_k: int = 128                      # policy arms: edits per node (one forward pass)
-    policy_eps: float = 0.1                  # policy arms: share of them that are uniform grammatical mutations
-
-    @property
-    def candidates_per_expansion(self) -> int:
-        """What the model proposes per node; the random arms get as many."""
-        return candidates_per_expansion(self.samples, self.temperatures, self.beam)
-
-    def model_proposer(self, watcher, library=()):
-        """The checkpoint's proposer under these settings (every command makes it here, so none forgets a
-        flag): `dream.search.proposer.CheckpointWatcher.proposer`."""
-        return watcher.proposer(self.samples, self.temperatures, self.beam, policy_k=self.policy_k,
-                                policy_eps=self.policy_eps, library=library or ())
-
-    def to_dict(self) -> dict:
-        return {"k": self.k, "batch": self.batch, "samples": self.samples, "temperatures": list(self.temperatures),
-                "beam": self.beam, "enum_cap": self.enum_cap, "length_weight": self.length_weight,
-                "enumerated_starts": self.enumerated_starts, "enumerate_share": self.enumerate_share,
-                "policy_k": self.policy_k, "policy_eps": self.policy_eps}
-
-    @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser, enum: bool = True) -> None:
-        """The search flags (--k, --batch, --samples, --temperatures, --beam, --length-weight and, with
-        `enum`, --enum-cap, --enumerated-starts, --enumerate-share), range-checked, with these defaults;
-        `from_args` reads them back. `dream` (the model alone) has no enum flags."""
-        d = cls()
-        parser.add_argument("--k", type=int_range(0, 10_000), default=d.k,
-                            help="database neighbours to start from (default %(default)s)")
-        parser.add_argument("--batch", type=int_range(1, 100_000), default=d.batch,
-                            help="nodes expanded per proposer call (default %(default)s)")
-        parser.add_argument("--samples", type=int_range(1, 100_000), default=d.samples,
-                            help="model: edit scripts sampled per node and temperature (default %(default)s)")
-        parser.add_argument("--temperatures", type=float_list(0, lo_open=True),
-                            default=",".join(str(t) for t in d.temperatures),
-                            help="model: comma-separated sampling temperatures (default %(default)s)")
-        parser.add_argument("--beam", type=int_range(0, 100_000), default=d.beam,
-                            help="model: also take the N best scripts of a beam search (default %(default)s; 0 = off)")
-        if enum:
-            parser.add_argument("--enum-cap", type=int_range(1, 1_000_000), default=d.enum_cap,
-                                help="enum arms: candidates per expansion (default %(default)s)")
-        parser.add_argument("--length-weight", type=float_range(0), default=d.length_weight,
-                            help="frontier priority per program token, added to the pixel distance "
-                            "(default %(default)s; 0 = distance alone)")
-        if enum:
-            parser.add_argument("--enumerated-starts", type=int_range(0, 10_000), default=d.enumerated_starts,
-                                help="edit arms: the N programs enumerated under the fitted grammar nearest the "
-                                "target join the start programs (default %(default)s; 0 = off)")
-            parser.add_argument("--enumerate-share", type=float_range(0, 0.95, lo_open=True),
-                                default=d.enumerate_share,
-                                help="with --enumerated-starts: the share of each target's budget spent "
-                                "enumerating (default %(default)s)")
-        parser.add_argument("--policy-k", type=int_range(1, 100_000), default=d.policy_k,
-                            help="policy checkpoints: edits per node from one forward pass (default %(default)s)")
-        parser.add_argument("--policy-eps", type=float_range(0, 1), default=d.policy_eps,
-                            help="policy checkpoints: share of each node's edits that are uniform grammatical "
-                                 "mutations (default %(default)s)")
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "SearchSettings":
-        """The settings the flags of `add_arguments` gave (a parser without --enum-cap keeps its default)."""
-        given = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
-        if "temperatures" in given:
-            given["temperatures"] = tuple(given["temperatures"])
-        return cls(**given)
-
-    def to_argv(self, enum: bool = True) -> list[str]:
-        """These settings as the flags of `add_arguments`, for a child command (`logo run` starts them)."""
-        argv = ["--k", str(self.k), "--batch", str(self.batch), "--samples", str(self.samples),
-                "--temperatures", ",".join(str(t) for t in self.temperatures), "--beam", str(self.beam),
-                "--length-weight", repr(self.length_weight), "--policy-k", str(self.policy_k),
-                "--policy-eps", str(self.policy_eps)]
-        return argv + (["--enum-cap", str(self.enum_cap), "--enumerated-starts", str(self.enumerated_starts),
-                        "--enumerate-share", repr(self.enumerate_share)] if enum else [])
 
 
 #: where a search starts: (database or None, target image, k) -> program texts, the empty program first
@@ -153,22 +66,30 @@ def start_programs(db, image: np.ndarray, k: int) -> list[str]:
     return starts
 
 
-def run_search(expand: Proposer, target: Target, db=None, *, k: int = SearchSettings.k,
-               budget_s: float = 10.0, batch: int = SearchSettings.batch, library=None,
-               stop_on_solve: bool | None = None, should_stop=None, image_size=None,
-               starts: StartSource = start_programs, length_weight: float = SearchSettings.length_weight
-               ) -> SearchResult:
-    """Search for one target from `starts(db, target.image, k)` (by default the empty program and the k
-    nearest database entries): the one search entry point (`Solver.solve_one` and `dream`'s loop).
+def build_search(expand: Proposer, target: Target, settings: SearchSettings, starts: Sequence[str], *,
+                 library=None, image_size: int | None = None) -> Search:
+    """The search of one target from `starts` under `settings`: the one place a `Search` is built (`logo solve`,
+    `dream`, the bench scripts through `run_search`; the web page's Solve, which drives it round by round)."""
+    return Search(expand, target.image, target.image28, image_size=image_size or target.image.shape[0],
+                  library=library, starts=starts, batch=settings.batch, length_weight=settings.length_weight)
+
+
+def run_search(expand: Proposer, target: Target, db=None, settings: SearchSettings = SearchSettings(), *,
+               library=None, stop_on_solve: bool | None = None, should_stop=None, image_size=None,
+               starts: StartSource = start_programs, budget_s: float | None = None) -> SearchResult:
+    """Search for one target from `starts(db, target.image, settings.k)` (by default the empty program and the k
+    nearest database entries) for `budget_s` (default `settings.budget_s`; `settings.max_rounds` rounds at most):
+    the one search entry point (`Solver.solve_one` and `dream`'s loop).
 
     Database targets are re-solved looking for a shorter program, so they do not stop at the first
     solution (their own head is among the starts); other targets stop at the first exact solution.
     """
     if stop_on_solve is None:
         stop_on_solve = target.kind != "db"
-    s = Search(expand, target.image, target.image28, image_size=image_size or target.image.shape[0],
-               library=library, starts=starts(db, target.image, k), batch=batch, length_weight=length_weight)
-    return s.run(budget_s, stop_on_solve=stop_on_solve, should_stop=should_stop)
+    s = build_search(expand, target, settings, starts(db, target.image, settings.k), library=library,
+                     image_size=image_size)
+    return s.run(settings.budget_s if budget_s is None else budget_s, stop_on_solve=stop_on_solve,
+                 max_rounds=settings.max_rounds, should_stop=should_stop)
 
 
 def calls_procedure(text: str, names) -> bool:
@@ -178,13 +99,37 @@ def calls_procedure(text: str, names) -> bool:
 
 
 def check_arms(arms: Sequence[str]) -> list[str]:
-    """The arm names, checked against `dream.search.baselines.ARMS`."""
+    """The arm names (`auto` or one of `dream.search.arms.ARMS`), checked."""
     arms = list(arms)
-    bad = [a for a in arms if a not in ARMS]
+    bad = unknown(arms)
     if bad or not arms:
         raise SolveError(f"unknown proposer {', '.join(map(repr, bad)) or '(none given)'} "
-                         f"(choose from {', '.join(ARMS)})")
+                         f"(choose from {', '.join((AUTO,) + ARMS)})")
     return arms
+
+
+def result_row(target: Target, arm: str, library, *, program: str, spent: float = 0.0, time_to_solve, elapsed,
+               distance: float, image28, best_image28, **numbers) -> dict:
+    """The row of one searched target (what `logo solve` writes and prints): `numbers` are solved, tokens,
+    expanded, candidates, valid, edit_steps, start_program (and `enumerated`); times count the `spent` seconds
+    of the enumerated starts; `_image28` (the best drawing, for contact sheets) is dropped by `public`."""
+    from .score import iou
+    names = {d.name for d in library or ()}
+    row = {"name": target.name, "kind": target.kind, "arm": arm, "solved": numbers.pop("solved"),
+           "program": program, "tokens": numbers.pop("tokens"),
+           "calls_library": bool(names) and calls_procedure(program, names),
+           "time_to_solve": None if time_to_solve is None else round(spent + time_to_solve, 3),
+           "elapsed": round(spent + elapsed, 3), "distance": round(distance, 5),
+           "iou": round(float(iou(image28, target.image28)), 4), **numbers, **target.extra}
+    if target.known_program:
+        row["reference_program"] = target.known_program
+    row["_image28"] = best_image28
+    return row
+
+
+def error_row(target: Target, arm: str, error: str) -> dict:
+    """The row of a target whose search failed or never came back (`error` says why)."""
+    return {"name": target.name, "kind": target.kind, "arm": arm, "error": error, "solved": False}
 
 
 def open_database(path):
@@ -256,35 +201,27 @@ class Solver:
     grammars: dict = field(default_factory=dict)
 
     @classmethod
-    def open(cls, arms: Sequence[str] = ("model",), *, ckpt=None, db=None, device: str = "cpu",
+    def open(cls, arms: Sequence[str] = (AUTO,), *, ckpt=None, db=None, device: str = "cpu",
              settings: SearchSettings | None = None, seed: int = 0, check_names: bool = True) -> "Solver":
-        """Check the arms, open the database (a path) and load the checkpoint (needed by the model arms);
-        raises SolveError naming what is wrong. `check_names=False` accepts a checkpoint that does not know
-        every procedure of the database's library (it reads their names as unknown tokens)."""
+        """Check the arms, open the database (a path) and load the checkpoint (needed by the model arms; `auto`
+        loads it when given); raises SolveError naming what is wrong. `check_names=False` accepts a checkpoint
+        that does not know every procedure of the database's library (it reads their names as unknown tokens)."""
         arms = check_arms(arms)
-        settings = settings or SearchSettings()
-        s = cls(settings=settings, seed=seed)
+        s = cls(settings=settings or SearchSettings(), seed=seed)
         if db is not None:
             s.db_path = str(db)
             s.db, s.library = open_database(db)
             s.image_size = s.db.image_size
-        if any(a in MODEL_ARMS for a in arms):
-            if not ckpt:
-                s.close()
-                raise SolveError(f"the proposer {', '.join(a for a in arms if a in MODEL_ARMS)} needs --ckpt "
-                                 "(a checkpoint directory)")
-            try:
+        try:
+            if ckpt and any(a == AUTO or a in MODEL_ARMS for a in arms):
                 s.load_model(ckpt, device, check_names)
-                policy = [a for a in arms if a in POLICY_ARMS]
-                if policy and s.watcher.kind != "policy":
-                    raise SolveError(f"the proposer {', '.join(policy)} needs a policy checkpoint "
-                                     f"(train --model policy); {ckpt} holds an edit model")
-                if "model-unmasked" in arms and s.watcher.kind == "policy":
-                    raise SolveError("the proposer model-unmasked needs an edit model's checkpoint "
-                                     f"(train --model edit); {ckpt} holds a policy")
-            except SolveError:
-                s.close()
-                raise
+            for arm in arms:
+                problem = arm != AUTO and checkpoint_problem(arm, s.checkpoint_kind)
+                if problem:
+                    raise SolveError(problem)
+        except SolveError:
+            s.close()
+            raise
         return s
 
     def load_model(self, ckpt, device: str = "cpu", check_names: bool = True) -> None:
@@ -293,13 +230,22 @@ class Solver:
         if self.db is not None and check_names:
             check_vocabulary(watcher.tokenizer, self.library, ckpt, self.db_path)
         self.watcher = watcher
-        st = self.settings
-        self.model_proposer = st.model_proposer(watcher, self.library)
+        self.model_proposer = self.settings.model_proposer(watcher, self.library)
         if self.db is None:
             self.image_size = watcher.model.config.image_size
         elif watcher.model.config.image_size != self.image_size:
             raise SolveError(f"checkpoint {ckpt} was trained on {watcher.model.config.image_size}px images, "
                              f"but database {self.db_path} holds {self.image_size}px images")
+
+    @property
+    def checkpoint_kind(self) -> str | None:
+        """"edit" or "policy": the loaded checkpoint's network; None without one."""
+        return None if self.watcher is None else self.watcher.kind
+
+    def resolve(self, arm: str) -> str:
+        """The arm `arm` searches with: `auto` is the checkpoint's family arm, else `grammar`
+        (`dream.search.arms.resolve_auto`); every other arm is itself."""
+        return resolve_auto(self.checkpoint_kind) if arm == AUTO else arm
 
     @property
     def max_tokens(self) -> int:
@@ -309,20 +255,22 @@ class Solver:
     def checkpoint_meta(self) -> dict:
         return self.watcher.describe() if self.watcher is not None else {}
 
-    def variant(self, *, library=None, starts: StartSource = start_programs) -> "Solver":
-        """This solver with another library (for the proposer and the search) and start-program source,
-        sharing the database, model, settings and seed: close the original, not the variant."""
-        return replace(self, library=library, starts=starts)
+    def variant(self, *, library=None, starts: StartSource = start_programs,
+                settings: SearchSettings | None = None) -> "Solver":
+        """This solver with another library (for the proposer and the search), start-program source and (given)
+        settings, sharing the database, model and seed: close the original, not the variant."""
+        return replace(self, library=library, starts=starts, settings=settings or self.settings)
 
     def proposer(self, arm: str, seed: int = 0) -> Proposer:
         """A proposer for one target: a fresh one, or the shared model proposer `reset()`."""
-        check_arms([arm])
-        if arm in MODEL_ARMS and self.model_proposer is None:
-            raise SolveError(f"the proposer {arm} needs --ckpt (a checkpoint directory)")
+        arm = self.resolve(check_arms([arm])[0])
         st = self.settings
-        proposer = make_proposer(arm, self.model_proposer, n=st.candidates_per_expansion, cap=st.enum_cap, seed=seed,
-                                 library=self.library, max_tokens=self.max_tokens)
-        if hasattr(proposer, "attach"):       # arms that borrow from the database (dream.search.policy)
+        try:
+            proposer = make_proposer(arm, Parts(self.model_proposer, st.candidates_per_expansion, st.enum_cap, seed,
+                                                self.library, self.max_tokens))
+        except ValueError as e:
+            raise SolveError(str(e)) from None
+        if hasattr(proposer, "attach"):       # arms that borrow from the database (dream.search.retrieval)
             proposer.attach(self.db)
         proposer.reset()
         return proposer
@@ -345,16 +293,23 @@ class Solver:
         `bench/library.py` fits one on the solutions and one on their library rewrites."""
         self.grammars[self._grammar_key(library)] = grammar
 
-    def enumerated_starts(self, target: Target, budget_s: float) -> tuple[StartSource, float]:
+    def enumerate(self, target: Target, share: float = 1.0, k: int = 1):
+        """`dream.search.topdown.enumerate_for_target` under `grammar()` for `share` of the budget (the seconds
+        and, with the count budget, the programs), keeping the `k` nearest programs."""
+        from .topdown import enumerate_for_target
+        st = self.settings
+        count = None if st.max_programs is None else max(1, int(st.max_programs * share))
+        return enumerate_for_target(target.image28, self.grammar(), st.budget_s * share,
+                                    library=self.library or (), k=k, max_programs=count)
+
+    def enumerated_starts(self, target: Target) -> tuple[StartSource, float]:
         """(start-program source, seconds spent): `self.starts` plus the `enumerated_starts` programs,
-        enumerated for `budget_s` x `enumerate_share` under `grammar()`, nearest the target (a solving
+        enumerated for `enumerate_share` of the budget under `grammar()`, nearest the target (a solving
         program first); `self.starts` itself when `enumerated_starts` is 0."""
         st = self.settings
         if st.enumerated_starts <= 0:
             return self.starts, 0.0
-        from .topdown import enumerate_for_target
-        r = enumerate_for_target(target.image28, self.grammar(), budget_s * st.enumerate_share,
-                                 library=self.library or (), k=st.enumerated_starts)
+        r = self.enumerate(target, st.enumerate_share, st.enumerated_starts)
         extra = list(dict.fromkeys(([r.best.program] if r.solved else []) + [f.program for f in r.nearest]))
         base = self.starts
 
@@ -362,75 +317,56 @@ class Solver:
             return base(db, image, k) + extra
         return starts, r.elapsed
 
-    def solve_one(self, arm: str, target: Target, budget_s: float, index: int = 0) -> dict:
-        """Search one target with one arm; returns its result row (an "error" row if the search failed)."""
-        from dream.search.score import iou
+    def solve_one(self, arm: str, target: Target, index: int = 0) -> dict:
+        """Search one target with one arm for `settings.budget_s`; returns its result row (an "error" row if the
+        search failed). `auto` searches with what it resolves to (`resolve`)."""
+        arm = self.resolve(arm)
         if arm in TOPDOWN_ARMS:
-            return self.enumerate_one(arm, target, budget_s)
+            return self.enumerate_one(arm, target)
         expand = self.proposer(arm, seed=self.seed * 100_003 + index)
         st = self.settings
         try:
-            starts, spent = self.enumerated_starts(target, budget_s)
-            r = run_search(expand, target, self.db, k=st.k, budget_s=max(budget_s - spent, 1e-3), batch=st.batch,
-                           library=self.library, stop_on_solve=True, image_size=self.image_size, starts=starts,
-                           length_weight=st.length_weight)
+            starts, spent = self.enumerated_starts(target)
+            r = run_search(expand, target, self.db, st, library=self.library, stop_on_solve=True,
+                           image_size=self.image_size, starts=starts, budget_s=max(st.budget_s - spent, 1e-3))
         except Exception as e:  # noqa: BLE001 - one failing search must not end the others
-            return {"name": target.name, "kind": target.kind, "arm": arm, "error": f"{type(e).__name__}: {e}",
-                    "solved": False}
-        names = {d.name for d in self.library or ()}
-        row = {"name": target.name, "kind": target.kind, "arm": arm, "solved": r.solved, "program": r.program,
-               "tokens": r.best.tokens, "calls_library": bool(names) and calls_procedure(r.program, names),
-               "time_to_solve": None if r.time_to_solve is None else round(spent + r.time_to_solve, 3),
-               "elapsed": round(spent + r.elapsed, 3), "distance": round(r.best.distance, 5),
-               "iou": round(float(iou(r.best.image28, target.image28)), 4), "expanded": r.n_expanded,
-               "candidates": r.n_candidates, "valid": r.n_valid, "edit_steps": r.best.step,
-               "start_program": r.path[0].text, **target.extra}
-        if target.known_program:
-            row["reference_program"] = target.known_program
-        row["_image28"] = r.best.image28           # for contact sheets; `public` drops it
-        return row
+            return error_row(target, arm, f"{type(e).__name__}: {e}")
+        return result_row(target, arm, self.library, program=r.program, spent=spent, time_to_solve=r.time_to_solve,
+                          elapsed=r.elapsed, distance=r.best.distance, image28=r.best.image28,
+                          best_image28=image28, solved=r.solved, tokens=r.best.tokens,
+                          expanded=r.n_expanded, candidates=r.n_candidates, valid=r.n_valid,
+                          edit_steps=r.best.step, start_program=r.path[0].text)
 
-    def enumerate_one(self, arm: str, target: Target, budget_s: float) -> dict:
-        """The `topdown` arm: enumerate under `grammar()` for the budget (`dream.search.topdown.enumerate_for_target`);
-        the row of `solve_one` for the first solving program, else the nearest one (its canonical form,
-        scored as the search scores its nodes)."""
+    def enumerate_one(self, arm: str, target: Target) -> dict:
+        """The `topdown` arm: enumerate under `grammar()` for the budget (`enumerate`); the row of `solve_one`
+        for the first solving program, else the nearest one (its canonical form, scored as the search scores
+        its nodes)."""
         import logo
         from logo.canonical import canonical
         from logo.images import resize
         from logo.library import SOLVE_SIZE
         from logo.syntax import count_tokens
-        from dream.search.score import Scorer, iou
-        from .topdown import enumerate_for_target
+        from .score import Scorer
         try:
-            r = enumerate_for_target(target.image28, self.grammar(), budget_s, library=self.library or (), k=1)
+            r = self.enumerate(target)
             tree = canonical(logo.parse(r.program or ""))
             sizes = (self.image_size,) if self.image_size == SOLVE_SIZE else (self.image_size, SOLVE_SIZE)
             images = logo.render_checked_sizes([tree], sizes, self.library, draw_off_canvas=True)[0]
             image, image28 = images[0][0], images[-1][0]
         except Exception as e:  # noqa: BLE001 - one failing search must not end the others
-            return {"name": target.name, "kind": target.kind, "arm": arm, "error": f"{type(e).__name__}: {e}",
-                    "solved": False}
-        text = logo.to_text(tree)
-        names = {d.name for d in self.library or ()}
+            return error_row(target, arm, f"{type(e).__name__}: {e}")
         distance = float(Scorer(resize(target.image, self.image_size)).distance(image[None])[0])
-        row = {"name": target.name, "kind": target.kind, "arm": arm, "solved": r.solved, "program": text,
-               "tokens": count_tokens(tree), "calls_library": bool(names) and calls_procedure(text, names),
-               "time_to_solve": None if r.time_to_solve is None else round(r.time_to_solve, 3),
-               "elapsed": round(r.elapsed, 3), "distance": round(distance, 5),
-               "iou": round(float(iou(image28, target.image28)), 4), "expanded": 0,
-               "candidates": r.enumerated, "valid": r.distinct, "edit_steps": 0, "start_program": "",
-               "enumerated": True, **target.extra}
-        if target.known_program:
-            row["reference_program"] = target.known_program
-        row["_image28"] = image28          # for contact sheets; `public` drops it
-        return row
+        return result_row(target, arm, self.library, program=logo.to_text(tree), time_to_solve=r.time_to_solve,
+                          elapsed=r.elapsed, distance=distance, image28=image28, best_image28=image28,
+                          solved=r.solved, tokens=count_tokens(tree), expanded=0, candidates=r.enumerated,
+                          valid=r.distinct, edit_steps=0, start_program="", enumerated=True)
 
-    def solve(self, targets: Sequence[Target], arm: str, budget_s: float,
+    def solve(self, targets: Sequence[Target], arm: str,
               on_row: Callable[[int, dict], None] | None = None) -> list[dict]:
         """Every target with one arm, in order; `on_row(index, row)` after each."""
         rows = []
         for i, target in enumerate(targets):
-            row = self.solve_one(arm, target, budget_s, i)
+            row = self.solve_one(arm, target, i)
             rows.append(row)
             if on_row is not None:
                 on_row(i, row)
@@ -475,23 +411,22 @@ def summarize(rows: Sequence[dict]) -> dict:
     }
 
 
-def solve(targets: Sequence[Target], proposer: str = "model", *, ckpt=None, db=None, budget_s: float = 10.0,
-          device: str = "cpu", settings: SearchSettings | None = None, seed: int = 0,
+def solve(targets: Sequence[Target], proposer: str = AUTO, *, ckpt=None, db=None, device: str = "cpu",
+          settings: SearchSettings | None = None, seed: int = 0,
           on_row: Callable[[int, dict], None] | None = None) -> tuple[list[dict], dict]:
-    """Search every target with one proposer (one of `dream.search.baselines.ARMS`: "model", "random", "none",
-    "enum", "grammar", "model+enum", "model+grammar"; or "topdown", the enumerator).
+    """Search every target with one proposer (`auto`, or an arm of `dream.search.arms.ARMS`) for
+    `settings.budget_s` each.
 
     `db` is a database path (start programs and library), `ckpt` a checkpoint directory (the model
     arms). Returns (result rows, summary); raises SolveError naming a bad proposer, checkpoint or database.
     """
-    if budget_s <= 0:
-        raise SolveError(f"the budget must be positive, not {budget_s:g} s")
     s = Solver.open([proposer], ckpt=ckpt, db=db, device=device, settings=settings, seed=seed)
+    arm = s.resolve(proposer)
     t = time.monotonic()
     try:
-        rows = s.solve(targets, proposer, budget_s, on_row)
+        rows = s.solve(targets, arm, on_row)
     finally:
         s.close()
-    summary = {"proposer": proposer, "budget_s": budget_s, **summarize(rows),
+    summary = {"proposer": arm, "budget_s": s.settings.budget_s, **summarize(rows),
                "wall_s": round(time.monotonic() - t, 1)}
     return [public(r) for r in rows], summary

@@ -21,6 +21,8 @@ from logo.library import SOLVE_SIZE
 
 KINDS = ("mnist", "tasks", "db")
 NAMED_SETS = ("dreamcoder", "mnist-heldout")
+#: a target file with one of these endings is one image (any other file is read as a JSON task list)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
 
 
 class NoTargets(ValueError):
@@ -84,12 +86,13 @@ def mnist_targets(split: str, size: int, root=None, limit: int | None = None) ->
 
 
 def png_targets(folder: str | Path, size: int) -> tuple[list[Target], list[tuple[str, str]]]:
-    """Every image file in `folder` (sorted by name). Returns (targets, [(file, error), ...])."""
+    """Every image file in `folder` (sorted by name), or the one image file `folder`. Returns (targets,
+    [(file, error), ...])."""
     folder = Path(folder)
-    if not folder.is_dir():
+    if not folder.is_dir() and not is_image_file(folder):
         raise FileNotFoundError(f"{folder}: not a directory of images")
     targets, errors = [], []
-    for path in _image_files(folder):
+    for path in (_image_files(folder) if folder.is_dir() else [folder]):
         try:
             img28 = load_target_image(path, SOLVE_SIZE)
             imgs = img28 if size == SOLVE_SIZE else load_target_image(path, size)
@@ -126,7 +129,10 @@ def json_targets(path: str | Path, size: int) -> tuple[list[Target], list[tuple[
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise FileNotFoundError(f"{path}: cannot read the task list: {e.strerror or e}") from None
-    except (ValueError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: neither an image file (they end in {', '.join(IMAGE_SUFFIXES)}) nor a JSON task "
+                         "list (it is not text)") from None
+    except ValueError as e:
         raise ValueError(f"{path}: not a JSON task list: {e}") from None
     if not isinstance(raw, list):
         raise ValueError(f'{path}: a task list is a JSON list of {{"name": ..., "program": ...}} objects, '
@@ -176,6 +182,11 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
+def is_image_file(path: Path) -> bool:
+    """Whether a target file is an image (by its ending), not a JSON task list."""
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
 def check_not_empty(spec: str, limit: int | None = None) -> None:
     """Raise `NoTargets` naming the set if it plainly holds no targets: a limit of 0, a folder with no
     files, a JSON task list with no entries. Cheap (decodes no image, draws no program), so a command
@@ -188,7 +199,7 @@ def check_not_empty(spec: str, limit: int | None = None) -> None:
     if path.is_dir():
         if not _image_files(path):
             raise NoTargets(f"{path}: no targets: the folder holds no image files")
-    elif path.is_file():
+    elif path.is_file() and not is_image_file(path):
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, UnicodeDecodeError):
@@ -199,7 +210,7 @@ def check_not_empty(spec: str, limit: int | None = None) -> None:
 
 def load_targets(spec: str, split: str = "test", size: int = 32, limit: int | None = None, mnist_root=None):
     """Evaluation targets by name: "dreamcoder" (a --split of the 160 tasks: train, test or all),
-    "mnist-heldout", a folder of images, or a JSON task list (`json_targets`).
+    "mnist-heldout", an image file or a folder of them, or a JSON task list (`json_targets`).
 
     With `limit`, N targets spread over the DreamCoder split or the MNIST digits (every family / class),
     or the first N of a folder or task list. Returns (label, targets, errors): errors are (file or entry,
@@ -217,7 +228,7 @@ def load_targets(spec: str, split: str = "test", size: int = 32, limit: int | No
     if spec == "mnist-heldout":
         return "mnist-heldout", mnist_targets("heldout", size, mnist_root, limit), errors
     path = Path(spec)
-    if path.is_dir():
+    if path.is_dir() or is_image_file(path):
         ts, errors = png_targets(path, size)
         label = f"png:{path.name}"
     elif path.is_file() or path.suffix.lower() == ".json":
@@ -226,9 +237,11 @@ def load_targets(spec: str, split: str = "test", size: int = 32, limit: int | No
     else:
         raise FileNotFoundError(f"{spec}: no such folder or file (targets are dreamcoder, mnist-heldout, a folder "
                                 "of images or a JSON task list)")
+    if not ts and errors and is_image_file(path):
+        raise NoTargets(f"{errors[0][1]}")
     if not ts:
         n = len(errors)
-        what = (f"{n} file{'s' * (n != 1)} is a readable image" if path.is_dir() else
+        what = (f"{n} file{'s' * (n != 1)} is a readable image" if path.is_dir() or is_image_file(path) else
                 f"{n} entr{'ies' if n != 1 else 'y'} can be drawn")
         first = f" (first: {errors[0][1]})" if errors else ""
         raise NoTargets(f"{spec}: no targets: none of its {what}{first}")

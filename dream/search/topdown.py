@@ -2,12 +2,11 @@
 
 The edit arms start from database neighbours and change them; here programs are enumerated from the root
 under a grammar fitted to what has been solved (`logo.pcfg`, `logo.enumeration`: DreamCoder's search), so
-short programs come first and the exact one cannot be missed once its band is reached. Three uses:
+short programs come first and the exact one cannot be missed once its band is reached. Two uses:
 
 - `enumerate_for_target(target28, grammar, budget_s)`: the first (most probable) program that solves the
-  target, else the nearest one found; an arm of its own;
-- `start_programs(...)` / `EnumeratedPool.nearest(...)`: the enumerated programs nearest the target, to join
-  the database neighbours as start programs of every arm (the pool enumerates once for many targets);
+  target, else the nearest one found (an arm of its own, `topdown`), and the `k` nearest programs (the
+  enumerated starts of every edit arm, `dream.search.solver.Solver.enumerated_starts`);
 - `grammar_corpus` / `fit_grammar`: which corpus the grammar is fitted on: the solutions corpus
   (`library.corpus`: dream's and `logo solve`'s solved targets, task programs inserted on purpose) when
   there is one, else the database's heads, else the bundled DreamCoder *training* programs. Evaluation
@@ -88,7 +87,7 @@ class _Nearest:
         return out
 
 
-def enumerate_for_target(target28: np.ndarray, grammar: Grammar, budget_s: float = 5.0, *, library=None,
+def enumerate_for_target(target28: np.ndarray, grammar: Grammar, budget_s: float, *, library=None,
                          k: int = 8, bounds: Bounds | None = None, stop_on_solve: bool = True,
                          max_programs: int | None = None, batch: int = 1024) -> EnumResult:
     """Enumerate programs under `grammar` for `budget_s` seconds (or `max_programs`), render each at 28x28,
@@ -129,55 +128,6 @@ def enumerate_for_target(target28: np.ndarray, grammar: Grammar, budget_s: float
     best = solution if solution is not None else (nearest[0] if nearest else None)
     return EnumResult(solution is not None, best, nearest, solved_at, enumerated, distinct,
                       time.monotonic() - t0)
-
-
-def start_programs(target28: np.ndarray, grammar: Grammar, k: int = 8, budget_s: float = 1.0, *,
-                   library=None, bounds: Bounds | None = None, max_programs: int | None = None) -> list[str]:
-    """The texts of the `k` enumerated programs whose drawings are nearest the target (nearest first),
-    enumerating for `budget_s` seconds (or `max_programs`)."""
-    r = enumerate_for_target(target28, grammar, budget_s, library=library, k=k, bounds=bounds,
-                             stop_on_solve=False, max_programs=max_programs)
-    return [f.program for f in r.nearest]
-
-
-class EnumeratedPool:
-    """Enumerate once, query many targets: the distinct drawings of the most probable programs, kept with
-    their blurred images so that each query is one matrix-vector product (`dream.search.score`'s distance)."""
-
-    def __init__(self, grammar: Grammar, budget_s: float = 10.0, *, library=None, max_size: int = 30_000,
-                 bounds: Bounds | None = None):
-        from .score import blur
-        programs, logps, images = [], [], []
-        for d in distinct_drawings(grammar, Budget(seconds=budget_s), size=SOLVE_SIZE, library=library,
-                                   bounds=bounds):
-            room = max_size - len(programs)
-            programs += d.programs[:room]
-            logps.append(d.logps[:room])
-            images.append(d.images[:room])
-            if len(programs) >= max_size:
-                break
-        self.programs = [logo.to_text(p) for p in programs]
-        self.bits = (-np.concatenate(logps) / np.log(2)) if logps else np.zeros(0)
-        self.images = np.concatenate(images) if images else np.zeros((0, SOLVE_SIZE, SOLVE_SIZE), np.uint8)
-        b = blur(self.images).reshape(len(self.images), -1) if len(self.images) else np.zeros((0, SOLVE_SIZE ** 2),
-                                                                                              np.float32)
-        self._blurred = b
-        self._sq = (b * b).sum(axis=1)
-
-    def __len__(self) -> int:
-        return len(self.programs)
-
-    def nearest(self, target28: np.ndarray, k: int = 8) -> list[Found]:
-        """The k pool programs nearest `target28`, nearest first (solving ones among them first)."""
-        if not len(self):
-            return []
-        from .score import blur
-        bt = blur(np.asarray(target28, np.uint8)).reshape(-1)
-        norm = float(bt @ bt) or 1.0
-        dist = (self._sq - 2.0 * (self._blurred @ bt) + norm) / norm
-        take = np.argsort(dist, kind="stable")[:k]
-        return [Found(self.programs[i], float(dist[i]), float(self.bits[i]), logo.n_tokens(self.programs[i]),
-                      self.images[i]) for i in take]
 
 
 # ---- the corpus a grammar is fitted on ----------------------------------------------------------------
@@ -261,5 +211,5 @@ def fit_grammar(db_path=None, *, logs: Sequence = (), results: Sequence = (), ps
     return g, tuple(library)
 
 
-__all__ = ["EnumResult", "EnumeratedPool", "Found", "dreamcoder_train_programs", "enumerate_for_target",
-           "fit_grammar", "fit_grammar_on", "grammar_corpus", "start_programs"]
+__all__ = ["EnumResult", "Found", "dreamcoder_train_programs", "enumerate_for_target", "fit_grammar",
+           "fit_grammar_on", "grammar_corpus"]

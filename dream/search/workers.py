@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .baselines import MODEL_ARMS, TOPDOWN_ARMS
+from .arms import MODEL_ARMS, TOPDOWN_ARMS
 from .executor import Executor, Outcome
-from .solver import SearchSettings, Solver, StartSource
+from .settings import SearchSettings
+from .solver import Solver, StartSource, error_row
 from .targets import Target
 
 
@@ -41,10 +42,10 @@ def start_texts(db, target: Target, k: int) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class SolveItem:
-    """One target for a worker: which arm, the budget, its index (its seed) and its start programs."""
+    """One target for a worker: which arm, its index (its seed) and its start programs (the budget and the other
+    settings travel once, in the `SolveJob`)."""
     arm: str
     target: Target
-    budget_s: float
     index: int
     starts: tuple[str, ...]
 
@@ -115,30 +116,41 @@ class SolveWorker:
 
     def __call__(self, item: SolveItem) -> dict:
         s = self.solver.variant(library=self.solver.library, starts=given_starts(item.starts))
-        return s.solve_one(item.arm, item.target, item.budget_s, item.index)
+        return s.solve_one(item.arm, item.target, item.index)
 
 
-def failed_row(target: Target, arm: str, outcome: Outcome) -> dict:
-    """The row of a target whose search never came back (its worker died every time it tried)."""
-    return {"name": target.name, "kind": target.kind, "arm": arm, "error": outcome.error, "solved": False}
+def warm_up(solver: Solver, arm: str) -> None:
+    """Compile the enumerator, the renderer and the scorer in this process before any target's budget starts (a
+    first search pays seconds of JIT compilation otherwise; forked workers inherit the compiled code): `arm`'s
+    path on a one-line target, bounded by counts."""
+    import logo
+    from logo.library import SOLVE_SIZE
+    line = "(move ul 0)"
+    target = Target("warm-up", "png", logo.render(line, solver.image_size), logo.render(line, SOLVE_SIZE))
+    counted = replace(solver.settings, budget_s=600.0, max_programs=64, max_rounds=1)
+    solver.variant(library=solver.library, starts=solver.starts, settings=counted).solve_one(
+        "topdown" if arm in TOPDOWN_ARMS else "none", target)
 
 
-def solve_on(executor: Executor, solver: Solver, targets: Sequence[Target], arm: str, budget_s: float,
+def solve_on(executor: Executor, solver: Solver, targets: Sequence[Target], arm: str,
              on_row: Callable[[int, dict], None] | None = None, device: str = "cpu",
              threads: int = 1, on_outcome: Callable[[Outcome], None] | None = None,
              on_start: Callable[[], None] | None = None) -> list[dict]:
-    """Every target with one arm on `executor`'s workers; the rows in the order of `targets`. `on_row(index,
-    row)` as each finishes (in completion order); `on_outcome` sees the executor's timing of each. A target
-    whose worker died is searched again (`dream.search.executor.RETRIES` times), then has an "error" row; a row of a
-    target that took more than one try says how many ("attempts"). `threads`: torch threads per worker."""
+    """Every target with one arm (`auto` resolved by `solver.resolve`; `solver.settings.budget_s` each) on
+    `executor`'s workers; the rows in the order of `targets`. `on_row(index, row)` as each finishes (in completion
+    order); `on_outcome` sees the executor's timing of each. A target whose worker died is searched again
+    (`dream.search.executor.RETRIES` times), then has an "error" row; a row of a target that took more than one try
+    says how many ("attempts"). `threads`: torch threads per worker."""
+    arm = solver.resolve(arm)
+    warm_up(solver, arm)
     executor.start(SolveJob.of(solver, [arm], device, threads), local=SolveWorker(solver))
     if on_start is not None:
         on_start()
-    items = ((i, SolveItem(arm, t, budget_s, i, tuple(starts_for(solver, t)))) for i, t in enumerate(targets))
+    items = ((i, SolveItem(arm, t, i, tuple(starts_for(solver, t)))) for i, t in enumerate(targets))
     rows: list[dict | None] = [None] * len(targets)
     for outcome in executor.map(items):
         i = outcome.key
-        row = outcome.value if outcome.ok else failed_row(targets[i], arm, outcome)
+        row = outcome.value if outcome.ok else error_row(targets[i], arm, outcome.error)
         if outcome.attempts > 1:
             row["attempts"] = outcome.attempts
         rows[i] = row

@@ -1,0 +1,164 @@
+"""The search's arms by name: one registry line per arm (`REGISTRY`), what it needs and whether users see it.
+
+An arm is what proposes a search's steps (a `dream.search.frontier.Proposer`, made from `Parts` by its `make`),
+or, with no `make`, what replaces the search (`topdown`: programs enumerated from the root, run by
+`dream.search.solver.Solver.enumerate_one`). `needs` says which checkpoint it needs: "" none, "checkpoint" any
+(an edit model's or a policy's: the `model` arms are the policy's on a policy checkpoint), "edit" or "policy".
+
+Users choose among `USER_ARMS` (`--proposer` of `logo solve`, the web page's Solve): `auto` (the default,
+`resolve_auto`: with a checkpoint its family arm, `model` or `policy`; without one the best model-free search
+measured, `grammar`; every edit arm also starts from the enumerated programs nearest the target,
+`SearchSettings.enumerated_starts`), `topdown`, `grammar`, `none` and the checkpoint families. The other arms
+are ablations and baselines: the bench scripts (`bench/solve.py --arms ...`) and the tests reach them by name.
+To add an arm, add its line to `REGISTRY` (with `user=True` if users should see it).
+"""
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from typing import Callable
+
+from .baselines import CombinedProposer, EnumProposer, GrammarProposer, NoneProposer, RandomProposer
+
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What an arm's proposer is made of: the checkpoint's proposer (`ModelProposer`, or `PolicyArms` for a
+    policy checkpoint; None without a checkpoint), candidates per node (`n`, as many as the model proposes),
+    the `enum` arm's cap, the seed, the library and the longest program a node may have to be expanded."""
+    model: object
+    n: int
+    cap: int
+    seed: int
+    library: tuple | None
+    max_tokens: int
+
+    def grammar(self) -> GrammarProposer:
+        return GrammarProposer(self.n, seed=self.seed, library=self.library, max_tokens=self.max_tokens)
+
+    def enum(self) -> EnumProposer:
+        return EnumProposer(self.cap, self.max_tokens)
+
+    def policy(self, name: str):
+        return self.model.proposer(name, seed=self.seed, library=self.library, max_tokens=self.max_tokens)
+
+    @property
+    def is_policy(self) -> bool:
+        return hasattr(self.model, "proposer")           # dream.search.policy.PolicyArms
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    help: str
+    make: Callable[[Parts], object] | None = None    # None: not a proposer (enumerates instead of editing)
+    needs: str = ""                                    # "", "checkpoint", "edit" or "policy"
+    user: bool = False                                 # offered to users; else an ablation (bench/, tests)
+
+
+def _retrieval(p: Parts):
+    from .retrieval import RetrievalProposer
+    return RetrievalProposer(p.n, seed=p.seed, library=p.library, max_tokens=p.max_tokens)
+
+
+def _model(p: Parts):
+    return p.policy("policy") if p.is_policy else p.model
+
+
+def _model_plus(other: str):
+    def make(p: Parts):
+        if p.is_policy and other == "grammar":
+            return p.policy("policy+grammar")
+        return CombinedProposer(_model(p), p.enum() if other == "enum" else p.grammar(), name=f"model+{other}")
+    return make
+
+
+REGISTRY: tuple[Arm, ...] = (
+    Arm("topdown", "no edits: programs enumerated from the root in decreasing probability under a grammar "
+        "fitted on the solved programs (else the DreamCoder training programs)", user=True),
+    Arm("grammar", "random grammatical mutations (statements and expressions inserted, deleted, replaced, "
+        "wrapped)", lambda p: p.grammar(), user=True),
+    Arm("none", "no edits: the best start program as it is", lambda p: NoneProposer(p.max_tokens), user=True),
+    Arm("model", "the checkpoint's edits (an edit model's scripts decoded under the grammar; a policy's "
+        "edits)", _model, "checkpoint", user=True),
+    Arm("policy", "the policy checkpoint's edits, K per node from one forward pass", lambda p: p.policy("policy"),
+        "policy", user=True),
+    # ablations and baselines
+    Arm("random", "random token mutations", lambda p: RandomProposer(p.n, seed=p.seed, max_tokens=p.max_tokens)),
+    Arm("enum", "every single numeric/operator substitution, --enum-cap per expansion", lambda p: p.enum()),
+    Arm("retrieval", "grammatical mutations borrowing statements from the target's database neighbours",
+        _retrieval),
+    Arm("model-unmasked", "the edit model decoding freely (no grammar masks)", lambda p: p.model.free(), "edit"),
+    Arm("model+enum", "the model's edits and the enum arm's", _model_plus("enum"), "checkpoint"),
+    Arm("model+grammar", "the model's edits and as many grammatical mutations", _model_plus("grammar"),
+        "checkpoint"),
+    Arm("policy-where", "the policy's sites, uniform edits", lambda p: p.policy("policy-where"), "policy"),
+    Arm("policy-what", "uniform sites, the policy's edits", lambda p: p.policy("policy-what"), "policy"),
+    Arm("policy+grammar", "the policy's edits and as many grammatical mutations",
+        lambda p: p.policy("policy+grammar"), "policy"),
+)
+BY_NAME = {a.name: a for a in REGISTRY}
+ARMS = tuple(BY_NAME)
+#: what `--proposer` offers users, `auto` first
+USER_ARMS = (AUTO,) + tuple(a.name for a in REGISTRY if a.user)
+#: the arms that need a checkpoint, and those that need a policy's
+MODEL_ARMS = tuple(a.name for a in REGISTRY if a.needs)
+POLICY_ARMS = tuple(a.name for a in REGISTRY if a.needs == "policy")
+#: the arms that enumerate instead of editing, and those that are `dream.search.frontier.Proposer`s
+TOPDOWN_ARMS = tuple(a.name for a in REGISTRY if a.make is None)
+SEARCH_ARMS = tuple(a.name for a in REGISTRY if a.make is not None)
+
+
+def resolve_auto(kind: str | None) -> str:
+    """What `auto` searches with: a checkpoint's family arm (`kind` "edit" or "policy"), else `grammar`, the
+    best model-free search measured (with the enumerated starts)."""
+    return {"edit": "model", "policy": "policy"}.get(kind or "", "grammar")
+
+
+def unknown(names) -> list[str]:
+    """The names that are not arms (`auto` is one)."""
+    return [n for n in names if n != AUTO and n not in BY_NAME]
+
+
+def checkpoint_problem(arm: str, kind: str | None) -> str | None:
+    """Why `arm` cannot search with a checkpoint of `kind` ("edit", "policy"; None: no checkpoint), or None."""
+    needs = BY_NAME[arm].needs
+    if not needs:
+        return None
+    if kind is None:
+        return f"the proposer {arm} needs --ckpt (a checkpoint directory)"
+    if needs == "policy" and kind != "policy":
+        return f"the proposer {arm} needs a policy checkpoint (train --model policy), not an edit model's"
+    if needs == "edit" and kind != "edit":
+        return f"the proposer {arm} needs an edit model's checkpoint (train --model edit), not a policy's"
+    return None
+
+
+def make_proposer(name: str, parts: Parts):
+    """A fresh proposer of arm `name` made of `parts`; ValueError naming the problem (an unknown arm, one that
+    is not a proposer, a checkpoint it cannot use)."""
+    arm = BY_NAME.get(name)
+    if arm is None:
+        raise ValueError(f"unknown proposer {name!r} (choose from {', '.join(ARMS)})")
+    if arm.make is None:
+        raise ValueError(f"arm {name!r} enumerates programs instead of proposing edits: "
+                         "dream.search.solver.Solver runs it (dream.search.topdown)")
+    problem = checkpoint_problem(name, None if parts.model is None else ("policy" if parts.is_policy else "edit"))
+    if problem:
+        raise ValueError(problem)
+    return arm.make(parts)
+
+
+def describe(names=USER_ARMS) -> str:
+    """`name: help` lines of these arms (`auto`'s too), for a command's --help."""
+    lines = []
+    for n in names:
+        if n == AUTO:
+            lines.append(f"  {AUTO}: the default: with --ckpt the checkpoint's family ({resolve_auto('edit')} or "
+                         f"{resolve_auto('policy')}), without one {resolve_auto(None)} (the best model-free search "
+                         "measured); every edit arm also starts from the enumerated programs nearest the target")
+        else:
+            lines.append(f"  {n}: {BY_NAME[n].help}" + (" (needs --ckpt)" if BY_NAME[n].needs else ""))
+    return "\n".join(textwrap.fill(line, 110, subsequent_indent="      ") for line in lines)
