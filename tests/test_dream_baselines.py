@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import logo
-from dream.search.baselines import (ARMS, MODEL_ARMS, SEARCH_ARMS, TOPDOWN_ARMS, CombinedProposer, EnumProposer, GrammarProposer, NoneProposer,
+from dream.search.baselines import (ARMS, CONSTRUCT_ARMS, MODEL_ARMS, SEARCH_ARMS, TOPDOWN_ARMS, CombinedProposer, EnumProposer, GrammarProposer, NoneProposer,
                              RandomProposer, make_proposer, neighbourhood)
 from dream.search.frontier import Search
 
@@ -64,13 +64,17 @@ def test_grammar_candidates_parse_and_run_in_the_search():
 def test_combined_and_factory():
     c = CombinedProposer(NoneProposer(), EnumProposer(cap=3))
     assert [len(x) for x in c(None, None, [START])] == [3]
-    assert set(SEARCH_ARMS) | set(TOPDOWN_ARMS) == set(ARMS) and "topdown" in TOPDOWN_ARMS
+    assert set(SEARCH_ARMS) | set(TOPDOWN_ARMS) | set(CONSTRUCT_ARMS) == set(ARMS) and "topdown" in TOPDOWN_ARMS
+    assert not set(SEARCH_ARMS) & set(CONSTRUCT_ARMS)
     for arm in ARMS:
         if arm in MODEL_ARMS:
             with pytest.raises(ValueError, match="checkpoint"):
                 make_proposer(arm)
         elif arm in TOPDOWN_ARMS:                       # the enumerator is not an edit proposer: the Solver runs it
             with pytest.raises(ValueError, match="enumerates"):
+                make_proposer(arm)
+        elif arm in CONSTRUCT_ARMS:                     # nor is construction: the Solver runs it
+            with pytest.raises(ValueError, match="constructs"):
                 make_proposer(arm)
         else:
             assert callable(make_proposer(arm))

@@ -27,6 +27,8 @@ baseline. `retrieval` (`dream.search.policy.RetrievalProposer`) needs no
 model: `grammar`'s mutations whose new statements are, half of the time, borrowed from the database
 programs nearest to the target (the solver attaches its database); it is the policy pool's baseline.
 
+`construct` (`CONSTRUCT_ARMS`, `dream.search.construct`) is not a proposer either: it builds a program
+statement by statement from the target's missing ink, then polishes it with `grammar`'s search.
 One arm is not a proposer: `topdown` (`TOPDOWN_ARMS`) enumerates programs from the root in decreasing
 probability under a fitted grammar (`dream.search.topdown.enumerate_for_target`) instead of editing start
 programs; `dream.search.solver.Solver` runs it with the same targets and budget as the others.
@@ -43,12 +45,14 @@ from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_T
 POLICY_ARMS = ("policy", "policy-where", "policy-what", "policy+grammar")     # dream.search.policy
 MODEL_ARMS = ("model", "model-unmasked", "model+enum", "model+grammar") + POLICY_ARMS
 TOPDOWN_ARMS = ("topdown",)
+CONSTRUCT_ARMS = ("construct",)                                                # dream.search.construct
 ARMS = ("model", "model-unmasked", "random", "none", "enum", "grammar", "model+enum", "model+grammar",
         "retrieval") \
     + POLICY_ARMS \
-    + TOPDOWN_ARMS
+    + TOPDOWN_ARMS \
+    + CONSTRUCT_ARMS
 #: the arms that are `dream.search.frontier.Proposer`s (edit the search's nodes)
-SEARCH_ARMS = tuple(a for a in ARMS if a not in TOPDOWN_ARMS)
+SEARCH_ARMS = tuple(a for a in ARMS if a not in TOPDOWN_ARMS + CONSTRUCT_ARMS)
 
 
 def _tokens(text: str) -> list[str]:
@@ -230,6 +234,9 @@ def make_proposer(name: str, model_proposer=None, n: int = 16, cap: int = 64, se
     if name in TOPDOWN_ARMS:
         raise ValueError(f"arm {name!r} enumerates programs instead of proposing edits: "
                          "dream.search.solver.Solver runs it (dream.search.topdown)")
+    if name in CONSTRUCT_ARMS:
+        raise ValueError(f"arm {name!r} constructs programs statement by statement instead of proposing edits: "
+                         "dream.search.solver.Solver runs it (dream.search.construct)")
     if name in MODEL_ARMS:
         if model_proposer is None:
             raise ValueError(f"arm {name!r} needs a checkpoint (--ckpt)")

@@ -654,21 +654,116 @@ def _judge_prims(prims, start, target28, choose_tokens):
 
 
 def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | None = None) -> Construction:
-    """The best construction for `target28` within `budget_s` (the beam, then pruning, then the anchor)."""
+    """The best construction for `target28` within `budget_s`: the beam (widened while the budget
+    lasts: `width`, then twice, four times...), then pruning and the anchor on its best states."""
+    from dataclasses import replace
+    banks()                      # built once per process (about 3 s), before the first target's clock starts
     t0 = time.monotonic()
+    deadline = t0 + budget_s
     st = settings or Settings()
-    c = Constructor(target28, st)
-    states = c.run(budget_s * 0.8)
+    states: dict = {}
+    n_candidates, width, took = 0, st.width, 0.0
+    while True:
+        t = time.monotonic()
+        if states and deadline - t < 2.5 * took:           # the next, wider beam would not finish
+            break
+        c = Constructor(target28, replace(st, width=width))
+        stop = deadline - 0.15 * budget_s
+        for s in c.run(budget_s, deadline=stop if states else max(stop, t + 0.5 * budget_s)):
+            states.setdefault(emit(s.prims), s)
+        n_candidates += c.candidates
+        took = time.monotonic() - t
+        width *= 2
+        if width > MAX_WIDTH:
+            break
     best = None
-    for s in states[:4]:
+    for s in sorted(states.values(), key=lambda k: k.objective)[:4]:
         if not s.prims:
             continue
         prims, got = prune(s.prims, s.start, target28, st.choose_tokens)
         if got is not None and (best is None or got[0] > best[0]):
             best = got
     if best is None:
-        import logo
         empty = np.zeros((SOLVE_SIZE, SOLVE_SIZE), np.uint8)
-        return Construction("", 0, empty, 0.0, len(states), time.monotonic() - t0, c.candidates)
+        return Construction("", 0, empty, 0.0, len(states), time.monotonic() - t0, n_candidates)
     _, text, n, img, u = best
-    return Construction(text, n, img, u, len(states), time.monotonic() - t0, c.candidates)
+    return Construction(text, n, img, u, len(states), time.monotonic() - t0, n_candidates)
+
+
+#: the widest beam `construct` tries
+MAX_WIDTH = 64
+
+
+# ---- the `construct` arm -------------------------------------------------------------------------------------
+
+#: of the arm's budget: construction (the beam and pruning); the rest goes to the `grammar` arm's search
+#: from the constructed program (compression and polish), whose result replaces it only if it judges better
+CONSTRUCT_SHARE = 0.6
+
+
+def polish(solver, target, program: str, budget_s: float, seed: int = 0):
+    """The `grammar` arm's best-first search from `program` alone (its mutations delete, replace and
+    re-number statements; the frontier prefers shorter programs by `length_weight`); the search result."""
+    from .baselines import GrammarProposer
+    from .solver import run_search
+    st = solver.settings
+    expand = GrammarProposer(st.candidates_per_expansion, seed=seed, library=solver.library,
+                             max_tokens=solver.max_tokens)
+    return run_search(expand, target, None, k=0, budget_s=budget_s, batch=st.batch, library=solver.library,
+                      stop_on_solve=True, image_size=solver.image_size, starts=lambda db, image, k: [program],
+                      length_weight=max(st.length_weight, POLISH_LENGTH_WEIGHT))
+
+
+#: the polishing search's frontier weight per token (distance 1.0 = the empty program)
+POLISH_LENGTH_WEIGHT = 0.002
+
+
+def construct_row(solver, arm: str, target, budget_s: float, index: int = 0) -> dict:
+    """The `construct` arm on one target: `construct` for `CONSTRUCT_SHARE` of the budget, then `polish`;
+    the row `dream.search.solver.Solver.solve_one` returns for the other arms (an "error" row if it fails)."""
+    import logo
+    from logo.images import resize
+    from .score import Scorer, solved
+    t0 = time.monotonic()
+    try:
+        c = construct(target.image28, budget_s * CONSTRUCT_SHARE)
+        texts, expanded, candidates, valid = [c.program], 0, c.candidates, c.states
+        rest = budget_s - (time.monotonic() - t0)
+        if c.program and rest > 0.05:
+            r = polish(solver, target, c.program, rest, seed=solver.seed * 100_003 + index)
+            texts.append(r.program)
+            expanded, candidates, valid = r.n_expanded, candidates + r.n_candidates, valid + r.n_valid
+        got = judge([t for t in texts if t], target.image28, Settings().choose_tokens)
+        text = got[1] if got else ""
+        image28 = got[3] if got else np.zeros((SOLVE_SIZE, SOLVE_SIZE), np.uint8)
+        image = logo.render(text, size=solver.image_size, library=solver.library) if text else \
+            np.zeros((solver.image_size, solver.image_size), np.uint8)
+    except Exception as e:  # noqa: BLE001 - one failing search must not end the others
+        return {"name": target.name, "kind": target.kind, "arm": arm, "error": f"{type(e).__name__}: {e}",
+                "solved": False}
+    from .score import iou
+    elapsed = time.monotonic() - t0
+    ok = bool(text) and solved(image28, target.image28)
+    distance = float(Scorer(resize(target.image, solver.image_size)).distance(image[None])[0])
+    row = {"name": target.name, "kind": target.kind, "arm": arm, "solved": ok, "program": text,
+           "tokens": got[2] if got else 0, "calls_library": False,
+           "time_to_solve": round(elapsed, 3) if ok else None, "elapsed": round(elapsed, 3),
+           "distance": round(distance, 5), "iou": round(float(iou(image28, target.image28)), 4),
+           "expanded": expanded, "candidates": candidates, "valid": valid, "edit_steps": 0,
+           "start_program": "", "constructed": c.program, **target.extra}
+    if target.known_program:
+        row["reference_program"] = target.known_program
+    row["_image28"] = image28
+    return row
+
+
+def arm_for(target, default: str) -> str:
+    """The arm a target is best searched with: MNIST digits (and other pictures that are not line figures
+    a short program draws) by construction, everything else by `default`. Where `logo solve` and an
+    `auto` arm choose per target."""
+    return "construct" if getattr(target, "kind", None) == "mnist" else default
+
+
+def arm_for_tasks(spec: str, default: str) -> str:
+    """`arm_for` for a whole named target set (`logo solve --tasks`): "mnist-heldout" -> construct."""
+    return "construct" if spec == "mnist-heldout" else default

@@ -40,7 +40,8 @@ import numpy as np
 from logo.cli_errors import float_list, float_range, int_range
 from logo.tokens import CONTEXT_TOKENS
 
-from .baselines import ARMS, MODEL_ARMS, POLICY_ARMS, TOPDOWN_ARMS, candidates_per_expansion, make_proposer
+from .baselines import (ARMS, CONSTRUCT_ARMS, MODEL_ARMS, POLICY_ARMS, TOPDOWN_ARMS, candidates_per_expansion,
+                        make_proposer)
 from .frontier import Proposer, Search, SearchResult
 from .targets import Target
 
@@ -367,6 +368,9 @@ class Solver:
         from dream.search.score import iou
         if arm in TOPDOWN_ARMS:
             return self.enumerate_one(arm, target, budget_s)
+        if arm in CONSTRUCT_ARMS:                  # dream.search.construct: built statement by statement
+            from .construct import construct_row
+            return construct_row(self, arm, target, budget_s, index)
         expand = self.proposer(arm, seed=self.seed * 100_003 + index)
         st = self.settings
         try:
