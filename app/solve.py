@@ -13,7 +13,9 @@ program), to bring your own benchmark. --proposer: model (the checkpoint; an edi
 decoded under the grammar, so every program parses), model-unmasked (the same edit model decoding freely, its
 baseline), random (token mutations, as
 many per expansion as the model proposes), none (start programs only), enum (single numeric/operator
-substitutions), grammar (random grammatical mutations), model+enum, model+grammar (`dream.search.baselines`), and topdown:
+substitutions), grammar (random grammatical mutations), model+enum, model+grammar (`dream.search.baselines`),
+construct (a digit built stroke by stroke from its missing ink, `dream.search.construct`; the default for
+mnist-heldout), and topdown:
 no edits, programs enumerated from the root in decreasing probability under a grammar fitted on the solved
 programs (else the DreamCoder training programs; `dream.search.topdown`). Search starts from the empty program and,
 with --db, the k database entries nearest to the target; with --enumerated-starts N also the N enumerated
@@ -50,8 +52,9 @@ def register(sub) -> None:
                        description=__doc__.split("\n")[0],
                        epilog="\n".join(__doc__.split("\n")[1:]))
     p.add_argument("--ckpt", help="checkpoint directory (the newest checkpoint is used; needed by the model proposers)")
-    p.add_argument("--proposer", default="model", choices=ARMS,
-                   help="what proposes the search's steps (dream.search.baselines; default model)")
+    p.add_argument("--proposer", default=None, choices=ARMS,
+                   help="what proposes the search's steps (dream.search.baselines; default: construct for "
+                   "--tasks mnist-heldout, model otherwise)")
     p.add_argument("--tasks", default="dreamcoder",
                    help="dreamcoder, mnist-heldout, a folder of images, or a JSON list of {name, program} "
                    "(default dreamcoder)")
@@ -96,6 +99,8 @@ def solve_command(args) -> int:
     from dream.search.solver import Solver, SolveError
     from dream.search.targets import check_not_empty
 
+    from dream.search.construct import arm_for_tasks
+    args.proposer = args.proposer or arm_for_tasks(args.tasks, "model")   # digits are constructed (issue 31)
     check_not_empty(args.tasks, args.limit)      # an empty target set fails here, before a model or database loads
     out = Path(args.out)
     device = resolve_device(args.device)

@@ -121,8 +121,12 @@ def angles() -> list:
 
 
 def angle_tokens() -> np.ndarray:
-    """(80,) tokens of each turn (a large number where none is short enough)."""
-    return np.array([a[0] if a else 99 for a in angles()], np.int32)
+    """(80,) tokens of each turn (`UNREACHABLE` where none is short enough)."""
+    return np.array([a[0] if a else UNREACHABLE for a in angles()], np.int64)
+
+
+#: the token cost of a turn no short expression makes (its candidates can never score above zero)
+UNREACHABLE = 10 ** 6
 
 
 def angle_expr(k: int) -> str:
@@ -506,6 +510,8 @@ class Constructor:
                 jump = Prim("jump", h, _jump_length(dist))
                 q = jump.points(*s.pos)[-1]
                 cost = int(turns[(h - s.heading) % TURN]) + _statement_tokens(jump)
+                if cost >= UNREACHABLE:
+                    continue
                 origins.append((q, jump, cost))
         for origin, jump, cost in origins:
             heading = jump.heading if jump else s.heading
