@@ -69,13 +69,12 @@ def _shift(x: torch.Tensor, gen: torch.Generator, most: int = 2) -> torch.Tensor
 
 def training_digits(limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (n, 28, 28), labels (n,)) of the bundled MNIST *training* split, line drawings."""
-    from data.mnist import _bundled, bundled_labels, mnist, split_indices
-    images = mnist(None, "train", 28)
+    from data.mnist import _bundled, bundled_labels, mnist, raw_digits, split_indices, to_line_drawing
     labels = np.asarray(bundled_labels())[split_indices(len(_bundled()), "train")].astype(np.int64)
-    if limit is not None:
-        pick = np.linspace(0, len(images) - 1, limit).round().astype(int)    # sorted by class: every class
-        images, labels = images[pick], labels[pick]
-    return images, labels
+    if limit is None:
+        return mnist(None, "train", 28), labels
+    pick = np.linspace(0, len(labels) - 1, limit).round().astype(int)    # sorted by class: every class
+    return to_line_drawing(raw_digits(None, "train")[pick], 28), labels[pick]
 
 
 def train(images: np.ndarray, labels: np.ndarray, epochs: int = 4, seed: int = 0, batch: int = 64,

@@ -39,7 +39,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
 
@@ -52,7 +52,6 @@ CONSTRUCT_ARMS = ("construct",)
 
 PX = CANVAS / SOLVE_SIZE            # world units per pixel at the solve size
 SPACING = PX                        # candidate sample spacing when ranking (one pixel)
-DRAW_SPACING = 0.4 * PX             # sample spacing when a chosen candidate is drawn
 TURN = 80                           # headings are multiples of 1/80 turn (4.5 degrees)
 ARC_HEADING_STEP = 2                # arcs start at every other heading (9 degrees)
 ARC_STEPS = (2, 4)                  # turn per arc step, in 80ths (eps_a and two of them)
@@ -223,26 +222,80 @@ def emit(prims, anchor: tuple[float, float] | None = None, start=(0.0, 0.0)) -> 
         heading = p.end_heading
     if anchor is not None:
         x, y = _end_position(prims, start)
-        dx, dy = anchor[0] - x, anchor[1] - y
-        dist = math.hypot(dx, dy)
-        if dist > 0.5 * PX:
-            want = int(round(math.atan2(dy, dx) / (2 * math.pi) * TURN)) % TURN
-            while angles()[(want - heading) % TURN] is None:
-                want = (want + 1) % TURN
-            turn_to(want)
-            jump = Prim("jump", want, _jump_length(dist))
-            stmts.append([jump, 0])
-            heading = want
+        jump = anchor_jump(heading, (x, y), anchor)
+        if jump is not None:
+            turn_text, length_text = jump
+            if stmts and isinstance(stmts[-1][0], Prim) and stmts[-1][0].kind != "arc" and stmts[-1][1] == 0:
+                stmts[-1][1] = turn_text
+            elif turn_text != "0":
+                stmts.append(["turn", turn_text])
+            stmts.append([f"(penup (move {length_text} 0))", 0])
         stmts.append(["point", 0])
     out = []
     for p, after in stmts:
         if p == "turn":
-            out.append(f"(move 0 {angle_expr(after)})")
+            out.append(f"(move 0 {after if isinstance(after, str) else angle_expr(after)})")
         elif p == "point":
             out.append("(move 0 0)")
+        elif isinstance(p, str):
+            out.append(p)
+        elif isinstance(after, str):
+            out.append(p.text(0)[:-len(" 0)")] + f" {after})" if p.kind == "stroke" else
+                       p.text(0)[:-len(" 0))")] + f" {after}))")
         else:
             out.append(p.text(after))
     return " ".join(out)
+
+
+@lru_cache(maxsize=1)
+def _anchor_tables():
+    """(turn values mod 1, their texts, tokens; lengths, texts, tokens) for the anchor's jump: every short
+    expression, not only the construction's grid (the jump is the last statement: its turn is free)."""
+    ang = {}
+    for v, (n, text) in numbers("angle").items():
+        w = v % 1
+        if w not in ang or ang[w][0] > n:
+            ang[w] = (n, text)
+    lens = {v: nt for v, nt in numbers("length").items() if 0 < v <= 14}
+    a_val = np.array([float(v) for v in ang], float)
+    l_val = np.array([float(v) for v in lens], float)
+    order = np.argsort(l_val)
+    l_items = list(lens.items())
+    return (a_val, [t for _, t in ang.values()], np.array([n for n, _ in ang.values()]),
+            l_val[order], [l_items[i][1][1] for i in order], np.array([l_items[i][1][0] for i in order]))
+
+
+def anchor_jump(heading: int, here, anchor) -> tuple[str, str] | None:
+    """(turn text, length text) of the pen-up jump from `here` (heading in 80ths) that lands nearest the
+    anchor on its fixed axes (and inside the box on a free one), fewest tokens among the near-exact;
+    None when `here` is already good."""
+    (ax, ay), free = anchor
+    def miss(x, y):
+        e = 0.0
+        for v, want, rng in ((x, ax, free[0]), (y, ay, free[1])):
+            e += (np.maximum(0, rng[0] - v) + np.maximum(0, v - rng[1])) if rng is not None else np.abs(v - want)
+        return e
+    if miss(*here) < 0.02 * PX:
+        return None
+    a_val, a_txt, a_tok, l_val, l_txt, l_tok = _anchor_tables()
+    dx, dy = ax - here[0], ay - here[1]
+    rel = (math.atan2(dy, dx) / (2 * math.pi) - heading / TURN) % 1
+    diff = np.abs((a_val - rel + 0.5) % 1 - 0.5)
+    near = np.nonzero(diff < 0.02)[0]
+    if not len(near):
+        near = np.argsort(diff)[:8]
+    best = None
+    for i in near:
+        theta = 2 * math.pi * (heading / TURN + a_val[i])
+        ux, uy = math.cos(theta), math.sin(theta)
+        proj = dx * ux + dy * uy
+        k = np.searchsorted(l_val, proj)
+        for j in range(max(0, k - 3), min(len(l_val), k + 3)):
+            e = float(miss(here[0] + l_val[j] * ux, here[1] + l_val[j] * uy))
+            key = (round(e / (0.05 * PX)), a_tok[i] + l_tok[j])      # within a twentieth of a pixel: shortest
+            if best is None or key < best[0]:
+                best = (key, a_txt[i], l_txt[j])
+    return best[1], best[2]
 
 
 def _end_position(prims, start):
@@ -531,9 +584,7 @@ class Constructor:
         out = []
         for _, origin, jump, bank, i in options[:st.per_state]:
             prim = bank.prims[i]
-            r, c, inside = to_pixels(_sample(prim.points(*origin), DRAW_SPACING))
-            drawn = s.drawn.copy()
-            drawn[r[inside], c[inside]] = True
+            drawn = s.drawn | ink(prim.points(*origin))
             prims = s.prims + ((jump,) if jump else ()) + (prim,)
             start = s.start if s.pos is not None else tuple(origin)
             tokens = _count(prims)
@@ -571,6 +622,71 @@ class Constructor:
         return sorted(seen.values(), key=lambda k: k.objective)
 
 
+def draw(prims, start) -> np.ndarray:
+    """(28, 28) bool: the pixels a construction's pen-down statements pass through (target frame)."""
+    out = np.zeros((SOLVE_SIZE, SOLVE_SIZE), bool)
+    x, y = start
+    for p in prims:
+        v = p.points(x, y)
+        if p.kind != "jump":
+            out |= ink(v)
+        x, y = v[-1]
+    return out
+
+
+def ink(vertices) -> np.ndarray:
+    """(28, 28) bool: where the renderer inks (>= `INK`) the polyline through `vertices`, in the target
+    frame (the renderer's own rasterizer, without its centring)."""
+    from logo.interp import render_segments
+    v = np.asarray(vertices, float)
+    segs = np.concatenate([v[:-1], v[1:]], axis=1)
+    return render_segments(segs, SOLVE_SIZE) >= INK
+
+
+def _variants(p: Prim):
+    """Its neighbours: heading one step either way, the next lengths (steps, counts) either way."""
+    for dh in (-1, 1):
+        yield replace(p, heading=(p.heading + dh) % TURN)
+    if p.kind == "arc":
+        for dn in (-2, -1, 1, 2):
+            if p.n + dn >= 2 and Fraction(p.n + dn) in numbers("count"):
+                yield replace(p, n=p.n + dn)
+        return
+    lengths = stroke_lengths()
+    k = min(range(len(lengths)), key=lambda i: abs(lengths[i] - p.a))
+    for dk in (-2, -1, 1, 2):
+        if 0 <= k + dk < len(lengths):
+            yield replace(p, a=lengths[k + dk])
+
+
+def refine(c: "Constructor", prims, start, deadline: float):
+    """Coordinate descent on the statements' numbers (and the start by half a pixel) under the beam's
+    objective: the beam chose each statement before it knew the next ones."""
+    prims = list(prims)
+
+    def score(ps, st):
+        try:
+            return c.objective(draw(ps, st), _count(ps))
+        except ValueError:                  # a turn with no short expression
+            return math.inf
+    best = score(prims, start)
+    improved = True
+    while improved and time.monotonic() < deadline:
+        improved = False
+        for k in range(len(prims)):
+            for q in _variants(prims[k]):
+                trial = prims[:k] + [q] + prims[k + 1:]
+                got = score(trial, start)
+                if got < best:
+                    prims, best, improved = trial, got, True
+        for dx, dy in ((PX / 2, 0), (-PX / 2, 0), (0, PX / 2), (0, -PX / 2)):
+            st = (start[0] + dx, start[1] + dy)
+            got = score(prims, st)
+            if got < best:
+                start, best, improved = st, got, True
+    return prims, start
+
+
 def _count(prims) -> int:
     from logo.tokens import n_tokens
     return n_tokens(emit(prims))
@@ -578,24 +694,27 @@ def _count(prims) -> int:
 
 # ---- the finished program ---------------------------------------------------------------------------------
 
-def anchor_point(points: np.ndarray) -> tuple[float, float] | None:
-    """The point that, added to the drawing's bounding box, puts the box's centre at the canvas centre
-    (where the renderer puts it), so the drawing lands where it was built; None when it is there already
-    (within a tenth of a pixel)."""
+def anchor_point(points: np.ndarray):
+    """Where an invisible point must be for the drawing's bounding box to be centred on the canvas centre
+    (where the renderer puts it), so the drawing lands where it was built: ((x, y), (x range, y range)),
+    a range where that axis is free (centred already: the point need only stay inside the box); None when
+    the box is centred already (within a tenth of a pixel)."""
     if not len(points):
         return None
     lo, hi = points.min(axis=0), points.max(axis=0)
     c = CANVAS / 2
-    out = []
+    want, free = [], []
     for k in (0, 1):
         centre = (lo[k] + hi[k]) / 2
         if abs(centre - c) < 0.1 * PX:
-            out.append(centre)                       # inside the box: changes nothing on this axis
+            want.append(centre)
+            free.append((lo[k], hi[k]))
         else:
-            out.append(2 * c - lo[k] if centre < c else 2 * c - hi[k])
-    if all(abs((lo[k] + hi[k]) / 2 - c) < 0.1 * PX for k in (0, 1)):
+            want.append(2 * c - lo[k] if centre < c else 2 * c - hi[k])
+            free.append(None)
+    if free[0] is not None and free[1] is not None:
         return None
-    return out[0], out[1]
+    return (want[0], want[1]), (free[0], free[1])
 
 
 def judge(texts, target28: np.ndarray, choose_tokens: float):
@@ -661,8 +780,7 @@ def _judge_prims(prims, start, target28, choose_tokens):
 
 def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | None = None) -> Construction:
     """The best construction for `target28` within `budget_s`: the beam (widened while the budget
-    lasts: `width`, then twice, four times...), then pruning and the anchor on its best states."""
-    from dataclasses import replace
+    lasts: `width`, then twice, four times...), then `refine`, pruning and the anchor on its best states."""
     banks()                      # built once per process (about 3 s), before the first target's clock starts
     t0 = time.monotonic()
     deadline = t0 + budget_s
@@ -683,10 +801,12 @@ def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | 
         if width > MAX_WIDTH:
             break
     best = None
+    judge_c = Constructor(target28, st)
     for s in sorted(states.values(), key=lambda k: k.objective)[:4]:
         if not s.prims:
             continue
-        prims, got = prune(s.prims, s.start, target28, st.choose_tokens)
+        prims, start = refine(judge_c, s.prims, s.start, deadline)
+        prims, got = prune(prims, start, target28, st.choose_tokens)
         if got is not None and (best is None or got[0] > best[0]):
             best = got
     if best is None:
