@@ -33,11 +33,12 @@ from dream.search.targets import Target  # noqa: E402
 
 def digit_targets(split: str, per_class: int, size: int) -> tuple[list[Target], np.ndarray]:
     """`per_class` digits of each class of the bundled `split`, spread over the class; (targets, labels)."""
-    from data.mnist import _bundled, bundled_labels, mnist, split_indices
+    from data.mnist import labels as digit_labels
+    from data.mnist import mnist
     from logo.library import SOLVE_SIZE
     x28 = mnist(None, split, SOLVE_SIZE)
     xs = x28 if size == SOLVE_SIZE else mnist(None, split, size)
-    labels = np.asarray(bundled_labels())[split_indices(len(_bundled()), split)]
+    labels = digit_labels(split)
     picks = []
     for d in range(10):
         idx = np.nonzero(labels == d)[0]

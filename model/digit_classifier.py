@@ -69,8 +69,9 @@ def _shift(x: torch.Tensor, gen: torch.Generator, most: int = 2) -> torch.Tensor
 
 def training_digits(limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (n, 28, 28), labels (n,)) of the bundled MNIST *training* split, line drawings."""
-    from data.mnist import _bundled, bundled_labels, mnist, raw_digits, split_indices, to_line_drawing
-    labels = np.asarray(bundled_labels())[split_indices(len(_bundled()), "train")].astype(np.int64)
+    from data.mnist import labels as digit_labels
+    from data.mnist import mnist, raw_digits, to_line_drawing
+    labels = digit_labels("train")
     if limit is None:
         return mnist(None, "train", 28), labels
     pick = np.linspace(0, len(labels) - 1, limit).round().astype(int)    # sorted by class: every class
