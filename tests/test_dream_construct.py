@@ -84,3 +84,14 @@ def test_digit_classifier_trains_quickly_and_beats_chance():
     train_idx = np.arange(len(images)) % 3 != 0
     net = train(images[train_idx], labels[train_idx], epochs=4)
     assert accuracy(images[~train_idx], labels[~train_idx], net) > 0.3     # chance is 0.1
+
+
+def test_logo_solve_constructs_held_out_digits_by_default(tmp_path):
+    import json
+    from app.cli import main as logo_main
+    code = logo_main(["solve", "--tasks", "mnist-heldout", "--limit", "1", "--budget", "0.5", "--workers", "1",
+                      "--quiet", "--out", str(tmp_path / "out")])
+    assert code == 0
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert res["summary"]["proposer"] == "construct"
+    assert res["results"][0]["arm"] == "construct" and res["results"][0]["iou"] > 0.3
