@@ -29,17 +29,18 @@ would cover missing target ink, -`mu` where the target has none, a little less t
 covered) minus `lam` per token; the best `per_state` of each state are drawn exactly and the children
 ranked by missing + `mu` x extra pixels + `lam` x tokens (partial programs: distance plus length).
 
-`construct(target28, budget_s)` returns a `Construction` (program text, tokens, its 28x28 drawing, IoU);
-`compress(...)` then shortens it (statements whose removal does not cost, and the `grammar` arm's search
-from it as the start program); `construct_row` is the `construct` arm's `Solver` entry (dispatched by
-`dream.search.solver.Solver.solve_one`).
+`construct(target28, budget_s)` returns a `Construction` (program text, tokens, its 28x28 drawing, IoU)
+after `refine` (coordinate descent on the statements' numbers) and `prune` (statements whose removal does
+not cost); `polish` runs the `grammar` arm's search from it as the only start program (the shorter or
+closer program wins by `judge`); `construct_row` is the `construct` arm's `Solver` entry (dispatched by
+`dream.search.solver.Solver.solve_one`). `arm_for(target, default)` chooses this arm for MNIST digits.
 """
 from __future__ import annotations
 
 import itertools
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 
