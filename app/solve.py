@@ -32,7 +32,7 @@ from pathlib import Path
 from logo.cli_errors import check_output_dir, int_range
 from logo.files import write_json
 
-from dream.search.arms import ARMS, AUTO, TOPDOWN_ARMS, USER_ARMS, describe
+from dream.search.arms import ARMS, AUTO, CONSTRUCT_ARMS, TOPDOWN_ARMS, USER_ARMS, describe
 from dream.search.executor import Workers
 from dream.search.settings import SearchSettings
 
@@ -77,7 +77,11 @@ def search_line(asked: str, arm: str, solver, settings: SearchSettings) -> str:
     """What the search will be, in one line: the proposer (what `auto` resolved to and why), the start programs
     and the budget."""
     why = f" ({'a ' + solver.checkpoint_kind + ' checkpoint' if solver.checkpoint_kind else 'no checkpoint'})"
+    if arm in CONSTRUCT_ARMS:
+        why = " (digits)"
     line = f"proposer {asked} -> {arm}{why}" if asked != arm else f"proposer {arm}"
+    if arm in CONSTRUCT_ARMS:
+        return f"{line}: built stroke by stroke from the missing ink, then shortened; {settings.budget_s:g} s per target"
     if arm in TOPDOWN_ARMS:
         return f"{line}: programs enumerated from the root; {settings.budget_s:g} s per target"
     starts = ["the empty program"]
@@ -126,7 +130,8 @@ def solve_command(args) -> int:
         print(f"logo solve: {e}", file=sys.stderr)
         executor.close()
         return 1
-    asked, args.proposer = args.proposer, solver.resolve(args.proposer)
+    kind = "mnist" if args.tasks == "mnist-heldout" else None      # auto constructs digits
+    asked, args.proposer = args.proposer, solver.resolve(args.proposer, kind)
     print(f"logo solve: {search_line(asked, args.proposer, solver, settings)}", flush=True)
     try:
         return _solve_and_report(args, solver, out, device, executor)

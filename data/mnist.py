@@ -71,6 +71,14 @@ def bundled_labels() -> np.ndarray:
     return mnist_data()[1]
 
 
+def labels(split: str = "train") -> np.ndarray:
+    """The digit (0..9) of each bundled digit of `split`, in the order `mnist(None, split)` returns them."""
+    if split not in ("train", "heldout"):
+        raise ValueError(f"split must be 'train' or 'heldout', not {split!r}")
+    y = np.asarray(bundled_labels()).astype(np.int64)
+    return y[split_indices(len(y), split)]
+
+
 def split_indices(n: int, split: str) -> np.ndarray:
     """Indices of the bundled digits in `split` ("train" or "heldout")."""
     idx = np.arange(n)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import logo
-from dream.search.arms import (ARMS, AUTO, MODEL_ARMS, REGISTRY, SEARCH_ARMS, TOPDOWN_ARMS, USER_ARMS, Parts,
+from dream.search.arms import (ARMS, AUTO, CONSTRUCT_ARMS, MODEL_ARMS, REGISTRY, SEARCH_ARMS, TOPDOWN_ARMS, USER_ARMS, Parts,
                                make_proposer, resolve_auto)
 from dream.search.baselines import (CombinedProposer, EnumProposer, GrammarProposer, NoneProposer, RandomProposer,
                                     neighbourhood)
@@ -72,13 +72,17 @@ def parts(model=None, n=16, seed=0) -> Parts:
 def test_combined_and_factory():
     c = CombinedProposer(NoneProposer(), EnumProposer(cap=3))
     assert [len(x) for x in c(None, None, [START])] == [3]
-    assert set(SEARCH_ARMS) | set(TOPDOWN_ARMS) == set(ARMS) and "topdown" in TOPDOWN_ARMS
+    assert set(SEARCH_ARMS) | set(TOPDOWN_ARMS) | set(CONSTRUCT_ARMS) == set(ARMS) and "topdown" in TOPDOWN_ARMS
+    assert not set(SEARCH_ARMS) & set(CONSTRUCT_ARMS)
     for arm in ARMS:
         if arm in MODEL_ARMS:
             with pytest.raises(ValueError, match="checkpoint"):
                 make_proposer(arm, parts())
         elif arm in TOPDOWN_ARMS:                       # the enumerator is not an edit proposer: the Solver runs it
             with pytest.raises(ValueError, match="enumerates"):
+                make_proposer(arm, parts())
+        elif arm in CONSTRUCT_ARMS:                     # nor is construction: the Solver runs it
+            with pytest.raises(ValueError, match="constructs"):
                 make_proposer(arm, parts())
         else:
             assert callable(make_proposer(arm, parts()))

@@ -102,6 +102,6 @@ def test_the_search_settings_carry_the_new_knobs():
 
 def test_the_topdown_arm_returns_a_row_when_its_budget_ends_before_any_program(solver):
     # a cold first run can spend the whole budget compiling: the row is the empty program's, not an error
-    row = solver.solve_one("topdown", _target(SQUARE), budget_s=1e-9)
+    row = _budget(solver, 1e-9).solve_one("topdown", _target(SQUARE))
     assert "error" not in row, row.get("error")
     assert row["solved"] is False and row["_image28"].shape == (SOLVE_SIZE, SOLVE_SIZE)

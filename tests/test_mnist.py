@@ -89,3 +89,11 @@ def test_bad_roots_name_the_problem(tmp_path):
         mnist(root=tmp_path, split="train")
     with pytest.raises(ValueError, match="split"):
         mnist(split="test")
+
+
+def test_labels_follow_the_split_order():
+    from data.mnist import labels
+    train, held = labels("train"), labels("heldout")
+    assert len(train) == 4500 and len(held) == 500
+    assert np.array_equal(np.bincount(held, minlength=10), np.full(10, 50))     # 50 a class, sorted by class
+    assert np.all(np.diff(held) >= 0)

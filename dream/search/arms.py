@@ -6,8 +6,8 @@ or, with no `make`, what replaces the search (`topdown`: programs enumerated fro
 (an edit model's or a policy's: the `model` arms are the policy's on a policy checkpoint), "edit" or "policy".
 
 Users choose among `USER_ARMS` (`--proposer` of `logo solve`, the web page's Solve): `auto` (the default,
-`resolve_auto`: with a checkpoint its family arm, `model` or `policy`; without one the best model-free search
-measured, `grammar`; every edit arm also starts from the enumerated programs nearest the target,
+`resolve_auto`: MNIST digits `construct`; with a checkpoint its family arm, `model` or `policy`; without one the
+best model-free search measured, `grammar`; every edit arm also starts from the enumerated programs nearest the target,
 `SearchSettings.enumerated_starts`), `topdown`, `grammar`, `none` and the checkpoint families. The other arms
 are ablations and baselines: the bench scripts (`bench/solve.py --arms ...`) and the tests reach them by name.
 To add an arm, add its line to `REGISTRY` (with `user=True` if users should see it).
@@ -53,9 +53,10 @@ class Parts:
 class Arm:
     name: str
     help: str
-    make: Callable[[Parts], object] | None = None    # None: not a proposer (enumerates instead of editing)
+    make: Callable[[Parts], object] | None = None    # None: not a proposer (`runs` says what replaces the search)
     needs: str = ""                                    # "", "checkpoint", "edit" or "policy"
     user: bool = False                                 # offered to users; else an ablation (bench/, tests)
+    runs: str = "search"                               # "search" (edits), "enumerate" or "construct"
 
 
 def _retrieval(p: Parts):
@@ -77,7 +78,7 @@ def _model_plus(other: str):
 
 REGISTRY: tuple[Arm, ...] = (
     Arm("topdown", "no edits: programs enumerated from the root in decreasing probability under a grammar "
-        "fitted on the solved programs (else the DreamCoder training programs)", user=True),
+        "fitted on the solved programs (else the DreamCoder training programs)", user=True, runs="enumerate"),
     Arm("grammar", "random grammatical mutations (statements and expressions inserted, deleted, replaced, "
         "wrapped)", lambda p: p.grammar(), user=True),
     Arm("none", "no edits: the best start program as it is", lambda p: NoneProposer(p.max_tokens), user=True),
@@ -85,6 +86,9 @@ REGISTRY: tuple[Arm, ...] = (
         "edits)", _model, "checkpoint", user=True),
     Arm("policy", "the policy checkpoint's edits, K per node from one forward pass", lambda p: p.policy("policy"),
         "policy", user=True),
+    Arm("construct", "for digits and other pictures: a program built stroke by stroke from the ink still "
+        "missing, then shortened by the grammar arm's search (dream.search.construct)", user=True,
+        runs="construct"),
     # ablations and baselines
     Arm("random", "random token mutations", lambda p: RandomProposer(p.n, seed=p.seed, max_tokens=p.max_tokens)),
     Arm("enum", "every single numeric/operator substitution, --enum-cap per expansion", lambda p: p.enum()),
@@ -107,13 +111,17 @@ USER_ARMS = (AUTO,) + tuple(a.name for a in REGISTRY if a.user)
 MODEL_ARMS = tuple(a.name for a in REGISTRY if a.needs)
 POLICY_ARMS = tuple(a.name for a in REGISTRY if a.needs == "policy")
 #: the arms that enumerate instead of editing, and those that are `dream.search.frontier.Proposer`s
-TOPDOWN_ARMS = tuple(a.name for a in REGISTRY if a.make is None)
-SEARCH_ARMS = tuple(a.name for a in REGISTRY if a.make is not None)
+TOPDOWN_ARMS = tuple(a.name for a in REGISTRY if a.runs == "enumerate")
+CONSTRUCT_ARMS = tuple(a.name for a in REGISTRY if a.runs == "construct")
+SEARCH_ARMS = tuple(a.name for a in REGISTRY if a.runs == "search")
 
 
-def resolve_auto(kind: str | None) -> str:
-    """What `auto` searches with: a checkpoint's family arm (`kind` "edit" or "policy"), else `grammar`, the
-    best model-free search measured (with the enumerated starts)."""
+def resolve_auto(kind: str | None, target_kind: str | None = None) -> str:
+    """What `auto` searches with: MNIST digits (`target_kind` "mnist") by `construct` (held-out digits, 3 s:
+    mean IoU 0.83 against 0.66 for grammar, docs/results), else a checkpoint's family arm (`kind` "edit" or
+    "policy"), else `grammar`, the best model-free search measured (with the enumerated starts)."""
+    if target_kind == "mnist":
+        return "construct"
     return {"edit": "model", "policy": "policy"}.get(kind or "", "grammar")
 
 
@@ -142,9 +150,12 @@ def make_proposer(name: str, parts: Parts):
     arm = BY_NAME.get(name)
     if arm is None:
         raise ValueError(f"unknown proposer {name!r} (choose from {', '.join(ARMS)})")
-    if arm.make is None:
+    if arm.runs == "enumerate":
         raise ValueError(f"arm {name!r} enumerates programs instead of proposing edits: "
                          "dream.search.solver.Solver runs it (dream.search.topdown)")
+    if arm.runs == "construct":
+        raise ValueError(f"arm {name!r} constructs programs statement by statement instead of proposing edits: "
+                         "dream.search.solver.Solver runs it (dream.search.construct)")
     problem = checkpoint_problem(name, None if parts.model is None else ("policy" if parts.is_policy else "edit"))
     if problem:
         raise ValueError(problem)
@@ -158,7 +169,7 @@ def describe(names=USER_ARMS) -> str:
         if n == AUTO:
             lines.append(f"  {AUTO}: the default: with --ckpt the checkpoint's family ({resolve_auto('edit')} or "
                          f"{resolve_auto('policy')}), without one {resolve_auto(None)} (the best model-free search "
-                         "measured); every edit arm also starts from the enumerated programs nearest the target")
+                         "measured); MNIST digits construct; every edit arm also starts from the enumerated programs nearest the target")
         else:
             lines.append(f"  {n}: {BY_NAME[n].help}" + (" (needs --ckpt)" if BY_NAME[n].needs else ""))
     return "\n".join(textwrap.fill(line, 110, subsequent_indent="      ") for line in lines)

@@ -39,7 +39,8 @@ import numpy as np
 
 from logo.tokens import CONTEXT_TOKENS
 
-from .arms import AUTO, ARMS, MODEL_ARMS, TOPDOWN_ARMS, Parts, checkpoint_problem, make_proposer, resolve_auto, unknown
+from .arms import (AUTO, ARMS, CONSTRUCT_ARMS, MODEL_ARMS, TOPDOWN_ARMS, Parts, checkpoint_problem, make_proposer,
+                   resolve_auto, unknown)
 from .frontier import Proposer, Search, SearchResult
 from .settings import SearchSettings
 from .targets import Target
@@ -242,10 +243,10 @@ class Solver:
         """"edit" or "policy": the loaded checkpoint's network; None without one."""
         return None if self.watcher is None else self.watcher.kind
 
-    def resolve(self, arm: str) -> str:
-        """The arm `arm` searches with: `auto` is the checkpoint's family arm, else `grammar`
-        (`dream.search.arms.resolve_auto`); every other arm is itself."""
-        return resolve_auto(self.checkpoint_kind) if arm == AUTO else arm
+    def resolve(self, arm: str, target_kind: str | None = None) -> str:
+        """The arm `arm` searches with: `auto` is `construct` for MNIST digits (`target_kind` "mnist"), else the
+        checkpoint's family arm, else `grammar` (`dream.search.arms.resolve_auto`); every other arm is itself."""
+        return resolve_auto(self.checkpoint_kind, target_kind) if arm == AUTO else arm
 
     @property
     def max_tokens(self) -> int:
@@ -320,9 +321,11 @@ class Solver:
     def solve_one(self, arm: str, target: Target, index: int = 0) -> dict:
         """Search one target with one arm for `settings.budget_s`; returns its result row (an "error" row if the
         search failed). `auto` searches with what it resolves to (`resolve`)."""
-        arm = self.resolve(arm)
+        arm = self.resolve(arm, target.kind)
         if arm in TOPDOWN_ARMS:
             return self.enumerate_one(arm, target)
+        if arm in CONSTRUCT_ARMS:                  # dream.search.construct: built statement by statement
+            return self.construct_one(arm, target, index)
         expand = self.proposer(arm, seed=self.seed * 100_003 + index)
         st = self.settings
         try:
@@ -333,7 +336,7 @@ class Solver:
             return error_row(target, arm, f"{type(e).__name__}: {e}")
         return result_row(target, arm, self.library, program=r.program, spent=spent, time_to_solve=r.time_to_solve,
                           elapsed=r.elapsed, distance=r.best.distance, image28=r.best.image28,
-                          best_image28=image28, solved=r.solved, tokens=r.best.tokens,
+                          best_image28=r.best.image28, solved=r.solved, tokens=r.best.tokens,
                           expanded=r.n_expanded, candidates=r.n_candidates, valid=r.n_valid,
                           edit_steps=r.best.step, start_program=r.path[0].text)
 
@@ -360,6 +363,48 @@ class Solver:
                           elapsed=r.elapsed, distance=distance, image28=image28, best_image28=image28,
                           solved=r.solved, tokens=count_tokens(tree), expanded=0, candidates=r.enumerated,
                           valid=r.distinct, edit_steps=0, start_program="", enumerated=True)
+
+    def construct_one(self, arm: str, target: Target, index: int = 0) -> dict:
+        """The `construct` arm: `dream.search.construct.construct` for `CONSTRUCT_SHARE` of the budget, then the
+        `grammar` arm's search from the constructed program alone for the rest (its deletions and replacements
+        shorten it; the frontier prefers shorter programs); the better of the two by IoU less a token cost
+        (`construct.judge`) is the row's program."""
+        from dataclasses import replace as with_
+        import logo
+        from logo.images import resize
+        from logo.library import SOLVE_SIZE
+        from . import construct as C
+        from .baselines import GrammarProposer
+        from .score import Scorer, solved
+        st = self.settings
+        t0 = time.monotonic()
+        try:
+            c = C.construct(target.image28, st.budget_s * C.CONSTRUCT_SHARE)
+            texts, expanded, candidates, valid = [c.program], 0, c.candidates, c.states
+            rest = st.budget_s - (time.monotonic() - t0)
+            if c.program and rest > 0.05:
+                expand = GrammarProposer(st.candidates_per_expansion, seed=self.seed * 100_003 + index,
+                                         library=self.library, max_tokens=self.max_tokens)
+                polish = with_(st, k=0, length_weight=max(st.length_weight, C.POLISH_LENGTH_WEIGHT))
+                r = run_search(expand, target, None, polish, budget_s=rest, library=self.library,
+                               stop_on_solve=True, image_size=self.image_size,
+                               starts=lambda db, image, k: [c.program])
+                texts.append(r.program)
+                expanded, candidates, valid = r.n_expanded, candidates + r.n_candidates, valid + r.n_valid
+            got = C.judge([t for t in texts if t], target.image28, C.Settings().choose_tokens)
+            text = got[1] if got else ""
+            image28 = got[3] if got else np.zeros((SOLVE_SIZE, SOLVE_SIZE), np.uint8)
+            image = logo.render(text, size=self.image_size, library=self.library) if text else \
+                np.zeros((self.image_size, self.image_size), np.uint8)
+        except Exception as e:  # noqa: BLE001 - one failing search must not end the others
+            return error_row(target, arm, f"{type(e).__name__}: {e}")
+        elapsed = time.monotonic() - t0
+        ok = bool(text) and solved(image28, target.image28)
+        distance = float(Scorer(resize(target.image, self.image_size)).distance(image[None])[0])
+        return result_row(target, arm, self.library, program=text, time_to_solve=elapsed if ok else None,
+                          elapsed=elapsed, distance=distance, image28=image28, best_image28=image28, solved=ok,
+                          tokens=got[2] if got else 0, expanded=expanded, candidates=candidates, valid=valid,
+                          edit_steps=0, start_program="", constructed=c.program)
 
     def solve(self, targets: Sequence[Target], arm: str,
               on_row: Callable[[int, dict], None] | None = None) -> list[dict]:
