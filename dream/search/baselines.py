@@ -42,7 +42,8 @@ from logo.tokens import CONSTANT_TOKENS, CONTEXT_TOKENS, DIGIT_TOKENS, NUMERIC_T
 
 POLICY_ARMS = ("policy", "policy-where", "policy-what", "policy+grammar")     # dream.search.policy
 MODEL_ARMS = ("model", "model-unmasked", "model+enum", "model+grammar") + POLICY_ARMS
-TOPDOWN_ARMS = ("topdown",)
+RECOGNITION_ARMS = ("recognition",)       # dream.search.recognition: enumeration under the predicted grammar
+TOPDOWN_ARMS = ("topdown",) + RECOGNITION_ARMS
 ARMS = ("model", "model-unmasked", "random", "none", "enum", "grammar", "model+enum", "model+grammar",
         "retrieval") \
     + POLICY_ARMS \

@@ -40,7 +40,8 @@ import numpy as np
 from logo.cli_errors import float_list, float_range, int_range
 from logo.tokens import CONTEXT_TOKENS
 
-from .baselines import ARMS, MODEL_ARMS, POLICY_ARMS, TOPDOWN_ARMS, candidates_per_expansion, make_proposer
+from .baselines import ARMS, MODEL_ARMS, POLICY_ARMS, RECOGNITION_ARMS, TOPDOWN_ARMS, candidates_per_expansion, \
+    make_proposer
 from .frontier import Proposer, Search, SearchResult
 from .targets import Target
 
@@ -254,13 +255,18 @@ class Solver:
     starts: StartSource = start_programs    # where each target's search starts
     #: the enumerator's grammars, by library (fitted on first use; shared with `variant`s)
     grammars: dict = field(default_factory=dict)
+    #: a recognition checkpoint (`dream.search.recognition.Recognizer`): the `recognition` arm's grammars, and
+    #: the grammar the edit arms' start programs are enumerated under
+    recognizer: object = None
 
     @classmethod
     def open(cls, arms: Sequence[str] = ("model",), *, ckpt=None, db=None, device: str = "cpu",
-             settings: SearchSettings | None = None, seed: int = 0, check_names: bool = True) -> "Solver":
+             settings: SearchSettings | None = None, seed: int = 0, check_names: bool = True,
+             recognition=None) -> "Solver":
         """Check the arms, open the database (a path) and load the checkpoint (needed by the model arms);
         raises SolveError naming what is wrong. `check_names=False` accepts a checkpoint that does not know
-        every procedure of the database's library (it reads their names as unknown tokens)."""
+        every procedure of the database's library (it reads their names as unknown tokens). `recognition` is
+        a recognition checkpoint directory (the `recognition` arm's; by default `ckpt`)."""
         arms = check_arms(arms)
         settings = settings or SearchSettings()
         s = cls(settings=settings, seed=seed)
@@ -285,11 +291,34 @@ class Solver:
             except SolveError:
                 s.close()
                 raise
+        if recognition or any(a in RECOGNITION_ARMS for a in arms):
+            try:
+                s.load_recognizer(recognition or ckpt, device)
+            except SolveError:
+                s.close()
+                raise
         return s
+
+    def load_recognizer(self, ckpt, device: str = "cpu") -> None:
+        """Load the newest recognition checkpoint of `ckpt` (`dream.search.recognition.Recognizer`): the
+        `recognition` arm's grammars and the enumerated start programs'; SolveError naming a missing or
+        damaged checkpoint."""
+        from model.recognition.checkpoint import RecognitionCheckpointError
+        from .recognition import Recognizer
+        if not ckpt:
+            raise SolveError("the proposer recognition needs --ckpt (a recognition checkpoint directory: "
+                             "train --model recognition)")
+        try:
+            self.recognizer = Recognizer.load(ckpt, device)
+        except RecognitionCheckpointError as e:
+            raise SolveError(str(e)) from None
 
     def load_model(self, ckpt, device: str = "cpu", check_names: bool = True) -> None:
         """(Re)load the newest checkpoint of `ckpt` as the model arm's proposer."""
         watcher = load_checkpoint(ckpt, device)
+        if watcher.kind == "recognition":
+            raise SolveError(f"{ckpt} holds a recognition model (train --model recognition): it writes grammars, "
+                             "not edits; use it with the arm 'recognition', or give an edit or policy checkpoint")
         if self.db is not None and check_names:
             check_vocabulary(watcher.tokenizer, self.library, ckpt, self.db_path)
         self.watcher = watcher
@@ -340,6 +369,17 @@ class Solver:
             self.grammars[key] = fit_grammar_on(self.db, self.library or ())
         return self.grammars[key]
 
+    def target_grammar(self, target: Target):
+        """The grammar the recognizer writes for `target` (SolveError without one, or when it was trained
+        with another library)."""
+        if self.recognizer is None:
+            raise SolveError("the arm 'recognition' needs a recognition checkpoint (train --model recognition)")
+        try:
+            self.recognizer.check_library(self.library or ())
+        except ValueError as e:
+            raise SolveError(str(e)) from None
+        return self.recognizer.grammar_for(target.image28)
+
     def use_grammar(self, grammar, library=None) -> None:
         """Enumerate with `grammar` whenever the library is `library` (this solver and its variants):
         `bench/library.py` fits one on the solutions and one on their library rewrites."""
@@ -353,8 +393,10 @@ class Solver:
         if st.enumerated_starts <= 0:
             return self.starts, 0.0
         from .topdown import enumerate_for_target
-        r = enumerate_for_target(target.image28, self.grammar(), budget_s * st.enumerate_share,
-                                 library=self.library or (), k=st.enumerated_starts)
+        t = time.monotonic()
+        grammar = self.grammar() if self.recognizer is None else self.target_grammar(target)
+        r = enumerate_for_target(target.image28, grammar, max(budget_s * st.enumerate_share - (time.monotonic() - t),
+                                                              1e-3), library=self.library or (), k=st.enumerated_starts)
         extra = list(dict.fromkeys(([r.best.program] if r.solved else []) + [f.program for f in r.nearest]))
         base = self.starts
 
@@ -402,7 +444,10 @@ class Solver:
         from dream.search.score import Scorer, iou
         from .topdown import enumerate_for_target
         try:
-            r = enumerate_for_target(target.image28, self.grammar(), budget_s, library=self.library or (), k=1)
+            t = time.monotonic()
+            grammar = self.grammar() if arm not in RECOGNITION_ARMS else self.target_grammar(target)
+            r = enumerate_for_target(target.image28, grammar, max(budget_s - (time.monotonic() - t), 1e-3),
+                                     library=self.library or (), k=1)
             tree = canonical(logo.parse(r.program or ""))
             sizes = (self.image_size,) if self.image_size == SOLVE_SIZE else (self.image_size, SOLVE_SIZE)
             images = logo.render_checked_sizes([tree], sizes, self.library, draw_off_canvas=True)[0]
