@@ -38,12 +38,12 @@ if str(ROOT) not in sys.path:
 def checkpoints_by_minute(ckpt_dir: Path, minutes) -> dict[str, Path]:
     """{"recognition@Nm": checkpoint file} for each N: the latest checkpoint trained at most N minutes."""
     import torch
-    from model.checkpoint import _CKPT
+    from model.checkpoint import candidates
     found = []
-    for p in sorted(ckpt_dir.iterdir()):
-        if _CKPT.match(p.name):
-            st = torch.load(p, map_location="cpu", weights_only=True)
-            found.append((float(st.get("meta", {}).get("elapsed_s", 0.0)), int(st["step"]), p))
+    for p in candidates(ckpt_dir):
+        st = torch.load(p, map_location="cpu", weights_only=True)
+        found.append((float(st.get("meta", {}).get("elapsed_s", 0.0)), int(st["step"]), p))
+    found.sort(key=lambda f: (f[0], f[1]))
     if not found:
         raise SystemExit(f"bench/recognition.py: no checkpoint in {ckpt_dir}")
     out = {}
