@@ -6,6 +6,10 @@
 - *replays*: known solutions of training targets: the DreamCoder *train* tasks' programs and the LAPS LOGO
   train tasks' (`data.laps_tasks`); the test splits never enter.
 
+Evaluation targets never enter: a dream or replay that draws a DreamCoder *test* task (within the solve
+tolerance at 28x28, as `library.corpus` drops them from the grammar's corpus) is dropped (`drop_test_drawings`;
+some LAPS training tasks draw DreamCoder test tasks exactly).
+
 A program the layout cannot derive (its own `define`s, calls outside the library) is skipped and counted.
 Examples are held out by a hash of their program text (`heldout` of them). Batches mix dreams and replays
 half and half by default (DreamCoder's Helmholtz ratio).
@@ -23,6 +27,7 @@ from logo.grammar_table import Derivation, GrammarLayout
 from logo.pcfg import Grammar, GrammarError
 
 SIZE = 28
+SOLVE_TOLERANCE = 40    # dream.search.score's pixel tolerance (model does not import dream)
 
 
 def prior_grammar(library=()) -> Grammar:
@@ -64,6 +69,27 @@ def replay_pairs() -> list[tuple[str, np.ndarray]]:
     from data import dreamcoder_tasks, laps_tasks
     tasks = list(dreamcoder_tasks("train", SIZE)) + list(laps_tasks(SIZE))
     return [(logo.to_text(t.program), t.image) for t in tasks]
+
+
+def drop_test_drawings(pairs) -> tuple[list, int]:
+    """(pairs whose image draws no DreamCoder test task within `SOLVE_TOLERANCE`, how many were dropped)."""
+    from data import dreamcoder_tasks
+    if not pairs:
+        return [], 0
+    tests = np.stack([t.image for t in dreamcoder_tasks("test", size=SIZE)]).reshape(-1, SIZE * SIZE).astype(np.float32)
+    keep, dropped = [], 0
+    for i in range(0, len(pairs), 4096):
+        chunk = pairs[i:i + 4096]
+        imgs = np.stack([img for _, img in chunk]).reshape(len(chunk), -1).astype(np.float32)
+        d2 = (imgs ** 2).sum(1)[:, None] + (tests ** 2).sum(1)[None] - 2 * imgs @ tests.T    # squared L2
+        near = d2 <= SIZE * SIZE * SOLVE_TOLERANCE ** 2 + 1.0                              # necessary for max-abs
+        for k, pair in enumerate(chunk):
+            cand = np.flatnonzero(near[k])
+            if len(cand) and (np.abs(tests[cand] - imgs[k]).max(axis=1) <= SOLVE_TOLERANCE).any():
+                dropped += 1
+            else:
+                keep.append(pair)
+    return keep, dropped
 
 
 def is_heldout(text: str, share: float) -> bool:

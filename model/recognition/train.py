@@ -27,7 +27,7 @@ from logo.grammar_table import GrammarLayout
 
 from .. import checkpoint as base
 from . import checkpoint as ckpt
-from .data import database_pairs, dream_pairs, make_pools, prior_grammar, replay_pairs, sample_batch
+from .data import database_pairs, dream_pairs, drop_test_drawings, make_pools, prior_grammar, replay_pairs, sample_batch
 from .net import RecognitionConfig, RecognitionModel, derivation_logp
 
 LN2 = float(np.log(2))
@@ -129,10 +129,13 @@ def train(args) -> int:
         dreams += database_pairs(db, library)
         db.close()
     dream_s = clock() - t0
+    dreams, d_test = drop_test_drawings(dreams)
+    replays, r_test = drop_test_drawings(replay_pairs())
     d_train, d_held, d_skip = make_pools(layout, dreams, 0.05)
-    r_train, r_held, r_skip = make_pools(layout, replay_pairs(), 0.1)
-    say(f"dreams {len(d_train)} (+{len(d_held)} held out, {d_skip} skipped) in {dream_s:.0f} s; "
-        f"replays {len(r_train)} (+{len(r_held)} held out, {r_skip} skipped)")
+    r_train, r_held, r_skip = make_pools(layout, replays, 0.1)
+    say(f"dreams {len(d_train)} (+{len(d_held)} held out, {d_skip} skipped, {d_test} drawing a DreamCoder test "
+        f"task dropped) in {dream_s:.0f} s; replays {len(r_train)} (+{len(r_held)} held out, {r_skip} skipped, "
+        f"{r_test} drawing a test task dropped)")
     tz = Torchified(layout, device)
     rng = np.random.default_rng(args.seed + step)
     batch = args.batch_size or 64
@@ -155,7 +158,7 @@ def train(args) -> int:
 
     if step == 0:
         write({**eval_record(), "dream_s": round(dream_s, 1), "dreams_n": len(d_train), "replays_n": len(r_train),
-               "skipped": d_skip + r_skip})
+               "skipped": d_skip + r_skip, "dropped_test_drawings": d_test + r_test})
         save()
     start_step, t_run, examples, loss_acc, n_acc = step, clock(), 0, 0.0, 0
     t_log = clock()
