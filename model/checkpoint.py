@@ -96,6 +96,9 @@ KINDS = ("edit", "policy")
 def kind_of(state: dict) -> str:
     """Which network a checkpoint holds: "edit" (also checkpoints without a kind) or "policy"."""
     kind = state.get("kind", "edit")
+    if kind == "recognition":
+        raise ValueError("this is a recognition checkpoint (train --model recognition): it writes grammars, not "
+                         "edits; use it with the arm 'recognition'")
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r} in the checkpoint")
     return kind
@@ -122,11 +125,27 @@ def build(state: dict, device="cpu") -> tuple[TokenModel, Tokenizer]:
 
 def load(path, device="cpu"):
     """(model, tokenizer, meta) from one checkpoint file; meta has step, config and the saved meta."""
-    state = load_state(path, device)
+    return from_state(load_state(path, device), path, device)
+
+
+def from_state(state: dict, path, device="cpu"):
+    """`load`'s (model, tokenizer, meta) from a state already read from `path`."""
     model, tok = build(state, device)
     meta = {**state.get("meta", {}), "step": state["step"], "config": state["config"], "path": str(path),
             "kind": kind_of(state)}
     return model, tok, meta
+
+
+def latest_kind(out_dir) -> str | None:
+    """The kind of the newest checkpoint in `out_dir` (None without one, or when it does not load)."""
+    path = latest_path(out_dir)
+    if path is None:
+        return None
+    try:
+        state = load_state(path)
+    except Exception:  # noqa: BLE001 - a damaged file: `train` reports it when it resumes
+        return None
+    return state.get("kind", "edit") if isinstance(state, dict) else None
 
 
 def load_latest(out_dir, device="cpu"):

@@ -65,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "shift, skeleton noise; model.edit.target_noise). Default off: not yet measured to help")
     p.add_argument("--out", required=True, help="checkpoint / log directory (resumes from it)")
     m = p.add_argument_group("model")
-    m.add_argument("--model", choices=["edit", "policy"], default=None,
-                   help="which network: the edit model (default) or the edit policy (model.policy.net); "
+    m.add_argument("--model", choices=["edit", "policy", "recognition"], default=None,
+                   help="which network: the edit model (default), the edit policy (model.policy.net) or the "
+                        "recognition model (model.recognition: each target's grammar); "
                         "a resumed run keeps its checkpoint's")
     m.add_argument("--max-content", type=int, help="policy: longest decoded statement or expression (tokens)")
     m.add_argument("--image-encoder", choices=["cnn", "vit"], default=None,
@@ -119,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--wait", type=float, default=600.0,
                    help="seconds to wait for entries when the database has none (a message each minute)")
+    from .recognition.train import add_arguments as add_recognition_arguments
+    add_recognition_arguments(p)
     add_debug_flag(p)
     return p
 
@@ -196,6 +199,11 @@ def main(argv=None) -> int:
     argv, debug = debug_requested(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
     from data.db import DatabaseError
+    if args.model == "recognition" or (args.model is None and checkpoint.latest_kind(args.out) == "recognition"):
+        from .recognition.checkpoint import RecognitionCheckpointError
+        from .recognition.train import train as train_recognition
+        return run_guarded("train", lambda: train_recognition(check_args(args)), debug=debug,
+                           extra=(DatabaseError, checkpoint.CheckpointError, RecognitionCheckpointError), path=args.db)
     return run_guarded("train", lambda: train(check_args(args)), debug=debug,
                        extra=(DatabaseError, checkpoint.CheckpointError), path=args.db)
 

@@ -173,9 +173,9 @@ class CheckpointWatcher:
         sig = _signature(self.directory)
         if sig is None or sig == self._sig:     # nothing there, or the checkpoint already loaded
             return False
-        from model.checkpoint import load
+        from .recognition import load_any          # any kind of checkpoint (a recognition one: a Recognizer)
         try:
-            model, tokenizer, meta = load(sig[0], self.device)
+            model, tokenizer, meta = load_any(sig[0], self.device)
         except Exception as e:  # noqa: BLE001 - a corrupt or half-rotated checkpoint must not kill the caller
             self.last_error = f"{sig[0]}: {type(e).__name__}: {e}"
             return False
@@ -199,7 +199,7 @@ class CheckpointWatcher:
 
     @property
     def kind(self) -> str:
-        """Which network the loaded checkpoint holds: "edit" or "policy"."""
+        """Which network the loaded checkpoint holds: "edit", "policy" or "recognition"."""
         return getattr(self.model, "kind", "edit")
 
     def proposer(self, samples: int = 8, temperatures: Sequence[float] = (1.0,), beam: int = 0,
@@ -208,6 +208,9 @@ class CheckpointWatcher:
         """The checkpoint's proposer: a `ModelProposer` for an edit model; for a policy checkpoint the
         `dream.search.policy.PolicyArms` (a proposer of its `policy` arm, and the maker of the others)."""
         self.require()
+        if self.kind == "recognition":
+            raise CheckpointMissing(f"{self.directory} holds a recognition model (it writes grammars, not edits): "
+                                    "use it with the arm 'recognition', or give an edit or policy checkpoint")
         if self.kind == "policy":
             from .policy import PolicyArms
             given = {"k": policy_k, "eps": policy_eps}

@@ -39,8 +39,8 @@ import numpy as np
 
 from logo.tokens import CONTEXT_TOKENS
 
-from .arms import (AUTO, ARMS, CONSTRUCT_ARMS, MODEL_ARMS, TOPDOWN_ARMS, Parts, checkpoint_problem, make_proposer,
-                   resolve_auto, unknown)
+from .arms import (AUTO, ARMS, CONSTRUCT_ARMS, MODEL_ARMS, RECOGNITION_ARMS, TOPDOWN_ARMS, Parts, checkpoint_problem,
+                   make_proposer, resolve_auto, unknown)
 from .frontier import Proposer, Search, SearchResult
 from .settings import SearchSettings
 from .targets import Target
@@ -200,13 +200,20 @@ class Solver:
     starts: StartSource = start_programs    # where each target's search starts
     #: the enumerator's grammars, by library (fitted on first use; shared with `variant`s)
     grammars: dict = field(default_factory=dict)
+    #: a recognition checkpoint (`dream.search.recognition.Recognizer`): the `recognition` arm's grammars, and
+    #: the grammar the edit arms' start programs are enumerated under
+    recognizer: object = None
 
     @classmethod
     def open(cls, arms: Sequence[str] = (AUTO,), *, ckpt=None, db=None, device: str = "cpu",
-             settings: SearchSettings | None = None, seed: int = 0, check_names: bool = True) -> "Solver":
+             settings: SearchSettings | None = None, seed: int = 0, check_names: bool = True,
+             recognition=None) -> "Solver":
         """Check the arms, open the database (a path) and load the checkpoint (needed by the model arms; `auto`
-        loads it when given); raises SolveError naming what is wrong. `check_names=False` accepts a checkpoint
-        that does not know every procedure of the database's library (it reads their names as unknown tokens)."""
+        loads it when given: a recognition checkpoint as the recognizer); raises SolveError naming what is
+        wrong. `check_names=False` accepts a checkpoint that does not know every procedure of the database's
+        library (it reads their names as unknown tokens). `recognition` is a recognition checkpoint directory
+        (the `recognition` arm's, and the grammar of every arm's enumerated starts; by default `ckpt` when it
+        holds one)."""
         arms = check_arms(arms)
         s = cls(settings=settings or SearchSettings(), seed=seed)
         if db is not None:
@@ -214,7 +221,15 @@ class Solver:
             s.db, s.library = open_database(db)
             s.image_size = s.db.image_size
         try:
-            if ckpt and any(a == AUTO or a in MODEL_ARMS for a in arms):
+            from model.checkpoint import latest_kind
+            holds_recognition = bool(ckpt) and latest_kind(ckpt) == "recognition"
+            if recognition or any(a in RECOGNITION_ARMS for a in arms) or (holds_recognition and AUTO in arms):
+                s.load_recognizer(recognition or ckpt, device)
+            if holds_recognition and any(a in MODEL_ARMS for a in arms):
+                raise SolveError(f"{ckpt} holds a recognition model (train --model recognition): it writes grammars, "
+                                 "not edits; use it with the arm 'recognition' or 'auto', or give an edit or policy "
+                                 "checkpoint")
+            if ckpt and not holds_recognition and any(a == AUTO or a in MODEL_ARMS for a in arms):
                 s.load_model(ckpt, device, check_names)
             for arm in arms:
                 problem = arm != AUTO and checkpoint_problem(arm, s.checkpoint_kind)
@@ -225,9 +240,26 @@ class Solver:
             raise
         return s
 
+    def load_recognizer(self, ckpt, device: str = "cpu") -> None:
+        """Load the newest recognition checkpoint of `ckpt` (`dream.search.recognition.Recognizer`): the
+        `recognition` arm's grammars and the enumerated start programs'; SolveError naming a missing or
+        damaged checkpoint."""
+        from model.recognition.checkpoint import RecognitionCheckpointError
+        from .recognition import Recognizer
+        if not ckpt:
+            raise SolveError("the proposer recognition needs --ckpt (a recognition checkpoint directory: "
+                             "train --model recognition)")
+        try:
+            self.recognizer = Recognizer.load(ckpt, device)
+        except RecognitionCheckpointError as e:
+            raise SolveError(str(e)) from None
+
     def load_model(self, ckpt, device: str = "cpu", check_names: bool = True) -> None:
         """(Re)load the newest checkpoint of `ckpt` as the model arm's proposer."""
         watcher = load_checkpoint(ckpt, device)
+        if watcher.kind == "recognition":
+            raise SolveError(f"{ckpt} holds a recognition model (train --model recognition): it writes grammars, "
+                             "not edits; use it with the arm 'recognition', or give an edit or policy checkpoint")
         if self.db is not None and check_names:
             check_vocabulary(watcher.tokenizer, self.library, ckpt, self.db_path)
         self.watcher = watcher
@@ -240,8 +272,11 @@ class Solver:
 
     @property
     def checkpoint_kind(self) -> str | None:
-        """"edit" or "policy": the loaded checkpoint's network; None without one."""
-        return None if self.watcher is None else self.watcher.kind
+        """"edit" or "policy": the loaded checkpoint's network; "recognition" with a recognizer alone; None
+        without a checkpoint."""
+        if self.watcher is not None:
+            return self.watcher.kind
+        return None if self.recognizer is None else "recognition"
 
     def resolve(self, arm: str, target_kind: str | None = None) -> str:
         """The arm `arm` searches with: `auto` is `construct` for MNIST digits (`target_kind` "mnist"), else the
@@ -289,18 +324,32 @@ class Solver:
             self.grammars[key] = fit_grammar_on(self.db, self.library or ())
         return self.grammars[key]
 
+    def target_grammar(self, target: Target):
+        """The grammar the recognizer writes for `target` (SolveError without one, or when it was trained
+        with another library)."""
+        if self.recognizer is None:
+            raise SolveError("the arm 'recognition' needs a recognition checkpoint (train --model recognition)")
+        try:
+            self.recognizer.check_library(self.library or ())
+        except ValueError as e:
+            raise SolveError(str(e)) from None
+        return self.recognizer.grammar_for(target.image28)
+
     def use_grammar(self, grammar, library=None) -> None:
         """Enumerate with `grammar` whenever the library is `library` (this solver and its variants):
         `bench/library.py` fits one on the solutions and one on their library rewrites."""
         self.grammars[self._grammar_key(library)] = grammar
 
-    def enumerate(self, target: Target, share: float = 1.0, k: int = 1):
-        """`dream.search.topdown.enumerate_for_target` under `grammar()` for `share` of the budget (the seconds
-        and, with the count budget, the programs), keeping the `k` nearest programs."""
+    def enumerate(self, target: Target, share: float = 1.0, k: int = 1, recognition: bool = False):
+        """`dream.search.topdown.enumerate_for_target` under `grammar()` (with `recognition`, under the grammar
+        the recognizer writes for the target, its forward pass counted in the budget) for `share` of the budget
+        (the seconds and, with the count budget, the programs), keeping the `k` nearest programs."""
         from .topdown import enumerate_for_target
         st = self.settings
+        t = time.monotonic()
+        grammar = self.target_grammar(target) if recognition else self.grammar()
         count = None if st.max_programs is None else max(1, int(st.max_programs * share))
-        return enumerate_for_target(target.image28, self.grammar(), st.budget_s * share,
+        return enumerate_for_target(target.image28, grammar, max(st.budget_s * share - (time.monotonic() - t), 1e-3),
                                     library=self.library or (), k=k, max_programs=count)
 
     def enumerated_starts(self, target: Target) -> tuple[StartSource, float]:
@@ -310,7 +359,7 @@ class Solver:
         st = self.settings
         if st.enumerated_starts <= 0:
             return self.starts, 0.0
-        r = self.enumerate(target, st.enumerate_share, st.enumerated_starts)
+        r = self.enumerate(target, st.enumerate_share, st.enumerated_starts, self.recognizer is not None)
         extra = list(dict.fromkeys(([r.best.program] if r.solved else []) + [f.program for f in r.nearest]))
         base = self.starts
 
@@ -351,7 +400,7 @@ class Solver:
         from logo.syntax import count_tokens
         from .score import Scorer
         try:
-            r = self.enumerate(target)
+            r = self.enumerate(target, recognition=arm in RECOGNITION_ARMS)
             tree = canonical(logo.parse(r.program or ""))
             sizes = (self.image_size,) if self.image_size == SOLVE_SIZE else (self.image_size, SOLVE_SIZE)
             images = logo.render_checked_sizes([tree], sizes, self.library, draw_off_canvas=True)[0]

@@ -80,6 +80,8 @@ class SolveJob:
     #: the enumerator's grammar (topdown arm, enumerated starts) as the driver fitted it on its database
     grammar_digest: str | None = None
     grammar_json: str | None = field(default=None, repr=False)
+    #: the recognition checkpoint file the driver loaded (`dream.search.recognition.Recognizer`), if any
+    recognition_file: str | None = None
 
     @classmethod
     def of(cls, solver: Solver, arms: Sequence[str], device: str = "cpu", threads: int = 1) -> "SolveJob":
@@ -90,7 +92,8 @@ class SolveJob:
             digest = hashlib.blake2b(grammar.encode(), digest_size=12).hexdigest()
         return cls(tuple(arms), solver.settings, solver.seed, solver.library, solver.image_size,
                    None if watcher is None else str(Path(watcher.directory).resolve()),
-                   None if watcher is None else (watcher.meta or {}).get("path"), device, threads, digest, grammar)
+                   None if watcher is None else (watcher.meta or {}).get("path"), device, threads, digest, grammar,
+                   None if solver.recognizer is None else solver.recognizer.meta.get("path"))
 
     def key(self) -> str:
         return repr(self)
@@ -105,6 +108,11 @@ class SolveJob:
             torch.set_num_threads(self.threads)
             solver.watcher = load_pinned(self.ckpt, self.ckpt_file, self.device)
             solver.model_proposer = self.settings.model_proposer(solver.watcher, self.library)
+        if self.recognition_file:
+            import torch
+            torch.set_num_threads(self.threads)
+            from .recognition import Recognizer
+            solver.recognizer = Recognizer.load(self.recognition_file, self.device)
         return SolveWorker(solver)
 
 
