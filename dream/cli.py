@@ -1,14 +1,19 @@
 """`dream`: the dreaming process. Runs next to `train` on the same database and checkpoint directory.
 
-    dream --db runs/x/db.sqlite --ckpt runs/x/ckpt [--targets mnist=1,tasks=1,db=1] [--time-budget 10]
+    dream --db runs/x/db.sqlite [--ckpt runs/x/ckpt] [--arm auto] [--grammar G.json]
+          [--targets mnist=1,tasks=1,laps=1,db=1] [--time-budget 10]
           [--max-targets N] [--max-seconds S] [--device auto] [--log DIR]
 
 Loop: reload the newest checkpoint when one appears, pick a target (weighted mix of MNIST training
-digits, DreamCoder training tasks and database images), search for it with the per-target time budget,
+digits, DreamCoder training tasks, LAPS LOGO training tasks and database images), search for it with the
+per-target time budget and the best search the checkpoint allows (--arm auto, `dream.search.arm_choice`:
+the enumerator under the grammar without a checkpoint, the edit arm refining enumerated starts with an edit
+model; --arm model: the edit model alone, the search before issue 30),
 insert the path to the best program into the database (source="dream"), append a JSONL record to
 LOG/found.jsonl, and every --grid-every targets write LOG/grid_NNNNN.png (target | found).
 SIGINT/SIGTERM: finish the current target's insert, log, exit 0. Waits up to --wait seconds for the
-database and the first checkpoint to appear (train creates both).
+database and, with --ckpt, the first checkpoint to appear (train creates both). Without --ckpt dream is
+model-free (--arm auto: the enumerator, `topdown`).
 
 --workers N runs N searchers (processes; --ray: Ray tasks on a cluster) that each follow the checkpoint
 directory; this process stays the database's one writer (it picks the targets and inserts what they find).
@@ -24,6 +29,8 @@ from pathlib import Path
 
 from logo.cli_errors import add_debug_flag, debug_requested, float_range, int_range, run_guarded
 
+from .search.arm_choice import AUTO, needs_checkpoint
+from .search.baselines import ARMS
 from .search.executor import Workers
 from .search.solver import SearchSettings
 
@@ -33,15 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n".join(__doc__.split("\n")[2:]))
     p.add_argument("--db", required=True, help="the program-image database (SQLite) that train uses")
-    p.add_argument("--ckpt", required=True, help="checkpoint directory that train writes")
+    p.add_argument("--ckpt", default=None,
+                   help="checkpoint directory that train writes (none: a model-free dream; the model arms need it)")
+    p.add_argument("--arm", default=AUTO, choices=(AUTO,) + ARMS,
+                   help="the search: auto (default: the best the checkpoint allows, dream.search.arm_choice) or "
+                        "one arm of `logo solve --proposer` (model: the edit model alone)")
+    p.add_argument("--grammar", default=None,
+                   help="the enumerator's grammar (a `logo grammar`/`logo run` grammar.json; default: fitted on "
+                        "the database's solutions, else the DreamCoder training programs)")
     p.add_argument("--targets", default="mnist=1,tasks=1,db=1",
-                   help="target mix as kind=weight, kinds mnist, tasks, db (default mnist=1,tasks=1,db=1)")
+                   help="target mix as kind=weight, kinds mnist, tasks, laps, db (default mnist=1,tasks=1,db=1)")
     p.add_argument("--time-budget", type=float_range(0, lo_open=True), default=10.0, help="search seconds per target (default 10)")
     p.add_argument("--max-targets", type=int_range(1), default=None, help="stop after this many targets")
     p.add_argument("--max-seconds", type=float_range(0, lo_open=True), default=None, help="stop after this many seconds")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
     p.add_argument("--log", default=None, help="log directory (default: dream/ beside the database)")
-    SearchSettings.add_arguments(p, enum=False)     # the search flags of `logo solve`, without the enum arms'
+    SearchSettings.add_arguments(p)     # the search flags of `logo solve`
     p.add_argument("--grid-every", type=int_range(1), default=20, help="write a PNG grid every N targets (default 20)")
     p.add_argument("--mnist-root", default=None, help="MNIST in torchvision's layout (default: bundled digits)")
     p.add_argument("--seed", type=int, default=None, help="random seed for target choice")
@@ -84,6 +98,18 @@ def dream(args) -> int:
     except ValueError as e:
         print(f"dream: {e}", file=sys.stderr)
         return 2
+    if args.ckpt is None and needs_checkpoint(args.arm):
+        print(f"dream: --arm {args.arm} searches with a network: give --ckpt (a checkpoint directory)",
+              file=sys.stderr)
+        return 2
+    grammar = None
+    if args.grammar is not None:
+        from logo.pcfg import Grammar, GrammarError
+        try:
+            grammar = Grammar.load(args.grammar)
+        except GrammarError as e:
+            print(f"dream: {e}", file=sys.stderr)
+            return 2
     stop = {"flag": False}
     dreamer_ref: list = []
 
@@ -101,21 +127,22 @@ def dream(args) -> int:
     device = resolve_device(args.device)
     executor = open_executor(Workers.from_args(args, local_default=1), device=device)   # a bad --ray: exit 2, now
     try:
-        return _dream(args, weights, stop, dreamer_ref, device, executor, on_signal)
+        return _dream(args, weights, stop, dreamer_ref, device, executor, on_signal, grammar)
     finally:
         executor.close()
 
 
-def _dream(args, weights, stop, dreamer_ref, device, executor, on_signal) -> int:
+def _dream(args, weights, stop, dreamer_ref, device, executor, on_signal, grammar=None) -> int:
     from .dreamer import Dreamer
     from .search.proposer import CheckpointWatcher
     from .search.targets import TargetSampler
-    db_path, ckpt = Path(args.db), Path(args.ckpt)
-    watcher = CheckpointWatcher(ckpt, device)
+    db_path = Path(args.db)
+    ckpt = Path(args.ckpt) if args.ckpt is not None else None
+    watcher = CheckpointWatcher(ckpt, device) if ckpt is not None else None
     deadline = time.monotonic() + args.wait
     waited = False
     while not stop["flag"]:
-        if db_path.exists() and watcher.poll(force=True) or watcher.loaded and db_path.exists():
+        if db_path.exists() and (watcher is None or watcher.poll(force=True) or watcher.loaded):
             break
         if time.monotonic() >= deadline:
             what = f"{db_path}: database does not exist" if not db_path.exists() else \
@@ -143,14 +170,14 @@ def _dream(args, weights, stop, dreamer_ref, device, executor, on_signal) -> int
     dreamer = Dreamer(db, watcher, sampler, log_dir, budget_s=args.time_budget,
                       settings=SearchSettings.from_args(args), grid_every=args.grid_every,
                       poll_every_s=args.poll_every, echo=lambda s: print(s, flush=True), executor=executor,
-                      threads=args.threads or 1)
+                      threads=args.threads or 1, arm=args.arm, grammar=grammar)
     dreamer_ref.append(dreamer)
     if stop["flag"]:
         dreamer.request_stop()
     dreamer.start_workers()
     signal.signal(signal.SIGINT, on_signal)      # (again: starting Ray may have set its own)
     signal.signal(signal.SIGTERM, on_signal)
-    print(f"dream: db={db_path} ({len(db)} entries, {db.image_size}px) ckpt={ckpt} device={device} "
+    print(f"dream: db={db_path} ({len(db)} entries, {db.image_size}px) ckpt={ckpt} arm={args.arm} device={device} "
           f"targets={weights} budget={args.time_budget:g}s log={log_dir} searching: {executor.describe()}", flush=True)
     summary = dreamer.run(args.max_targets, args.max_seconds)
     print(f"dream: stopped after {summary['targets']} targets, {summary['solved']} solved, "
