@@ -42,7 +42,7 @@ from .search.executor import Executor, Inline, Outcome, stop_requested
 from .search.frontier import SearchResult
 from .search.arm_choice import AUTO, best_arm
 from .search.baselines import MODEL_ARMS
-from .search.solver import SearchSettings, Solver, run_search
+from .search.solver import SearchSettings, Solver, grammar_fits_library, run_search
 from .search.targets import Target
 from .search.workers import given_starts, start_texts
 
@@ -140,7 +140,7 @@ class DreamSearch:
         solver = Solver(settings=self.settings, db=self.db, library=lib, watcher=self.watcher if loaded else None,
                         model_proposer=self.settings.model_proposer(self.watcher, lib) if loaded else None,
                         image_size=self.image_size, grammars=self._grammars)
-        if self.grammar is not None and tuple(sorted(self.grammar.procedures)) == Solver._grammar_key(lib):
+        if self.grammar is not None and grammar_fits_library(self.grammar, lib):
             solver.use_grammar(self.grammar, lib)
         return solver
 

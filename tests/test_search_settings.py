@@ -34,7 +34,7 @@ def _parsers():
     from dream.cli import build_parser as dream
     return [("logo solve", _subcommand("solve"), [], True),
             ("logo run", _subcommand("run"), [], True),
-            ("dream", dream(), ["--db", "d", "--ckpt", "c"], False),
+            ("dream", dream(), ["--db", "d", "--ckpt", "c"], True),
             ("app.library_arms", library_arms(), ["--db", "d", "--out", "o"], True),
             ("bench/solve.py", _bench("solve").build_parser(), [], True),
             ("bench/learning.py", _bench("learning").build_parser(), [], True),
@@ -53,7 +53,7 @@ def test_every_command_has_the_same_search_flags_and_defaults(name, parser, requ
     assert got.beam == 8 and got.k == 8 and got.temperatures == (1.0,)     # one default each, `logo solve`'s
     flags = {s for a in parser._actions for s in a.option_strings}
     assert {"--k", "--batch", "--samples", "--temperatures", "--beam"} <= flags
-    assert ("--enum-cap" in flags) == enum                                # dream searches with the model only
+    assert ("--enum-cap" in flags) == enum          # (dream too, since it enumerates: dream.search.arm_choice)
 
 
 @pytest.mark.parametrize("name,parser,required,enum", PARSERS, ids=IDS)
@@ -77,11 +77,11 @@ def test_the_search_flags_are_range_checked(name, parser, required, enum, bad, c
 
 
 def test_logo_run_hands_its_settings_to_the_evaluation():
-    from app.run import CONFIGS, evaluate_arm
+    from app.run import CONFIGS, heldout_commands
     s = SearchSettings(k=2, beam=3, samples=4)
-    commands = []
-    evaluate_arm(CONFIGS["demo"], "model", Path("round1"), "db.sqlite", "ckpt", [], [],
-                 lambda name, cmd: commands.append(cmd), s.to_argv())
+    commands = heldout_commands(CONFIGS["demo"], Path("round1"), "db.sqlite", "ckpt", "model",
+                                Path("round1/grammar.json"), [], [], s.to_argv())
+    assert len(commands) == 4
     solve = _subcommand("solve")
     for cmd in commands:
         assert SearchSettings.from_args(solve.parse_args(cmd[cmd.index("solve") + 1:])) == s
