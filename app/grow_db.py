@@ -35,7 +35,7 @@ def grow(db, grammar, library, count: int, seconds: float, batch: int = 256) -> 
         for program in d.programs:
             pending.append(logo.to_text(program))
             offered += 1
-            if len(pending) >= batch:
+            if len(pending) >= min(batch, count - new):
                 new += flush()
                 if new >= count:
                     break

@@ -241,7 +241,7 @@ def heldout_commands(cfg: "Config", rdir: Path, db: str, ckpt: str | None, arm: 
     library or checkpoint), same targets, budget and search flags."""
     common = ["--budget", str(cfg.solve_budget), "--quiet", *device, *search]
     systems = {"full": ["--proposer", arm, "--db", db, "--grammar", str(grammar),
-                        *(["--ckpt", ckpt] if ckpt else [])],
+                        *(["--ckpt", ckpt, "--allow-new-procedures"] if ckpt else [])],
                "baseline": ["--proposer", "topdown"]}
     out = []
     for system in SYSTEMS:

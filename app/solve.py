@@ -66,6 +66,10 @@ def register(sub) -> None:
                    help="the enumerator's grammar (topdown arm, enumerated starts): a grammar file such as `logo run`'s "
                         "ROUND/grammar.json, used with the database's library (default: fitted on the database's "
                         "solutions, else on the DreamCoder training programs)")
+    p.add_argument("--allow-new-procedures", action="store_true",
+                   help="accept a checkpoint trained before the database's library had some of its procedures (it "
+                        "reads their names as unknown tokens): `logo run` evaluates a round's new library with the "
+                        "checkpoint trained beside the wake")
     p.add_argument("--out", default="solve_out", help="output directory (default solve_out)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
     SearchSettings.add_arguments(p)
@@ -110,7 +114,8 @@ def solve_command(args) -> int:
         torch.set_num_threads(args.threads)
     check_output_dir(out)                    # an unusable --out fails here, before the searches
     try:
-        solver = Solver.open([args.proposer], ckpt=args.ckpt, db=args.db, device=device, settings=settings)
+        solver = Solver.open([args.proposer], ckpt=args.ckpt, db=args.db, device=device, settings=settings,
+                             check_names=not getattr(args, "allow_new_procedures", False))
         if getattr(args, "grammar", None):
             use_grammar_file(solver, args.grammar)
     except SolveError as e:
