@@ -2,19 +2,20 @@
 
     logo run --config demo --out runs/demo
 
-Round 0 builds the database. Every round then runs:
+Round 0 builds the database. Every round then runs the DreamCoder cycle, starting at abstraction so that every
+part the round evaluates was made for the same library:
 
-1. **wake**: `dream` searches the training targets (DreamCoder train, LAPS LOGO train, MNIST training digits,
-   database images) with the best search the round has (`round_arm`: the enumerator under the grammar without
-   a checkpoint, the network's arm with one), inserting and logging every solution; `train` trains the
-   configured model (`train_model`, default `recognition`) beside it on the database, following the checkpoint
-   directory as before. When this build's `train` has no such model (`trainable_model`), the round is
-   model-free: dream alone, on every worker.
-2. **abstraction**: `logo compress` learns the library from the solutions; the enumerator's grammar is refitted
-   on the library-rewritten solutions (each procedure a production) and saved as ROUND/grammar.json, which the
-   next wake and this round's evaluation use.
-3. **dreams**: the database grows by programs enumerated from that grammar and library, one per drawing
-   (`app.grow_db`), which the next round's `train` learns from next to the solutions (replays).
+1. **abstraction**: `logo compress` learns the library from the solutions so far (the wakes' and the DreamCoder
+   *training* programs'); the enumerator's grammar is refitted on the library-rewritten solutions (each
+   procedure a production) and saved as ROUND/grammar.json.
+2. **dreams**: the database grows by programs enumerated from that grammar and library, one per drawing
+   (`app.grow_db`).
+3. **wake**: `dream` searches the training targets (DreamCoder train, LAPS LOGO train, MNIST training digits,
+   database images) with the best search the round has (`round_arm`: the enumerator under the round's grammar
+   without a checkpoint, the network's arm with one), inserting and logging every solution; `train` trains the
+   configured model (`train_model`, default `recognition`) beside it on the database (the dreams and the
+   solutions, its replays), following the checkpoint directory as before. When this build's `train` has no
+   such model (`trainable_model`), the round is model-free: dream alone, on every worker.
 4. **held-out evaluation**: DreamCoder test tasks and held-out MNIST digits, searched by the round's full system
    (its arm, grammar, library, database and checkpoint) and by the round-0 system (the enumerator under a grammar
    fitted on the DreamCoder train programs: no library, no network, no database), same targets and budget.
@@ -106,11 +107,26 @@ def trainable_model(wanted: str) -> str | None:
     return None
 
 
-def checkpoint_kind(ckpt_dir: Path) -> str | None:
-    """The network the newest checkpoint of `ckpt_dir` holds ("edit", "policy", "recognition"), None if none."""
+def checkpoint_kind(ckpt_dir: Path, db_path: Path | None = None) -> str | None:
+    """The network the newest checkpoint of `ckpt_dir` holds ("edit", "policy", "recognition"); None if there is
+    none, or if it cannot search with the library of `db_path` (a recognition model trained with another one)."""
     from dream.search.proposer import CheckpointWatcher
     watcher = CheckpointWatcher(ckpt_dir, "cpu")
-    return watcher.kind if watcher.poll(force=True) else None
+    if not watcher.poll(force=True):
+        return None
+    if db_path is not None and hasattr(watcher.model, "check_library"):
+        import logo
+        from data.db import open_readonly
+        db = open_readonly(db_path)
+        try:
+            library = tuple(logo.parse_library(db.library_text()))
+        finally:
+            db.close()
+        try:
+            watcher.model.check_library(library)
+        except ValueError:
+            return None
+    return watcher.kind
 
 
 def round_arm(kind: str | None) -> str:
@@ -388,7 +404,6 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
     model = trainable_model(getattr(args, "model", None) or cfg.train_model)
     search_workers = round_workers(cfg, args, training=model is not None)
     grammar = rdir / "grammar.json"
-    previous_grammar = paths["report"] / f"round{r}" / "grammar.json"
 
     def phase(name: str, title: str, fn) -> None:
         if name in state.done:
@@ -421,10 +436,9 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
                 "--db", db, "--out", ckpt, "--max-seconds", seconds, "--schedule-seconds", horizon, *device,
                 "--model", model, *cfg.train_args])))
         # dream (--arm auto: `round_arm` of the checkpoint it finds) waits for train's first checkpoint
-        # when a model is trained; the enumerator's grammar is the previous round's
+        # when a model is trained; the enumerator's grammar is the round's
         procs.append(sup.start("dream", _python("dream.cli", [
-            "--db", db, *(["--ckpt", ckpt] if model is not None else []), "--arm", "auto",
-            *(["--grammar", str(previous_grammar)] if previous_grammar.exists() else []),
+            "--db", db, *(["--ckpt", ckpt] if model is not None else []), "--arm", "auto", "--grammar", str(grammar),
             "--max-seconds", seconds, "--log", str(paths["dream"]), "--seed", str(r), *device, *mnist,
             *settings.to_argv(), *search_workers["dream"], *cfg.dream_args])))
         metrics = paths["ckpt"] / "metrics.jsonl"
@@ -445,9 +459,9 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
             check(proc.name, code)
 
     def abstraction() -> None:
-        # the corpus is what was solved (dream's log: training tasks, LAPS tasks, training digits, database
-        # targets made shorter) and the DreamCoder *training* programs (the prior's corpus); evaluation
-        # targets never enter (library.corpus.solution_corpus)
+        # the corpus is what the wakes so far solved (dream's log: training tasks, LAPS tasks, training digits,
+        # database targets made shorter) and the DreamCoder *training* programs (the prior's corpus; all of it
+        # in round 1); evaluation targets never enter (library.corpus.solution_corpus)
         check("compress", sup.run("compress", _logo([
             "compress", "--db", db, "--library", str(paths["library"]), "--dream-log", str(paths["dream"]),
             "--dreamcoder", "--iterations", str(cfg.compress_iterations), "--out", str(paths["library"]),
@@ -466,7 +480,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
             "--seconds", str(cfg.grow_seconds)])))
 
     def evaluate() -> None:
-        kind = checkpoint_kind(paths["ckpt"]) if model is not None else None
+        kind = checkpoint_kind(paths["ckpt"], paths["db"]) if model is not None else None
         arm = round_arm(kind)
         write_json({"arm": arm, "checkpoint_kind": kind, "budget_s": cfg.solve_budget},
                    rdir / "heldout" / "systems.json")
@@ -482,12 +496,12 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
 
     if r == 0:
         phase("build", f"building the database ({cfg.db_size} entries)", build)
-    phase("wake", f"wake: dream{' + train ' + model if model else ' (model-free)'} for {cfg.train_seconds:g} s",
-          wake)
-    phase("abstraction", "abstraction: the library from the solutions, the grammar refitted on their rewrites",
+    phase("abstraction", "abstraction: the library from the solutions so far, the grammar refitted on their rewrites",
           abstraction)
     phase("dreams", f"dreams: up to {cfg.db_growth} programs from the round's grammar and library into the database",
           dreams)
+    phase("wake", f"wake: dream{' + train ' + model if model else ' (model-free)'} for {cfg.train_seconds:g} s",
+          wake)
     phase("evaluate", f"held-out evaluation, full system vs round 0: {cfg.solve_tasks} DreamCoder test tasks, "
           f"{cfg.solve_mnist} held-out MNIST digits, {cfg.solve_budget:g} s each", evaluate)
     phase("report", "writing the report", report)

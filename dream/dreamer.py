@@ -126,20 +126,30 @@ class DreamSearch:
         self.grammar = grammar
         self._grammars: dict = {}           # the enumerator's grammars by library, fitted once (`Solver.grammars`)
 
-    def resolved_arm(self) -> str:
-        """The arm this search uses now (`auto` resolves by the loaded checkpoint's kind)."""
+    def resolved_arm(self, library=()) -> str:
+        """The arm this search uses now: `auto` resolves by the loaded checkpoint's kind, and falls back to the
+        enumerator while a checkpoint cannot search with `library` (a recognition model trained with another
+        library: `logo run`'s train catches up with a new library during the wake)."""
         if self.arm != AUTO:
             return self.arm
         loaded = self.watcher is not None and self.watcher.loaded
+        if loaded and hasattr(self.watcher.model, "check_library"):
+            try:
+                self.watcher.model.check_library(tuple(library or ()))
+            except ValueError:
+                return best_arm(None)
         return best_arm(self.watcher.kind if loaded else None)
 
-    def solver(self, library) -> Solver:
-        """A `Solver` over this searcher's database, checkpoint and grammar, for one target's `library`."""
+    def solver(self, library, arm: str) -> Solver:
+        """A `Solver` over this searcher's database, checkpoint and grammar for `arm`, for one target's `library`."""
         lib = tuple(library or ())
         loaded = self.watcher is not None and self.watcher.loaded
         solver = Solver(settings=self.settings, db=self.db, library=lib, watcher=self.watcher if loaded else None,
-                        model_proposer=self.settings.model_proposer(self.watcher, lib) if loaded else None,
+                        model_proposer=self.settings.model_proposer(self.watcher, lib)
+                        if loaded and arm in MODEL_ARMS else None,
                         image_size=self.image_size, grammars=self._grammars)
+        if loaded and self.watcher.kind == "recognition":
+            solver.recognizer = self.watcher.model          # (a recognition checkpoint loads as its Recognizer)
         if self.grammar is not None and grammar_fits_library(self.grammar, lib):
             solver.use_grammar(self.grammar, lib)
         return solver
@@ -148,14 +158,14 @@ class DreamSearch:
         if self.follow and self.watcher is not None:
             self.watcher.poll()                 # at most every poll interval
         st = self.settings
-        arm = self.resolved_arm()
+        arm = self.resolved_arm(item.library)
         kw = {} if item.starts is None else {"starts": given_starts(item.starts)}
         if arm == "model" or arm in MODEL_ARMS:
             if arm == "model" and self.arm != AUTO:
                 expand = st.model_proposer(self.watcher, item.library)     # the model alone, as before
                 budget, spent = self.budget_s, 0.0
             else:                                # the edit arm refining enumerated start programs
-                solver = self.solver(item.library)
+                solver = self.solver(item.library, arm)
                 expand = solver.proposer(arm)
                 solver.starts = kw.get("starts", solver.starts)
                 starts, spent = solver.enumerated_starts(item.target, self.budget_s)
@@ -175,7 +185,7 @@ class DreamSearch:
     def _solve_with(self, arm: str, item: DreamItem) -> Found:
         """A model-free or enumerating arm (`topdown`, `recognition`, `grammar`, ...) through `Solver.solve_one`:
         what it found is one program (no search path), inserted when it differs from the start program."""
-        solver = self.solver(item.library)
+        solver = self.solver(item.library, arm)
         row = solver.solve_one(arm, item.target, self.budget_s)
         if "error" in row:
             raise RuntimeError(f"{arm} search of {item.target.name} failed: {row['error']}")
