@@ -74,7 +74,7 @@ CONFIGS = {
                    dream_args=("--time-budget", "2", "--targets", "tasks=2,laps=2,mnist=1,db=1"),
                    solve_budget=2.0, solve_tasks=40, solve_mnist=8, compress_iterations=5, grow_seconds=20),
     # about an hour on a 2-core CPU
-    "cpu": Config(rounds=5, db_size=10_000, db_growth=3000, train_seconds=420,
+    "cpu": Config(rounds=4, db_size=10_000, db_growth=3000, train_seconds=360,
                   train_args=("--preset", "tiny", "--batch-size", "64", "--eval-every", "200", "--ckpt-every", "100",
                               "--warmup", "100"),
                   dream_args=("--time-budget", "5", "--targets", "tasks=2,laps=3,mnist=1,db=1"),
@@ -127,6 +127,14 @@ def checkpoint_kind(ckpt_dir: Path, db_path: Path | None = None) -> str | None:
         except ValueError:
             return None
     return watcher.kind
+
+
+def round_checkpoints(ckpt_root: Path, round_no: int, model: str | None) -> Path:
+    """Where a round's `train` writes and its dream and evaluation read: one directory for the whole run, which
+    each round's `train` resumes (the edit model and the policy learn a new library's names as they go), but a
+    fresh one per round for the recognition model, which is built for one library (its checkpoint keeps it)
+    and which DreamCoder retrains every iteration too."""
+    return ckpt_root / f"round{round_no}" if model == "recognition" else ckpt_root
 
 
 def round_arm(kind: str | None) -> str:
@@ -397,11 +405,12 @@ def run_command(args) -> int:
 def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) -> None:
     r = state.round
     rdir = paths["report"] / f"round{r + 1}"
-    db, ckpt = str(paths["db"]), str(paths["ckpt"])
+    model = trainable_model(getattr(args, "model", None) or cfg.train_model)
+    ckpt_dir = round_checkpoints(paths["ckpt"], r + 1, model)
+    db, ckpt = str(paths["db"]), str(ckpt_dir)
     device = ["--device", args.device]
     mnist = ["--mnist-root", args.mnist_root] if args.mnist_root else []
     settings = SearchSettings.from_args(args)       # every search of the round: dream and the evaluation
-    model = trainable_model(getattr(args, "model", None) or cfg.train_model)
     search_workers = round_workers(cfg, args, training=model is not None)
     grammar = rdir / "grammar.json"
 
@@ -431,7 +440,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
         if model is not None:
             # one learning-rate cosine over every round's training, which each round's `train` resumes
             # (model.schedule), rather than a new decay (a warm restart) each round
-            horizon = str(cfg.rounds * cfg.train_seconds)
+            horizon = str((cfg.rounds if ckpt_dir == paths["ckpt"] else 1) * cfg.train_seconds)
             procs.append(sup.start("train", _python("model.train", [
                 "--db", db, "--out", ckpt, "--max-seconds", seconds, "--schedule-seconds", horizon, *device,
                 "--model", model, *cfg.train_args])))
@@ -441,7 +450,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
             "--db", db, *(["--ckpt", ckpt] if model is not None else []), "--arm", "auto", "--grammar", str(grammar),
             "--max-seconds", seconds, "--log", str(paths["dream"]), "--seed", str(r), *device, *mnist,
             *settings.to_argv(), *search_workers["dream"], *cfg.dream_args])))
-        metrics = paths["ckpt"] / "metrics.jsonl"
+        metrics = ckpt_dir / "metrics.jsonl"
         found = paths["dream"] / "found.jsonl"
 
         def status() -> str:
@@ -480,7 +489,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
             "--seconds", str(cfg.grow_seconds)])))
 
     def evaluate() -> None:
-        kind = checkpoint_kind(paths["ckpt"], paths["db"]) if model is not None else None
+        kind = checkpoint_kind(ckpt_dir, paths["db"]) if model is not None else None
         arm = round_arm(kind)
         write_json({"arm": arm, "checkpoint_kind": kind, "budget_s": cfg.solve_budget},
                    rdir / "heldout" / "systems.json")
@@ -491,7 +500,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
     def report() -> None:
         from .report import round_record, write_report
         state.history = [h for h in state.history if h.get("round") != r + 1]
-        state.history.append(round_record(r + 1, paths, rdir))
+        state.history.append(round_record(r + 1, {**paths, "ckpt": ckpt_dir}, rdir))
         write_report(paths, state.history, args.config)
 
     if r == 0:

@@ -77,3 +77,11 @@ def test_dreams_grow_the_database_by_new_drawings_of_the_grammar(tmp_path):
         assert again["new"] == 5 and len(db) == before + 35            # the same grammar again: only new drawings
     finally:
         db.close()
+
+
+def test_the_recognition_model_starts_afresh_each_round_the_others_resume(tmp_path):
+    from app.run import round_checkpoints
+    assert round_checkpoints(tmp_path, 1, "edit") == round_checkpoints(tmp_path, 2, "edit") == tmp_path
+    assert round_checkpoints(tmp_path, 2, None) == tmp_path
+    assert round_checkpoints(tmp_path, 1, "recognition") != round_checkpoints(tmp_path, 2, "recognition")
+    assert round_checkpoints(tmp_path, 2, "recognition").parent == tmp_path
