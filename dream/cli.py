@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arm", default=AUTO, choices=(AUTO,) + ARMS,
                    help="the search: auto (default: the best the checkpoint allows, dream.search.arm_choice) or "
                         "one arm of `logo solve --proposer` (model: the edit model alone)")
+    p.add_argument("--start-without-checkpoint", action="store_true",
+                   help="with --arm auto and --ckpt: search with the enumerator until train's first checkpoint "
+                        "appears, rather than wait for it (`logo run`'s wake)")
     p.add_argument("--grammar", default=None,
                    help="the enumerator's grammar (a `logo grammar`/`logo run` grammar.json; default: fitted on "
                         "the database's solutions, else the DreamCoder training programs)")
@@ -98,6 +101,10 @@ def dream(args) -> int:
     except ValueError as e:
         print(f"dream: {e}", file=sys.stderr)
         return 2
+    if args.start_without_checkpoint and args.arm != AUTO:
+        print("dream: --start-without-checkpoint needs --arm auto (the enumerator searches until the checkpoint "
+              "appears)", file=sys.stderr)
+        return 2
     if args.ckpt is None and needs_checkpoint(args.arm):
         print(f"dream: --arm {args.arm} searches with a network: give --ckpt (a checkpoint directory)",
               file=sys.stderr)
@@ -142,7 +149,8 @@ def _dream(args, weights, stop, dreamer_ref, device, executor, on_signal, gramma
     deadline = time.monotonic() + args.wait
     waited = False
     while not stop["flag"]:
-        if db_path.exists() and (watcher is None or watcher.poll(force=True) or watcher.loaded):
+        if db_path.exists() and (watcher is None or watcher.poll(force=True) or watcher.loaded
+                                 or args.start_without_checkpoint):
             break
         if time.monotonic() >= deadline:
             what = f"{db_path}: database does not exist" if not db_path.exists() else \

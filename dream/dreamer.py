@@ -222,7 +222,10 @@ class DreamJob:
         watcher = None
         if self.ckpt is not None:
             watcher = CheckpointWatcher(self.ckpt, self.device, min_interval_s=self.poll_every_s)
-            watcher.require()
+            if self.arm == AUTO:
+                watcher.poll(force=True)        # none yet: the enumerator searches until one appears
+            else:
+                watcher.require()
         grammar = None
         if self.grammar_json is not None:
             from logo.pcfg import Grammar

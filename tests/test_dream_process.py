@@ -181,6 +181,14 @@ def test_dream_without_a_checkpoint_enumerates_the_training_tasks_and_inserts_wh
                                                              for t in db.get(i["entry_id"]).equivalents]
     finally:
         db.close()
+    # `logo run`'s wake: train has written no checkpoint yet; dream enumerates meanwhile instead of waiting
+    log2 = tmp_path / "log2"
+    r = subprocess.run([sys.executable, "-m", "dream.cli", "--db", str(db_path), "--ckpt", str(tmp_path / "empty"),
+                        "--start-without-checkpoint", "--log", str(log2), "--targets", "tasks=1", "--time-budget", "0.5",
+                        "--max-targets", "2", "--wait", "0"], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [x["arm"] for x in _records(log2) if x.get("event") == "target"] == ["topdown", "topdown"]
     # the model's own search still needs a checkpoint, and says so before it starts
     r = subprocess.run([sys.executable, "-m", "dream.cli", "--db", str(db_path), "--arm", "model"], cwd=ROOT, env=ENV,
                        capture_output=True, text=True, timeout=60)
