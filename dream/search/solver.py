@@ -428,7 +428,7 @@ class Solver:
                "enumerated": True, **target.extra}
         if target.known_program:
             row["reference_program"] = target.known_program
-        row["_image28"] = image28                  # (r.best is None when nothing was enumerated in time)
+        row["_image28"] = image28          # for contact sheets; `public` drops it
         return row
 
     def solve(self, targets: Sequence[Target], arm: str, budget_s: float,
