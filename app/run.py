@@ -139,7 +139,7 @@ def round_checkpoints(ckpt_root: Path, round_no: int, model: str | None) -> Path
 
 def round_arm(kind: str | None) -> str:
     """The arm of a round whose checkpoint holds `kind` (None: no checkpoint): `dream.search.arm_choice.best_arm`,
-    the one choice `dream --arm auto` makes too."""
+    the one choice `dream --proposer auto` makes too."""
     return best_arm(kind)
 
 
@@ -444,10 +444,10 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
             procs.append(sup.start("train", _python("model.train", [
                 "--db", db, "--out", ckpt, "--max-seconds", seconds, "--schedule-seconds", horizon, *device,
                 "--model", model, *cfg.train_args])))
-        # dream (--arm auto: `round_arm` of the newest checkpoint) searches with the enumerator under the round's
+        # dream (--proposer auto: `round_arm` of the newest checkpoint) searches with the enumerator under the round's
         # grammar until train's first checkpoint appears, then with the checkpoint's arm
         procs.append(sup.start("dream", _python("dream.cli", [
-            "--db", db, *(["--ckpt", ckpt, "--start-without-checkpoint"] if model is not None else []), "--arm", "auto", "--grammar", str(grammar),
+            "--db", db, *(["--ckpt", ckpt, "--start-without-checkpoint"] if model is not None else []), "--proposer", "auto", "--grammar", str(grammar),
             "--max-seconds", seconds, "--log", str(paths["dream"]), "--seed", str(r), *device, *mnist,
             *settings.to_argv(), *search_workers["dream"], *cfg.dream_args])))
         metrics = ckpt_dir / "metrics.jsonl"

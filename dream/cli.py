@@ -1,19 +1,19 @@
 """`dream`: the dreaming process. Runs next to `train` on the same database and checkpoint directory.
 
-    dream --db runs/x/db.sqlite [--ckpt runs/x/ckpt] [--arm auto] [--grammar G.json]
+    dream --db runs/x/db.sqlite [--ckpt runs/x/ckpt] [--proposer auto] [--grammar G.json]
           [--targets mnist=1,tasks=1,laps=1,db=1] [--time-budget 10]
           [--max-targets N] [--max-seconds S] [--device auto] [--log DIR]
 
 Loop: reload the newest checkpoint when one appears, pick a target (weighted mix of MNIST training
 digits, DreamCoder training tasks, LAPS LOGO training tasks and database images), search for it with the
-per-target time budget and the best search the checkpoint allows (--arm auto, `dream.search.arm_choice`:
+per-target time budget and the best search the checkpoint allows (--proposer auto, `dream.search.arm_choice`:
 the enumerator under the grammar without a checkpoint, the edit arm refining enumerated starts with an edit
-model; --arm model: the edit model alone, the search before issue 30),
+model; --proposer model: the edit model alone, the search before issue 30),
 insert the path to the best program into the database (source="dream"), append a JSONL record to
 LOG/found.jsonl, and every --grid-every targets write LOG/grid_NNNNN.png (target | found).
 SIGINT/SIGTERM: finish the current target's insert, log, exit 0. Waits up to --wait seconds for the
 database and, with --ckpt, the first checkpoint to appear (train creates both). Without --ckpt dream is
-model-free (--arm auto: the enumerator, `topdown`).
+model-free (--proposer auto: the enumerator, `topdown`).
 
 --workers N runs N searchers (processes; --ray: Ray tasks on a cluster) that each follow the checkpoint
 directory; this process stays the database's one writer (it picks the targets and inserts what they find).
@@ -42,11 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", required=True, help="the program-image database (SQLite) that train uses")
     p.add_argument("--ckpt", default=None,
                    help="checkpoint directory that train writes (none: a model-free dream; the model arms need it)")
-    p.add_argument("--arm", default=AUTO, choices=(AUTO,) + ARMS,
+    p.add_argument("--proposer", default=AUTO, choices=(AUTO,) + ARMS,
                    help="the search: auto (default: the best the checkpoint allows, dream.search.arm_choice) or "
                         "one arm of `logo solve --proposer` (model: the edit model alone)")
     p.add_argument("--start-without-checkpoint", action="store_true",
-                   help="with --arm auto and --ckpt: search with the enumerator until train's first checkpoint "
+                   help="with --proposer auto and --ckpt: search with the enumerator until train's first checkpoint "
                         "appears, rather than wait for it (`logo run`'s wake)")
     p.add_argument("--grammar", default=None,
                    help="the enumerator's grammar (a `logo grammar`/`logo run` grammar.json; default: fitted on "
@@ -101,12 +101,12 @@ def dream(args) -> int:
     except ValueError as e:
         print(f"dream: {e}", file=sys.stderr)
         return 2
-    if args.start_without_checkpoint and args.arm != AUTO:
-        print("dream: --start-without-checkpoint needs --arm auto (the enumerator searches until the checkpoint "
+    if args.start_without_checkpoint and args.proposer != AUTO:
+        print("dream: --start-without-checkpoint needs --proposer auto (the enumerator searches until the checkpoint "
               "appears)", file=sys.stderr)
         return 2
-    if args.ckpt is None and needs_checkpoint(args.arm):
-        print(f"dream: --arm {args.arm} searches with a network: give --ckpt (a checkpoint directory)",
+    if args.ckpt is None and needs_checkpoint(args.proposer):
+        print(f"dream: --proposer {args.proposer} searches with a network: give --ckpt (a checkpoint directory)",
               file=sys.stderr)
         return 2
     grammar = None
@@ -178,14 +178,14 @@ def _dream(args, weights, stop, dreamer_ref, device, executor, on_signal, gramma
     dreamer = Dreamer(db, watcher, sampler, log_dir, budget_s=args.time_budget,
                       settings=SearchSettings.from_args(args), grid_every=args.grid_every,
                       poll_every_s=args.poll_every, echo=lambda s: print(s, flush=True), executor=executor,
-                      threads=args.threads or 1, arm=args.arm, grammar=grammar)
+                      threads=args.threads or 1, arm=args.proposer, grammar=grammar)
     dreamer_ref.append(dreamer)
     if stop["flag"]:
         dreamer.request_stop()
     dreamer.start_workers()
     signal.signal(signal.SIGINT, on_signal)      # (again: starting Ray may have set its own)
     signal.signal(signal.SIGTERM, on_signal)
-    print(f"dream: db={db_path} ({len(db)} entries, {db.image_size}px) ckpt={ckpt} arm={args.arm} device={device} "
+    print(f"dream: db={db_path} ({len(db)} entries, {db.image_size}px) ckpt={ckpt} proposer={args.proposer} device={device} "
           f"targets={weights} budget={args.time_budget:g}s log={log_dir} searching: {executor.describe()}", flush=True)
     summary = dreamer.run(args.max_targets, args.max_seconds)
     print(f"dream: stopped after {summary['targets']} targets, {summary['solved']} solved, "

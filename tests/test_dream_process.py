@@ -162,7 +162,7 @@ def test_dream_without_checkpoint_names_the_directory(tmp_path):
 
 
 def test_dream_without_a_checkpoint_enumerates_the_training_tasks_and_inserts_what_it_finds(tmp_path):
-    """The model-free wake of `logo run` (issue 30): no --ckpt, --arm auto resolves to the enumerator."""
+    """The model-free wake of `logo run` (issue 30): no --ckpt, --proposer auto resolves to the enumerator."""
     db_path = tmp_path / "db.sqlite"
     Database(db_path, image_size=32).insert("(move ul 0)")
     log = tmp_path / "log"
@@ -190,7 +190,7 @@ def test_dream_without_a_checkpoint_enumerates_the_training_tasks_and_inserts_wh
     assert r.returncode == 0, r.stdout + r.stderr
     assert [x["arm"] for x in _records(log2) if x.get("event") == "target"] == ["topdown", "topdown"]
     # the model's own search still needs a checkpoint, and says so before it starts
-    r = subprocess.run([sys.executable, "-m", "dream.cli", "--db", str(db_path), "--arm", "model"], cwd=ROOT, env=ENV,
+    r = subprocess.run([sys.executable, "-m", "dream.cli", "--db", str(db_path), "--proposer", "model"], cwd=ROOT, env=ENV,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "--ckpt" in r.stderr
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .baselines import ARMS
 
-#: `--arm auto`: resolve by the checkpoint (`best_arm`)
+#: `--proposer auto`: resolve by the checkpoint (`best_arm`)
 AUTO = "auto"
 
 
