@@ -277,6 +277,20 @@ def heldout_commands(cfg: "Config", rdir: Path, db: str, ckpt: str | None, arm: 
     return out
 
 
+def heldout_line(rdir: Path) -> str:
+    """One line of a round's held-out numbers, the full system against the round-0 system."""
+    from .report import heldout_record
+    ho = heldout_record(rdir)
+    full, base = ho.get("full") or {}, ho.get("baseline") or {}
+
+    def num(d, k):
+        v = d.get(k)
+        return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+    return (f"held-out: DreamCoder test solved {num(full, 'solved')}/{num(full, 'targets')} ({num(full, 'arm')}) "
+            f"vs round 0 {num(base, 'solved')}/{num(base, 'targets')}; mean IoU {num(full, 'mean_iou')} vs "
+            f"{num(base, 'mean_iou')}; MNIST mean IoU {num(full, 'mnist_mean_iou')} vs {num(base, 'mnist_mean_iou')}")
+
+
 def round_workers(cfg: "Config", args, training: bool = True) -> dict[str, list[str]]:
     """The worker flags of dream and of the evaluation's `logo solve`: --workers or the configuration's
     (0: every core); dream gets one fewer (at least one) while train runs beside it; --ray goes to both."""
@@ -496,6 +510,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
         for cmd in heldout_commands(cfg, rdir, db, ckpt if kind else None, arm, grammar, device, mnist,
                                     settings.to_argv() + search_workers["solve"]):
             check("solve", sup.run("solve", cmd))
+        print(f"    {heldout_line(rdir)}", flush=True)
 
     def report() -> None:
         from .report import round_record, write_report

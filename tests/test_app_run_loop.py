@@ -85,3 +85,17 @@ def test_the_recognition_model_starts_afresh_each_round_the_others_resume(tmp_pa
     assert round_checkpoints(tmp_path, 2, None) == tmp_path
     assert round_checkpoints(tmp_path, 1, "recognition") != round_checkpoints(tmp_path, 2, "recognition")
     assert round_checkpoints(tmp_path, 2, "recognition").parent == tmp_path
+
+
+def test_the_held_out_line_names_both_systems(tmp_path):
+    import json
+    from app.run import heldout_line
+    for system, solved, iou in (("full", 3, 0.75), ("baseline", 2, 0.5)):
+        for kind in ("tasks", "mnist"):
+            where = tmp_path / "heldout" / system / kind
+            where.mkdir(parents=True)
+            summary = {"proposer": "topdown", "solved": solved if kind == "tasks" else 0, "targets": 4,
+                       "mean_iou": iou}
+            (where / "results.json").write_text(json.dumps({"summary": summary, "results": []}))
+    assert heldout_line(tmp_path) == ("held-out: DreamCoder test solved 3/4 (topdown) vs round 0 2/4; mean IoU 0.750 "
+                                      "vs 0.500; MNIST mean IoU 0.750 vs 0.500")
