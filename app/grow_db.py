@@ -25,6 +25,8 @@ def grow(db, grammar, library, count: int, seconds: float, batch: int = 256) -> 
     t0 = time.monotonic()
     new = offered = 0
     pending: list[str] = []
+    if count <= 0:
+        return {"offered": 0, "new": 0, "seconds": 0.0}
 
     def flush() -> int:
         results = db.insert_many(pending, source="library")

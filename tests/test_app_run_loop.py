@@ -75,6 +75,8 @@ def test_dreams_grow_the_database_by_new_drawings_of_the_grammar(tmp_path):
         assert len({im.tobytes() for im in images}) == len(images)     # one program per drawing
         again = grow(db, Grammar.fit(dreamcoder_train_programs()), (), count=5, seconds=20)
         assert again["new"] == 5 and len(db) == before + 35            # the same grammar again: only new drawings
+        assert grow(db, Grammar.fit(dreamcoder_train_programs()), (), count=0, seconds=20)["new"] == 0
+        assert len(db) == before + 35                                  # --db-growth 0: nothing
     finally:
         db.close()
 
