@@ -137,10 +137,10 @@ def round_checkpoints(ckpt_root: Path, round_no: int, model: str | None) -> Path
     return ckpt_root / f"round{round_no}" if model == "recognition" else ckpt_root
 
 
-def round_arm(kind: str | None) -> str:
-    """The arm of a round whose checkpoint holds `kind` (None: no checkpoint): `dream.search.arm_choice.best_arm`,
-    the one choice `dream --proposer auto` makes too."""
-    return best_arm(kind)
+def round_arm(kind: str | None, target_kind: str | None = None) -> str:
+    """The arm of a round whose checkpoint holds `kind` (None: no checkpoint) for targets of `target_kind`:
+    `dream.search.arm_choice.best_arm`, the one choice `dream --proposer auto` makes too."""
+    return best_arm(kind, target_kind)
 
 
 def register(sub) -> None:
@@ -258,21 +258,24 @@ SYSTEMS = ("full", "baseline")
 
 
 def heldout_commands(cfg: "Config", rdir: Path, db: str, ckpt: str | None, arm: str, grammar: Path,
-                     device: list[str], mnist: list[str], search: list[str] = ()) -> list[list[str]]:
+                     device: list[str], mnist: list[str], search: list[str] = (),
+                     mnist_arm: str | None = None) -> list[list[str]]:
     """The `logo solve` commands of a round's held-out evaluation: DreamCoder test tasks and held-out MNIST
     digits, each by the full system (`arm` with the round's database, library, grammar and checkpoint) and by
     the round-0 system (`topdown` under the grammar fitted on the DreamCoder train programs: no database,
-    library or checkpoint), same targets, budget and search flags."""
+    library or checkpoint), same targets, budget and search flags. `mnist_arm`: the full system's arm on the digits
+    (`round_arm(kind, "mnist")`; default `arm`)."""
     common = ["--budget", str(cfg.solve_budget), "--quiet", *device, *search]
-    systems = {"full": ["--proposer", arm, "--db", db, "--grammar", str(grammar),
-                        *(["--ckpt", ckpt, "--allow-new-procedures"] if ckpt else [])],
-               "baseline": ["--proposer", "topdown"]}
+    full = ["--db", db, "--grammar", str(grammar), *(["--ckpt", ckpt, "--allow-new-procedures"] if ckpt else [])]
+    systems = {"full": (["--proposer", arm, *full], ["--proposer", mnist_arm or arm, *full]),
+               "baseline": (["--proposer", "topdown"], ["--proposer", "topdown"])}
     out = []
     for system in SYSTEMS:
         where = rdir / "heldout" / system
-        out.append(_logo(["solve", *systems[system], *common, "--tasks", "dreamcoder", "--split", "test",
+        tasks, digits = systems[system]
+        out.append(_logo(["solve", *tasks, *common, "--tasks", "dreamcoder", "--split", "test",
                           "--limit", str(cfg.solve_tasks), "--out", str(where / "tasks")]))
-        out.append(_logo(["solve", *systems[system], *common, "--tasks", "mnist-heldout", *mnist,
+        out.append(_logo(["solve", *digits, *common, "--tasks", "mnist-heldout", *mnist,
                           "--limit", str(cfg.solve_mnist), "--out", str(where / "mnist")]))
     return out
 
@@ -508,7 +511,7 @@ def _round(cfg: Config, args, state: State, paths: dict, sup: Supervisor, save) 
         write_json({"arm": arm, "checkpoint_kind": kind, "budget_s": cfg.solve_budget},
                    rdir / "heldout" / "systems.json")
         for cmd in heldout_commands(cfg, rdir, db, ckpt if kind else None, arm, grammar, device, mnist,
-                                    settings.to_argv() + search_workers["solve"]):
+                                    settings.to_argv() + search_workers["solve"], round_arm(kind, "mnist")):
             check("solve", sup.run("solve", cmd))
         print(f"    {heldout_line(rdir)}", flush=True)
 

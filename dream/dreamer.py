@@ -126,7 +126,7 @@ class DreamSearch:
         self.grammar = grammar
         self._grammars: dict = {}           # the enumerator's grammars by library, fitted once (`Solver.grammars`)
 
-    def resolved_arm(self, library=()) -> str:
+    def resolved_arm(self, library=(), target_kind: str | None = None) -> str:
         """The arm this search uses now: `auto` resolves by the loaded checkpoint's kind, and falls back to the
         enumerator while a checkpoint cannot search with `library` (a recognition model trained with another
         library: `logo run`'s train catches up with a new library during the wake)."""
@@ -137,8 +137,8 @@ class DreamSearch:
             try:
                 self.watcher.model.check_library(tuple(library or ()))
             except ValueError:
-                return best_arm(None)
-        return best_arm(self.watcher.kind if loaded else None)
+                return best_arm(None, target_kind)
+        return best_arm(self.watcher.kind if loaded else None, target_kind)
 
     def solver(self, library, arm: str) -> Solver:
         """A `Solver` over this searcher's database, checkpoint and grammar for `arm`, for one target's `library`."""
@@ -158,7 +158,7 @@ class DreamSearch:
         if self.follow and self.watcher is not None:
             self.watcher.poll()                 # at most every poll interval
         st = self.settings
-        arm = self.resolved_arm(item.library)
+        arm = self.resolved_arm(item.library, item.target.kind)
         kw = {} if item.starts is None else {"starts": given_starts(item.starts)}
         if arm == "model" or arm in MODEL_ARMS:
             if arm == "model" and self.arm != AUTO:

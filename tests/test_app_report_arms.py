@@ -65,7 +65,7 @@ def test_a_round_recorded_before_the_baselines_still_shows(tmp_path):
 def test_logo_run_evaluates_the_full_system_and_round_0_on_the_same_held_out_targets_and_budget(tmp_path):
     cfg = CONFIGS["demo"]
     commands = heldout_commands(cfg, tmp_path / "round1", "db.sqlite", "ckpt", "model", tmp_path / "round1/g.json",
-                                ["--device", "cpu"], [])
+                                ["--device", "cpu"], [], mnist_arm="construct")
     assert len(commands) == 4
 
     def flags(cmd):
@@ -73,7 +73,7 @@ def test_logo_run_evaluates_the_full_system_and_round_0_on_the_same_held_out_tar
         return {a: b for a, b in zip(cmd, cmd[1:]) if a.startswith("--")}
 
     got = [flags(c) for c in commands]
-    assert [g["--proposer"] for g in got] == ["model", "model", "topdown", "topdown"]
+    assert [g["--proposer"] for g in got] == ["model", "construct", "topdown", "topdown"]   # digits: their arm
     assert [g["--out"] for g in got] == [str(tmp_path / "round1" / "heldout" / d) for d in
                                          ("full/tasks", "full/mnist", "baseline/tasks", "baseline/mnist")]
     # held out only: DreamCoder test (never a training target) and held-out MNIST
@@ -82,6 +82,7 @@ def test_logo_run_evaluates_the_full_system_and_round_0_on_the_same_held_out_tar
         same = ("--tasks", "--limit", "--budget", "--split")
         assert [full.get(k) for k in same] == [base.get(k) for k in same]
     # the full system: the round's database, grammar and checkpoint; round 0: none of them
-    assert (got[0]["--db"], got[0]["--ckpt"], got[0]["--grammar"]) == ("db.sqlite", "ckpt", str(tmp_path / "round1/g.json"))
+    for full in got[:2]:
+        assert (full["--db"], full["--ckpt"], full["--grammar"]) == ("db.sqlite", "ckpt", str(tmp_path / "round1/g.json"))
     assert not {"--db", "--ckpt", "--grammar"} & set(got[2]) and not {"--db", "--ckpt", "--grammar"} & set(got[3])
     assert got[0]["--budget"] == str(cfg.solve_budget) and got[0]["--limit"] == str(cfg.solve_tasks)

@@ -17,6 +17,10 @@ def test_a_round_searches_with_the_best_arm_its_checkpoint_allows():
     assert round_arm("edit") == "model" and round_arm("policy") == "model"   # (refining enumerated starts)
     # a recognition checkpoint: the recognition arm where this build has it, else still the enumerator
     assert round_arm("recognition") == ("recognition" if "recognition" in ARMS else "topdown")
+    # MNIST digits: the execution-guided construct arm where this build has it, else the same choice
+    for kind in (None, "edit", "recognition"):
+        assert round_arm(kind, "mnist") == ("construct" if "construct" in ARMS else round_arm(kind))
+        assert round_arm(kind, "tasks") == round_arm(kind)
 
 
 def test_the_trained_model_is_one_this_builds_train_offers():

@@ -5,7 +5,8 @@ Measured on the 80 DreamCoder test tasks at 5 s (issue 30): the enumerator under
 the edit arms alone 29-31. So without a checkpoint the search is the enumerator (`topdown`); with a
 recognition checkpoint it is the enumerator under the recognition model's grammar (the `recognition` arm,
 when this build has it); with an edit model or a policy it is that arm refining enumerated start programs
-(`SearchSettings.enumerated_starts`), not the model alone (`model` stays available by name).
+(`SearchSettings.enumerated_starts`), not the model alone (`model` stays available by name). MNIST digits go
+to the execution-guided `construct` arm where this build has it.
 """
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from .baselines import ARMS
 AUTO = "auto"
 
 
-def best_arm(checkpoint_kind: str | None) -> str:
-    """The arm for a checkpoint of this kind ("recognition", "edit", "policy"; None: no checkpoint)."""
+def best_arm(checkpoint_kind: str | None, target_kind: str | None = None) -> str:
+    """The arm for a checkpoint of this kind ("recognition", "edit", "policy"; None: no checkpoint); for MNIST
+    digits (`target_kind` "mnist") the execution-guided `construct` arm, where this build has it."""
+    if target_kind == "mnist" and "construct" in ARMS:
+        return "construct"
     if checkpoint_kind == "recognition" and "recognition" in ARMS:
         return "recognition"
     if checkpoint_kind in ("edit", "policy"):
