@@ -29,8 +29,7 @@ from pathlib import Path
 
 from logo.cli_errors import add_debug_flag, debug_requested, float_range, int_range, run_guarded
 
-from .search.arm_choice import AUTO, needs_checkpoint
-from .search.baselines import ARMS
+from .search.arm_choice import ARMS, AUTO, needs_checkpoint
 from .search.executor import Workers
 from .search.solver import SearchSettings
 

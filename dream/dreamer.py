@@ -40,8 +40,7 @@ import logo
 
 from .search.executor import Executor, Inline, Outcome, stop_requested
 from .search.frontier import SearchResult
-from .search.arm_choice import AUTO, best_arm
-from .search.baselines import MODEL_ARMS
+from .search.arm_choice import AUTO, MODEL_ARMS, best_arm
 from .search.solver import SearchSettings, Solver, grammar_fits_library, run_search
 from .search.targets import Target
 from .search.workers import given_starts, start_texts

@@ -7,7 +7,7 @@ import logo
 from app.grow_db import grow
 from app.run import CONFIGS, fit_round_grammar, round_arm, trainable_model
 from data.db import Database
-from dream.search.baselines import ARMS
+from dream.search.arm_choice import ARMS
 from dream.search.topdown import dreamcoder_train_programs
 from logo.pcfg import Grammar
 

@@ -10,7 +10,10 @@ to the execution-guided `construct` arm where this build has it.
 """
 from __future__ import annotations
 
-from .baselines import ARMS
+try:        # the arms registry: dream/search/arms.py where this build has it (main), else baselines.py
+    from .arms import ARMS, MODEL_ARMS
+except ImportError:
+    from .baselines import ARMS, MODEL_ARMS
 
 #: `--proposer auto`: resolve by the checkpoint (`best_arm`)
 AUTO = "auto"
@@ -30,5 +33,4 @@ def best_arm(checkpoint_kind: str | None, target_kind: str | None = None) -> str
 
 def needs_checkpoint(arm: str) -> bool:
     """Whether an arm name (not `auto`) searches with a network."""
-    from .baselines import MODEL_ARMS
     return arm in MODEL_ARMS or arm == "recognition"
