@@ -68,6 +68,13 @@ def round_record(round_no: int, paths: dict, rdir: Path) -> dict:
 
     dream_log = read_jsonl(paths["dream"] / "found.jsonl")
     rec["dream_records"] = len(dream_log)
+    rec["wake"] = wake_record(dream_log)
+    heldout = heldout_record(rdir)
+    if heldout:
+        rec["heldout"] = heldout
+    fit = _read_json(rdir / "grammar_fit.json")
+    if fit:
+        rec["grammar"] = fit
 
     _library_record(rec, paths, rdir, lib, heads)
     return rec
@@ -171,6 +178,160 @@ def library_arms_table(history: list[dict]) -> list[str]:
             "forms). Tokens count calls, not procedure bodies.</p>"]
 
 
+# ---- held-out evaluation: the round's full system next to the round-0 system -------------------------------
+
+#: the systems of `app.run.heldout_commands`
+SYSTEMS = ("full", "baseline")
+
+
+def _system_numbers(rdir: Path, system: str) -> dict:
+    """One system's held-out numbers in a round, from its `logo solve` results ({} if not evaluated)."""
+    where = Path(rdir) / "heldout" / system
+    tasks = _read_json(where / "tasks" / "results.json")
+    mnist = _read_json(where / "mnist" / "results.json")
+    if not tasks and not mnist:
+        return {}
+    ts, ms = tasks.get("summary") or {}, mnist.get("summary") or {}
+    return {"arm": ts.get("proposer", ms.get("proposer")), "budget_s": ts.get("budget_s", ms.get("budget_s")),
+            "solved": ts.get("solved"), "targets": ts.get("targets"), "mean_iou": ts.get("mean_iou"),
+            "mnist_solved": ms.get("solved"), "mnist_targets": ms.get("targets"),
+            "mnist_mean_iou": ms.get("mean_iou"), "mnist_mean_tokens": ms.get("mean_tokens"),
+            "solved_tasks": sorted(r["name"] for r in tasks.get("results", []) if r.get("solved"))}
+
+
+def heldout_record(rdir: Path) -> dict:
+    """{"full": numbers, "baseline": numbers} of a round (`state.json`: history[i].heldout.full.solved, ...)."""
+    out = {s: n for s in SYSTEMS if (n := _system_numbers(rdir, s))}
+    systems = _read_json(Path(rdir) / "heldout" / "systems.json")
+    if out and systems:
+        out["checkpoint_kind"] = systems.get("checkpoint_kind")
+    return out
+
+
+def wake_record(dream_log: list[dict]) -> dict:
+    """What the wakes so far solved, by target set (distinct targets solved / searched)."""
+    seen: dict[str, set] = {}
+    solved: dict[str, set] = {}
+    for r in dream_log:
+        if r.get("event") != "target":
+            continue
+        name = str(r.get("target", ""))
+        kind = "laps" if name.startswith("laps-") else r.get("kind", "")
+        seen.setdefault(kind, set()).add(name)
+        if r.get("solved") and kind != "db":
+            solved.setdefault(kind, set()).add(name)
+    return {k: {"solved": len(solved.get(k, ())), "searched": len(v)} for k, v in sorted(seen.items())}
+
+
+def gained_and_lost(history: list[dict]) -> list[tuple[int, list[str], list[str]]]:
+    """(round, tasks gained, tasks lost) of the full system's held-out DreamCoder tasks, each round against
+    the round before (round 1 against the round-0 system of the same evaluation)."""
+    out = []
+    before = None
+    for h in history:
+        ho = h.get("heldout") or {}
+        full = ho.get("full")
+        if full is None:
+            continue
+        now = set(full.get("solved_tasks") or ())
+        if before is None:
+            before = set((ho.get("baseline") or {}).get("solved_tasks") or ())
+        out.append((h["round"], sorted(now - before), sorted(before - now)))
+        before = now
+    return out
+
+
+def save_curve(history: list[dict], path: Path) -> Path | None:
+    """The learning curve (PNG): held-out DreamCoder test tasks solved, and mean IoU (tasks and MNIST), per
+    round, for the full system and the round-0 system (round 0 on the axis: the round-0 system itself)."""
+    rows = [(h["round"], h["heldout"]) for h in history if (h.get("heldout") or {}).get("full")]
+    if not rows:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from logo.files import atomic_write
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    x = [r for r, _ in rows]
+    base = [ho.get("baseline") or {} for _, ho in rows]
+    full = [ho["full"] for _, ho in rows]
+
+    def series(items, key):
+        return [float("nan") if i.get(key) is None else i[key] for i in items]
+
+    start = base[0]       # round 0 = the round-0 system, as measured in round 1's evaluation
+    ax = axes[0]
+    ax.plot([0] + x, series([start] + full, "solved"), "o-", label="full system")
+    ax.plot(x, series(base, "solved"), "s--", color="grey", label="round-0 system (same run)")
+    n = full[-1].get("targets")
+    ax.set_title(f"DreamCoder test tasks solved{f' (of {n})' if n else ''}")
+    ax.set_xlabel("round")
+    ax.set_ylim(0, max(n or 1, 1))
+    ax.legend(loc="best", fontsize=8)
+    ax = axes[1]
+    ax.plot([0] + x, series([start] + full, "mean_iou"), "o-", label="tasks, full")
+    ax.plot(x, series(base, "mean_iou"), "s--", color="grey", label="tasks, round 0")
+    ax.plot([0] + x, series([start] + full, "mnist_mean_iou"), "o-", color="tab:green", label="MNIST, full")
+    ax.plot(x, series(base, "mnist_mean_iou"), "s--", color="tab:olive", label="MNIST, round 0")
+    ax.set_title("held-out mean IoU")
+    ax.set_xlabel("round")
+    ax.legend(loc="best", fontsize=8)
+    for ax in axes:
+        ax.set_xticks([0] + x)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=90)
+    plt.close(fig)
+    return path
+
+
+def heldout_section(history: list[dict], out: Path) -> list[str]:
+    """HTML: the learning curve, the per-round held-out table (full vs round 0) and the tasks gained and lost."""
+    rows = []
+    for h in history:
+        ho = h.get("heldout") or {}
+        if not ho.get("full"):
+            continue
+        cells = f"<td>{h['round']}</td>"
+        for system in SYSTEMS:
+            s = ho.get(system) or {}
+            cells += (f"<td>{_fmt(s.get('arm'))}</td><td>{_fmt(s.get('solved'))}/{_fmt(s.get('targets'))}</td>"
+                      f"<td>{_fmt(s.get('mean_iou'))}</td><td>{_fmt(s.get('mnist_mean_iou'))}</td>")
+        wake = h.get("wake") or {}
+        woke = ", ".join(f"{k} {v['solved']}/{v['searched']}" for k, v in wake.items() if k != "db")
+        cells += (f"<td>{len(h.get('library', []))}</td><td>{_fmt(h.get('db_entries'))}</td>"
+                  f"<td class='l'>{html.escape(woke) or '–'}</td>")
+        rows.append(f"<tr>{cells}</tr>")
+    if not rows:
+        return []
+    parts = ["<h2>Held-out: the full system per round vs the round-0 system</h2>"]
+    if save_curve(history, out / "curve.png"):
+        parts.append("<img src='curve.png' alt='held-out solved and mean IoU per round, full system and round 0'>")
+    budget = next((h["heldout"]["full"].get("budget_s") for h in history if (h.get("heldout") or {}).get("full")),
+                  None)
+    parts.append("<div class='wide'><table><tr><th rowspan='2'>round</th><th colspan='4'>full system</th>"
+                 "<th colspan='4'>round-0 system</th><th rowspan='2'>library</th><th rowspan='2'>DB entries</th>"
+                 "<th rowspan='2'>wake solved so far</th></tr><tr>"
+                 + "<th>arm</th><th>DC test solved</th><th>tasks IoU</th><th>MNIST IoU</th>" * 2 + "</tr>"
+                 + "".join(rows) + "</table></div>")
+    parts.append(f"<p>Both systems search the same held-out targets (DreamCoder <b>test</b> tasks, never a wake "
+                 f"target, and held-out MNIST digits) with the same budget ({_fmt(budget)} s per target) in the same "
+                 "run. Full system: the round's arm (the enumerator without a checkpoint, the network's arm with one), "
+                 "under the round's grammar (refitted on the library-rewritten solutions), with the round's library "
+                 "and database. Round-0 system: the enumerator under a grammar fitted on the DreamCoder train "
+                 "programs, no library, no network. On the curve, round 0 is the round-0 system of round 1's "
+                 "evaluation.</p>")
+    changes = gained_and_lost(history)
+    if changes:
+        items = "".join(f"<li>round {r}: gained {len(g)}{': ' + html.escape(', '.join(g)) if g else ''}; "
+                        f"lost {len(lost)}{': ' + html.escape(', '.join(lost)) if lost else ''}</li>"
+                        for r, g, lost in changes)
+        parts.append(f"<h3>DreamCoder test tasks gained and lost (full system, against the round before; round 1 "
+                     f"against round 0)</h3><ul>{items}</ul>")
+    return parts
+
+
 # ---- evaluation arms: every figure next to its baseline ------------------------------------------------
 
 #: the numbers of one arm in a round, from its `logo solve` summaries
@@ -252,7 +413,9 @@ def arm_sheets(h: dict) -> list[tuple[str, str]]:
 
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
+.wide{max-width:100%;overflow-x:auto}
+table{border-collapse:collapse;margin:1em 0;max-width:100%;font-size:13px}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;overflow-wrap:anywhere}td.l{text-align:left}
 th{background:#f3f3f3}img{max-width:100%;border:1px solid #ddd;margin:4px 0}code,pre{background:#f6f6f6}
 pre{padding:8px;overflow-x:auto;font-size:12px}h2{border-bottom:1px solid #ddd;padding-bottom:4px}"""
 
@@ -274,28 +437,34 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
                              "reproduces_lateral") if any(k in h.get("train_eval", {}) for h in history)]
     before = [("round", "round"), ("db_entries", "DB entries"), ("train_steps", "train steps"),
               ("dream_records", "dream records")]
-    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in before) + "<th>proposer</th>" + "".join(
-        f"<th>{html.escape(t)}</th>" for _, t in ARM_COLUMNS) + "".join(
+    legacy = any(any(v is not None for v in a.values()) for h in history for a in history_arms(h).values())
+    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in before) + ("<th>proposer</th>" + "".join(
+        f"<th>{html.escape(t)}</th>" for _, t in ARM_COLUMNS) if legacy else "") + "".join(
         f"<th>{html.escape(k)}</th>" for k in eval_keys) + "<th>library</th>"
     rows = []
     for h in history:
         cells_before = "".join(f"<td>{_fmt(h.get(k))}</td>" for k, _ in before)
         cells_after = "".join(f"<td>{_fmt(h.get('train_eval', {}).get(k))}</td>" for k in eval_keys)
         cells_after += f"<td>{len(h.get('library', []))}</td>"
-        rows.extend(arm_rows(h, cells_before, cells_after))
+        rows.extend(arm_rows(h, cells_before, cells_after) if legacy else [f"<tr>{cells_before}{cells_after}</tr>"])
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>logo-synth: {config} run</title>"
              f"<style>{_STYLE}</style></head><body>",
              f"<h1>logo-synth — <code>logo run --config {html.escape(config)}</code></h1>",
-             f"<p>{len(history)} round(s) finished. Each round: train and dream side by side, evaluate "
-             "(search with the newest checkpoint), grow the library, extend the database.</p>",
-             "<h2>Numbers per round</h2>", f"<table><tr>{head}</tr>{''.join(rows)}</table>",
+             f"<p>{len(history)} round(s) finished. Each round: wake (dream searches the training targets with the "
+             "best search the round has; train trains the network beside it), abstraction (the library from the "
+             "solutions, the grammar refitted on their rewrites), dreams (the database grows by programs of that "
+             "grammar), and the held-out evaluation of the full system next to the round-0 system.</p>"]
+    parts += heldout_section(history, out)
+    parts += ["<h2>Numbers per round</h2>", f"<div class='wide'><table><tr>{head}</tr>{''.join(rows)}</table></div>"]
+    if legacy:
+        parts.append(
              "<p>proposer: what proposed the search's steps, on the same targets with the same budget and "
              "start programs (the empty program and the nearest database entries): <b>model</b>, the newest "
              "checkpoint; <b>random</b>, random token mutations, as many per expansion as the model proposes "
              "(the baseline the model must beat). tasks solved: DreamCoder training tasks solved exactly at "
              "28×28 within the search budget; after edits: of those, solved by an edit rather than by a start "
              "program as it was; IoU: mean intersection-over-union of the best program's drawing and the "
-             "target; eval columns: the model's held-out metrics at the end of the round's training.</p>"]
+             "target; eval columns: the model's held-out metrics at the end of the round's training.</p>")
     parts += library_arms_table(history)
     for h in reversed(history):
         r = h["round"]
@@ -308,6 +477,9 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
 
         for plot in h.get("train_plots", []):
             img(plot, "Training: loss and accuracy")
+        for system, who in (("full", "the round's full system"), ("baseline", "the round-0 system")):
+            img(f"heldout/{system}/tasks/sheet.png", f"DreamCoder test tasks, {who}: target | best program found")
+            img(f"heldout/{system}/mnist/sheet.png", f"Held-out MNIST digits, {who}: target | best program found")
         for picture, caption in arm_sheets(h):
             img(picture, caption)
         img("library.png", "Library procedures, each drawn with its typical argument")

@@ -55,6 +55,14 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int_range(0), default=None,
                    help="only N targets: for dreamcoder and mnist-heldout N evenly spaced over the split "
                    "(every family / class), for a folder or task list the first N (0: an error, no targets)")
+    p.add_argument("--grammar", default=None,
+                   help="the enumerator's grammar (topdown arm, enumerated starts): a grammar file such as `logo run`'s "
+                        "ROUND/grammar.json, used with the database's library (default: fitted on the database's "
+                        "solutions, else on the DreamCoder training programs)")
+    p.add_argument("--allow-new-procedures", action="store_true",
+                   help="accept a checkpoint trained before the database's library had some of its procedures (it "
+                        "reads their names as unknown tokens): `logo run` evaluates a round's new library with the "
+                        "checkpoint trained beside the wake")
     p.add_argument("--out", default="solve_out", help="output directory (default solve_out)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
     SearchSettings.add_arguments(p, "solve")
@@ -125,7 +133,10 @@ def solve_command(args) -> int:
         torch.set_num_threads(args.threads)
     check_output_dir(out)                    # an unusable --out fails here, before the searches
     try:
-        solver = Solver.open([args.proposer], ckpt=args.ckpt, db=args.db, device=device, settings=settings)
+        solver = Solver.open([args.proposer], ckpt=args.ckpt, db=args.db, device=device, settings=settings,
+                             check_names=not getattr(args, "allow_new_procedures", False))
+        if getattr(args, "grammar", None):
+            use_grammar_file(solver, args.grammar)
     except SolveError as e:
         print(f"logo solve: {e}", file=sys.stderr)
         executor.close()
@@ -138,6 +149,23 @@ def solve_command(args) -> int:
     finally:
         executor.close()
         solver.close()
+
+
+def use_grammar_file(solver, path) -> None:
+    """Enumerate with the grammar in `path` (with the solver's library); a grammar whose procedures are not the
+    library's cannot enumerate its programs: a SolveError naming both."""
+    from dream.search.solver import SolveError, grammar_fits_library
+    from logo.pcfg import Grammar, GrammarError
+    try:
+        grammar = Grammar.load(path)
+    except GrammarError as e:
+        solver.close()
+        raise SolveError(str(e)) from None
+    if not grammar_fits_library(grammar, solver.library):
+        solver.close()
+        raise SolveError(f"{path}: the grammar's procedures ({', '.join(n for n, _ in grammar.procedures) or 'none'}) "
+                         f"are not the database's library's ({', '.join(d.name for d in solver.library or ()) or 'none'})")
+    solver.use_grammar(grammar, solver.library)
 
 
 def _solve_and_report(args, solver, out: Path, device: str, executor) -> int:

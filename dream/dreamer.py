@@ -7,13 +7,13 @@ dreamer offers the database every program on the search path from the start prog
 program found (the intermediate programs included, so `train` learns from what actually happened),
 in path order, in one transaction, with source="dream". Start programs (the empty program and the
 database neighbours) are not offered again. `train --hindsight LOG/found.jsonl` turns the logged paths
-(start -> ... -> best) into training pairs (`model.edit.hindsight`).
+(start -> ... -> best) into training pairs (`model.hindsight`).
 
 Durability: a JSONL record is written (and fsync'ed) only after the insert transaction committed, so a
 dreamer killed at any moment loses nothing it has reported as inserted. Log (LOG/found.jsonl), one JSON object a line, by "event": "start" (pid, database size, checkpoint),
 "checkpoint" (a newer checkpoint was loaded: step, path), "target" (target name and kind, solved,
 program, distance, tokens, time_to_solve, elapsed, expanded, candidates, path, known_program,
-checkpoint, target_image (zlib+base64, `model.edit.hindsight.encode_image`) and "inserted": [{program, status,
+checkpoint, target_image (zlib+base64, `model.hindsight.encode_image`) and "inserted": [{program, status,
 entry_id}]), "stop" (counts; signal = stopped by a
 signal). SIGINT/SIGTERM set a flag:
 the current search stops at its next round, its results are inserted and logged, and `run` returns.
@@ -38,11 +38,11 @@ import numpy as np
 
 import logo
 
-from .search.arms import AUTO, Parts, make_proposer
 from .search.executor import Executor, Inline, Outcome, stop_requested
 from .search.frontier import SearchResult
+from .search.arms import AUTO, MODEL_ARMS, resolve_auto
 from .search.settings import SearchSettings
-from .search.solver import run_search
+from .search.solver import Solver, grammar_fits_library, run_search
 from .search.targets import Target
 from .search.workers import given_starts, start_texts
 
@@ -104,42 +104,110 @@ class Found:
 
 class DreamSearch:
     """Searches one target with the newest checkpoint: the dreamer's own (`--workers 1`, sharing its watcher
-    and database) or a worker's (`DreamJob`: it follows the checkpoint directory itself)."""
+    and database) or a worker's (`DreamJob`: it follows the checkpoint directory itself).
 
-    def __init__(self, watcher, settings: SearchSettings, image_size: int, db=None, follow: bool = False,
-                 should_stop=None, arm: str = AUTO):
+    `arm`: "model" (the checkpoint's edit proposer alone, from the database neighbours: the search before
+    issue 30), "auto" (`dream.search.arms.resolve_auto` of the loaded checkpoint's kind: the enumerator
+    without one, the edit arm refining enumerated starts with one) or any other arm of
+    `dream.search.baselines.ARMS` (run by a `dream.search.solver.Solver`). `grammar`: the enumerator's
+    grammar (`logo run` passes the round's), used while the library is the one it was fitted with; else
+    one is fitted on the database's solutions (`Solver.grammar`)."""
+
+    def __init__(self, watcher, settings: SearchSettings, image_size: int, db=None,
+                 follow: bool = False, should_stop=None, arm: str = "model", grammar=None):
         self.watcher = watcher
         self.settings = settings
-        self.arm = arm
         self.image_size = image_size
         self.db = db
         self.follow = follow
         self.should_stop = should_stop
+        self.arm = arm
+        self.grammar = grammar
+        self._grammars: dict = {}           # the enumerator's grammars by library, fitted once (`Solver.grammars`)
+
+    def resolved_arm(self, library=(), target_kind: str | None = None) -> str:
+        """The arm this search uses now: `auto` resolves by the loaded checkpoint's kind, and falls back to the
+        enumerator while a checkpoint cannot search with `library` (a recognition model trained with another
+        library: `logo run`'s train catches up with a new library during the wake)."""
+        if self.arm != AUTO:
+            return self.arm
+        loaded = self.watcher is not None and self.watcher.loaded
+        if loaded and hasattr(self.watcher.model, "check_library"):
+            try:
+                self.watcher.model.check_library(tuple(library or ()))
+            except ValueError:
+                return resolve_auto(None, target_kind)
+        return resolve_auto(self.watcher.kind if loaded else None, target_kind)
+
+    def solver(self, library, arm: str) -> Solver:
+        """A `Solver` over this searcher's database, checkpoint and grammar for `arm`, for one target's `library`."""
+        lib = tuple(library or ())
+        loaded = self.watcher is not None and self.watcher.loaded
+        solver = Solver(settings=self.settings, db=self.db, library=lib, watcher=self.watcher if loaded else None,
+                        model_proposer=self.settings.model_proposer(self.watcher, lib)
+                        if loaded and arm in MODEL_ARMS else None,
+                        image_size=self.image_size, grammars=self._grammars)
+        if loaded and self.watcher.kind == "recognition":
+            solver.recognizer = self.watcher.model          # (a recognition checkpoint loads as its Recognizer)
+        if self.grammar is not None and grammar_fits_library(self.grammar, lib):
+            solver.use_grammar(self.grammar, lib)
+        return solver
 
     def __call__(self, item: DreamItem) -> Found:
-        if self.follow:
+        if self.follow and self.watcher is not None:
             self.watcher.poll()                 # at most every poll interval
         st = self.settings
-        expand = st.model_proposer(self.watcher, item.library)        # `auto`: the checkpoint's family
-        if self.arm != AUTO:
-            expand = make_proposer(self.arm, Parts(expand, st.candidates_per_expansion, st.enum_cap, item.seq,
-                                                   item.library, expand.max_tokens))
+        arm = self.resolved_arm(item.library, item.target.kind)
         kw = {} if item.starts is None else {"starts": given_starts(item.starts)}
-        result = run_search(expand, item.target, self.db, st, library=item.library, should_stop=self.should_stop,
-                            image_size=self.image_size, **kw)
-        return Found(programs_to_insert(result), result.summary(), result.best.image28, self.watcher.describe())
+        if arm == "model" or arm in MODEL_ARMS:
+            if arm == "model" and self.arm != AUTO:
+                expand = st.model_proposer(self.watcher, item.library)     # the model alone, as before
+                budget, spent = st.budget_s, 0.0
+            else:                                # the edit arm refining enumerated start programs
+                solver = self.solver(item.library, arm)
+                expand = solver.proposer(arm)
+                solver.starts = kw.get("starts", solver.starts)
+                starts, spent = solver.enumerated_starts(item.target)
+                kw = {"starts": starts}
+                budget = max(st.budget_s - spent, 1e-3)
+            result = run_search(expand, item.target, self.db, st, budget_s=budget, library=item.library,
+                                should_stop=self.should_stop, image_size=self.image_size, **kw)
+            summary = result.summary()
+            if spent:
+                summary["elapsed"] = round(summary["elapsed"] + spent, 3)
+                summary["enumerated_s"] = round(spent, 3)
+            return Found(programs_to_insert(result), dict(summary, arm=arm), result.best.image28,
+                         self.watcher.describe())
+        return self._solve_with(arm, item)
+
+    def _solve_with(self, arm: str, item: DreamItem) -> Found:
+        """A model-free or enumerating arm (`topdown`, `recognition`, `grammar`, ...) through `Solver.solve_one`:
+        what it found is one program (no search path), inserted when it differs from the start program."""
+        solver = self.solver(item.library, arm)
+        row = solver.solve_one(arm, item.target)
+        if "error" in row:
+            raise RuntimeError(f"{arm} search of {item.target.name} failed: {row['error']}")
+        program = row["program"] or ""
+        summary = {"program": program, "solved": bool(row["solved"]), "distance": row["distance"],
+                   "tokens": row["tokens"], "time_to_solve": row["time_to_solve"], "elapsed": row["elapsed"],
+                   "expanded": row["expanded"], "candidates": row["candidates"], "valid": row["valid"],
+                   "path": [row.get("start_program", ""), program], "arm": arm}
+        texts = [program] if program and program != row.get("start_program") else []
+        return Found(texts, summary, row["_image28"], self.watcher.describe() if self.watcher is not None else {})
 
 
 @dataclass(frozen=True)
 class DreamJob:
-    """What a dream worker builds once: its own watcher over the checkpoint directory (picklable)."""
-    ckpt: str
+    """What a dream worker builds once: its own watcher over the checkpoint directory (picklable; `ckpt`
+    None: a model-free dream), the arm and the enumerator's grammar (JSON text, or None)."""
+    ckpt: str | None
     device: str
     settings: SearchSettings
     image_size: int
     poll_every_s: float = 5.0
     threads: int = 1
-    arm: str = AUTO
+    arm: str = "model"
+    grammar_json: str | None = None
 
     def key(self) -> str:
         return repr(self)
@@ -148,18 +216,26 @@ class DreamJob:
         import torch
         from .search.proposer import CheckpointWatcher
         torch.set_num_threads(self.threads)
-        watcher = CheckpointWatcher(self.ckpt, self.device, min_interval_s=self.poll_every_s)
-        watcher.require()
-        return DreamSearch(watcher, self.settings, self.image_size, follow=True, should_stop=stop_requested,
-                           arm=self.arm)
+        watcher = None
+        if self.ckpt is not None:
+            watcher = CheckpointWatcher(self.ckpt, self.device, min_interval_s=self.poll_every_s)
+            if self.arm == AUTO:
+                watcher.poll(force=True)        # none yet: the enumerator searches until one appears
+            else:
+                watcher.require()
+        grammar = None
+        if self.grammar_json is not None:
+            from logo.pcfg import Grammar
+            grammar = Grammar.from_json(json.loads(self.grammar_json))
+        return DreamSearch(watcher, self.settings, self.image_size, follow=True,
+                           should_stop=stop_requested, arm=self.arm, grammar=grammar)
 
 
 class Dreamer:
-    def __init__(self, db, watcher, sampler, log_dir: str | Path, *, settings: SearchSettings | None = None,
-                 grid_every: int = 20, poll_every_s: float = 5.0, echo=print, executor: Executor | None = None,
-                 threads: int = 1, arm: str = AUTO):
+    def __init__(self, db, watcher, sampler, log_dir: str | Path, *,
+                 settings: SearchSettings | None = None, grid_every: int = 20, poll_every_s: float = 5.0, echo=print,
+                 executor: Executor | None = None, threads: int = 1, arm: str = "model", grammar=None):
         self.db = db
-        self.arm = arm
         self.watcher = watcher
         self.sampler = sampler
         self.log_dir = Path(log_dir)
@@ -184,7 +260,7 @@ class Dreamer:
         self.library = None
         # this process's searcher: `--workers 1`, and `dream_one`
         self.searcher = DreamSearch(watcher, self.settings, db.image_size, db=db,
-                                    should_stop=lambda: self.stop_requested, arm=arm)
+                                    should_stop=lambda: self.stop_requested, arm=arm, grammar=grammar)
 
     def request_stop(self, *_args) -> None:
         self.stop_requested = True
@@ -200,7 +276,7 @@ class Dreamer:
             self.sampler.library = self.library
 
     def _poll_checkpoint(self) -> None:
-        if self.watcher.poll():
+        if self.watcher is not None and self.watcher.poll():
             info = self.watcher.describe()
             self.log.write({"event": "checkpoint", "time": time.time(), **info})
             self.echo(f"dream: loaded checkpoint {info or ''}")
@@ -273,8 +349,11 @@ class Dreamer:
         return path
 
     def _job(self) -> DreamJob:
-        return DreamJob(str(Path(self.watcher.directory).resolve()), self.watcher.device, self.settings,
-                        self.db.image_size, self.poll_every_s, self.threads, self.arm)
+        grammar = self.searcher.grammar
+        return DreamJob(None if self.watcher is None else str(Path(self.watcher.directory).resolve()),
+                        "cpu" if self.watcher is None else self.watcher.device, self.settings,
+                        self.db.image_size, self.poll_every_s, self.threads, self.searcher.arm,
+                        None if grammar is None else json.dumps(grammar.to_json(), sort_keys=True))
 
     def start_workers(self) -> None:
         """Start the executor's workers (once; `run` does it when nobody did)."""
@@ -290,7 +369,8 @@ class Dreamer:
         last_poll = -1e9
         self._refresh_library()
         self.log.write({"event": "start", "time": time.time(), "pid": os.getpid(), "db_entries": len(self.db),
-                        "checkpoint": self.watcher.describe(), "workers": self.executor.describe()})
+                        "checkpoint": {} if self.watcher is None else self.watcher.describe(),
+                        "arm": self.searcher.arm, "workers": self.executor.describe()})
         ex = self.executor
         items: dict[int, DreamItem] = {}
         submitting, interrupted = True, False

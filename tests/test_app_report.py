@@ -72,3 +72,39 @@ def test_report_page_has_every_section_and_only_existing_images(tmp_path):
     # the numbers table: a header per column and the round's row
     assert "<th>tasks solved</th>" in page and "<th>token_acc</th>" in page and "<td>0.250</td>" in page
     assert json.loads((paths["report"] / "history.json").read_text()) == history
+
+
+def _heldout(rdir, system, solved_names, targets, iou, mnist_iou, arm):
+    """What `app.run.heldout_commands` leaves behind for one system: its two `logo solve` results."""
+    for kind, rows, s in (("tasks", [{"name": f"t{i}", "solved": f"t{i}" in solved_names} for i in range(targets)],
+                           {"solved": len(solved_names), "targets": targets, "mean_iou": iou}),
+                          ("mnist", [], {"solved": 0, "targets": 2, "mean_iou": mnist_iou})):
+        where = rdir / "heldout" / system / kind
+        where.mkdir(parents=True, exist_ok=True)
+        summary = {"proposer": arm, "budget_s": 2.0, "mean_tokens": 10.0, **s}
+        (where / "results.json").write_text(json.dumps({"summary": summary, "results": rows}))
+
+
+def test_held_out_numbers_of_both_systems_per_round_the_curve_and_the_tasks_gained_and_lost(tmp_path):
+    from app.report import gained_and_lost
+    paths, rdir = _run_folder(tmp_path)
+    history = []
+    for r, full in ((1, {"t0", "t1"}), (2, {"t1", "t2", "t3"})):
+        rd = paths["report"] / f"round{r}"
+        rd.mkdir(parents=True, exist_ok=True)
+        _heldout(rd, "full", full, 5, [0.7, 0.8][r - 1], [0.5, 0.6][r - 1], "topdown")
+        _heldout(rd, "baseline", {"t0"}, 5, 0.55, 0.45, "topdown")
+        history.append(round_record(r, paths, rd))
+    # the keys a script reads from state.json's history
+    assert [h["heldout"]["full"]["solved"] for h in history] == [2, 3]
+    assert [h["heldout"]["baseline"]["solved"] for h in history] == [1, 1]
+    assert history[1]["heldout"]["full"]["mean_iou"] == 0.8 and history[1]["heldout"]["full"]["mnist_mean_iou"] == 0.6
+    assert history[0]["heldout"]["baseline"]["targets"] == 5 and history[0]["heldout"]["full"]["arm"] == "topdown"
+    # round 1 against the round-0 system, round 2 against round 1
+    assert gained_and_lost(history) == [(1, ["t1"], []), (2, ["t2", "t3"], ["t0"])]
+    page = write_report(paths, history, "demo").read_text()
+    assert "<img src='curve.png'" in page and (paths["report"] / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert "round 2: gained 2: t2, t3; lost 1: t0" in page
+    assert "<td>2</td><td>topdown</td><td>3/5</td><td>0.800</td><td>0.600</td><td>topdown</td><td>1/5</td>" in page
+    # tables scroll inside the page rather than widen it
+    assert ".wide{max-width:100%;overflow-x:auto}" in page and page.count("<div class='wide'><table>") >= 2

@@ -4,7 +4,7 @@ import json
 import numpy as np
 
 from app.report import arm_dir, arms_record, round_record, write_report
-from app.run import CONFIGS, EVAL_ARMS, evaluate_arm
+from app.run import CONFIGS, heldout_commands
 from data.db import Database
 from logo.pictures import save_sheet
 
@@ -62,13 +62,10 @@ def test_a_round_recorded_before_the_baselines_still_shows(tmp_path):
     assert "<tr><td>1</td><td>1</td><td>–</td><td>–</td><td>model</td><td>4</td><td>16</td>" in page
 
 
-def test_logo_run_evaluates_each_arm_with_the_same_targets_budget_and_start_programs(tmp_path):
-    assert EVAL_ARMS == ("model", "random")
+def test_logo_run_evaluates_the_full_system_and_round_0_on_the_same_held_out_targets_and_budget(tmp_path):
     cfg = CONFIGS["demo"]
-    commands = []
-    for arm in EVAL_ARMS:
-        evaluate_arm(cfg, arm, tmp_path / "round1", "db.sqlite", "ckpt", ["--device", "cpu"], [],
-                     lambda name, cmd: commands.append(cmd))
+    commands = heldout_commands(cfg, tmp_path / "round1", "db.sqlite", "ckpt", "model", tmp_path / "round1/g.json",
+                                ["--device", "cpu"], [], mnist_arm="construct")
     assert len(commands) == 4
 
     def flags(cmd):
@@ -76,10 +73,16 @@ def test_logo_run_evaluates_each_arm_with_the_same_targets_budget_and_start_prog
         return {a: b for a, b in zip(cmd, cmd[1:]) if a.startswith("--")}
 
     got = [flags(c) for c in commands]
-    assert [g["--proposer"] for g in got] == ["model", "model", "random", "random"]
-    assert [g["--out"] for g in got] == [str(tmp_path / "round1" / d) for d in
-                                         ("tasks", "mnist", "tasks-random", "mnist-random")]
-    for model, random_ in ((got[0], got[2]), (got[1], got[3])):
-        same = ("--tasks", "--limit", "--budget", "--db", "--ckpt", "--split")
-        assert [model.get(k) for k in same] == [random_.get(k) for k in same]
+    assert [g["--proposer"] for g in got] == ["model", "construct", "topdown", "topdown"]   # digits: their arm
+    assert [g["--out"] for g in got] == [str(tmp_path / "round1" / "heldout" / d) for d in
+                                         ("full/tasks", "full/mnist", "baseline/tasks", "baseline/mnist")]
+    # held out only: DreamCoder test (never a training target) and held-out MNIST
+    assert [(g["--tasks"], g.get("--split")) for g in got] == [("dreamcoder", "test"), ("mnist-heldout", None)] * 2
+    for full, base in ((got[0], got[2]), (got[1], got[3])):
+        same = ("--tasks", "--limit", "--budget", "--split")
+        assert [full.get(k) for k in same] == [base.get(k) for k in same]
+    # the full system: the round's database, grammar and checkpoint; round 0: none of them
+    for full in got[:2]:
+        assert (full["--db"], full["--ckpt"], full["--grammar"]) == ("db.sqlite", "ckpt", str(tmp_path / "round1/g.json"))
+    assert not {"--db", "--ckpt", "--grammar"} & set(got[2]) and not {"--db", "--ckpt", "--grammar"} & set(got[3])
     assert got[0]["--budget"] == str(cfg.solve_budget) and got[0]["--limit"] == str(cfg.solve_tasks)

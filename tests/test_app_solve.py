@@ -191,15 +191,15 @@ def test_dream_solve_searches_targets_with_a_proposer(tmp_path):
 # ---- defaults a newcomer meets -------------------------------------------------------------------------
 
 def test_logo_solve_needs_no_flag_but_the_targets_and_says_what_auto_searches_with(tmp_path, capsys):
-    """No checkpoint, no database: `auto` is the grammar arm from the empty program and the enumerated starts."""
+    """No checkpoint, no database: `auto` is the enumerator (topdown)."""
     code = logo_main(["solve", "--tasks", _tasks(tmp_path, [{"name": "square", "program": SQUARE}]),
                       "--budget", "2", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "proposer auto -> grammar (no checkpoint); starts: the empty program, the 8 enumerated programs" in out
+    assert "proposer auto -> topdown (no checkpoint): programs enumerated from the root" in out
     res = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert res["summary"]["proposer"] == "grammar" and res["summary"]["budget_s"] == 2.0
-    assert res["summary"]["search"]["budget_s"] == 2.0 and res["results"][0]["arm"] == "grammar"
+    assert res["summary"]["proposer"] == "topdown" and res["summary"]["budget_s"] == 2.0
+    assert res["summary"]["search"]["budget_s"] == 2.0 and res["results"][0]["arm"] == "topdown"
     assert "square" in out and "solved" in out                    # the table and its summary line
 
 

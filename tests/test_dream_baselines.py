@@ -97,7 +97,8 @@ def test_users_see_at_most_eight_arms_and_the_ablations_stay_reachable():
                  "retrieval", "random", "enum"}
     assert not ablations & set(USER_ARMS) and ablations <= set(ARMS)     # bench/solve.py --arms reaches them
     assert len({a.name for a in REGISTRY}) == len(REGISTRY) == len(ARMS)
-    assert resolve_auto(None) == "grammar" and resolve_auto("edit") == "model" and resolve_auto("policy") == "policy"
+    assert resolve_auto(None) == "topdown" and resolve_auto("recognition") == "recognition"
+    assert resolve_auto("edit") == "model" and resolve_auto("policy") == "policy"
 
 
 def test_model_plus_grammar_adds_grammatical_mutations_to_the_model_scripts():

@@ -72,10 +72,10 @@ def test_auto_constructs_digits_and_leaves_line_figures_to_the_other_arms():
     from dream.search.arms import resolve_auto
     from dream.search.solver import Solver
     assert resolve_auto(None, "mnist") == "construct" and resolve_auto("policy", "mnist") == "construct"
-    assert resolve_auto(None, "tasks") == "grammar" and resolve_auto("edit", "tasks") == "model"
+    assert resolve_auto(None, "tasks") == "topdown" and resolve_auto("edit", "tasks") == "model"
     s = Solver.open(["auto"])
     try:
-        assert s.resolve("auto", "mnist") == "construct" and s.resolve("auto", "tasks") == "grammar"
+        assert s.resolve("auto", "mnist") == "construct" and s.resolve("auto", "tasks") == "topdown"
         assert s.resolve("topdown", "mnist") == "topdown"          # a named arm is itself
     finally:
         s.close()

@@ -161,6 +161,40 @@ def test_dream_without_checkpoint_names_the_directory(tmp_path):
     assert "nockpt" in r.stderr and "no checkpoint" in r.stderr
 
 
+def test_dream_without_a_checkpoint_enumerates_the_training_tasks_and_inserts_what_it_finds(tmp_path):
+    """The model-free wake of `logo run` (issue 30): no --ckpt, --proposer auto resolves to the enumerator."""
+    db_path = tmp_path / "db.sqlite"
+    Database(db_path, image_size=32).insert("(move ul 0)")
+    log = tmp_path / "log"
+    r = subprocess.run([sys.executable, "-m", "dream.cli", "--db", str(db_path), "--log", str(log),
+                        "--targets", "tasks=1,laps=1", "--budget", "1", "--max-targets", "4", "--seed", "1",
+                        "--grid-every", "100"], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    targets = [x for x in _records(log) if x.get("event") == "target"]
+    assert len(targets) == 4 and {x["arm"] for x in targets} == {"topdown"}
+    db = Database(db_path, create=False)
+    try:
+        inserted = [i for x in targets for i in x["inserted"] if i["status"] in ("new", "head", "equivalent")]
+        assert inserted                    # what the enumerator found is in the database (KeyError if not)
+        for i in inserted:
+            assert logo.to_text(logo.parse(i["program"])) in [logo.to_text(logo.parse(t))
+                                                             for t in db.get(i["entry_id"]).equivalents]
+    finally:
+        db.close()
+    # `logo run`'s wake: train has written no checkpoint yet; dream enumerates meanwhile instead of waiting
+    log2 = tmp_path / "log2"
+    r = subprocess.run([sys.executable, "-m", "dream.cli", "--db", str(db_path), "--ckpt", str(tmp_path / "empty"),
+                        "--start-without-checkpoint", "--log", str(log2), "--targets", "tasks=1", "--budget", "0.5",
+                        "--max-targets", "2", "--wait", "0"], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [x["arm"] for x in _records(log2) if x.get("event") == "target"] == ["topdown", "topdown"]
+    # the model's own search still needs a checkpoint, and says so before it starts
+    r = subprocess.run([sys.executable, "-m", "dream.cli", "--db", str(db_path), "--proposer", "model"], cwd=ROOT, env=ENV,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--ckpt" in r.stderr
+
+
 def test_logo_solve_png_folder_with_bad_files(tmp_path, tiny_ckpt):
     folder = tmp_path / "pngs"
     folder.mkdir()

@@ -53,7 +53,7 @@ def test_every_command_has_the_same_search_flags_and_defaults(name, parser, requ
     assert got.beam == 8 and got.k == 8 and got.temperatures == (1.0,) and got.budget_s == 10.0   # one default each
     flags = {s for a in parser._actions for s in a.option_strings}
     assert {"--k", "--batch", "--samples", "--temperatures", "--beam"} <= flags
-    assert ("--enum-cap" in flags) == (command != "dream")               # dream searches with the model only
+    assert "--enum-cap" in flags and "--enumerated-starts" in flags       # dream too: its auto search enumerates
     assert ("--budget" in flags) == (command != "run")                   # logo run's budgets are its configuration's
     assert ("--max-programs" in flags) == (command == "bench")           # the count budget: benches only
 
@@ -98,11 +98,11 @@ def test_the_search_flags_are_range_checked(name, parser, required, command, bad
 
 
 def test_logo_run_hands_its_settings_to_the_evaluation():
-    from app.run import CONFIGS, evaluate_arm
+    from app.run import CONFIGS, heldout_commands
     s = SearchSettings(k=2, beam=3, samples=4)
-    commands = []
-    evaluate_arm(CONFIGS["demo"], "model", Path("round1"), "db.sqlite", "ckpt", [], [],
-                 lambda name, cmd: commands.append(cmd), s)
+    commands = heldout_commands(CONFIGS["demo"], Path("round1"), "db.sqlite", "ckpt", "model",
+                                Path("round1/grammar.json"), [], [], s.to_argv("solve", skip=("budget_s",)))
+    assert len(commands) == 4
     solve = _subcommand("solve")
     for cmd in commands:          # the search's settings, with the configuration's budget
         got = SearchSettings.from_args(solve.parse_args(cmd[cmd.index("solve") + 1:]))

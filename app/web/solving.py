@@ -58,6 +58,10 @@ def search_with_progress(solver, arm: str, target, starts: list[str], library, i
         solver.model_proposer = solver.settings.model_proposer(watcher, library)
     one = solver.variant(library=library, starts=given_starts(starts),
                          settings=replace(solver.settings, budget_s=budget_s))
+    from dream.search.arms import SEARCH_ARMS
+    arm = one.resolve(arm, target.kind)
+    if arm not in SEARCH_ARMS:       # the page shows the search round by round: an enumerating or constructing
+        arm = "grammar"              # `auto` searches with grammar's edits from its enumerated starts instead
     expand = one.proposer(arm, seed=0)
     source, spent = one.enumerated_starts(target)
     search = build_search(expand, target, one.settings, source(None, target.image, 0), library=library,

@@ -6,9 +6,10 @@ or, with no `make`, what replaces the search (`topdown`: programs enumerated fro
 (an edit model's or a policy's: the `model` arms are the policy's on a policy checkpoint), "edit" or "policy".
 
 Users choose among `USER_ARMS` (`--proposer` of `logo solve`, the web page's Solve): `auto` (the default,
-`resolve_auto`: MNIST digits `construct`; with a checkpoint its family arm, `model` or `policy`; without one the
-best model-free search measured, `grammar`; every edit arm also starts from the enumerated programs nearest the target,
-`SearchSettings.enumerated_starts`), `topdown`, `grammar`, `none` and the checkpoint families. The other arms
+`resolve_auto`: MNIST digits `construct`; with a checkpoint its family arm, `model`, `policy` or `recognition`;
+without one the best model-free search measured, `topdown`; every edit arm also starts from the enumerated programs
+nearest the target, `SearchSettings.enumerated_starts`), `topdown`, `grammar`, `none`, `construct` and the
+checkpoint families. The other arms
 are ablations and baselines: the bench scripts (`bench/solve.py --arms ...`) and the tests reach them by name.
 To add an arm, add its line to `REGISTRY` (with `user=True` if users should see it).
 """
@@ -123,11 +124,17 @@ SEARCH_ARMS = tuple(a.name for a in REGISTRY if a.runs == "search")
 def resolve_auto(kind: str | None, target_kind: str | None = None) -> str:
     """What `auto` searches with: MNIST digits (`target_kind` "mnist") by `construct` (held-out digits, 3 s:
     mean IoU 0.83 against 0.66 for grammar, docs/results), else a checkpoint's family arm (`kind` "edit",
-    "policy" or "recognition": DreamCoder test 80 at 5 s, recognition 63 against topdown 50), else `grammar`,
-    the best model-free search measured (with the enumerated starts)."""
+    "policy" or "recognition": DreamCoder test 80 at 5 s, recognition 63 against topdown 50; an edit checkpoint's
+    arm refines enumerated starts), else `topdown`, the best model-free search measured (DreamCoder test 80 at
+    3 s, one run: topdown 43, grammar from enumerated starts 38)."""
     if target_kind == "mnist":
         return "construct"
-    return {"edit": "model", "policy": "policy", "recognition": "recognition"}.get(kind or "", "grammar")
+    return {"edit": "model", "policy": "policy", "recognition": "recognition"}.get(kind or "", "topdown")
+
+
+def needs_checkpoint(arm: str) -> bool:
+    """Whether an arm (not `auto`) searches with a network: the model arms and `recognition`."""
+    return arm in MODEL_ARMS or arm in RECOGNITION_ARMS
 
 
 def unknown(names) -> list[str]:
@@ -172,9 +179,10 @@ def describe(names=USER_ARMS) -> str:
     lines = []
     for n in names:
         if n == AUTO:
-            lines.append(f"  {AUTO}: the default: with --ckpt the checkpoint's family ({resolve_auto('edit')} or "
-                         f"{resolve_auto('policy')}), without one {resolve_auto(None)} (the best model-free search "
-                         "measured); MNIST digits construct; every edit arm also starts from the enumerated programs nearest the target")
+            lines.append(f"  {AUTO}: the default: with --ckpt the checkpoint's family ({resolve_auto('edit')}, "
+                         f"{resolve_auto('policy')} or {resolve_auto('recognition')}), without one {resolve_auto(None)} "
+                         "(the best model-free search measured); MNIST digits construct; every edit arm also starts "
+                         "from the enumerated programs nearest the target")
         else:
             lines.append(f"  {n}: {BY_NAME[n].help}" + (" (needs --ckpt)" if BY_NAME[n].needs else ""))
     return "\n".join(textwrap.fill(line, 110, subsequent_indent="      ") for line in lines)

@@ -18,8 +18,8 @@ from typing import Callable, Sequence
 from logo.cli_errors import float_list, float_range, int_range
 
 ALL = frozenset({"solve", "dream", "run", "bench"})
-#: the knobs of the edit arms' enumerated starts and of `enum`: not `dream`'s (it searches with its checkpoint)
-ENUM = frozenset({"solve", "run", "bench"})
+#: the knobs of the edit arms' enumerated starts and of `enum` (`dream` enumerates too: its `auto` search)
+ENUM = frozenset({"solve", "dream", "run", "bench"})
 #: `logo run` sets the budget of each search it starts from its configuration (`--solve-budget`, ...)
 BUDGET = frozenset({"solve", "dream", "bench"})
 BENCH = frozenset({"bench"})

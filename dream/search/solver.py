@@ -186,6 +186,12 @@ def load_checkpoint(ckpt, device: str = "cpu"):
     return watcher
 
 
+def grammar_fits_library(grammar, library) -> bool:
+    """Whether `grammar`'s procedures are exactly `library`'s (names and arities): only then can it enumerate
+    programs that call them (`Solver.use_grammar`)."""
+    return tuple(sorted(grammar.procedures)) == Solver._grammar_key(library)
+
+
 @dataclass
 class Solver:
     """What every arm shares; build it with `Solver.open(...)`."""

@@ -1,5 +1,5 @@
-"""What the search tries to draw: dream targets (MNIST training digits, DreamCoder *training* tasks,
-database images) and evaluation targets (`load_targets`: DreamCoder tasks, held-out MNIST digits, a
+"""What the search tries to draw: dream targets (MNIST training digits, DreamCoder *training* tasks, the
+LAPS LOGO training tasks, database images) and evaluation targets (`load_targets`: DreamCoder tasks, held-out MNIST digits, a
 folder of images, or a JSON list of programs a user brings as a benchmark).
 
 Every target carries two images of the same drawing: `image` at the model's (database's) size and
@@ -19,7 +19,7 @@ import logo
 from logo.images import BadImage, load_target_image, resize
 from logo.library import SOLVE_SIZE
 
-KINDS = ("mnist", "tasks", "db")
+KINDS = ("mnist", "tasks", "laps", "db")
 NAMED_SETS = ("dreamcoder", "mnist-heldout")
 #: a target file with one of these endings is one image (any other file is read as a JSON task list)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
@@ -73,6 +73,16 @@ def task_targets(split: str | None, size: int) -> list[Target]:
     return [Target(a.name, "tasks", b.image, a.image, logo.to_text(a.program), extra={"split": a.split,
                                                                                      "family": a.family})
             for a, b in zip(t28, ts)]
+
+
+def laps_targets(size: int) -> list[Target]:
+    """The 200 LAPS LOGO training tasks (`data.laps_tasks`) as targets of kind "tasks" (solved = exact, like
+    DreamCoder's), named `laps-NAME` so that no name collides with a DreamCoder task's."""
+    from data import laps_tasks
+    t28 = laps_tasks(SOLVE_SIZE)
+    ts = t28 if size == SOLVE_SIZE else laps_tasks(size)
+    return [Target(f"laps-{a.name}", "tasks", b.image, a.image, logo.to_text(a.program),
+                   extra={"split": "train", "family": "laps"}) for a, b in zip(t28, ts)]
 
 
 def mnist_targets(split: str, size: int, root=None, limit: int | None = None) -> list[Target]:
@@ -249,7 +259,9 @@ def load_targets(spec: str, split: str = "test", size: int = 32, limit: int | No
 
 
 class TargetSampler:
-    """Draws dream targets by kind with the given weights (kinds with no data drop out)."""
+    """Draws dream targets by kind with the given weights (kinds with no data drop out). The task sets
+    (DreamCoder train, LAPS) are dealt from a shuffled deck, so a wake covers every task once before it
+    draws one again."""
 
     def __init__(self, weights: dict[str, float], db=None, image_size: int = 32, seed: int | None = None,
                  mnist_root=None, library=None):
@@ -263,11 +275,23 @@ class TargetSampler:
                             "for (--targets db=...) and the database has none")
         self._mnist = None
         self._tasks = None
+        self._laps = None
+        self._decks: dict[str, list[Target]] = {}
         if "mnist" in self.weights:
             from data import mnist
             self._mnist = (mnist(mnist_root, "train", SOLVE_SIZE), mnist(mnist_root, "train", image_size))
         if "tasks" in self.weights:
             self._tasks = task_targets("train", image_size)
+        if "laps" in self.weights:
+            self._laps = laps_targets(image_size)
+
+    def _deal(self, kind: str, targets: list[Target]) -> Target:
+        """The next target of a shuffled deck of `targets` (reshuffled when it runs out)."""
+        deck = self._decks.get(kind)
+        if not deck:
+            deck = self._decks[kind] = list(targets)
+            self.rng.shuffle(deck)
+        return deck.pop()
 
     def _db_target(self) -> Target | None:
         if self.db is None or len(self.db) == 0:
@@ -301,5 +325,7 @@ class TargetSampler:
             i = self.rng.randrange(len(x28))
             return Target(f"mnist-train-{i}", "mnist", xs[i], x28[i])
         if kind == "tasks":
-            return self.rng.choice(self._tasks)
+            return self._deal(kind, self._tasks)
+        if kind == "laps":
+            return self._deal(kind, self._laps)
         return self._db_target() or (self.next() if len(kinds) > 1 else None)
