@@ -70,7 +70,7 @@ class Config:
 CONFIGS = {
     # the README's main job: <= 15 minutes on a 2-core CPU, and already the curve (3 rounds)
     "demo": Config(rounds=3, db_size=2000, db_growth=1000, train_seconds=90,
-                   train_args=("--preset", "tiny", "--batch-size", "64", "--eval-every", "100", "--ckpt-every", "50",
+                   train_args=("--preset", "tiny", "--batch-size", "64", "--eval-every", "100", "--ckpt-every", "50", "--dream-seconds", "10",
                                "--warmup", "100"),
                    dream_args=("--targets", "tasks=2,laps=2,mnist=1,db=1"), dream_budget=2,
                    solve_budget=2.0, solve_tasks=40, solve_mnist=8, compress_iterations=5, grow_seconds=20),
