@@ -29,7 +29,7 @@ from pathlib import Path
 
 from logo.cli_errors import add_debug_flag, debug_requested, float_range, int_range, run_guarded
 
-from .search.arms import ARMS, AUTO, needs_checkpoint
+from .search.arms import AUTO, USER_ARMS, needs_checkpoint
 from .search.executor import Workers
 from .search.settings import SearchSettings
 
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", required=True, help="the program-image database (SQLite) that train uses")
     p.add_argument("--ckpt", default=None,
                    help="checkpoint directory that train writes (none: a model-free dream; the model arms need it)")
-    p.add_argument("--proposer", default=AUTO, choices=(AUTO,) + ARMS,
+    p.add_argument("--proposer", default=AUTO, choices=USER_ARMS,
                    help="the search: auto (default: the best the checkpoint allows, dream.search.arms.resolve_auto) or "
                         "one arm of `logo solve --proposer` (model: the edit model alone)")
     p.add_argument("--start-without-checkpoint", action="store_true",
