@@ -177,7 +177,7 @@ def test_dream_searches_with_the_proposer_it_is_given(tmp_path, ckpt_dir):
     watcher = CheckpointWatcher(ckpt_dir, "cpu", min_interval_s=0)
     watcher.require()
     sampler = _FixedTargets([target_of(Q, kind="tasks", name="Q")] * 2)
-    settings = SearchSettings(k=5, beam=0, budget_s=3.0)
+    settings = SearchSettings(k=5, beam=0, budget_s=3.0, enumerated_starts=0)     # the database's starts alone
     none = Dreamer(db, watcher, sampler, tmp_path / "none", settings=settings, grid_every=0, arm="none")
     rec = none.dream_one(sampler.next())
     assert not rec["solved"] and rec["candidates"] == 0 and rec["inserted"] == []

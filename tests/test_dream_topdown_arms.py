@@ -104,4 +104,6 @@ def test_the_topdown_arm_returns_a_row_when_its_budget_ends_before_any_program(s
     # a cold first run can spend the whole budget compiling: the row is the empty program's, not an error
     row = _budget(solver, 1e-9).solve_one("topdown", _target(SQUARE))
     assert "error" not in row, row.get("error")
-    assert row["solved"] is False and row["_image28"].shape == (SOLVE_SIZE, SOLVE_SIZE)
+    assert row["_image28"].shape == (SOLVE_SIZE, SOLVE_SIZE)
+    if row["solved"]:                    # (a warm enumerator may finish its first band before it reads the clock)
+        assert solved(logo.render(row["program"], SOLVE_SIZE), _target(SQUARE).image28)
