@@ -93,6 +93,9 @@ def serve_command(args) -> int:
     if not is_loopback(args.host):
         print(f"logo db serve: listening on {args.host}, not only on this machine: anyone who can reach it can "
               "read the database and run searches", flush=True)
+    import signal
+    # Ctrl-C stops the server even when it was started with SIGINT ignored (a shell's `cmd &`, which Python keeps)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
