@@ -109,7 +109,7 @@ class DreamSearch:
     `arm`: "model" (the checkpoint's edit proposer alone, from the database neighbours: the search before
     issue 30), "auto" (`dream.search.arms.resolve_auto` of the loaded checkpoint's kind: the enumerator
     without one, the edit arm refining enumerated starts with one) or any other arm of
-    `dream.search.baselines.ARMS` (run by a `dream.search.solver.Solver`). `grammar`: the enumerator's
+    `dream.search.arms.ARMS` (run by a `dream.search.solver.Solver`). `grammar`: the enumerator's
     grammar (`logo run` passes the round's), used while the library is the one it was fitted with; else
     one is fitted on the database's solutions (`Solver.grammar`)."""
 
@@ -159,19 +159,15 @@ class DreamSearch:
         st = self.settings
         arm = self.resolved_arm(item.library, item.target.kind)
         kw = {} if item.starts is None else {"starts": given_starts(item.starts)}
-        if arm == "model" or arm in MODEL_ARMS:
-            if arm == "model" and self.arm != AUTO:
-                expand = st.model_proposer(self.watcher, item.library)     # the model alone, as before
-                budget, spent = st.budget_s, 0.0
+        if arm in MODEL_ARMS:
+            if arm == "model" and self.arm != AUTO:             # the model alone, as before
+                result, spent = run_search(st.model_proposer(self.watcher, item.library), item.target, self.db, st,
+                                           library=item.library, should_stop=self.should_stop,
+                                           image_size=self.image_size, **kw), 0.0
             else:                                # the edit arm refining enumerated start programs
                 solver = self.solver(item.library, arm)
-                expand = solver.proposer(arm)
                 solver.starts = kw.get("starts", solver.starts)
-                starts, spent = solver.enumerated_starts(item.target)
-                kw = {"starts": starts}
-                budget = max(st.budget_s - spent, 1e-3)
-            result = run_search(expand, item.target, self.db, st, budget_s=budget, library=item.library,
-                                should_stop=self.should_stop, image_size=self.image_size, **kw)
+                result, spent = solver.search(arm, item.target, stop_on_solve=None, should_stop=self.should_stop)
             summary = result.summary()
             if spent:
                 summary["elapsed"] = round(summary["elapsed"] + spent, 3)

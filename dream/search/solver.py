@@ -381,12 +381,8 @@ class Solver:
             return self.enumerate_one(arm, target)
         if arm in CONSTRUCT_ARMS:                  # dream.search.construct: built statement by statement
             return self.construct_one(arm, target, index)
-        expand = self.proposer(arm, seed=self.seed * 100_003 + index)
-        st = self.settings
         try:
-            starts, spent = self.enumerated_starts(target)
-            r = run_search(expand, target, self.db, st, library=self.library, stop_on_solve=True,
-                           image_size=self.image_size, starts=starts, budget_s=max(st.budget_s - spent, 1e-3))
+            r, spent = self.search(arm, target, index)
         except Exception as e:  # noqa: BLE001 - one failing search must not end the others
             return error_row(target, arm, f"{type(e).__name__}: {e}")
         return result_row(target, arm, self.library, program=r.program, spent=spent, time_to_solve=r.time_to_solve,
@@ -394,6 +390,19 @@ class Solver:
                           best_image28=r.best.image28, solved=r.solved, tokens=r.best.tokens,
                           expanded=r.n_expanded, candidates=r.n_candidates, valid=r.n_valid,
                           edit_steps=r.best.step, start_program=r.path[0].text)
+
+    def search(self, arm: str, target: Target, index: int = 0, *, stop_on_solve: bool | None = True,
+               should_stop=None) -> tuple[SearchResult, float]:
+        """(search result, seconds spent enumerating starts): one edit arm's search of `target` from `self.starts`
+        plus the enumerated starts, for what is left of the budget (`solve_one`'s, and `dream`'s, which keeps
+        the path and re-solves database targets: `stop_on_solve=None`)."""
+        expand = self.proposer(arm, seed=self.seed * 100_003 + index)
+        st = self.settings
+        starts, spent = self.enumerated_starts(target)
+        r = run_search(expand, target, self.db, st, library=self.library, stop_on_solve=stop_on_solve,
+                       should_stop=should_stop, image_size=self.image_size, starts=starts,
+                       budget_s=max(st.budget_s - spent, 1e-3))
+        return r, spent
 
     def enumerate_one(self, arm: str, target: Target) -> dict:
         """The `topdown` arm: enumerate under `grammar()` for the budget (`enumerate`); the row of `solve_one`
