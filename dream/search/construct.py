@@ -413,6 +413,11 @@ def to_pixels(pts: np.ndarray):
     return np.clip(row, 0, SOLVE_SIZE - 1), np.clip(col, 0, SOLVE_SIZE - 1), inside
 
 
+def world_to_pixel(pos) -> tuple[float, float]:
+    """(row, col) as floats of a target-frame point (pixel (r, c) spans [r, r+1) x [c, c+1))."""
+    return (CANVAS - pos[1]) / PX, pos[0] / PX
+
+
 def pixel_centre(r: int, c: int) -> tuple[float, float]:
     return (c + 0.5) * PX, CANVAS - (r + 0.5) * PX
 
@@ -462,6 +467,11 @@ def ends(mask: np.ndarray, limit: int, min_piece: int = 3) -> list[tuple[int, in
     return out[:limit]
 
 
+#: the network's value map: NET_SCALE x (p(next) + p(later) / 2 - NET_OFFSET) (tuned on training digits)
+NET_SCALE = 3.0
+NET_OFFSET = 0.25
+
+
 # ---- the beam ------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -485,6 +495,8 @@ class Construction:
     states: int = 0
     elapsed: float = 0.0
     candidates: int = 0
+    prims: tuple = ()                   # its statements (target frame), for the corpus a network learns from
+    start: tuple = (0.0, 0.0)
 
 
 @dataclass
@@ -510,12 +522,25 @@ def _turn_cost(last_kind: str | None) -> np.ndarray:
 class Constructor:
     """The beam search for one target (28x28 uint8, 255 = ink)."""
 
-    def __init__(self, target28: np.ndarray, settings: Settings | None = None):
+    def __init__(self, target28: np.ndarray, settings: Settings | None = None, net=None):
         self.st = settings or Settings()
         self.target = np.asarray(target28) >= INK
         self.near_target = dilate(self.target)
         self.strokes, self.arcs = banks()
         self.candidates = 0
+        self.net = net                     # a `model.statement.net.StatementNet`: the network's statements
+
+    def source_map(self, s: "State") -> np.ndarray:
+        """The statement source: the model-free `value_map`, or the network's (`net_value`)."""
+        return self.value_map(s.drawn) if self.net is None else self.net_value(s)
+
+    def net_value(self, s: "State") -> np.ndarray:
+        """What a stroke through each pixel is worth to the network: the chance the next statement draws
+        there plus half the chance a later one does, less `NET_OFFSET`, on the model-free map's scale."""
+        from model.statement.net import ink_maps, planes
+        pos = None if s.pos is None else world_to_pixel(s.pos)
+        p = ink_maps(self.net, planes(self.target, s.drawn, pos, s.heading / TURN)[None])[0]
+        return (NET_SCALE * (p[0] + 0.5 * p[1] - NET_OFFSET)).astype(np.float32)
 
     def objective(self, drawn: np.ndarray, tokens: int) -> float:
         """Pixels where the dilated drawing and the dilated target differ (IoU's union minus its
@@ -543,7 +568,7 @@ class Constructor:
 
     def children(self, s: State) -> list[State]:
         st = self.st
-        value = self.value_map(s.drawn)
+        value = self.source_map(s)
         missing = self.target & ~dilate(s.drawn)
         options = []                      # (score, origin, jump prim or None, bank, index, turn tokens)
         origins = []
@@ -767,7 +792,7 @@ def prune(prims, start, target28, choose_tokens: float):
             if got is not None and got[0] >= best[0]:
                 prims, start, best, improved = trial, tstart, got, True
                 break
-    return prims, best
+    return prims, best, start
 
 
 def _judge_prims(prims, start, target28, choose_tokens):
@@ -779,7 +804,41 @@ def _judge_prims(prims, start, target28, choose_tokens):
     return judge(texts, target28, choose_tokens)
 
 
-def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | None = None) -> Construction:
+def statement_examples(prims, start, target28: np.ndarray) -> list[dict]:
+    """The states a finished construction passed through, for `model.statement`: the target, the canvas
+    before each statement, the turtle there ((row, col) pixels, None before the first), its heading (turns),
+    and what was drawn from there: the next pen-down statement's ink and all the ink still to come."""
+    target = np.asarray(target28) >= INK
+    prims = list(prims)
+    origins, x, y = [], *start
+    for p in prims:
+        origins.append((x, y))
+        x, y = p.points(x, y)[-1]
+    inks = [None if p.kind == "jump" else ink(p.points(*o)) for p, o in zip(prims, origins)]
+    out, drawn, heading = [], np.zeros_like(target), 0
+    for k, p in enumerate(prims):
+        j = next((i for i in range(k, len(prims)) if inks[i] is not None), None)
+        if j is None:
+            break
+        rest = np.zeros_like(target)
+        for m in inks[k:]:
+            if m is not None:
+                rest |= m
+        out.append({"target": target, "drawn": drawn.copy(), "pos": world_to_pixel(origins[k]) if k else None,
+                    "heading": heading / TURN, "next": inks[j], "rest": rest & ~drawn})
+        if inks[k] is not None:
+            drawn |= inks[k]
+        heading = p.end_heading
+    return out
+
+
+def prims_from_rows(rows) -> tuple:
+    """`Prim`s from their JSON form `[kind, heading, a, n, turn]` (the corpus `bench/digit_library.py` writes)."""
+    return tuple(Prim(k, int(h), Fraction(a), int(n), int(t)) for k, h, a, n, t in rows)
+
+
+def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | None = None,
+              net=None) -> Construction:
     """The best construction for `target28` within `budget_s`: the beam (widened while the budget
     lasts: `width`, then twice, four times...), then `refine`, pruning and the anchor on its best states."""
     banks()                      # built once per process (about 3 s), before the first target's clock starts
@@ -792,7 +851,7 @@ def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | 
         t = time.monotonic()
         if states and deadline - t < 2.5 * took:           # the next, wider beam would not finish
             break
-        c = Constructor(target28, replace(st, width=width))
+        c = Constructor(target28, replace(st, width=width), net=net)
         stop = deadline - 0.15 * budget_s
         for s in c.run(budget_s, deadline=stop if states else max(stop, t + 0.5 * budget_s)):
             states.setdefault(emit(s.prims), s)
@@ -807,14 +866,14 @@ def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | 
         if not s.prims:
             continue
         prims, start = refine(judge_c, s.prims, s.start, deadline)
-        prims, got = prune(prims, start, target28, st.choose_tokens)
+        prims, got, start = prune(prims, start, target28, st.choose_tokens)
         if got is not None and (best is None or got[0] > best[0]):
-            best = got
+            best, best_prims, best_start = got, tuple(prims), start
     if best is None:
         empty = np.zeros((SOLVE_SIZE, SOLVE_SIZE), np.uint8)
         return Construction("", 0, empty, 0.0, len(states), time.monotonic() - t0, n_candidates)
     _, text, n, img, u = best
-    return Construction(text, n, img, u, len(states), time.monotonic() - t0, n_candidates)
+    return Construction(text, n, img, u, len(states), time.monotonic() - t0, n_candidates, best_prims, best_start)
 
 
 #: the widest beam `construct` tries
