@@ -70,6 +70,9 @@ def main(argv=None) -> int:
     p.add_argument("--arms", default="construct,grammar,topdown,none", help=f"comma-separated: {', '.join(ARMS)}")
     p.add_argument("--db", default=None, help="database for start programs (the edit arms' neighbours)")
     p.add_argument("--ckpt", default=None, help="checkpoint, for model arms")
+    p.add_argument("--library", default=None,
+                   help="a library file every arm searches with (e.g. data/digit_library.logo, learned from training "
+                        "digits by bench/digit_library.py); default the database's")
     p.add_argument("--out", default="runs/bench_digits")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
@@ -87,6 +90,9 @@ def main(argv=None) -> int:
                              seed=args.seed)
     except SolveError as e:
         raise SystemExit(f"bench/digits.py: {e}")
+    if args.library:
+        from library.api import load_library
+        solver = solver.variant(library=tuple(load_library(args.library)))     # shares (and closes) the database
     targets, labels = digit_targets(args.split, args.per_class, solver.image_size)
     from dream.search.construct import banks
     banks()                                     # the construction's statement banks: once per process
@@ -105,7 +111,7 @@ def main(argv=None) -> int:
         solver.close()
     target_pred = classify(np.stack([t.image28 for t in targets]), net)
     summary = {"split": args.split, "targets": len(targets), "budget_s": solver.settings.budget_s, "db": args.db,
-               "classifier_on_targets": round(float((target_pred == labels).mean()), 4),
+               "library": args.library, "classifier_on_targets": round(float((target_pred == labels).mean()), 4),
                "classifier_train_s": round(t_cls, 1), "arms": {}, "wall_s": round(time.monotonic() - t0, 1),
                "machine": platform.node(), "search": solver.settings.to_dict()}
     predicted = {}

@@ -49,7 +49,6 @@ import numpy as np
 from logo.library import SOLVE_SIZE
 from logo.raster import CANVAS
 
-CONSTRUCT_ARMS = ("construct",)
 
 PX = CANVAS / SOLVE_SIZE            # world units per pixel at the solve size
 SPACING = PX                        # candidate sample spacing when ranking (one pixel)
@@ -743,14 +742,14 @@ def anchor_point(points: np.ndarray):
     return (want[0], want[1]), (free[0], free[1])
 
 
-def judge(texts, target28: np.ndarray, choose_tokens: float):
-    """(score, text, tokens, image28, iou) of the best of `texts` under the real renderer: IoU minus
-    `choose_tokens` per token."""
+def judge(texts, target28: np.ndarray, choose_tokens: float, library=None):
+    """(score, text, tokens, image28, iou) of the best of `texts` under the real renderer (with `library`'s
+    procedures): IoU minus `choose_tokens` per token."""
     import logo
     from logo.tokens import n_tokens
     from .score import iou
     texts = list(dict.fromkeys(t for t in texts if t is not None))
-    images, ok = logo.render_batch(texts, size=SOLVE_SIZE, errors="blank")
+    images, ok = logo.render_batch(texts, size=SOLVE_SIZE, library=library, errors="blank")
     best = None
     for text, img, good in zip(texts, images, ok):
         if not good:
@@ -876,8 +875,27 @@ def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | 
     return Construction(text, n, img, u, len(states), time.monotonic() - t0, n_candidates, best_prims, best_start)
 
 
+@lru_cache(maxsize=1)
+def statement_net():
+    """The network statement source (`model.statement`), trained on first use and cached; once per process."""
+    from model.statement.train import load_or_train
+    return load_or_train()
+
+
 #: the widest beam `construct` tries
 MAX_WIDTH = 64
+
+
+def with_library(text: str, library) -> str | None:
+    """`text` rewritten with `library`'s procedures wherever that shortens it (`library.api.compress`
+    with no new procedures: Stitch's rewrite), or None when nothing changes; digit procedures learned from
+    training digits (`bench/digit_library.py`) turn a construction's arcs and strokes into calls."""
+    if not text or not library:
+        return None
+    import logo
+    from library.api import compress
+    got = logo.to_text(compress([text], iterations=0, library=list(library)).rewritten[0])
+    return got if got != text else None
 
 
 # ---- the `construct` arm (`dream.search.solver.Solver.construct_one` runs it) ----------------------------------

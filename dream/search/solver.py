@@ -443,7 +443,8 @@ class Solver:
         st = self.settings
         t0 = time.monotonic()
         try:
-            c = C.construct(target.image28, st.budget_s * C.CONSTRUCT_SHARE)
+            net = C.statement_net() if arm == "construct-net" else None
+            c = C.construct(target.image28, st.budget_s * C.CONSTRUCT_SHARE, net=net)
             texts, expanded, candidates, valid = [c.program], 0, c.candidates, c.states
             rest = st.budget_s - (time.monotonic() - t0)
             if c.program and rest > 0.05:
@@ -455,7 +456,8 @@ class Solver:
                                starts=lambda db, image, k: [c.program])
                 texts.append(r.program)
                 expanded, candidates, valid = r.n_expanded, candidates + r.n_candidates, valid + r.n_valid
-            got = C.judge([t for t in texts if t], target.image28, C.Settings().choose_tokens)
+            texts += [C.with_library(t, self.library) for t in texts]
+            got = C.judge([t for t in texts if t], target.image28, C.Settings().choose_tokens, self.library)
             text = got[1] if got else ""
             image28 = got[3] if got else np.zeros((SOLVE_SIZE, SOLVE_SIZE), np.uint8)
             image = logo.render(text, size=self.image_size, library=self.library) if text else \
