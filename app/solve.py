@@ -21,7 +21,8 @@ summary. Held-out MNIST digits are also read by a digit classifier (`model.digit
 training digits only): each row gets `label` and `classified_as` (what the classifier reads in the drawing
 found), the summary the share of drawings read as their digit (`classified_as_label`) next to the share of
 the targets themselves (`classifier_on_targets`, its ceiling), and the sheet labels a target `7 >7 #123`
-(its digit, what the classifier reads, its index) and a drawing `iou 0.83 41t >7` (IoU, tokens, read as). An unreadable image or a task-list entry that does not parse or draw is reported with its file name
+(its digit, what the classifier reads, its index) and a drawing `iou 0.83 41t >7` (IoU, tokens, read as).
+An unreadable image or a task-list entry that does not parse or draw is reported with its file name
 and the other targets are still solved (exit code 1). --workers N searches N targets at once (default: every
 core; 1: in this process); --ray auto|ADDRESS runs them on a Ray cluster. Each target is searched with the
 seed of its place in the list, so the results do not depend on the workers.
