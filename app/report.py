@@ -196,6 +196,9 @@ def _system_numbers(rdir: Path, system: str) -> dict:
             "solved": ts.get("solved"), "targets": ts.get("targets"), "mean_iou": ts.get("mean_iou"),
             "mnist_solved": ms.get("solved"), "mnist_targets": ms.get("targets"),
             "mnist_mean_iou": ms.get("mean_iou"), "mnist_mean_tokens": ms.get("mean_tokens"),
+            "mnist_median_tokens": ms.get("median_tokens"),
+            # the digit classifier's reading (`app.digit_reading`; absent from results written before it)
+            "mnist_classified": ms.get("classified_as_label"), "mnist_classifier_ceiling": ms.get("classifier_on_targets"),
             "solved_tasks": sorted(r["name"] for r in tasks.get("results", []) if r.get("solved"))}
 
 
@@ -286,9 +289,27 @@ def save_curve(history: list[dict], path: Path) -> Path | None:
     return path
 
 
+def digits_read(history: list[dict]) -> bool:
+    """Whether any round's held-out MNIST results say what the digit classifier reads (`logo solve` writes it
+    since issue 31; a run from before has no such column)."""
+    return any((h.get("heldout") or {}).get(s, {}).get("mnist_classified") is not None
+               for h in history for s in SYSTEMS)
+
+
+def classifier_ceiling(history: list[dict]) -> float | None:
+    """The digit classifier's share on the held-out digits themselves, in the newest round that has one."""
+    for h in reversed(history):
+        for s in SYSTEMS:
+            v = ((h.get("heldout") or {}).get(s) or {}).get("mnist_classifier_ceiling")
+            if v is not None:
+                return v
+    return None
+
+
 def heldout_section(history: list[dict], out: Path) -> list[str]:
     """HTML: the learning curve, the per-round held-out table (full vs round 0) and the tasks gained and lost."""
     rows = []
+    digits = digits_read(history)
     for h in history:
         ho = h.get("heldout") or {}
         if not ho.get("full"):
@@ -298,6 +319,8 @@ def heldout_section(history: list[dict], out: Path) -> list[str]:
             s = ho.get(system) or {}
             cells += (f"<td>{_fmt(s.get('arm'))}</td><td>{_fmt(s.get('solved'))}/{_fmt(s.get('targets'))}</td>"
                       f"<td>{_fmt(s.get('mean_iou'))}</td><td>{_fmt(s.get('mnist_mean_iou'))}</td>")
+            if digits:
+                cells += f"<td>{_fmt(s.get('mnist_classified'))}</td><td>{_fmt(s.get('mnist_median_tokens'))}</td>"
         wake = h.get("wake") or {}
         woke = ", ".join(f"{k} {v['solved']}/{v['searched']}" for k, v in wake.items() if k != "db")
         cells += (f"<td>{len(h.get('library', []))}</td><td>{_fmt(h.get('db_entries'))}</td>"
@@ -310,11 +333,24 @@ def heldout_section(history: list[dict], out: Path) -> list[str]:
         parts.append("<img src='curve.png' alt='held-out solved and mean IoU per round, full system and round 0'>")
     budget = next((h["heldout"]["full"].get("budget_s") for h in history if (h.get("heldout") or {}).get("full")),
                   None)
-    parts.append("<div class='wide'><table><tr><th rowspan='2'>round</th><th colspan='4'>full system</th>"
-                 "<th colspan='4'>round-0 system</th><th rowspan='2'>library</th><th rowspan='2'>DB entries</th>"
+    columns = "<th>arm</th><th>DC test solved</th><th>tasks IoU</th><th>MNIST IoU</th>"
+    if digits:
+        columns += "<th>MNIST read as digit</th><th>MNIST tokens</th>"
+    span = 6 if digits else 4
+    parts.append(f"<div class='wide'><table><tr><th rowspan='2'>round</th><th colspan='{span}'>full system</th>"
+                 f"<th colspan='{span}'>round-0 system</th><th rowspan='2'>library</th><th rowspan='2'>DB entries</th>"
                  "<th rowspan='2'>wake solved so far</th></tr><tr>"
-                 + "<th>arm</th><th>DC test solved</th><th>tasks IoU</th><th>MNIST IoU</th>" * 2 + "</tr>"
+                 + columns * 2 + "</tr>"
                  + "".join(rows) + "</table></div>")
+    if digits:
+        ceiling = classifier_ceiling(history)
+        parts.append("<p>MNIST read as digit: the share of the drawings found that a digit classifier (trained on "
+                     "the training digits only, <code>model.digit_classifier</code>) reads as the digit's label"
+                     + (f"; it reads {_fmt(ceiling)} of the held-out digits themselves (its ceiling)"
+                        if ceiling is not None else "")
+                     + ". MNIST tokens: the median length of the programs found. Under each digit on the sheets: its "
+                     "label &gt;what the classifier reads, and under each drawing: IoU, tokens &gt;what the "
+                     "classifier reads.</p>")
     parts.append(f"<p>Both systems search the same held-out targets (DreamCoder <b>test</b> tasks, never a wake "
                  f"target, and held-out MNIST digits) with the same budget ({_fmt(budget)} s per target) in the same "
                  "run. Full system: the round's arm (the enumerator without a checkpoint, the network's arm with one), "
@@ -479,7 +515,10 @@ def write_report(paths: dict, history: list[dict], config: str) -> Path:
             img(plot, "Training: loss and accuracy")
         for system, who in (("full", "the round's full system"), ("baseline", "the round-0 system")):
             img(f"heldout/{system}/tasks/sheet.png", f"DreamCoder test tasks, {who}: target | best program found")
-            img(f"heldout/{system}/mnist/sheet.png", f"Held-out MNIST digits, {who}: target | best program found")
+            read = ((h.get("heldout") or {}).get(system) or {}).get("mnist_classified")
+            img(f"heldout/{system}/mnist/sheet.png", f"Held-out MNIST digits, {who}: target | best program found"
+                + (f"; {read:.0%} read as their digit (target: digit >read as; drawing: IoU tokens >read as)"
+                   if isinstance(read, (int, float)) else ""))
         for picture, caption in arm_sheets(h):
             img(picture, caption)
         img("library.png", "Library procedures, each drawn with its typical argument")

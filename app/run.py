@@ -293,7 +293,10 @@ def heldout_line(rdir: Path) -> str:
         return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
     return (f"held-out: DreamCoder test solved {num(full, 'solved')}/{num(full, 'targets')} ({num(full, 'arm')}) "
             f"vs round 0 {num(base, 'solved')}/{num(base, 'targets')}; mean IoU {num(full, 'mean_iou')} vs "
-            f"{num(base, 'mean_iou')}; MNIST mean IoU {num(full, 'mnist_mean_iou')} vs {num(base, 'mnist_mean_iou')}")
+            f"{num(base, 'mean_iou')}; MNIST mean IoU {num(full, 'mnist_mean_iou')} vs {num(base, 'mnist_mean_iou')}"
+            + (f"; MNIST read as digit {num(full, 'mnist_classified')} vs {num(base, 'mnist_classified')} (the "
+               f"classifier reads {num(full, 'mnist_classifier_ceiling')} of the digits)"
+               if full.get("mnist_classified") is not None else ""))
 
 
 def round_workers(cfg: "Config", args, training: bool = True) -> dict[str, list[str]]:

@@ -17,7 +17,12 @@ Proposers (--proposer):
 The search starts from the empty program, with --db also the k database entries nearest the target, and the
 --enumerated-starts N programs enumerated nearest the target (for --enumerate-share of the budget). Solved =
 exact match at 28x28. Writes OUT/results.json and OUT/sheet.png (target | found) and prints a table and a
-summary. An unreadable image or a task-list entry that does not parse or draw is reported with its file name
+summary. Held-out MNIST digits are also read by a digit classifier (`model.digit_classifier`, trained on the
+training digits only): each row gets `label` and `classified_as` (what the classifier reads in the drawing
+found), the summary the share of drawings read as their digit (`classified_as_label`) next to the share of
+the targets themselves (`classifier_on_targets`, its ceiling), and the sheet labels a target `7 >7 #123`
+(its digit, what the classifier reads, its index) and a drawing `iou 0.83 41t >7` (IoU, tokens, read as).
+An unreadable image or a task-list entry that does not parse or draw is reported with its file name
 and the other targets are still solved (exit code 1). --workers N searches N targets at once (default: every
 core; 1: in this process); --ray auto|ADDRESS runs them on a Ray cluster. Each target is searched with the
 seed of its place in the list, so the results do not depend on the workers.
@@ -173,6 +178,7 @@ def _solve_and_report(args, solver, out: Path, device: str, executor) -> int:
     OUT/sheet.png (in the input order), print."""
     from dream.search.solver import public, summarize
     from dream.search.workers import solve_on
+    from .digit_reading import drawing_label, read_digits, target_label
     try:
         label, targets, errors = load_targets(args.tasks, args.split, solver.image_size, args.limit,
                                               args.mnist_root)
@@ -205,17 +211,21 @@ def _solve_and_report(args, solver, out: Path, device: str, executor) -> int:
 
     found = solve_on(executor, solver, targets, args.proposer, on_row, device=device,
                      threads=args.threads or 1, on_start=on_start)
+    digits = read_digits(targets, found)            # {} unless the targets are labelled MNIST digits
     sheet, sheet_labels = [], []
     for target, row in zip(targets, found):          # the input order, whatever order the workers finished in
         if "error" not in row:
             sheet.extend([target.image28, row["_image28"]])
-            sheet_labels.extend([target.name, ("SOLVED " if row["solved"] else "") + f"iou {row['iou']:.2f}"])
+            if "classified_as" in row:
+                sheet_labels.extend([target_label(row, target.name), drawing_label(row)])
+            else:
+                sheet_labels.extend([target.name, ("SOLVED " if row["solved"] else "") + f"iou {row['iou']:.2f}"])
     rows = [public(r) for r in found]
     summary = {
         "tasks": label, "proposer": args.proposer, "checkpoint": str(args.ckpt) if solver.watcher is not None else None,
         "checkpoint_meta": solver.checkpoint_meta(),
         "db": args.db, "budget_s": solver.settings.budget_s, "device": device,
-        **summarize(rows),
+        **summarize(rows), **digits,
         "unreadable": [{"file": f, "error": m} for f, m in errors],
         "wall_s": round(time.monotonic() - t_all, 1),
         "search": solver.settings.to_dict(),
@@ -232,5 +242,9 @@ def _solve_and_report(args, solver, out: Path, device: str, executor) -> int:
     print(f"\n{label}: solved {summary['solved']}/{len(targets)} with {solver.settings.budget_s:g}s per target ({how})"
           f"; mean IoU {summary['mean_iou']}; mean program length {summary['mean_tokens']} tokens"
           + (f"; {len(errors)} unreadable" if errors else ""))
+    if digits:
+        print(f"digits: {digits['classified_as_label']:.0%} of the {digits['digits']} drawings read as their digit by "
+              f"the digit classifier (it reads {digits['classifier_on_targets']:.0%} of the targets themselves); "
+              f"median program length {summary['median_tokens']} tokens")
     print(f"wrote {out / 'results.json'}" + (f" and {out / 'sheet.png'}" if sheet else ""))
     return 0 if not errors and not summary["failed"] else 1

@@ -74,11 +74,12 @@ def test_report_page_has_every_section_and_only_existing_images(tmp_path):
     assert json.loads((paths["report"] / "history.json").read_text()) == history
 
 
-def _heldout(rdir, system, solved_names, targets, iou, mnist_iou, arm):
-    """What `app.run.heldout_commands` leaves behind for one system: its two `logo solve` results."""
+def _heldout(rdir, system, solved_names, targets, iou, mnist_iou, arm, digits=None):
+    """What `app.run.heldout_commands` leaves behind for one system: its two `logo solve` results (`digits`: the
+    digit classifier's numbers `logo solve` adds to the MNIST summary since issue 31; None: a run from before)."""
     for kind, rows, s in (("tasks", [{"name": f"t{i}", "solved": f"t{i}" in solved_names} for i in range(targets)],
                            {"solved": len(solved_names), "targets": targets, "mean_iou": iou}),
-                          ("mnist", [], {"solved": 0, "targets": 2, "mean_iou": mnist_iou})):
+                          ("mnist", [], {"solved": 0, "targets": 2, "mean_iou": mnist_iou, **(digits or {})})):
         where = rdir / "heldout" / system / kind
         where.mkdir(parents=True, exist_ok=True)
         summary = {"proposer": arm, "budget_s": 2.0, "mean_tokens": 10.0, **s}
@@ -106,5 +107,33 @@ def test_held_out_numbers_of_both_systems_per_round_the_curve_and_the_tasks_gain
     assert "<img src='curve.png'" in page and (paths["report"] / "curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "round 2: gained 2: t2, t3; lost 1: t0" in page
     assert "<td>2</td><td>topdown</td><td>3/5</td><td>0.800</td><td>0.600</td><td>topdown</td><td>1/5</td>" in page
+    assert "read as digit" not in page and "read as their digit" not in page    # results from before the classifier
     # tables scroll inside the page rather than widen it
     assert ".wide{max-width:100%;overflow-x:auto}" in page and page.count("<div class='wide'><table>") >= 2
+
+
+def test_held_out_digits_read_by_the_classifier_get_their_columns_and_old_rounds_a_dash(tmp_path):
+    paths, _ = _run_folder(tmp_path)
+    history = []
+    for r in (1, 2):
+        rd = paths["report"] / f"round{r}"
+        rd.mkdir(parents=True, exist_ok=True)
+        new = r == 2                     # round 1 was evaluated before `logo solve` read the digits
+        _heldout(rd, "full", {"t0"}, 5, 0.7, 0.8, "topdown",
+                 {"classified_as_label": 0.7, "classifier_on_targets": 0.9, "median_tokens": 41} if new else None)
+        _heldout(rd, "baseline", {"t0"}, 5, 0.6, 0.5, "topdown",
+                 {"classified_as_label": 0.2, "classifier_on_targets": 0.9, "median_tokens": 12} if new else None)
+        save_sheet([np.zeros((28, 28), np.uint8)] * 2, rd / "heldout" / "full" / "mnist" / "sheet.png")
+        history.append(round_record(r, paths, rd))
+    full = history[1]["heldout"]["full"]
+    assert (full["mnist_classified"], full["mnist_classifier_ceiling"], full["mnist_median_tokens"]) == (0.7, 0.9, 41)
+    assert history[0]["heldout"]["full"]["mnist_classified"] is None
+    page = write_report(paths, history, "demo").read_text()
+    assert "<th>MNIST read as digit</th><th>MNIST tokens</th>" in page and "colspan='6'" in page
+    assert ("<td>2</td><td>topdown</td><td>1/5</td><td>0.700</td><td>0.800</td><td>0.700</td><td>41</td>"
+            "<td>topdown</td><td>1/5</td><td>0.600</td><td>0.500</td><td>0.200</td><td>12</td>") in page
+    assert ("<td>1</td><td>topdown</td><td>1/5</td><td>0.700</td><td>0.800</td><td>–</td><td>–</td>"
+            "<td>topdown</td>") in page                                      # the old round: dashes
+    assert "it reads 0.900 of the held-out digits themselves (its ceiling)" in page
+    assert "Held-out MNIST digits, the round&#x27;s full system: target | best program found; 70% read as their digit" \
+        in page

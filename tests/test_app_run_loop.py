@@ -102,3 +102,10 @@ def test_the_held_out_line_names_both_systems(tmp_path):
             (where / "results.json").write_text(json.dumps({"summary": summary, "results": []}))
     assert heldout_line(tmp_path) == ("held-out: DreamCoder test solved 3/4 (topdown) vs round 0 2/4; mean IoU 0.750 "
                                       "vs 0.500; MNIST mean IoU 0.750 vs 0.500")
+    for system, read in (("full", 0.75), ("baseline", 0.25)):         # `logo solve` since issue 31: digits read
+        path = tmp_path / "heldout" / system / "mnist" / "results.json"
+        res = json.loads(path.read_text())
+        res["summary"].update(classified_as_label=read, classifier_on_targets=1.0)
+        path.write_text(json.dumps(res))
+    assert heldout_line(tmp_path).endswith("; MNIST mean IoU 0.750 vs 0.500; MNIST read as digit 0.750 vs 0.250 "
+                                           "(the classifier reads 1.000 of the digits)")

@@ -18,6 +18,7 @@ from PIL import Image
 
 import logo
 from app.web import queries
+from logo.canonical import canonical
 from app.web.server import close_app, create_app
 
 from serve_fixtures import DREAM, LIBRARY, SQUARE, TASKS, build_db, loaded, tiny_checkpoint
@@ -407,6 +408,54 @@ def test_auto_searches_from_enumerated_starts_and_solves(client):
     token = query_token(client, "(loop i 3 (move ul (/ ua 3)))")
     p = wait(client, client.post("/solve", data={"token": token, "proposer": "auto", "seconds": "10"}).get_json())
     assert p["status"] == "done" and p["solved"] and p["proposer"] == "auto"
+
+
+def _page_search(target, arm: str = "auto", budget_s: float = 3.0):
+    """`search_with_progress` as the page's worker runs it (no checkpoint, no database starts): (result, the phases
+    it announced with their constructions, the searches it reported, seconds)."""
+    from app.web.solving import open_solver, search_with_progress
+    solver = open_solver(None)
+    phases, searches = [], []
+    t = time.monotonic()
+    result = search_with_progress(solver, arm, target, [""], (), 32, budget_s, searches.append, lambda: False,
+                                  lambda name, construction=None: phases.append((name, construction)))
+    return result, phases, searches, time.monotonic() - t
+
+
+def _canonical(text: str) -> str:
+    return logo.to_text(canonical(logo.parse(text)))
+
+
+def test_the_page_search_of_a_digit_starts_from_its_construction():
+    """`auto` on an MNIST digit constructs a program stroke by stroke, reports the best start while it does, and
+    searches from it: the construction is a start program and the result is at least as close."""
+    from dream.search.score import iou
+    from dream.search.targets import mnist_targets
+    target = mnist_targets("heldout", 32, limit=1)[0]
+    result, phases, searches, took = _page_search(target)
+    assert [name for name, _ in phases] == ["constructing", "searching"]          # no enumeration for a digit
+    construction = phases[-1][1]
+    assert construction is not None and construction.program and construction.iou > 0.5
+    assert _canonical(construction.program) in result.start_texts
+    assert _canonical(construction.program) not in searches[0].start_texts      # reported before it was built
+    start = searches[-1].seen[canonical(logo.parse(construction.program))]
+    assert result.best.key() <= start.key() and result.best.distance <= start.distance
+    assert iou(result.best.image28, target.image28) > 0.5 > iou(logo.render("", 28), target.image28)
+    assert took < 3.0 + 2.0                                                      # within the budget (and slack)
+
+
+def test_an_uploaded_image_is_constructed_only_when_the_enumerated_starts_do_not_solve_it():
+    from dream.search.targets import Target, mnist_targets
+    digit = mnist_targets("heldout", 32, limit=1)[0]
+    upload = Target("query", "png", digit.image, digit.image28)                  # a digit uploaded as an image
+    result, phases, _, _ = _page_search(upload)
+    assert [name for name, _ in phases] == ["enumerating", "constructing", "searching"]
+    assert _canonical(phases[-1][1].program) in result.start_texts
+    figure = Target("query", "png", logo.render(SQUARE, 32), logo.render(SQUARE, 28))   # the enumerator solves it
+    result, phases, _, _ = _page_search(figure)
+    assert [name for name, _ in phases] == ["enumerating", "searching"] and phases[-1][1] is None and result.solved
+    _, phases, _, _ = _page_search(upload, arm="grammar", budget_s=1.0)          # a named arm searches as it did
+    assert [name for name, _ in phases] == ["enumerating", "searching"]
 
 
 def test_solve_finds_a_program_that_draws_the_target(client):

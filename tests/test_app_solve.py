@@ -113,6 +113,41 @@ def test_logo_solve_runs_a_json_task_list_and_reports_bad_entries(tmp_path, caps
     row = res["results"][0]
     assert row["name"] == "square" and row["solved"] and row["syntax"] == "ours"
     assert row["reference_program"] == logo.to_text(logo.parse(SQUARE))
+    assert "classified_as" not in row and "classified_as_label" not in res["summary"]   # not digits: not read
+
+
+def test_held_out_digits_are_read_by_the_digit_classifier(tmp_path, capsys):
+    """Each MNIST row says its label and what the classifier reads in the drawing found; the summary the share
+    read as their digit next to the classifier's share on the targets themselves."""
+    from data.mnist import labels
+    from model.digit_classifier import classify
+    code = logo_main(["solve", "--tasks", "mnist-heldout", "--limit", "2", "--budget", "1", "--workers", "1",
+                      "--quiet", "--out", str(tmp_path / "out")])
+    assert code == 0
+    out = capsys.readouterr().out
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    rows, summary = res["results"], res["summary"]
+    _, targets, _ = load_targets("mnist-heldout", size=32, limit=2)
+    truth = labels("heldout")
+    assert [r["label"] for r in rows] == [int(truth[int(t.name.rsplit("-", 1)[1])]) for t in targets]
+    drawn = classify(np.stack([logo.render(r["program"], 28) for r in rows]))     # what the programs draw, read now
+    assert [r["classified_as"] for r in rows] == drawn.tolist()
+    on_targets = classify(np.stack([t.image28 for t in targets]))
+    assert [r["target_classified_as"] for r in rows] == on_targets.tolist()
+    assert summary["digits"] == 2
+    assert summary["classified_as_label"] == np.mean([r["classified_as"] == r["label"] for r in rows])
+    assert summary["classifier_on_targets"] == np.mean(on_targets == [r["label"] for r in rows])
+    assert summary["median_tokens"] == np.median([r["tokens"] for r in rows])
+    assert "read as their digit by the digit classifier" in out
+    assert (tmp_path / "out" / "sheet.png").stat().st_size > 0
+
+
+def test_a_digit_drawing_is_labelled_with_iou_tokens_and_what_it_reads_as_within_the_sheet_cell():
+    from app.digit_reading import SHEET_CHARS, drawing_label, target_label
+    assert drawing_label({"iou": 0.8312, "tokens": 41, "classified_as": 7}) == "iou 0.83 41t >7"
+    long = drawing_label({"iou": 0.8312, "tokens": 141, "classified_as": 7})
+    assert long.endswith("141t >7") and len(long) <= SHEET_CHARS        # what it reads as is never cut off
+    assert target_label({"label": 7, "target_classified_as": 1}, "mnist-heldout-123") == "7 >1 #123"
 
 
 # ---- clear errors ------------------------------------------------------------------------------------

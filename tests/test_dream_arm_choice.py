@@ -60,3 +60,23 @@ def test_a_recognition_model_of_another_library_falls_back_to_the_enumerator():
 def test_which_arms_need_a_network():
     assert needs_checkpoint("model") and needs_checkpoint("policy") and needs_checkpoint("recognition")
     assert not needs_checkpoint("topdown") and not needs_checkpoint("grammar")
+
+
+def test_auto_constructs_dreams_mnist_digits_whatever_the_checkpoint():
+    """`dream`'s MNIST targets (kind "mnist") go to the `construct` arm under `auto`, with or without a checkpoint
+    and with a recognition model of another library; a named arm stays itself."""
+    for watcher in (None, _Watcher(), _Watcher(object()), _Watcher(_Recognizer(["fn_0"]))):
+        assert _search(watcher).resolved_arm((), "mnist") == "construct"
+    assert _search(_Watcher(object()), arm="grammar").resolved_arm((), "mnist") == "grammar"
+
+
+def test_a_dreamed_digit_is_constructed_and_its_program_inserted():
+    import logo
+    from dream.dreamer import DreamItem
+    from dream.search.score import iou
+    from dream.search.targets import TargetSampler
+    target = TargetSampler({"mnist": 1}, None, 32, seed=0).next()           # a training digit, as dream draws it
+    assert target.kind == "mnist"
+    found = _search(None)(DreamItem(0, target, (), ("",)))
+    assert found.summary["arm"] == "construct" and found.texts == [found.summary["program"]]
+    assert iou(logo.render(found.texts[0], 28), target.image28) > 0.5      # a drawing of the digit, not a stub

@@ -52,6 +52,7 @@ def test_mnist_heldout_targets_spread_over_classes():
     idx = [int(t.name.rsplit("-", 1)[1]) for t in ts]
     labels = bundled_labels()[split_indices(5000, "heldout")][idx]
     assert set(labels.tolist()) == set(range(10))
+    assert [t.extra["label"] for t in ts] == labels.tolist()      # each digit carries its own label
 
 
 def test_the_laps_training_tasks_are_bundled_and_drawn():

@@ -2,8 +2,9 @@
 
 A client (one remote address) may have one job queued or running; further requests get a 429 until it
 ends. Jobs run in order on one thread because the model proposer is shared (one loaded checkpoint) and
-the machine has few cores. The page polls `SolveJob.progress()` as JSON: elapsed time, the best program
-so far, its distance and whether it solves the target.
+the machine has few cores. The page polls `SolveJob.progress()` as JSON: elapsed time, the phase (enumerating,
+constructing, searching), the construction the search started from, the best program so far, its distance and
+whether it solves the target.
 
 `search_with_progress` is the one place that speaks to `dream`'s search API.
 """
@@ -34,45 +35,86 @@ def open_solver(ckpt, device: str = "cpu"):
 
 def offered_arms(solver) -> list[str]:
     """The proposers a user may pick, `auto` first: the users' arms the page can show round by round (the
-    enumerator, `topdown`, has no rounds; `auto`'s search starts from enumerated programs) whose checkpoint, if
-    they need one, is loaded."""
+    enumerator, `topdown`, has no rounds; `auto`'s search starts from enumerated programs and, where they do not
+    solve the target, a construction: `search_with_progress`) whose checkpoint, if they need one, is loaded."""
     from dream.search.arms import AUTO, SEARCH_ARMS, USER_ARMS, checkpoint_problem
     kind = None if solver is None else solver.checkpoint_kind
     return [a for a in USER_ARMS if a == AUTO or (a in SEARCH_ARMS and not checkpoint_problem(a, kind))]
 
 
 def search_with_progress(solver, arm: str, target, starts: list[str], library, image_size: int, budget_s: float,
-                         on_progress, should_stop):
-    """Search for `target` (a `dream.search.targets.Target`) from `starts` and the enumerated starts with proposer
-    `arm` for at most `budget_s` seconds, calling `on_progress(search)` before every round; returns the
-    `SearchResult`.
+                         on_progress, should_stop, on_phase=None):
+    """Search for `target` (a `dream.search.targets.Target`) from `starts` with proposer `arm` for at most `budget_s`
+    seconds, calling `on_progress(search)` before every round (and before a construction, so the page shows the
+    best start while it runs); returns the `SearchResult`. `on_phase(phase, construction)` hears "enumerating",
+    "constructing" and "searching" as each begins (the construction, a `dream.search.construct.Construction`, with
+    "searching" when there is one).
 
-    It runs the `Search` that `dream.search.solver.build_search` builds itself (not through `run_search`) to
-    report the best program before every round; a newer checkpoint in the directory is loaded first, the
-    library is the database's current one."""
+    The page shows the search round by round, so an arm that enumerates or constructs instead of searching
+    (what `auto` resolves to without a checkpoint, or for MNIST digits) searches with `grammar`'s edits, and
+    `auto` starts it from the best digit search where enumeration is no good:
+
+    * an MNIST digit (`auto` resolves to `construct`): `dream.search.construct.construct` builds a program stroke
+      by stroke for `CONSTRUCT_SHARE` of the budget, and the search starts from it and `starts`;
+    * any other target (an uploaded image or drawing): the enumerated programs nearest the target join `starts`
+      (every arm, as `logo solve`); with `auto`, when none of them solves the target, the construction (for
+      `CONSTRUCT_SHARE` of what is left) joins them too. A line figure the enumerator solves is searched as
+      before.
+
+    The construction cannot be interrupted: a cancel takes effect when it ends. It runs the `Search` that
+    `dream.search.solver.build_search` builds itself (not through `run_search`) to report the best program
+    before every round; a newer checkpoint in the directory is loaded first, the library is the database's
+    current one."""
     from dataclasses import replace
+    from dream.search.arms import AUTO, CONSTRUCT_ARMS, SEARCH_ARMS
     from dream.search.solver import build_search
     from dream.search.workers import given_starts
+    t0 = time.monotonic()
+    phase = on_phase or (lambda name, construction=None: None)
     watcher = solver.watcher
     if watcher is not None and watcher.poll():       # train wrote a newer checkpoint
         solver.model_proposer = solver.settings.model_proposer(watcher, library)
     one = solver.variant(library=library, starts=given_starts(starts),
                          settings=replace(solver.settings, budget_s=budget_s))
-    from dream.search.arms import SEARCH_ARMS
-    arm = one.resolve(arm, target.kind)
-    if arm not in SEARCH_ARMS:       # the page shows the search round by round: an enumerating or constructing
-        arm = "grammar"              # `auto` searches with grammar's edits from its enumerated starts instead
-    expand = one.proposer(arm, seed=0)
-    source, spent = one.enumerated_starts(target)
-    search = build_search(expand, target, one.settings, source(None, target.image, 0), library=library,
-                          image_size=image_size)
+    resolved = one.resolve(arm, target.kind)
+    expand = one.proposer(resolved if resolved in SEARCH_ARMS else "grammar", seed=0)
+
+    def build(programs):
+        return build_search(expand, target, one.settings, programs, library=library, image_size=image_size)
+
+    digit = resolved in CONSTRUCT_ARMS             # enumeration from the root cannot reach a digit's 40-80 tokens
+    if digit:
+        programs = one.starts(None, target.image, 0)
+    else:
+        phase("enumerating")
+        source, _ = one.enumerated_starts(target)
+        programs = source(None, target.image, 0)
+    search = build(programs)
+    construction = None
+    if (digit or (arm == AUTO and not search.best.solved)) and not should_stop():
+        on_progress(search)                        # the best start while the construction runs
+        phase("constructing")
+        construction = construct_for(target, budget_s - (time.monotonic() - t0))
+        if construction.program:
+            search = build(programs + [construction.program])
+    phase("searching", construction)
 
     def stop() -> bool:
         on_progress(search)
         return should_stop()
-    result = search.run(max(budget_s - spent, 1e-3), stop_on_solve=True, should_stop=stop)
+    result = search.run(max(budget_s - (search.t0 - t0), 1e-3), stop_on_solve=True, should_stop=stop)
     on_progress(search)
     return result
+
+
+def construct_for(target, left_s: float):
+    """`dream.search.construct.construct` of `target` for `CONSTRUCT_SHARE` of the `left_s` seconds left (its
+    statement banks, built once per process, inside them)."""
+    from dream.search import construct as C
+    t = time.monotonic()
+    C.banks()
+    left_s -= time.monotonic() - t
+    return C.construct(target.image28, max(left_s * C.CONSTRUCT_SHARE, 0.05))
 
 
 @dataclass
@@ -97,6 +139,8 @@ class SolveJob:
     candidates: int = 0
     best_image: np.ndarray | None = None
     error: str | None = None
+    phase: str | None = None            # enumerating, constructing, searching (`search_with_progress`)
+    constructed: dict | None = None     # the construction the search started from: its tokens and IoU
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -111,6 +155,12 @@ class SolveJob:
             self.solved, self.best_image = bool(best.solved), best.image
             self.expanded, self.candidates = search.n_expanded, search.n_candidates
 
+    def record_phase(self, phase: str, construction=None) -> None:
+        with self.lock:
+            self.phase = phase
+            if construction is not None and construction.program:
+                self.constructed = {"tokens": int(construction.tokens), "iou": round(float(construction.iou), 3)}
+
     def progress(self) -> dict:
         with self.lock:
             now = time.monotonic()
@@ -119,7 +169,8 @@ class SolveJob:
                     "elapsed_s": round(elapsed, 2), "program": self.program, "tokens": self.tokens,
                     "distance": None if self.distance is None else round(self.distance, 5),
                     "solved": self.solved, "expanded": self.expanded, "candidates": self.candidates,
-                    "error": self.error, "has_image": self.best_image is not None}
+                    "error": self.error, "has_image": self.best_image is not None, "phase": self.phase,
+                    "constructed": self.constructed}
 
 
 class SolveQueue:
@@ -186,7 +237,7 @@ class SolveQueue:
                 job.status, job.started = "running", time.monotonic()
             try:
                 search_with_progress(self.solver, job.arm, job.target, job.starts, job.library, job.image_size,
-                                     job.budget_s, job.record, job.stop.is_set)
+                                     job.budget_s, job.record, job.stop.is_set, job.record_phase)
                 status = "cancelled" if job.stop.is_set() else "done"
                 error = None
             except Exception as e:  # noqa: BLE001 - one failing search must not stop the queue

@@ -87,12 +87,19 @@ def laps_targets(size: int) -> list[Target]:
 
 def mnist_targets(split: str, size: int, root=None, limit: int | None = None) -> list[Target]:
     """MNIST digits of a split; with `limit`, that many digits evenly spaced over the split (the bundled
-    digits are sorted by class, so this takes every class)."""
+    digits are sorted by class, so this takes every class). The bundled digits carry their digit as
+    `extra["label"]` (`logo solve` reports whether the digit classifier reads the drawing found as it); digits
+    from a torchvision folder (`root`) come without one."""
     from data import mnist
     x28 = mnist(root, split, SOLVE_SIZE)
     xs = x28 if size == SOLVE_SIZE else mnist(root, split, size)
     idx = _spread(len(x28), limit)
-    return [Target(f"mnist-{split}-{i}", "mnist", xs[i], x28[i]) for i in idx]
+    labels = None
+    if root is None:
+        from data.mnist import labels as digit_labels
+        labels = digit_labels(split)
+    return [Target(f"mnist-{split}-{i}", "mnist", xs[i], x28[i],
+                   extra={} if labels is None else {"label": int(labels[i])}) for i in idx]
 
 
 def png_targets(folder: str | Path, size: int) -> tuple[list[Target], list[tuple[str, str]]]:

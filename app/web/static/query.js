@@ -27,6 +27,8 @@
   const program = document.getElementById("solve-program");
   const cancel = document.getElementById("cancel");
   let job = null;
+  const PHASES = {enumerating: "enumerating start programs", constructing: "building a program stroke by stroke",
+                  searching: "searching"};
   form.addEventListener("submit", async e => {
     e.preventDefault();
     const r = await fetch(form.dataset.url, {method: "POST", body: new URLSearchParams(new FormData(form))});
@@ -42,7 +44,9 @@
     const r = await fetch(job.progress, {cache: "no-store"});
     if (!r.ok) { status.textContent = await r.text(); return; }
     const p = await r.json();
-    status.textContent = `${p.status} · ${p.elapsed_s.toFixed(1)} / ${p.budget_s} s · ${p.proposer} · ` +
+    const phase = p.status === "running" && p.phase ? ` (${PHASES[p.phase] || p.phase})` : "";
+    status.textContent = `${p.status}${phase} · ${p.elapsed_s.toFixed(1)} / ${p.budget_s} s · ${p.proposer} · ` +
+      (p.constructed ? `started from a construction of ${p.constructed.tokens} tokens, IoU ${p.constructed.iou} · ` : "") +
       `${p.expanded} expanded, ${p.candidates} candidates` +
       (p.program !== null ? ` · best: ${p.tokens} tokens, distance ${p.distance}${p.solved ? " · SOLVED" : ""}` : "") +
       (p.error ? ` · ${p.error}` : "");
