@@ -8,7 +8,7 @@ construction found).
 1. Construct (`dream.search.construct.construct`, no polish) `--per-class` digits of each class of the
    bundled MNIST *train* split, `--budget` s each; one JSON line per digit in OUT/corpus.jsonl (program,
    tokens, IoU, label and the statements, which `model.construct` learns its statement source from).
-   Resumable: digits already in the file are skipped.
+   Resumable: digits already in the file are skipped, and every digit in it is in the corpus.
 2. Compress the programs (`library.api.compress`, Stitch's objective) into up to `--iterations` procedures
    of at most `--max-arity` parameters; print the median tokens before and after the rewrite, the
    procedures and their uses; write OUT/library.lisp (and `--write`, the library `bench/digits.py
@@ -69,7 +69,7 @@ def build_corpus(path: Path, picks: list[int], budget: float, workers: int) -> l
                 f.write(json.dumps(row) + "\n")
                 f.flush()
                 done[row["index"]] = row
-    return [done[i] for i in picks]
+    return [done[i] for i in sorted(done)]          # every digit constructed so far (an earlier, smaller run's too)
 
 
 def write_examples(rows: list[dict], path) -> None:

@@ -91,7 +91,8 @@ REGISTRY: tuple[Arm, ...] = (
         "missing, then shortened by the grammar arm's search (dream.search.construct)", user=True,
         runs="construct"),
     Arm("construct-net", "construct with the network's statements: a net trained on constructions of training "
-        "digits marks where the next statement's ink goes (model.statement)", user=True, runs="construct"),
+        "digits marks where the next statement's ink goes (model.statement); an ablation until it beats construct",
+        runs="construct"),
     Arm("recognition", "programs enumerated under the grammar a recognition checkpoint writes for each target "
         "(train --model recognition; dream.search.recognition)", user=True, runs="enumerate"),
     # ablations and baselines

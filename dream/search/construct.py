@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -362,10 +363,16 @@ def _statement_tokens(p: Prim) -> int:
 
 
 @lru_cache(maxsize=1)
+def arc_steps() -> tuple:
+    """Arc step lengths: the values of expressions of at most 5 tokens in [1/20, 1] units."""
+    return tuple(sorted(v for v, (n, _) in numbers().items() if n <= 5 and Fraction(1, 20) <= v <= 1))
+
+
+@lru_cache(maxsize=1)
 def banks() -> tuple[Bank, Bank]:
     """(strokes, arcs), built once per process."""
     strokes = [Prim("stroke", h, L) for h in range(TURN) for L in stroke_lengths()]
-    steps = sorted(v for v, (n, _) in numbers().items() if n <= 5 and Fraction(1, 20) <= v <= 1)
+    steps = arc_steps()
     arcs = []
     for turn in ARC_STEPS:
         for r in ARC_RADII:
@@ -676,6 +683,11 @@ def _variants(p: Prim):
         for dn in (-2, -1, 1, 2):
             if p.n + dn >= 2 and Fraction(p.n + dn) in numbers("count"):
                 yield replace(p, n=p.n + dn)
+        steps = arc_steps()
+        k = min(range(len(steps)), key=lambda i: abs(steps[i] - p.a))
+        for dk in (-1, 1):                   # the radius: the next step lengths either way
+            if 0 <= k + dk < len(steps):
+                yield replace(p, a=steps[k + dk])
         return
     lengths = stroke_lengths()
     k = min(range(len(lengths)), key=lambda i: abs(lengths[i] - p.a))
@@ -886,6 +898,10 @@ def statement_net():
 MAX_WIDTH = 64
 
 
+#: procedures learned from constructions of training digits (`bench/digit_library.py --write`)
+DIGIT_LIBRARY = Path(__file__).resolve().parents[2] / "data" / "digit_library.logo"
+
+
 def with_library(text: str, library) -> str | None:
     """`text` rewritten with `library`'s procedures wherever that shortens it (`library.api.compress`
     with no new procedures: Stitch's rewrite), or None when nothing changes; digit procedures learned from
@@ -904,6 +920,9 @@ def with_library(text: str, library) -> str | None:
 #: from the constructed program (compression and polish), whose result replaces it only if it judges better
 CONSTRUCT_SHARE = 0.8
 
+
+#: the longest program the polishing search expands (a construction can exceed a model's context)
+POLISH_MAX_TOKENS = 200
 
 #: the polishing search's frontier weight per token (distance 1.0 = the empty program)
 POLISH_LENGTH_WEIGHT = 0.002

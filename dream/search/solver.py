@@ -445,18 +445,19 @@ class Solver:
         try:
             net = C.statement_net() if arm == "construct-net" else None
             c = C.construct(target.image28, st.budget_s * C.CONSTRUCT_SHARE, net=net)
-            texts, expanded, candidates, valid = [c.program], 0, c.candidates, c.states
+            shorter = C.with_library(c.program, self.library)     # calls of the library's procedures
+            texts, expanded, candidates, valid = [c.program, shorter], 0, c.candidates, c.states
+            start = shorter or c.program
             rest = st.budget_s - (time.monotonic() - t0)
-            if c.program and rest > 0.05:
+            if start and rest > 0.05:              # the grammar arm's edits (no model: its context does not bind)
                 expand = GrammarProposer(st.candidates_per_expansion, seed=self.seed * 100_003 + index,
-                                         library=self.library, max_tokens=self.max_tokens)
+                                         library=self.library, max_tokens=max(self.max_tokens, C.POLISH_MAX_TOKENS))
                 polish = with_(st, k=0, length_weight=max(st.length_weight, C.POLISH_LENGTH_WEIGHT))
                 r = run_search(expand, target, None, polish, budget_s=rest, library=self.library,
                                stop_on_solve=True, image_size=self.image_size,
-                               starts=lambda db, image, k: [c.program])
-                texts.append(r.program)
+                               starts=lambda db, image, k: [start])
+                texts += [r.program, C.with_library(r.program, self.library)]
                 expanded, candidates, valid = r.n_expanded, candidates + r.n_candidates, valid + r.n_valid
-            texts += [C.with_library(t, self.library) for t in texts]
             got = C.judge([t for t in texts if t], target.image28, C.Settings().choose_tokens, self.library)
             text = got[1] if got else ""
             image28 = got[3] if got else np.zeros((SOLVE_SIZE, SOLVE_SIZE), np.uint8)

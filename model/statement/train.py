@@ -7,10 +7,11 @@ k and of statements k.. (all that construction still drew). Loss: binary cross-e
 weighted up (it is a few percent of the pixels); each state shifted by up to 2 pixels (planes and labels
 together) so the net reads positions relative to the ink, not to the canvas.
 
-`load_or_train()` trains on first use (under a minute on a CPU) and caches the weights under the user's
-cache directory, keyed by the examples' content, written atomically and read back with
-`torch.load(weights_only=True)`; `python -m model.statement.train` trains and prints the held-out
-(last tenth of the digits) loss.
+`load_or_train()` reads the weights bundled beside this file for these examples (`statement_net_DIGEST.pt`,
+keyed by the examples' content), else the user's cache, else trains now (a minute or two on a CPU) and
+caches them, written atomically and read back with `torch.load(weights_only=True)`.
+`python -m model.statement.train` trains on nine tenths of the digits and prints the loss on the rest next
+to the untrained net's; `--write` then trains on all of them and writes the bundled weights.
 """
 from __future__ import annotations
 
@@ -95,24 +96,38 @@ def train(x: np.ndarray, y: np.ndarray, epochs: int = 30, seed: int = 0, batch: 
     return net
 
 
+def _name(examples) -> str:
+    return f"statement_net_{hashlib.sha256(Path(examples).read_bytes()).hexdigest()[:12]}.pt"
+
+
+def bundled_path(examples=EXAMPLES) -> Path:
+    return Path(__file__).parent / _name(examples)
+
+
 def cache_path(examples=EXAMPLES) -> Path:
-    digest = hashlib.sha256(Path(examples).read_bytes()).hexdigest()[:12]
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "logo-synth" / f"statement_net_{digest}.pt"
+    return Path(base) / "logo-synth" / _name(examples)
+
+
+def load_weights(path) -> StatementNet:
+    """A net from a weights file; raises on a file that is not one (damaged, foreign)."""
+    net = StatementNet()
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return net.eval()
 
 
 def load_or_train(examples=EXAMPLES, verbose: bool = False) -> StatementNet:
-    """The cached net for `examples`, or one trained now on them and cached (atomically)."""
+    """The bundled or cached net for `examples`, or one trained now on them and cached (atomically)."""
     path = cache_path(examples)
-    net = StatementNet()
-    if path.is_file():
-        try:
-            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            net.eval()
-            return net
-        except Exception as e:  # noqa: BLE001 - a damaged or foreign cache file: train again
-            if verbose:
-                print(f"statement net: {path} does not load ({type(e).__name__}); training again")
+    for p in (bundled_path(examples), path):
+        if p.is_file():
+            try:
+                return load_weights(p)
+            except Exception as e:  # noqa: BLE001 - a damaged or foreign weights file: the next, or train again
+                if verbose:
+                    print(f"statement net: {p} does not load ({type(e).__name__})")
+    if verbose:
+        print("statement net: training on", examples)
     x, y, _ = load_examples(examples)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -135,14 +150,23 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Train the statement net; print its loss on held-out training digits.")
     ap.add_argument("--examples", default=str(EXAMPLES))
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--write", action="store_true", help="then train on every example and write the bundled weights")
     args = ap.parse_args(argv)
     x, y, digit = load_examples(args.examples)
     cut = np.quantile(np.unique(digit), 0.9)
     tr, te = digit <= cut, digit > cut
     net = train(x[tr], y[tr], epochs=args.epochs, progress=True)
+    xt, yt = torch.from_numpy(x[te]), torch.from_numpy(y[te])
     with torch.no_grad():
-        print(f"{tr.sum()} train states, {te.sum()} held-out states; held-out loss "
-              f"{loss_of(net, torch.from_numpy(x[te]), torch.from_numpy(y[te])).item():.4f}")
+        print(f"{tr.sum()} train states, {te.sum()} held-out states; held-out loss {loss_of(net, xt, yt).item():.4f} "
+              f"(untrained {loss_of(StatementNet().eval(), xt, yt).item():.4f})")
+    if args.write:
+        from logo.files import atomic_write
+        net = train(x, y, epochs=args.epochs, progress=True)
+        path = bundled_path(args.examples)
+        with atomic_write(path, "wb") as f:
+            torch.save(net.state_dict(), f)
+        print("wrote", path)
     return 0
 
 
