@@ -1,11 +1,13 @@
 """Digits drawn as digits (issue 31): every arm on the same MNIST digits, budget and start programs, in one run.
 
     .venv/bin/python bench/digits.py [--budget 10] [--per-class 10] [--arms construct,grammar,topdown,none]
-                                     [--db DB] [--split heldout] [--out runs/bench_digits]
+                                     [--db DB] [--library data/digit_library.logo] [--workers 2]
+                                     [--split heldout] [--out runs/bench_digits]
 
 Targets: `--per-class` digits of each class from the bundled MNIST `--split` (held-out by default: 500
 digits, 50 a class, never trained on; tune on `--split train`), in their line-drawing form. Every target
-is searched by every arm before the next target, so machine load drifts equally over the arms.
+is searched by every arm before the next target, so machine load drifts equally over the arms (with
+`--workers N`, N processes each take whole targets).
 
 Reports per arm: mean IoU at 28x28, median program tokens, solved (exact), and the share of its drawings
 that the digit classifier (`model.digit_classifier`, trained on the training split only) names as the
@@ -63,6 +65,38 @@ def arm_summary(rows: list[dict], labels: np.ndarray, predicted: np.ndarray) -> 
     }
 
 
+def open_solver(args, arms):
+    """The `Solver` every arm searches with (the database, the `--library`), its banks built."""
+    try:
+        solver = Solver.open(arms, ckpt=args.ckpt, db=args.db, settings=SearchSettings.from_args(args),
+                             seed=args.seed)
+    except SolveError as e:
+        raise SystemExit(f"bench/digits.py: {e}")
+    if args.library:
+        from library.api import load_library
+        solver = solver.variant(library=tuple(load_library(args.library)))     # shares (and closes) the database
+    from dream.search.construct import banks, statement_net
+    banks()                                     # the construction's statement banks: once per process
+    if "construct-net" in arms:
+        statement_net()
+    return solver
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(args, arms) -> None:
+    import torch
+    torch.set_num_threads(1)
+    _WORKER.update(solver=open_solver(args, arms), arms=arms)
+
+
+def _solve_target(job):
+    """Every arm on one target, in order (a worker's job)."""
+    i, target = job
+    return i, [_WORKER["solver"].solve_one(arm, target, i) for arm in _WORKER["arms"]]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--per-class", type=int, default=10, help="digits per class (default 10: 100 digits)")
@@ -76,6 +110,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/bench_digits")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes, each searching whole targets with every arm in turn (default 1)")
     SearchSettings.add_arguments(p, "bench")      # --budget (default 10 s per target and arm), --k, ...
     args = p.parse_args(argv)
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
@@ -85,28 +121,27 @@ def main(argv=None) -> int:
     t_cls = time.monotonic()
     net = load_or_train(verbose=True)
     t_cls = time.monotonic() - t_cls
-    try:
-        solver = Solver.open(arms, ckpt=args.ckpt, db=args.db, settings=SearchSettings.from_args(args),
-                             seed=args.seed)
-    except SolveError as e:
-        raise SystemExit(f"bench/digits.py: {e}")
-    if args.library:
-        from library.api import load_library
-        solver = solver.variant(library=tuple(load_library(args.library)))     # shares (and closes) the database
+    solver = open_solver(args, arms)
     targets, labels = digit_targets(args.split, args.per_class, solver.image_size)
-    from dream.search.construct import banks
-    banks()                                     # the construction's statement banks: once per process
-    rows: dict[str, list[dict]] = {a: [] for a in arms}
+    rows: dict[str, list[dict]] = {a: [None] * len(targets) for a in arms}
     t0 = time.monotonic()
+
+    def record(i, got):
+        for arm, row in zip(arms, got):
+            rows[arm][i] = row
+            if not args.quiet:
+                print(f"[{i + 1}/{len(targets)}] {targets[i].name:22s} {arm:13s} iou {row.get('iou', 0):.3f} "
+                      f"tokens {row.get('tokens', 0):4d}  {row.get('program', row.get('error', ''))[:70]}", flush=True)
     try:
-        for i, target in enumerate(targets):
-            for arm in arms:
-                row = solver.solve_one(arm, target, i)
-                rows[arm].append(row)
-                if not args.quiet:
-                    print(f"[{i + 1}/{len(targets)}] {target.name:22s} {arm:10s} iou {row.get('iou', 0):.3f} "
-                          f"tokens {row.get('tokens', 0):4d}  {row.get('program', row.get('error', ''))[:70]}",
-                          flush=True)
+        if args.workers <= 1:
+            _WORKER.update(solver=solver, arms=arms)
+            for i, target in enumerate(targets):
+                record(*_solve_target((i, target)))
+        else:
+            import multiprocessing as mp
+            with mp.get_context("fork").Pool(args.workers, _init_worker, (args, arms)) as pool:
+                for i, got in pool.imap_unordered(_solve_target, list(enumerate(targets))):
+                    record(i, got)
     finally:
         solver.close()
     target_pred = classify(np.stack([t.image28 for t in targets]), net)
