@@ -100,3 +100,14 @@ def test_logo_solve_constructs_held_out_digits_by_default(tmp_path):
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     assert res["summary"]["proposer"] == "construct"
     assert res["results"][0]["arm"] == "construct" and res["results"][0]["iou"] > 0.3
+
+
+def test_a_construction_stops_when_asked():
+    """A cancelled web search ends its construction at once instead of spending the budget."""
+    import time
+    target = _target(SEVEN, "seven")
+    C.banks()
+    t = time.monotonic()
+    got = C.construct(target.image28, budget_s=30.0, should_stop=lambda: time.monotonic() - t > 0.3)
+    assert time.monotonic() - t < 5.0
+    assert got.program == "" or got.iou > 0

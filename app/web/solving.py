@@ -61,7 +61,7 @@ def search_with_progress(solver, arm: str, target, starts: list[str], library, i
       `CONSTRUCT_SHARE` of what is left) joins them too. A line figure the enumerator solves is searched as
       before.
 
-    The construction cannot be interrupted: a cancel takes effect when it ends. It runs the `Search` that
+    A cancel ends the construction too (`should_stop`). It runs the `Search` that
     `dream.search.solver.build_search` builds itself (not through `run_search`) to report the best program
     before every round; a newer checkpoint in the directory is loaded first, the library is the database's
     current one."""
@@ -94,7 +94,7 @@ def search_with_progress(solver, arm: str, target, starts: list[str], library, i
     if (digit or (arm == AUTO and not search.best.solved)) and not should_stop():
         on_progress(search)                        # the best start while the construction runs
         phase("constructing")
-        construction = construct_for(target, budget_s - (time.monotonic() - t0))
+        construction = construct_for(target, budget_s - (time.monotonic() - t0), should_stop)
         if construction.program:
             search = build(programs + [construction.program])
     phase("searching", construction)
@@ -107,14 +107,14 @@ def search_with_progress(solver, arm: str, target, starts: list[str], library, i
     return result
 
 
-def construct_for(target, left_s: float):
+def construct_for(target, left_s: float, should_stop=None):
     """`dream.search.construct.construct` of `target` for `CONSTRUCT_SHARE` of the `left_s` seconds left (its
-    statement banks, built once per process, inside them)."""
+    statement banks, built once per process, inside them), ended early by `should_stop()` (a cancel)."""
     from dream.search import construct as C
     t = time.monotonic()
     C.banks()
     left_s -= time.monotonic() - t
-    return C.construct(target.image28, max(left_s * C.CONSTRUCT_SHARE, 0.05))
+    return C.construct(target.image28, max(left_s * C.CONSTRUCT_SHARE, 0.05), should_stop=should_stop)
 
 
 @dataclass

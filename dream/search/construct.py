@@ -627,18 +627,21 @@ class Constructor:
                 out.append(child)
         return out
 
-    def run(self, budget_s: float, deadline: float | None = None) -> list[State]:
-        """The beam until no child improves, `max_statements`, or the budget; returns the states seen,
-        best first."""
+    def run(self, budget_s: float, deadline: float | None = None, should_stop=None) -> list[State]:
+        """The beam until no child improves, `max_statements`, the budget or `should_stop()`; returns the
+        states seen, best first."""
         t0 = time.monotonic()
         deadline = deadline or t0 + budget_s
+
+        def over() -> bool:
+            return time.monotonic() > deadline or (should_stop is not None and should_stop())
         empty = np.zeros_like(self.target)
         root = State((), (0.0, 0.0), None, 0, empty, 0, self.objective(empty, 0))
         beam, seen = [root], {}
         for _ in range(self.st.max_statements):
             kids = []
             for s in beam:
-                if time.monotonic() > deadline:
+                if over():
                     break
                 kids.extend(self.children(s))
             uniq = {}
@@ -649,7 +652,7 @@ class Constructor:
             beam = sorted(uniq.values(), key=lambda k: k.objective)[:self.st.width]
             for k in beam:
                 seen[emit(k.prims)] = k
-            if not beam or time.monotonic() > deadline:
+            if not beam or over():
                 break
         return sorted(seen.values(), key=lambda k: k.objective)
 
@@ -849,9 +852,10 @@ def prims_from_rows(rows) -> tuple:
 
 
 def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | None = None,
-              net=None) -> Construction:
-    """The best construction for `target28` within `budget_s`: the beam (widened while the budget
-    lasts: `width`, then twice, four times...), then `refine`, pruning and the anchor on its best states."""
+              net=None, should_stop=None) -> Construction:
+    """The best construction for `target28` within `budget_s` (or until `should_stop()`): the beam (widened
+    while the budget lasts: `width`, then twice, four times...), then `refine`, pruning and the anchor on
+    its best states."""
     banks()                      # built once per process (about 3 s), before the first target's clock starts
     t0 = time.monotonic()
     deadline = t0 + budget_s
@@ -860,11 +864,11 @@ def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | 
     n_candidates, width, took = 0, st.width, 0.0
     while True:
         t = time.monotonic()
-        if states and deadline - t < 2.5 * took:           # the next, wider beam would not finish
-            break
+        if states and (deadline - t < 2.5 * took or (should_stop is not None and should_stop())):
+            break                                          # the next, wider beam would not finish
         c = Constructor(target28, replace(st, width=width), net=net)
         stop = deadline - 0.15 * budget_s
-        for s in c.run(budget_s, deadline=stop if states else max(stop, t + 0.5 * budget_s)):
+        for s in c.run(budget_s, deadline=stop if states else max(stop, t + 0.5 * budget_s), should_stop=should_stop):
             states.setdefault(emit(s.prims), s)
         n_candidates += c.candidates
         took = time.monotonic() - t
@@ -876,7 +880,7 @@ def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | 
     for s in sorted(states.values(), key=lambda k: k.objective)[:4]:
         if not s.prims:
             continue
-        prims, start = refine(judge_c, s.prims, s.start, deadline)
+        prims, start = refine(judge_c, s.prims, s.start, t0 if should_stop is not None and should_stop() else deadline)
         prims, got, start = prune(prims, start, target28, st.choose_tokens)
         if got is not None and (best is None or got[0] > best[0]):
             best, best_prims, best_start = got, tuple(prims), start
