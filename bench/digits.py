@@ -50,6 +50,11 @@ def digit_targets(split: str, per_class: int, size: int) -> tuple[list[Target], 
     return targets, labels[picks]
 
 
+def n_tokens(text: str) -> int:
+    from logo.tokens import n_tokens as count
+    return count(text)
+
+
 def arm_summary(rows: list[dict], labels: np.ndarray, predicted: np.ndarray) -> dict:
     ok = [r for r in rows if "error" not in r]
     return {
@@ -57,6 +62,9 @@ def arm_summary(rows: list[dict], labels: np.ndarray, predicted: np.ndarray) -> 
         "mean_iou": round(statistics.fmean(r["iou"] for r in ok), 4) if ok else None,
         "median_tokens": statistics.median(r["tokens"] for r in ok) if ok else None,
         "solved": sum(bool(r["solved"]) for r in ok),
+        # a construction before the library's rewrite and the polish (construct arms only)
+        "median_constructed_tokens": statistics.median(n_tokens(r["constructed"]) for r in ok)
+        if ok and all(r.get("constructed") for r in ok) else None,
         "classified_as_label": round(float((predicted == labels).mean()), 4),
         "mean_elapsed": round(statistics.fmean(r["elapsed"] for r in ok), 2) if ok else None,
         "iou_by_class": {str(d): round(statistics.fmean([r["iou"] for r, l in zip(rows, labels)
@@ -172,11 +180,13 @@ def main(argv=None) -> int:
                          for a in arms}}, out / "digits.json")
     print(f"\n{len(targets)} {args.split} digits, {solver.settings.budget_s:g} s per digit and arm; classifier names "
           f"{summary['classifier_on_targets']:.0%} of the targets (its ceiling)")
-    print(f"{'arm':12s} {'mean IoU':>8s} {'median tok':>10s} {'classified':>10s} {'solved':>6s} {'s/digit':>7s}")
+    print(f"{'arm':14s} {'mean IoU':>8s} {'median tok':>10s} {'classified':>10s} {'solved':>6s} {'s/digit':>7s}")
     for arm in arms:
         s = summary["arms"][arm]
-        print(f"{arm:12s} {s['mean_iou']:8.3f} {s['median_tokens']:10.1f} {s['classified_as_label']:10.0%} "
-              f"{s['solved']:6d} {s['mean_elapsed']:7.2f}")
+        built = s["median_constructed_tokens"]
+        print(f"{arm:14s} {s['mean_iou']:8.3f} {s['median_tokens']:10.1f} {s['classified_as_label']:10.0%} "
+              f"{s['solved']:6d} {s['mean_elapsed']:7.2f}" + (f"  (constructed: median {built} tokens before "
+                                                              f"the library and the polish)" if built else ""))
     print(f"wrote {out / 'digits.json'} and {out / 'digits.png'}")
     return 0
 
