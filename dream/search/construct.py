@@ -475,7 +475,7 @@ def ends(mask: np.ndarray, limit: int, min_piece: int = 3) -> list[tuple[int, in
 
 #: the network's value map: NET_SCALE x (p(next) + p(later) / 2 - NET_OFFSET) (tuned on training digits)
 NET_SCALE = 3.0
-NET_OFFSET = 0.25
+NET_OFFSET = 0.4
 
 
 # ---- the beam ------------------------------------------------------------------------------------------------
