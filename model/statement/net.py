@@ -4,7 +4,7 @@ Input planes (28x28, `planes`): the target's ink, the canvas drawn so far, the t
 (not within a pixel of the canvas), a blob at the turtle, and its heading as constant cos/sin planes
 (all zero before the first statement). Output: two logit maps, the pixels the *next* statement draws and
 the pixels all the remaining statements draw (in the constructions it learned from). Dilated 3x3
-convolutions (1, 2, 4, 8) see the whole digit; about 40 k parameters, a fraction of a millisecond per
+convolutions (1, 2, 4, 8) see the whole digit; about 48 k parameters, a fraction of a millisecond per
 state on a CPU.
 """
 from __future__ import annotations
