@@ -17,12 +17,14 @@ with `torch.load(weights_only=True)`; a cache file that does not load is trained
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from . import weights_cache
+from .weights_cache import save_weights, train_on_one_thread
 
 INK = 64
 VERSION = 1
@@ -100,8 +102,7 @@ def train(images: np.ndarray, labels: np.ndarray, epochs: int = 4, seed: int = 0
 
 
 def cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "logo-synth" / CACHE_NAME
+    return weights_cache.cache_path(CACHE_NAME)
 
 
 def load_or_train(path: str | Path | None = None, verbose: bool = False) -> DigitNet:
@@ -116,20 +117,8 @@ def load_or_train(path: str | Path | None = None, verbose: bool = False) -> Digi
         except Exception as e:  # noqa: BLE001 - a damaged or foreign cache file: train again
             if verbose:
                 print(f"digit classifier: {path} does not load ({type(e).__name__}); training again")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        net = train(*training_digits())
-    finally:
-        torch.set_num_threads(threads)
-    try:
-        from logo.files import atomic_write
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "wb") as f:
-            torch.save(net.state_dict(), f)
-    except OSError as e:                       # an unwritable cache only costs the next run the training
-        if verbose:
-            print(f"digit classifier: cannot cache it at {path}: {e}")
+    net = train_on_one_thread(lambda: train(*training_digits()))
+    save_weights(net, path, "digit classifier", verbose)
     return net
 
 

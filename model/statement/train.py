@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,9 @@ import torch
 from torch import nn
 
 import data
+
+from .. import weights_cache
+from ..weights_cache import save_weights, train_on_one_thread
 from .net import SIZE, StatementNet, planes
 
 EXAMPLES = Path(data.__file__).parent / "digit_statements.npz"
@@ -105,8 +107,7 @@ def bundled_path(examples=EXAMPLES) -> Path:
 
 
 def cache_path(examples=EXAMPLES) -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "logo-synth" / _name(examples)
+    return weights_cache.cache_path(_name(examples))
 
 
 def load_weights(path) -> StatementNet:
@@ -129,20 +130,8 @@ def load_or_train(examples=EXAMPLES, verbose: bool = False) -> StatementNet:
     if verbose:
         print("statement net: training on", examples)
     x, y, _ = load_examples(examples)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        net = train(x, y, progress=verbose)
-    finally:
-        torch.set_num_threads(threads)
-    try:
-        from logo.files import atomic_write
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "wb") as f:
-            torch.save(net.state_dict(), f)
-    except OSError as e:
-        if verbose:
-            print(f"statement net: cannot cache it at {path}: {e}")
+    net = train_on_one_thread(lambda: train(x, y, progress=verbose))
+    save_weights(net, path, "statement net", verbose)
     return net
 
 
