@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from logo.images import dilate
+
 from . import weights_cache
 from .weights_cache import save_weights, train_on_one_thread
 
@@ -50,13 +52,7 @@ def prepare(images: np.ndarray) -> torch.Tensor:
     x = np.asarray(images)
     if x.ndim != 3 or x.shape[1:] != (28, 28):
         raise ValueError(f"the digit classifier reads (n, 28, 28) images, not {x.shape}")
-    m = x >= INK
-    p = np.pad(m, ((0, 0), (1, 1), (1, 1)))
-    d = np.zeros_like(m)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            d |= p[:, dy:dy + 28, dx:dx + 28]
-    return torch.from_numpy(d.astype(np.float32))[:, None]
+    return torch.from_numpy(dilate(x >= INK).astype(np.float32))[:, None]
 
 
 def _shift(x: torch.Tensor, gen: torch.Generator, most: int = 2) -> torch.Tensor:

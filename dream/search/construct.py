@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from logo.images import dilate
 from logo.library import SOLVE_SIZE
 from logo.raster import CANVAS
 
@@ -393,17 +394,6 @@ def banks() -> tuple[Bank, Bank]:
 
 # ---- pixels ----------------------------------------------------------------------------------------------
 
-def dilate(mask: np.ndarray) -> np.ndarray:
-    """3x3 dilation of a boolean image (IoU's one-pixel tolerance)."""
-    p = np.pad(mask, 1)
-    h, w = mask.shape
-    out = np.zeros_like(mask)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            out |= p[dy:dy + h, dx:dx + w]
-    return out
-
-
 def _box(mask: np.ndarray) -> np.ndarray:
     """Number of set pixels in each pixel's 3x3 neighbourhood."""
     p = np.pad(mask.astype(np.int16), 1)
@@ -633,8 +623,10 @@ class Constructor:
         t0 = time.monotonic()
         deadline = deadline or t0 + budget_s
 
+        stopped = should_stop or (lambda: False)
+
         def over() -> bool:
-            return time.monotonic() > deadline or (should_stop is not None and should_stop())
+            return time.monotonic() > deadline or stopped()
         empty = np.zeros_like(self.target)
         root = State((), (0.0, 0.0), None, 0, empty, 0, self.objective(empty, 0))
         beam, seen = [root], {}
@@ -861,17 +853,18 @@ def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | 
     t0 = time.monotonic()
     deadline = t0 + budget_s
     st = settings or Settings()
+    stopped = should_stop or (lambda: False)
     judge_c = Constructor(target28, st)
     states: dict = {}
     leaders: list = []
     n_candidates, took = 0, 0.0
-    for k, variant in enumerate(schedule(st)):
+    for variant in schedule(st):
         t = time.monotonic()
-        if states and (deadline - t < 2.5 * took or (should_stop is not None and should_stop())):
+        if states and (deadline - t < 2.5 * took or stopped()):
             break                                          # the next beam would not finish
         c = Constructor(target28, variant, net=net)
         stop = deadline - 0.15 * budget_s
-        got = c.run(budget_s, deadline=stop if states else max(stop, t + 0.5 * budget_s), should_stop=should_stop)
+        got = c.run(budget_s, deadline=stop if states else max(stop, t + 0.5 * budget_s), should_stop=stopped)
         for s in got:
             states.setdefault(emit(s.prims), replace(s, objective=judge_c.objective(s.drawn, s.tokens)))
         if got:
@@ -885,9 +878,9 @@ def construct(target28: np.ndarray, budget_s: float = 5.0, settings: Settings | 
         s = states[key]
         if not s.prims:
             continue
-        if should_stop is not None and should_stop() and best is not None:
+        if stopped() and best is not None:
             break
-        prims, start = refine(judge_c, s.prims, s.start, t0 if should_stop is not None and should_stop() else deadline)
+        prims, start = refine(judge_c, s.prims, s.start, t0 if stopped() else deadline)
         prims, got, start = prune(prims, start, target28, st.choose_tokens)
         if got is not None and (best is None or got[0] > best[0]):
             best, best_prims, best_start = got, tuple(prims), start

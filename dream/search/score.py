@@ -30,7 +30,7 @@ import numpy as np
 
 from logo.images import INK_THRESHOLD, BadImage, load_target_image, resize  # noqa: F401  (re-exported)
 from logo.images import blur as _blur
-from logo.images import blur_kernel
+from logo.images import blur_kernel, dilate
 from logo.library import SOLVE_SIZE
 from logo.raster import CANVAS
 
@@ -211,18 +211,8 @@ def distance(a: np.ndarray, target: np.ndarray) -> float:
     return float(Scorer(target).distance(np.asarray(a)[None])[0])
 
 
-def _dilate(mask: np.ndarray) -> np.ndarray:
-    p = np.pad(mask, [(0, 0)] * (mask.ndim - 2) + [(1, 1), (1, 1)])
-    h, w = mask.shape[-2:]
-    out = np.zeros_like(mask)
-    for dy in range(3):
-        for dx in range(3):
-            out |= p[..., dy:dy + h, dx:dx + w]
-    return out
-
-
 def iou(a: np.ndarray, b: np.ndarray) -> float:
-    ma = _dilate(np.asarray(a) >= IOU_THRESHOLD)
-    mb = _dilate(np.asarray(b) >= IOU_THRESHOLD)
+    ma = dilate(np.asarray(a) >= IOU_THRESHOLD)
+    mb = dilate(np.asarray(b) >= IOU_THRESHOLD)
     union = int((ma | mb).sum())
     return 1.0 if union == 0 else int((ma & mb).sum()) / union

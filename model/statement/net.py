@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from logo.images import dilate
+
 SIZE = 28
 N_PLANES = 6
 N_MAPS = 2            # next statement, all remaining statements
@@ -33,22 +35,13 @@ class StatementNet(nn.Module):
         return self.body(x)
 
 
-def _dilate(m: np.ndarray) -> np.ndarray:
-    p = np.pad(m, 1)
-    out = np.zeros_like(m)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            out |= p[dy:dy + SIZE, dx:dx + SIZE]
-    return out
-
-
 def planes(target: np.ndarray, drawn: np.ndarray, pos_px, heading_turns) -> np.ndarray:
     """(6, 28, 28) float32 for one state: `target` and `drawn` bool (28, 28); `pos_px` (row, col) floats
     or None before the first statement; `heading_turns` the heading as a fraction of a turn."""
     t = np.asarray(target, bool)
     d = np.asarray(drawn, bool)
     out = np.zeros((N_PLANES, SIZE, SIZE), np.float32)
-    out[0], out[1], out[2] = t, d, t & ~_dilate(d)
+    out[0], out[1], out[2] = t, d, t & ~dilate(d)
     if pos_px is not None:
         rr, cc = np.mgrid[0:SIZE, 0:SIZE]
         out[3] = np.exp(-((rr + 0.5 - pos_px[0]) ** 2 + (cc + 0.5 - pos_px[1]) ** 2) / 2.0)
